@@ -1,0 +1,7 @@
+"""``python -m chat``: the same as ``chat-server``."""
+
+import sys
+
+from chat.cli import main
+
+sys.exit(main())

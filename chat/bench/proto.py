@@ -1,0 +1,301 @@
+"""Client side of the benchmark: two dialects and one cheap asyncio Protocol per client.
+
+Every benchmark message carries ``~B:<sender> <seq> <send_ns>`` in its text. The generator
+counts deliveries with ``bytes.count(MARKER)`` on whole lines (C speed, no per-line Python), so a
+thousand clients in one process cost little per delivery; only *probe* clients run a regex over
+what they receive to collect latencies, check per-sender order and drive the flow-control window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+MARKER = b"~B:"
+_STAMP = re.compile(rb"~B:(\d+) (\d+) (\d+)")
+now_ns = time.perf_counter_ns  # one clock for send stamps and receive times, in one process
+
+
+class ProtocolFailure(RuntimeError):
+    """The server refused or broke the benchmark's conversation (bad nick, closed, error)."""
+
+
+class Dialect:
+    """How the generator speaks to a server; subclasses give the bytes and parse replies."""
+
+    name = ""
+    #: whether a room message is echoed to its sender (the structured dialect does, IRC does not)
+    echo = False
+
+    def register(self, nick: str) -> bytes:
+        """Bytes that register ``nick``."""
+        raise NotImplementedError
+
+    def join(self, room: str) -> bytes:
+        """Bytes that join ``room``."""
+        raise NotImplementedError
+
+    def message_template(self, room: str, pad: int = 0) -> bytes:
+        """A ``%``-template taking (sender, seq, ns) for one message line to ``room``."""
+        raise NotImplementedError
+
+    def quit(self) -> bytes:
+        """Bytes that leave politely."""
+        raise NotImplementedError
+
+    def control(self, client: BenchClient, line: bytes) -> None:
+        """Handle one line that is not a benchmark message (registration, join, ping, errors)."""
+        raise NotImplementedError
+
+
+class IrcDialect(Dialect):
+    """RFC 1459/2812 client: NICK/USER, JOIN, PRIVMSG; answers PING. Works against any ircd."""
+
+    name = "irc"
+    echo = False
+
+    def register(self, nick: str) -> bytes:
+        return f"NICK {nick}\r\nUSER {nick} 0 * :chat-bench\r\n".encode()
+
+    def join(self, room: str) -> bytes:
+        return f"JOIN {room}\r\n".encode()
+
+    def message_template(self, room: str, pad: int = 0) -> bytes:
+        # '%' in user text must not be taken for a placeholder; room names never contain one.
+        return f"PRIVMSG {room} :".encode() + MARKER + b"%d %d %d" + b"." * pad + b"\r\n"
+
+    def quit(self) -> bytes:
+        return b"QUIT :done\r\n"
+
+    def control(self, client: BenchClient, line: bytes) -> None:
+        if line.startswith(b"PING"):
+            client.write(b"PONG" + line[4:] + b"\r\n")
+            return
+        parts = line.split(b" ", 3)
+        if line.startswith(b":"):
+            if len(parts) < 2:
+                return
+            cmd, args = parts[1], parts[2:]
+        else:
+            cmd, args = parts[0], parts[1:]
+        if cmd == b"001":
+            client.on_registered()
+        elif cmd == b"366" and len(args) >= 2:  # end of NAMES: the join is complete
+            client.on_joined(args[1].decode("utf-8", "replace"))
+        elif cmd in (b"432", b"433", b"436", b"437"):  # nick errors during registration
+            client.on_failure(line.decode("utf-8", "replace"))
+        elif cmd == b"ERROR" or (len(cmd) == 3 and cmd.isdigit() and cmd[:1] in b"45"):
+            client.errors.append(line.decode("utf-8", "replace"))
+            if cmd in (b"403", b"404", b"405", b"471", b"473", b"474", b"475"):
+                client.on_failure(line.decode("utf-8", "replace"))
+
+
+class StructuredDialect(Dialect):
+    """Our JSON-lines dialect (docs/protocol.md): hello/welcome, join/members, message."""
+
+    name = "structured"
+    echo = True
+
+    def register(self, nick: str) -> bytes:
+        return json.dumps({"type": "hello", "version": 1, "nick": nick,
+                           "client": "chat-bench"}).encode() + b"\n"
+
+    def join(self, room: str) -> bytes:
+        return json.dumps({"type": "join", "room": room}).encode() + b"\n"
+
+    def message_template(self, room: str, pad: int = 0) -> bytes:
+        head = json.dumps({"type": "message", "to": room, "text": ""}).encode()
+        # insert the marker and placeholders inside the (empty) "text" string
+        cut = head.rindex(b'""') + 1
+        return head[:cut] + MARKER + b"%d %d %d" + b"." * pad + head[cut:] + b"\n"
+
+    def quit(self) -> bytes:
+        return b'{"type":"quit","reason":"done"}\n'
+
+    def control(self, client: BenchClient, line: bytes) -> None:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            client.errors.append(line.decode("utf-8", "replace"))
+            return
+        kind = obj.get("type")
+        if kind == "welcome":
+            client.on_registered()
+        elif kind == "members":
+            client.on_joined(str(obj.get("room")))
+        elif kind == "error":
+            client.errors.append(f"{obj.get('code')}: {obj.get('text')}")
+            client.on_failure(f"{obj.get('code')}: {obj.get('text')}")
+        elif kind == "disconnect":
+            client.errors.append(f"disconnect: {obj.get('reason')}")
+
+
+DIALECTS: dict[str, Callable[[], Dialect]] = {"irc": IrcDialect, "structured": StructuredDialect}
+
+
+@dataclass(slots=True)
+class Flow:
+    """Per-sender window: how far a reference receiver has got, and a sender waiting on it."""
+
+    acked: int = -1
+    wait_for: int = -1
+    waiter: asyncio.Future[None] | None = None
+
+    def ack(self, seq: int) -> None:
+        """A reference receiver saw ``seq`` from this sender; wake the sender if it can go on."""
+        self.acked = seq
+        if self.waiter is not None and seq >= self.wait_for:
+            if not self.waiter.done():
+                self.waiter.set_result(None)
+            self.waiter = None
+
+
+@dataclass(slots=True)
+class ProbeData:
+    """What a probe client records: latencies (ns) and per-sender ordering problems."""
+
+    latencies: list[int] = field(default_factory=list)
+    last_seq: dict[int, int] = field(default_factory=dict)
+    out_of_order: int = 0
+    #: sender id -> Flow, for the senders this probe is the reference receiver of
+    flows: dict[int, Flow] = field(default_factory=dict)
+
+
+class BenchClient(asyncio.Protocol):
+    """One simulated client. Reads are counted in bulk; control lines take the slow path."""
+
+    def __init__(self, idx: int, nick: str, dialect: Dialect) -> None:
+        self.idx = idx
+        self.nick = nick
+        self.dialect = dialect
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""
+        self.count = 0  # benchmark messages received
+        self.expected = -1  # when count reaches this, on_done fires (-1: not armed)
+        self.on_done: Callable[[BenchClient], None] | None = None
+        self.probe: ProbeData | None = None
+        self.errors: list[str] = []
+        self.closed = False
+        self.close_reason = ""
+        self._registered: asyncio.Future[None] | None = None
+        self._joins: dict[str, asyncio.Future[None]] = {}
+        self._can_write: asyncio.Future[None] | None = None
+        self._connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    # -- asyncio callbacks --------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if not self._connected.done():
+            self._connected.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.close_reason = str(exc) if exc else "closed by server"
+        self.on_failure(f"connection lost: {self.close_reason}")
+        if self._can_write is not None and not self._can_write.done():
+            self._can_write.set_result(None)
+
+    def pause_writing(self) -> None:
+        if self._can_write is None or self._can_write.done():
+            self._can_write = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._can_write is not None and not self._can_write.done():
+            self._can_write.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        end = data.rfind(b"\n") + 1
+        if not end:
+            self.buf += data
+            return
+        if self.buf:
+            block = self.buf + data[:end]
+        else:
+            block = data if end == len(data) else data[:end]
+        self.buf = data[end:]
+        n = block.count(MARKER)
+        if n:
+            self.count += n
+            if self.probe is not None:
+                self._probe(block)
+        if n != block.count(b"\n"):
+            control = self.dialect.control
+            for line in block.split(b"\n"):
+                if line and MARKER not in line:
+                    control(self, line.rstrip(b"\r"))
+        if n and self.count >= self.expected >= 0 and self.on_done is not None:
+            done, self.on_done = self.on_done, None
+            done(self)
+
+    def _probe(self, block: bytes) -> None:
+        probe = self.probe
+        assert probe is not None
+        t = now_ns()
+        lat = probe.latencies
+        last = probe.last_seq
+        flows = probe.flows
+        for m in _STAMP.finditer(block):
+            sid, seq = int(m[1]), int(m[2])
+            lat.append(t - int(m[3]))
+            if last.get(sid, -1) + 1 != seq:
+                probe.out_of_order += 1
+            last[sid] = seq
+            flow = flows.get(sid)
+            if flow is not None:
+                flow.ack(seq)
+
+    # -- conversation ---------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        """Write unless the connection is gone (a lost write shows up as a lost message)."""
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    async def writable(self) -> None:
+        """Wait while the transport's buffer is above its high-water mark (TCP backpressure)."""
+        fut = self._can_write
+        if fut is not None and not fut.done():
+            await fut
+
+    async def register(self, timeout: float) -> None:
+        """Register our nick and wait for the server's welcome."""
+        await self._connected
+        self._registered = asyncio.get_running_loop().create_future()
+        self.write(self.dialect.register(self.nick))
+        await asyncio.wait_for(self._registered, timeout)
+
+    async def join(self, room: str, timeout: float) -> None:
+        """Join ``room`` and wait until the server says the join is complete."""
+        fut = asyncio.get_running_loop().create_future()
+        self._joins[room.lower()] = fut
+        self.write(self.dialect.join(room))
+        await asyncio.wait_for(fut, timeout)
+
+    def on_registered(self) -> None:
+        """The server welcomed us."""
+        if self._registered is not None and not self._registered.done():
+            self._registered.set_result(None)
+
+    def on_joined(self, room: str) -> None:
+        """The server finished our join of ``room``."""
+        fut = self._joins.pop(room.lower(), None)
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def on_failure(self, why: str) -> None:
+        """Fail whatever handshake step is pending, so the workload stops instead of hanging."""
+        pending = [self._registered, *self._joins.values()]
+        self._joins.clear()
+        for fut in pending:
+            if fut is not None and not fut.done():
+                fut.set_exception(ProtocolFailure(f"{self.nick}: {why}"))
+                fut.exception()  # mark retrieved: a failure nobody awaits is not an error
+
+    def close(self) -> None:
+        """Close the connection without waiting (the server broadcasts the quit)."""
+        if self.transport is not None and not self.closed:
+            self.transport.close()

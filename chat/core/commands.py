@@ -1,0 +1,132 @@
+"""Typed commands: what a dialect decodes a client's line into, and all the core accepts.
+
+Every dialect (human text, JSON lines, IRC) produces these same values, so the core never sees
+a wire format. ``ref`` is the client's correlation token (structured mode), echoed on replies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MessageKind = Literal["message", "action", "notice"]
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """Pick the first nickname; ``join_default`` puts the user in the default room (human mode)."""
+
+    nick: str
+    ident: str = ""
+    realname: str = ""
+    join_default: bool = False
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeNick:
+    """Rename an already registered user."""
+
+    nick: str
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """Join a room, creating it (with the joiner as operator) if it does not exist."""
+
+    room: str
+    key: str | None = None
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Leave a room."""
+
+    room: str | None  # None: the current room (human mode)
+    reason: str = ""
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Send text to a room or a nick; ``target`` None means the sender's current room."""
+
+    target: str | None
+    text: str
+    kind: MessageKind = "message"
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetTopic:
+    """Set (``topic`` is a string, maybe empty to clear) or ask for (None) a room's topic."""
+
+    room: str | None
+    topic: str | None = None
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListRooms:
+    """Ask for every room with its member count and topic."""
+
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListMembers:
+    """Ask who is in a room (None: the current room)."""
+
+    room: str | None
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Liveness check from the client; answered with a Pong carrying the same token."""
+
+    token: str = ""
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """A client's answer to the server's ping; it only proves the connection is alive."""
+
+    token: str = ""
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """Leave the server; the reason is shown to the rooms the user was in."""
+
+    reason: str = ""
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    """Ask for the command summary (human mode renders it; other dialects have their docs)."""
+
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """A line the dialect could not turn into a command; the core answers it with an error.
+
+    Keeping it a command (not an exception) lets one code path, the core's, phrase every error.
+    """
+
+    code: str
+    text: str
+    ref: object = None
+
+
+Command = (
+    Register | ChangeNick | Join | Part | Say | SetTopic | ListRooms | ListMembers | Ping | Pong
+    | Quit | Help | Invalid
+)

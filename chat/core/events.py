@@ -1,0 +1,184 @@
+"""Typed events the core emits, and the explicit "who receives what" value it returns.
+
+Events are frozen and recipient-independent, so a dialect encodes each one once and every
+recipient of that dialect gets the same bytes. Every event carries a unique ``id`` and the
+server timestamp ``ts``; a history store or a backplane hooks in on :class:`Delivery` values
+without touching the command handling that made them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chat.core.commands import MessageKind
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Who caused an event, as it was at that moment (IRC needs nick!ident@host)."""
+
+    nick: str
+    ident: str = ""
+    host: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Common envelope: unique id, server time (epoch seconds), the room concerned, the cause."""
+
+    id: str
+    ts: float
+    room: str | None
+    source: Source | None
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome(Event):
+    """Registration succeeded; carries what a client needs to know about this server."""
+
+    nick: str
+    server: str
+    motd: str
+    limits: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Message(Event):
+    """Text sent to a room (``room`` set) or privately (``room`` None, ``target`` the nick)."""
+
+    target: str
+    text: str
+    kind: MessageKind = "message"
+
+
+@dataclass(frozen=True, slots=True)
+class Joined(Event):
+    """``source`` joined ``room``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parted(Event):
+    """``source`` left ``room``."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Quitted(Event):
+    """``source`` left the server; ``rooms`` are every room it was in."""
+
+    reason: str
+    rooms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NickChanged(Event):
+    """``source`` (old nick) is now ``new_nick``; ``rooms`` are the rooms it is in."""
+
+    new_nick: str
+    rooms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Topic(Event):
+    """A room's topic, sent when set (to the room) and when asked or on join (to one user)."""
+
+    topic: str
+    set_by: str
+    set_at: float
+    changed: bool = False  # True when this event announces a change, False when it informs
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One room member as listed by ``who``/NAMES."""
+
+    nick: str
+    op: bool = False
+    voice: bool = False
+    ident: str = ""
+    host: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberList(Event):
+    """Everyone in ``room``."""
+
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """One line of the room list."""
+
+    name: str
+    members: int
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomList(Event):
+    """Every room on the server."""
+
+    rooms: tuple[RoomInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PongReply(Event):
+    """Answer to a client's ping."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class PingRequest(Event):
+    """The server asks a silent client to prove it is still there."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(Event):
+    """A message from the server itself (shutdown warnings, rate-limit notices)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Error(Event):
+    """A request failed. ``code`` is stable for programs; ``text`` is for people.
+
+    ``subject`` is the name the error is about (a nick, a room, a command), which IRC numerics
+    need as a parameter.
+    """
+
+    code: str
+    text: str
+    subject: str = ""
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect(Event):
+    """The last thing a connection is sent before the server closes it."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event and the connections that must receive it, in the order the core decided."""
+
+    event: Event
+    recipients: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """The core wants this connection closed (after what was queued for it is sent)."""
+
+    conn: int
+    reason: str
+
+
+Output = Delivery | Close

@@ -1,0 +1,65 @@
+"""What every dialect (wire format) provides to the hub.
+
+A dialect instance belongs to one connection. It turns complete lines into typed commands and
+typed events into bytes; it does no I/O and keeps no chat state beyond its own wire concerns
+(the IRC dialect's capability negotiation, for example).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from chat.config import ServerConfig
+from chat.core.commands import Command, Invalid
+from chat.core.events import Event
+from chat.core.model import User
+
+#: What decode() may return: commands for the core, or bytes sent straight back to this client
+#: (answers the core has no business with, such as /help text or IRC's CAP replies).
+Decoded = Command | bytes
+
+
+class Dialect(ABC):
+    """One connection's codec. Subclasses register in ``chat.dialects.DIALECTS``."""
+
+    name: ClassVar[str]
+
+    def __init__(self, config: ServerConfig, user: User) -> None:
+        self.config = config
+        self.user = user  # the core's view of this connection, read-only here
+
+    @classmethod
+    @abstractmethod
+    def sniff(cls, first_line: bytes) -> bool:
+        """True if a connection whose first line is ``first_line`` speaks this dialect."""
+
+    @classmethod
+    def max_line(cls, config: ServerConfig) -> int:
+        """The longest line this dialect accepts, terminator included."""
+        return config.limits.max_line
+
+    def filter_bytes(self, data: bytes) -> bytes:
+        """Raw bytes pass through here before line framing (telnet strips IAC sequences)."""
+        return data
+
+    def start(self) -> list[Decoded]:
+        """Called once the connection is known to speak this dialect (greetings go here)."""
+        return []
+
+    @abstractmethod
+    def decode(self, line: bytes) -> list[Decoded]:
+        """One complete line (without its terminator) in; commands and direct replies out."""
+
+    def line_too_long(self, limit: int) -> list[Decoded]:
+        """The line was over the limit and has been discarded."""
+        return [Invalid("line_too_long", f"Line too long (the limit is {limit} bytes); dropped")]
+
+    @abstractmethod
+    def encode(self, event: Event, cache: dict[Any, bytes | None]) -> bytes | None:
+        """Bytes for this connection, or None to send nothing.
+
+        ``cache`` is shared by every recipient of one delivery: a dialect stores the bytes under
+        a key that captures every way its output can differ between recipients, so a broadcast is
+        encoded once per variant, not once per recipient.
+        """

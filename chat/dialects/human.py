@@ -1,0 +1,181 @@
+"""Human dialect: a person on telnet or nc. Plain lines are chat, commands start with ``/``.
+
+Output is meant to be read, not parsed: ``[12:04] <alice> hello``. Messages from a room other
+than the reader's current room carry the room name, so a person in several rooms can tell.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chat.core import commands as c
+from chat.core import events as e
+from chat.dialects.base import Decoded, Dialect
+from chat.dialects.render import describe
+from chat.framing import TelnetFilter
+
+HELP = """\
+Commands:
+  /nick NAME              change your nickname
+  /join #room [key]       join (or create) a room and talk there
+  /part [#room] [reason]  leave a room (default: the current one)
+  /rooms                  list rooms with member counts and topics
+  /who [#room]            list the members of a room
+  /msg NICK text          private message
+  /me text                action, shown as "* you text"
+  /topic [#room] [text]   show or set a room's topic
+  /quit [reason]          leave the server
+  /help                   this text
+Anything else you type is sent to your current room (start with // to send a line beginning
+with /)."""
+
+
+def _clock(ts: float) -> str:
+    return time.strftime("[%H:%M]", time.localtime(ts))
+
+
+def _lines(text: str) -> bytes:
+    return "".join(f"{line}\r\n" for line in text.split("\n")).encode("utf-8", "replace")
+
+
+class HumanDialect(Dialect):
+    """telnet/nc users: a greeting, a nickname prompt, slash commands, readable lines."""
+
+    name = "human"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._telnet = TelnetFilter()
+
+    @classmethod
+    def sniff(cls, first_line: bytes) -> bool:
+        return True  # the fallback: anything no other dialect claims is a person typing
+
+    def filter_bytes(self, data: bytes) -> bytes:
+        return self._telnet.feed(data)
+
+    def start(self) -> list[Decoded]:
+        name = self.config.name
+        return [_lines(f"*** Welcome to {name}, a chat server.\n"
+                       "*** Pick a nickname (letters, digits, - and _):")]
+
+    # -- input ---------------------------------------------------------------------------
+
+    def decode(self, line: bytes) -> list[Decoded]:
+        try:
+            text = line.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            return [c.Invalid("bad_encoding", "That line was not valid UTF-8; nothing was sent")]
+        if not text:
+            return []
+        if not self.user.registered:
+            return self._decode_nick(text)
+        if text.startswith("//"):
+            return [c.Say(None, text[1:])]
+        if text.startswith("/"):
+            return self._decode_command(text)
+        return [c.Say(None, text)]
+
+    def _decode_nick(self, text: str) -> list[Decoded]:
+        if text.startswith("/"):
+            verb, _, rest = text[1:].partition(" ")
+            verb = verb.lower()
+            if verb == "quit":
+                return [c.Quit(rest.strip())]
+            if verb == "help":
+                return [_lines(HELP)]
+            if verb != "nick":
+                return [_lines("*** Pick a nickname first: type the name you want")]
+            text = rest.strip()
+        return [c.Register(text, join_default=True)]
+
+    def _decode_command(self, text: str) -> list[Decoded]:
+        verb, _, rest = text[1:].partition(" ")
+        verb = verb.lower()
+        rest = rest.strip()
+        word, _, tail = rest.partition(" ")
+        tail = tail.strip()
+        if verb == "help":
+            return [_lines(HELP)]
+        if verb == "nick":
+            return [c.ChangeNick(rest)] if rest else [_usage("/nick NAME")]
+        if verb == "join":
+            if not word:
+                return [_usage("/join #room")]
+            room = word if word.startswith("#") else "#" + word
+            return [c.Join(room, tail or None)]
+        if verb in ("part", "leave"):
+            if word.startswith("#"):
+                return [c.Part(word, tail)]
+            return [c.Part(None, rest)]
+        if verb in ("rooms", "list"):
+            return [c.ListRooms()]
+        if verb in ("who", "names"):
+            return [c.ListMembers(word or None)]
+        if verb in ("msg", "query", "tell"):
+            if not word or not tail:
+                return [_usage("/msg NICK text")]
+            return [c.Say(word, tail)]
+        if verb == "me":
+            return [c.Say(None, rest, "action")] if rest else [_usage("/me text")]
+        if verb == "topic":
+            if word.startswith("#"):
+                return [c.SetTopic(word, tail or None)]
+            return [c.SetTopic(None, rest or None)]
+        if verb == "quit":
+            return [c.Quit(rest)]
+        return [c.Invalid("unknown_command", f"Unknown command /{verb}; type /help")]
+
+    # -- output --------------------------------------------------------------------------
+
+    def encode(self, event: e.Event, cache: dict[Any, bytes | None]) -> bytes | None:
+        if isinstance(event, e.PingRequest):
+            return None  # a person cannot answer; TCP keepalive covers dead peers
+        current = self.user.current
+        key: Any = ("h", current is not None and current.name == event.room)
+        if isinstance(event, e.Message) and event.room is None:
+            key = ("h-own", event.source is not None and event.source.nick == self.user.nick)
+        elif isinstance(event, e.Error | e.Welcome):
+            key = None  # addressed to one user; don't cache
+        if key is not None and key in cache:
+            return cache[key]
+        data = _lines(self._render(event, key))
+        if key is not None:
+            cache[key] = data
+        return data
+
+    def _render(self, event: e.Event, key: Any) -> str:
+        stamp = _clock(event.ts)
+        if isinstance(event, e.Message):
+            nick = event.source.nick if event.source else "server"
+            if event.room is None:
+                if key == ("h-own", True):
+                    return f"{stamp} -> *{event.target}* {event.text}"
+                if event.kind == "action":
+                    return f"{stamp} * {nick} (private) {event.text}"
+                return f"{stamp} *{nick}* {event.text}"
+            where = "" if key == ("h", True) else f"[{event.room}] "
+            if event.kind == "action":
+                return f"{stamp} {where}* {nick} {event.text}"
+            if event.kind == "notice":
+                return f"{stamp} {where}-{nick}- {event.text}"
+            return f"{stamp} {where}<{nick}> {event.text}"
+        if isinstance(event, e.Error):
+            text = f"! {event.text}"
+            if not self.user.registered and event.code in ("nick_taken", "nick_invalid"):
+                text += "\n*** Pick another nickname:"
+            return text
+        if isinstance(event, e.Welcome):
+            return (f"*** Welcome to {event.server}, {event.nick}! Type /help for commands.\n"
+                    f"*** {event.motd}")
+        if isinstance(event, e.RoomList):
+            lines = [f"{stamp} -- {describe(event)}"]
+            lines += [f"   {r.name:<20} {r.members:>4} online  {r.topic}".rstrip()
+                      for r in event.rooms]
+            return "\n".join(lines)
+        return f"{stamp} -- {describe(event)}"
+
+
+def _usage(text: str) -> c.Invalid:
+    return c.Invalid("bad_request", f"Usage: {text}")

@@ -1,0 +1,97 @@
+"""Plain-English renderings of events, shared by the human dialect and the JSON ``text`` field."""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+from chat.core import events as e
+
+
+@singledispatch
+def describe(event: e.Event) -> str:
+    """One line of prose for an event (no timestamp, no decoration)."""
+    return type(event).__name__
+
+
+def _who(event: e.Event) -> str:
+    return event.source.nick if event.source else "server"
+
+
+@describe.register
+def _(event: e.Welcome) -> str:
+    return f"Welcome to {event.server}, {event.nick}"
+
+
+@describe.register
+def _(event: e.Message) -> str:
+    return event.text
+
+
+@describe.register
+def _(event: e.Joined) -> str:
+    return f"{_who(event)} joined {event.room}"
+
+
+@describe.register
+def _(event: e.Parted) -> str:
+    tail = f" ({event.reason})" if event.reason else ""
+    return f"{_who(event)} left {event.room}{tail}"
+
+
+@describe.register
+def _(event: e.Quitted) -> str:
+    return f"{_who(event)} quit ({event.reason})" if event.reason else f"{_who(event)} quit"
+
+
+@describe.register
+def _(event: e.NickChanged) -> str:
+    return f"{_who(event)} is now known as {event.new_nick}"
+
+
+@describe.register
+def _(event: e.Topic) -> str:
+    if event.changed:
+        if not event.topic:
+            return f"{event.set_by} cleared the topic of {event.room}"
+        return f"{event.set_by} set the topic of {event.room} to: {event.topic}"
+    if not event.topic:
+        return f"{event.room} has no topic"
+    return f"Topic of {event.room}: {event.topic} (set by {event.set_by})"
+
+
+@describe.register
+def _(event: e.MemberList) -> str:
+    names = " ".join(("@" if m.op else "+" if m.voice else "") + m.nick for m in event.members)
+    return f"In {event.room} ({len(event.members)}): {names}"
+
+
+@describe.register
+def _(event: e.RoomList) -> str:
+    if not event.rooms:
+        return "No rooms yet; /join #name creates one"
+    return f"{len(event.rooms)} room(s)"
+
+
+@describe.register
+def _(event: e.PongReply) -> str:
+    return f"pong {event.token}".rstrip()
+
+
+@describe.register
+def _(event: e.PingRequest) -> str:
+    return f"ping {event.token}".rstrip()
+
+
+@describe.register
+def _(event: e.Notice) -> str:
+    return event.text
+
+
+@describe.register
+def _(event: e.Error) -> str:
+    return event.text
+
+
+@describe.register
+def _(event: e.Disconnect) -> str:
+    return f"Disconnecting: {event.reason}"

@@ -1,0 +1,182 @@
+"""Structured dialect: one JSON object per line (bundled client, bots). See docs/protocol.md."""
+
+from __future__ import annotations
+
+import json
+import time as _time
+from collections.abc import Callable
+from typing import Any
+
+from chat.core import commands as c
+from chat.core import events as e
+from chat.dialects.base import Decoded, Dialect
+from chat.dialects.render import describe
+
+PROTOCOL_VERSION = 1
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class JsonLineError(ValueError):
+    """The peer sent a line that is not one JSON object; ``code`` is the protocol error code."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+
+def decode_json_line(line: bytes) -> dict[str, Any]:
+    """Parse one line into a JSON object, or raise :class:`JsonLineError` saying why not."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise JsonLineError("bad_encoding", "Line is not valid UTF-8") from None
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        raise JsonLineError("bad_json", "Line is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise JsonLineError("bad_json", "Line must be a JSON object")
+    return obj
+
+
+def encode_json_line(obj: dict[str, Any]) -> bytes:
+    """One object as one line; JSON escapes any newline inside strings, so framing is safe."""
+    return (_dumps(obj) + "\n").encode("utf-8")
+
+
+# -- the server side: requests in, events out ------------------------------------------------
+
+
+
+def iso_time(ts: float) -> str:
+    """Server timestamps as ISO 8601 UTC with milliseconds."""
+    ms = int(ts * 1000) % 1000
+    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(ts)) + f".{ms:03d}Z"
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _text(obj: dict[str, Any], key: str, *, required: bool = True, default: str = "") -> str:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise _BadRequest(f"'{key}' is required")
+        return default
+    if not isinstance(value, str):
+        raise _BadRequest(f"'{key}' must be a string")
+    return value
+
+
+def _hello(o: dict[str, Any], ref: object) -> c.Command:
+    version = o.get("version", PROTOCOL_VERSION)
+    if version != PROTOCOL_VERSION:
+        return c.Invalid("bad_version", f"This server speaks version {PROTOCOL_VERSION}", ref)
+    return c.Register(_text(o, "nick"), ident=_text(o, "client", required=False)[:16], ref=ref)
+
+
+def _message(o: dict[str, Any], ref: object) -> c.Command:
+    kind = _text(o, "kind", required=False, default="message")
+    if kind not in ("message", "action", "notice"):
+        raise _BadRequest("'kind' must be message, action or notice")
+    return c.Say(_text(o, "to"), _text(o, "text"), kind, ref)  # type: ignore[arg-type]
+
+
+_REQUESTS: dict[str, Callable[[dict[str, Any], object], c.Command]] = {
+    "hello": _hello,
+    "join": lambda o, ref: c.Join(_text(o, "room"), o.get("key") and _text(o, "key"), ref),
+    "part": lambda o, ref: c.Part(_text(o, "room"), _text(o, "reason", required=False), ref),
+    "message": _message,
+    "nick": lambda o, ref: c.ChangeNick(_text(o, "nick"), ref),
+    "topic": lambda o, ref: c.SetTopic(_text(o, "room"), _text(o, "topic", required=False,
+                                                                default=None), ref),  # type: ignore[arg-type]
+    "rooms": lambda o, ref: c.ListRooms(ref),
+    "who": lambda o, ref: c.ListMembers(_text(o, "room"), ref),
+    "ping": lambda o, ref: c.Ping(str(o.get("token", ""))[:64], ref),
+    "pong": lambda o, ref: c.Pong(str(o.get("token", ""))[:64], ref),
+    "quit": lambda o, ref: c.Quit(_text(o, "reason", required=False), ref),
+}
+
+
+def _fields(event: e.Event) -> dict[str, Any]:
+    """The type-specific part of an event's JSON object."""
+    if isinstance(event, e.Message):
+        return {"type": "message", "to": event.target, "kind": event.kind}
+    if isinstance(event, e.Joined):
+        return {"type": "join"}
+    if isinstance(event, e.Parted):
+        return {"type": "part", "reason": event.reason}
+    if isinstance(event, e.Quitted):
+        return {"type": "quit", "reason": event.reason, "rooms": list(event.rooms)}
+    if isinstance(event, e.NickChanged):
+        return {"type": "nick", "nick": event.new_nick, "rooms": list(event.rooms)}
+    if isinstance(event, e.Topic):
+        set_at = iso_time(event.set_at) if event.set_at else None
+        return {"type": "topic", "topic": event.topic, "set_by": event.set_by or None,
+                "set_at": set_at, "changed": event.changed}
+    if isinstance(event, e.MemberList):
+        members = [{"nick": m.nick, "op": m.op, "voice": m.voice} for m in event.members]
+        return {"type": "members", "members": members}
+    if isinstance(event, e.RoomList):
+        rooms = [{"room": r.name, "members": r.members, "topic": r.topic} for r in event.rooms]
+        return {"type": "rooms", "rooms": rooms}
+    if isinstance(event, e.Welcome):
+        return {"type": "welcome", "version": PROTOCOL_VERSION, "nick": event.nick,
+                "server": event.server, "motd": event.motd, "limits": event.limits}
+    if isinstance(event, e.PongReply):
+        return {"type": "pong", "token": event.token}
+    if isinstance(event, e.PingRequest):
+        return {"type": "ping", "token": event.token}
+    if isinstance(event, e.Error):
+        return {"type": "error", "code": event.code, "ref": event.ref}
+    if isinstance(event, e.Disconnect):
+        return {"type": "disconnect", "reason": event.reason}
+    return {"type": "notice"}
+
+
+def event_to_json(event: e.Event) -> dict[str, Any]:
+    """The JSON object for an event: the common envelope, then its own fields."""
+    obj: dict[str, Any] = {
+        "type": "", "id": event.id, "ts": iso_time(event.ts), "room": event.room,
+        "from": event.source.nick if event.source else None, "text": describe(event),
+    }
+    obj.update(_fields(event))
+    return obj
+
+
+class StructuredDialect(Dialect):
+    """JSON lines for the bundled client and bots."""
+
+    name = "structured"
+
+    @classmethod
+    def sniff(cls, first_line: bytes) -> bool:
+        return first_line.lstrip()[:1] == b"{"
+
+    def decode(self, line: bytes) -> list[Decoded]:
+        if not line.strip():
+            return []
+        try:
+            obj = decode_json_line(line)
+        except JsonLineError as exc:
+            return [c.Invalid(exc.code, exc.text)]
+        ref = obj.get("ref")
+        if not (ref is None or isinstance(ref, int) or (isinstance(ref, str) and len(ref) <= 64)):
+            return [c.Invalid("bad_request", "'ref' must be an integer or a short string")]
+        kind = obj.get("type")
+        build = _REQUESTS.get(kind) if isinstance(kind, str) else None
+        if build is None:
+            return [c.Invalid("unknown_command", f"Unknown request type {kind!r}", ref)]
+        try:
+            return [build(obj, ref)]
+        except _BadRequest as exc:
+            return [c.Invalid("bad_request", f"{kind}: {exc}", ref)]
+
+    def encode(self, event: e.Event, cache: dict[Any, bytes | None]) -> bytes | None:
+        data = cache.get("json")
+        if data is None:
+            data = cache["json"] = encode_json_line(event_to_json(event))
+        return data

@@ -1,0 +1,93 @@
+"""The two engines, selectable by name, and a helper that runs one in the background.
+
+Both take a :class:`ServerConfig`, expose ``run(on_ready)`` (blocking) and ``stop()`` (from any
+thread or a signal handler), and own a :class:`chat.hub.Hub`: they differ only in how they wait
+for sockets.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from chat.config import ServerConfig
+from chat.engines.asyncio_engine import AsyncioEngine
+from chat.engines.threaded_engine import ThreadedEngine
+from chat.hub import Hub
+
+
+class Engine(Protocol):
+    """What the CLI and tests need from an engine."""
+
+    name: str
+    hub: Hub
+
+    def run(self, on_ready: object = None) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+ENGINES: dict[str, type[AsyncioEngine] | type[ThreadedEngine]] = {
+    "asyncio": AsyncioEngine,
+    "threaded": ThreadedEngine,
+}
+
+
+def make_engine(name: str, config: ServerConfig) -> AsyncioEngine | ThreadedEngine:
+    """An engine by name (``asyncio`` or ``threaded``)."""
+    try:
+        return ENGINES[name](config)
+    except KeyError:
+        raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}") from None
+
+
+@dataclass
+class BackgroundServer:
+    """A server running in a thread of this process (tests, benchmarks, demos)."""
+
+    engine: AsyncioEngine | ThreadedEngine
+    host: str
+    port: int
+
+    @property
+    def hub(self) -> Hub:
+        """The hub, for tests that look at server state (take the engine's care: read only)."""
+        return self.engine.hub
+
+
+@contextmanager
+def serve_in_background(engine: str, config: ServerConfig | None = None,
+                        timeout: float = 10.0) -> Iterator[BackgroundServer]:
+    """Run an engine in a background thread until the block exits, then stop and join it."""
+    server = make_engine(engine, config or ServerConfig(port=0))
+    ready = threading.Event()
+    address: list[tuple[str, int]] = []
+    failure: list[BaseException] = []
+
+    def on_ready(host: str, port: int) -> None:
+        address.append((host, port))
+        ready.set()
+
+    def main() -> None:
+        try:
+            server.run(on_ready)
+        except BaseException as exc:  # surfaced to the caller below
+            failure.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=main, name=f"chat-{engine}-server", daemon=True)
+    thread.start()
+    if not ready.wait(timeout) or failure:
+        server.stop()
+        thread.join(timeout)
+        raise RuntimeError(f"{engine} server did not start") from (failure[0] if failure else None)
+    try:
+        yield BackgroundServer(server, *address[0])
+    finally:
+        server.stop()
+        thread.join(timeout)
+        if thread.is_alive():
+            raise RuntimeError(f"{engine} server did not stop within {timeout} s")

@@ -1,0 +1,172 @@
+"""The asyncio engine: one Protocol per connection on one event loop.
+
+It only moves bytes: every decision comes from the hub, which runs on the loop, so no locks
+are needed. Writes go through the transport's buffer; a connection whose buffer grows past the
+send-queue limit is aborted so it can never hold up anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+
+from chat.config import ServerConfig
+from chat.hub import Hub
+
+log = logging.getLogger("chat.engine.asyncio")
+
+
+class _Connection(asyncio.Protocol):
+    """Hands socket events to the engine; holds nothing but its id and transport."""
+
+    __slots__ = ("conn", "engine", "transport")
+
+    def __init__(self, engine: AsyncioEngine) -> None:
+        self.engine = engine
+        self.conn = 0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        peer = transport.get_extra_info("peername")
+        self.conn = self.engine.opened(self, peer[0] if peer else "?")
+
+    def data_received(self, data: bytes) -> None:
+        engine = self.engine
+        engine.hub.receive(self.conn, data)
+        engine.flush()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.engine.lost(self.conn, exc)
+
+
+class AsyncioEngine:
+    """Serves a :class:`ServerConfig` on an asyncio loop until :meth:`stop` is called."""
+
+    name = "asyncio"
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.hub = Hub(config)
+        self._conns: dict[int, _Connection] = {}
+        self._reasons: dict[int, str] = {}  # why we closed a connection, for its quit message
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = float("inf")
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def run(self, on_ready: Callable[[str, int], None] | None = None) -> None:
+        """Serve until :meth:`stop`; calls ``on_ready(host, port)`` once listening."""
+        asyncio.run(self.serve(on_ready))
+
+    async def serve(self, on_ready: Callable[[str, int], None] | None = None) -> None:
+        """The same as :meth:`run`, for callers already on a loop."""
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        server = await self._loop.create_server(
+            lambda: _Connection(self), self.config.host, self.config.port, backlog=1024,
+            reuse_address=True,
+        )
+        host, port = server.sockets[0].getsockname()[:2]
+        if on_ready:
+            on_ready(host, port)
+        try:
+            await self._stopping.wait()
+        finally:
+            server.close()
+            await self._close_all()
+            await server.wait_closed()
+            if self._timer:
+                self._timer.cancel()
+
+    def stop(self) -> None:
+        """Ask the engine to shut down; safe from any thread and from signal handlers."""
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stopping.set)
+
+    async def _close_all(self) -> None:
+        """Tell everyone, give their sockets a moment to flush, then cut whatever is left."""
+        self.hub.shutdown()
+        self.flush()
+        deadline = asyncio.get_running_loop().time() + self.config.shutdown_grace
+        while self._conns and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        for conn in list(self._conns.values()):
+            if conn.transport is not None:
+                conn.transport.abort()
+        await asyncio.sleep(0)  # let connection_lost callbacks run
+
+    # -- called by connections -----------------------------------------------------------
+
+    def opened(self, conn: _Connection, host: str) -> int:
+        """A connection was accepted."""
+        conn_id = self.hub.open(host)
+        self._conns[conn_id] = conn
+        self.flush()
+        return conn_id
+
+    def lost(self, conn_id: int, exc: Exception | None) -> None:
+        """A connection's socket is closed."""
+        self._conns.pop(conn_id, None)
+        reason = self._reasons.pop(conn_id, None)
+        if reason is None:
+            reason = f"Connection error: {exc}" if exc else "Connection closed"
+        self.hub.closed(conn_id, reason)
+        self.flush()
+
+    def flush(self) -> None:
+        """Move what the hub produced onto the transports, one write per connection."""
+        out = self.hub.take_output()
+        sendq = self.config.limits.sendq
+        conns = self._conns
+        for conn_id, chunks in out.writes.items():
+            conn = conns.get(conn_id)
+            if conn is None or conn.transport is None:
+                continue
+            transport = conn.transport
+            transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            if sendq and transport.get_write_buffer_size() > sendq:
+                self._abort(conn_id, f"Send queue exceeded ({sendq} bytes): reading too slowly")
+        for conn_id, reason in out.closes.items():
+            conn = conns.get(conn_id)
+            if conn is not None and conn.transport is not None:
+                self._reasons.setdefault(conn_id, reason)
+                conn.transport.close()  # flushes what is queued, then closes
+                # A peer that never reads would keep a closing transport forever.
+                assert self._loop is not None
+                self._loop.call_later(self.config.shutdown_grace, conn.transport.abort)
+        self._schedule()
+
+    def _abort(self, conn_id: int, reason: str) -> None:
+        conn = self._conns.get(conn_id)
+        if conn is not None and conn.transport is not None:
+            self._reasons[conn_id] = reason
+            log.info("dropping connection %d: %s", conn_id, reason)
+            conn.transport.abort()
+
+    def _schedule(self) -> None:
+        deadline = self.hub.next_deadline()
+        if deadline is None or deadline >= self._timer_at or self._loop is None:
+            return
+        if self._timer:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._tick)
+
+    def _tick(self) -> None:
+        self._timer, self._timer_at = None, float("inf")
+        self.hub.tick()
+        self.flush()

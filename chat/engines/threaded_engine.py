@@ -1,0 +1,310 @@
+"""The threaded engine: a thread per connection, as in the classic socketserver shape.
+
+Each connection's thread blocks in ``recv`` and hands bytes to the hub under one lock (the hub
+and core are not thread-safe, and one lock also fixes a single delivery order). Output never
+blocks a reader: it is appended to the recipient's bounded outbox under that lock and sent with
+non-blocking ``send``; what the kernel will not take yet is finished by one service thread that
+waits for writable sockets (and also runs the hub's timers). A client that stops reading fills
+only its own outbox and is dropped when it passes the send-queue limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from chat.config import ServerConfig
+from chat.hub import Hub, Output
+
+log = logging.getLogger("chat.engine.threaded")
+
+_STACK_SIZE = 256 * 1024  # plenty for a recv loop, and keeps thousands of threads cheap
+_RECV_SIZE = 65536
+
+
+class _Outbox:
+    """One connection's socket and the bytes waiting to go out on it.
+
+    ``waiting`` means the service thread owns flushing this box until it is empty; it changes
+    only under ``lock``, together with ``pending``, so no byte can be left behind unowned.
+    """
+
+    __slots__ = ("close_by", "closing", "conn", "dropped", "lock", "pending", "reason", "sock",
+                 "waiting")
+
+    def __init__(self, conn: int, sock: socket.socket) -> None:
+        self.conn = conn
+        self.sock = sock
+        self.lock = threading.Lock()
+        self.pending = bytearray()
+        self.closing = False  # close once pending is sent...
+        self.close_by = 0.0  # ...or at this time, whatever is left
+        self.reason: str | None = None  # why the server ended it, for the quit message
+        self.dropped = False  # cut off (too slow, or the socket failed): no more output
+        self.waiting = False
+
+    def flush(self, service: bool = False) -> bool | None:
+        """Send what the kernel takes now, never blocking.
+
+        True: all sent. False: the rest waits for the service thread. None: the service thread
+        already owns this box (only it may send, so bytes stay in order).
+        """
+        with self.lock:
+            if self.waiting and not service:
+                return None
+            pending = self.pending
+            while pending:
+                try:
+                    sent = self.sock.send(pending, socket.MSG_DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    self.waiting = True
+                    return False
+                except OSError:
+                    pending.clear()
+                    self.dropped = True
+                    break
+                del pending[:sent]
+            self.waiting = False
+            return True
+
+    def cut(self) -> None:
+        """End the connection now; its reader thread sees EOF and reports the close."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+
+class ThreadedEngine:
+    """Serves a :class:`ServerConfig` with a thread per connection until :meth:`stop`."""
+
+    name = "threaded"
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.hub = Hub(config)
+        self._lock = threading.Lock()  # guards the hub and every outbox's membership
+        self._outboxes: dict[int, _Outbox] = {}
+        self._readers: set[threading.Thread] = set()
+        self._stop = threading.Event()
+        self._listener: socket.socket | None = None
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._to_watch: list[_Outbox] = []  # handed to the service thread under _lock
+        self._woken = False  # a wake-up byte is already on its way
+        self._wake_at = 0.0  # when the service thread will look again by itself
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def run(self, on_ready: Callable[[str, int], None] | None = None) -> None:
+        """Serve until :meth:`stop`; calls ``on_ready(host, port)`` once listening."""
+        listener = socket.create_server(
+            (self.config.host, self.config.port), backlog=1024, reuse_port=False,
+            family=socket.AF_INET6 if ":" in self.config.host else socket.AF_INET,
+        )
+        self._listener = listener
+        old_stack = threading.stack_size(_STACK_SIZE)
+        service = threading.Thread(target=self._service, name="chat-service", daemon=True)
+        service.start()
+        acceptor = threading.Thread(target=self._accept, name="chat-accept", daemon=True)
+        acceptor.start()
+        threading.stack_size(old_stack)
+        host, port = listener.getsockname()[:2]
+        if on_ready:
+            on_ready(host, port)
+        try:
+            self._stop.wait()
+        finally:
+            self._shutdown(acceptor, service)
+
+    def stop(self) -> None:
+        """Ask the engine to shut down; safe from any thread and from signal handlers."""
+        self._stop.set()
+
+    def _shutdown(self, acceptor: threading.Thread, service: threading.Thread) -> None:
+        assert self._listener is not None
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        acceptor.join(2)
+        with self._lock:
+            self.hub.shutdown()
+            touched = self._dispatch(self.hub.take_output())
+        self._send(touched)
+        deadline = time.monotonic() + self.config.shutdown_grace
+        for thread in list(self._readers):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            leftovers = list(self._outboxes.values())
+        for box in leftovers:
+            box.cut()
+        for thread in list(self._readers):
+            thread.join(2)
+        self._wake()
+        service.join(2)
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # -- threads -------------------------------------------------------------------------
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stop.is_set():
+            try:
+                sock, addr = self._listener.accept()
+            except OSError:
+                if self._stop.is_set():
+                    return
+                time.sleep(0.05)  # EMFILE and friends: back off instead of spinning
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            with self._lock:
+                conn = self.hub.open(addr[0])
+                box = self._outboxes[conn] = _Outbox(conn, sock)
+                touched = self._dispatch(self.hub.take_output())
+            thread = threading.Thread(target=self._read, args=(box,), name=f"chat-conn-{conn}",
+                                      daemon=True)
+            self._readers.add(thread)
+            thread.start()
+            self._send(touched)
+
+    def _read(self, box: _Outbox) -> None:
+        sock, conn, hub = box.sock, box.conn, self.hub
+        reason = "Connection closed"
+        try:
+            while True:
+                try:
+                    data = sock.recv(_RECV_SIZE)
+                except OSError as exc:
+                    reason = f"Connection error: {exc.strerror or exc}"
+                    break
+                if not data:
+                    break
+                with self._lock:
+                    hub.receive(conn, data)
+                    touched = self._dispatch(hub.take_output())
+                self._send(touched)
+        finally:
+            with self._lock:
+                self._outboxes.pop(conn, None)
+                hub.closed(conn, box.reason or reason)
+                touched = self._dispatch(hub.take_output())
+            sock.close()
+            self._send(touched)
+            self._readers.discard(threading.current_thread())
+
+    def _service(self) -> None:
+        """Finish writes the kernel could not take at once, close drained boxes, run timers."""
+        selector = self._selector
+        selector.register(self._wake_r, selectors.EVENT_READ)
+        watched: dict[int, _Outbox] = {}
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                new, self._to_watch = self._to_watch, []
+                deadline = self.hub.next_deadline()
+                if deadline is not None and deadline <= now:
+                    self.hub.tick()
+                    touched = self._dispatch(self.hub.take_output())
+                    deadline = self.hub.next_deadline()
+                else:
+                    touched = []
+            self._send(touched)
+            for box in new:
+                if box.conn not in watched:
+                    with contextlib.suppress(OSError, ValueError, KeyError):
+                        selector.register(box.sock, selectors.EVENT_WRITE, box)
+                        watched[box.conn] = box
+            for box in list(watched.values()):
+                if box.dropped or (box.closing and now >= box.close_by):
+                    self._unwatch(box, watched)
+                    box.cut()
+            if self._stop.is_set() and not self._readers:
+                return
+            wake_at = now + 0.5
+            if deadline is not None:
+                wake_at = min(wake_at, deadline)
+            for box in watched.values():
+                if box.closing:
+                    wake_at = min(wake_at, box.close_by)
+            self._wake_at = wake_at
+            self._woken = False
+            for key, _ in selector.select(max(0.0, wake_at - time.monotonic())):
+                if key.fileobj is self._wake_r:
+                    with contextlib.suppress(BlockingIOError):
+                        self._wake_r.recv(4096)
+                    continue
+                box = key.data
+                if box.flush(service=True):
+                    self._unwatch(box, watched)
+                    if box.closing or box.dropped:
+                        box.cut()
+
+    # -- output --------------------------------------------------------------------------
+
+    def _dispatch(self, out: Output) -> list[_Outbox]:
+        """Append the hub's output to outboxes (caller holds the lock, so order is global)."""
+        touched = []
+        sendq = self.config.limits.sendq
+        boxes = self._outboxes
+        for conn, chunks in out.writes.items():
+            box = boxes.get(conn)
+            if box is None or box.dropped:
+                continue
+            with box.lock:
+                box.pending += chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                over = sendq and len(box.pending) > sendq
+                if over:
+                    box.pending.clear()
+                    box.dropped = True
+            if over:
+                box.reason = f"Send queue exceeded ({sendq} bytes): reading too slowly"
+                log.info("dropping connection %d: %s", conn, box.reason)
+                box.cut()
+                continue
+            touched.append(box)
+        for conn, reason in out.closes.items():
+            box = boxes.get(conn)
+            if box is not None and not box.closing:
+                box.closing = True
+                box.reason = box.reason or reason
+                box.close_by = time.monotonic() + self.config.shutdown_grace
+                touched.append(box)
+        return touched
+
+    def _send(self, boxes: list[_Outbox]) -> None:
+        """Try each box once without blocking; hand leftovers to the service thread."""
+        leftovers = []
+        for box in boxes:
+            done = box.flush()
+            if done:
+                if box.closing or box.dropped:
+                    box.cut()
+            elif done is False:
+                leftovers.append(box)
+        if leftovers:
+            with self._lock:
+                self._to_watch.extend(leftovers)
+            self._wake()
+        elif not self._woken:
+            deadline = self.hub.next_deadline()
+            if deadline is not None and deadline < self._wake_at:
+                self._wake()
+
+    def _wake(self) -> None:
+        if not self._woken:
+            self._woken = True
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x", socket.MSG_DONTWAIT)
+
+    def _unwatch(self, box: _Outbox, watched: dict[int, _Outbox]) -> None:
+        watched.pop(box.conn, None)
+        box.waiting = False
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.unregister(box.sock)
+

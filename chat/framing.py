@@ -1,0 +1,120 @@
+"""Line framing shared by every dialect, the server and the bundled client.
+
+Splitting lines lives here, once, with one length limit, so neither engine splits lines itself
+(asyncio's ``readline`` raises at 64 KiB, a socket file's has no limit at all: both are traps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LineTooLong:
+    """Marker yielded in place of a line that exceeded the limit (its bytes were discarded)."""
+
+    limit: int
+
+
+class LineReader:
+    """Turns a byte stream into lines, never buffering more than ``max_line`` bytes.
+
+    Lines end in LF; a CR before the LF is dropped. A line longer than ``max_line`` bytes
+    (terminator included) yields one :class:`LineTooLong` and the rest of it, up to the next LF,
+    is thrown away as it arrives, so an endless line costs no memory.
+    """
+
+    __slots__ = ("_buf", "_discarding", "max_line")
+
+    def __init__(self, max_line: int) -> None:
+        self.max_line = max_line
+        self._buf = bytearray()
+        self._discarding = False
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an unfinished line held so far."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[bytes | LineTooLong]:
+        """Add received bytes; return every line they complete, in order."""
+        out: list[bytes | LineTooLong] = []
+        start = 0
+        n = len(data)
+        while start < n:
+            nl = data.find(b"\n", start)
+            if nl < 0:
+                if self._discarding:
+                    return out
+                self._buf += data[start:]
+                if len(self._buf) >= self.max_line:
+                    # Not even a terminator fits any more: report now, drop until the next LF.
+                    self._buf.clear()
+                    self._discarding = True
+                    out.append(LineTooLong(self.max_line))
+                return out
+            if self._discarding:
+                self._discarding = False
+            elif len(self._buf) + (nl - start) + 1 > self.max_line:
+                self._buf.clear()
+                out.append(LineTooLong(self.max_line))
+            else:
+                if self._buf:
+                    self._buf += data[start:nl]
+                    line = bytes(self._buf)
+                    self._buf.clear()
+                else:
+                    line = data[start:nl]
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+                out.append(line)
+            start = nl + 1
+        return out
+
+
+_IAC, _SB, _SE = 255, 250, 240
+_WILL, _WONT, _DO, _DONT = 251, 252, 253, 254
+
+
+class TelnetFilter:
+    """Removes telnet IAC sequences (option negotiation, subnegotiation) from a byte stream.
+
+    Telnet clients may send these at any time; they must never reach the line parser or another
+    user. Stateful, because a sequence can be split across reads.
+    """
+
+    __slots__ = ("_state",)
+
+    def __init__(self) -> None:
+        self._state = 0  # 0 data, 1 after IAC, 2 expecting option byte, 3 in SB, 4 IAC in SB
+
+    def feed(self, data: bytes) -> bytes:
+        """Bytes in, the same bytes minus telnet commands out."""
+        if self._state == 0 and _IAC not in data:
+            return data
+        out = bytearray()
+        state = self._state
+        for b in data:
+            if state == 0:
+                if b == _IAC:
+                    state = 1
+                else:
+                    out.append(b)
+            elif state == 1:
+                if b == _IAC:  # escaped 0xFF data byte: not valid UTF-8 text anyway, drop it
+                    state = 0
+                elif b in (_WILL, _WONT, _DO, _DONT):
+                    state = 2
+                elif b == _SB:
+                    state = 3
+                else:
+                    state = 0
+            elif state == 2:
+                state = 0
+            elif state == 3:
+                if b == _IAC:
+                    state = 4
+            else:  # state 4
+                state = 0 if b == _SE else 3
+        self._state = state
+        return bytes(out)

@@ -1,0 +1,304 @@
+"""The hub: everything between raw bytes and the core that both engines share, with no I/O.
+
+An engine tells the hub what happened on its sockets (``open``, ``receive``, ``closed``, and
+``tick`` when ``next_deadline`` passes) and then moves the bytes ``take_output`` hands back.
+Dialect detection, line framing, rate limiting, timers and encoding all live here, so the two
+engines cannot drift apart: they only differ in how they wait for sockets.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chat.config import ServerConfig
+from chat.core import ChatCore
+from chat.core import commands as c
+from chat.core import events as e
+from chat.dialects import HumanDialect, detect
+from chat.dialects.base import Dialect
+from chat.framing import LineReader, LineTooLong
+
+_LOOPBACK = ("127.", "::1", "::ffff:127.")
+
+
+@dataclass(eq=False, slots=True)
+class Session:
+    """Per-connection state the hub keeps: framing, dialect, rate limit, liveness."""
+
+    conn: int
+    host: str
+    reader: LineReader
+    opened: float
+    dialect: Dialect | None = None
+    closing: str | None = None  # set once a close was decided; input is ignored after that
+    tokens: float = 0.0
+    refilled: float = 0.0
+    backlog: deque[bytes | LineTooLong] = field(default_factory=deque)
+    warned: bool = False  # told about the rate limit in the current burst
+    greeted: bool = False  # taken for a person because it was silent; its first line may differ
+
+
+@dataclass(slots=True)
+class Output:
+    """What the engine must do after a hub call: bytes per connection, connections to close."""
+
+    writes: dict[int, list[bytes]] = field(default_factory=dict)
+    closes: dict[int, str] = field(default_factory=dict)
+
+
+class Hub:
+    """Connections, their dialects and the core, driven by an engine."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        clock: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.clock = clock
+        self.core = ChatCore(config, wallclock)
+        self.sessions: dict[int, Session] = {}
+        self._per_host: dict[str, int] = {}
+        self._next_conn = 0
+        self._timers: list[tuple[float, int, int, str]] = []
+        self._timer_seq = 0
+        self._out = Output()
+
+    # -- engine interface ----------------------------------------------------------------
+
+    def open(self, host: str) -> int:
+        """A connection was accepted from ``host``; returns its id for every later call."""
+        self._next_conn += 1
+        conn = self._next_conn
+        now = self.clock()
+        lim = self.limits
+        session = Session(conn, host, LineReader(lim.max_line), now, tokens=lim.rate_burst,
+                          refilled=now)
+        self.sessions[conn] = session
+        self._per_host[host] = self._per_host.get(host, 0) + 1
+        self.core.connect(conn, host)
+        exempt = host.startswith(_LOOPBACK) and not lim.limit_loopback
+        if lim.max_connections and len(self.sessions) > lim.max_connections:
+            self._refuse(session, "Server is full, try again later")
+        elif lim.max_per_ip and not exempt and self._per_host[host] > lim.max_per_ip:
+            self._refuse(session, f"Too many connections from {host}")
+        else:
+            self._at(now + self.config.greet_delay, conn, "greet")
+            if lim.register_timeout:
+                self._at(now + lim.register_timeout, conn, "register")
+        return conn
+
+    def receive(self, conn: int, data: bytes) -> None:
+        """Bytes arrived on ``conn``."""
+        session = self.sessions.get(conn)
+        if session is None or session.closing is not None:
+            return
+        if session.dialect is None:
+            if b"\xff" in data:  # telnet negotiation: certainly a person with a telnet client
+                self._start(session, HumanDialect)
+            else:
+                lines = session.reader.feed(data)
+                if not lines:
+                    return
+                first = lines[0]
+                self._start(session, HumanDialect if isinstance(first, LineTooLong)
+                            else detect(first))
+                self._lines(session, lines)
+                return
+        assert session.dialect is not None
+        lines = session.reader.feed(session.dialect.filter_bytes(data))
+        if session.greeted and lines:
+            # A slow IRC or structured client may speak only after the greeting went out:
+            # its first line still decides, so it is not stuck in the wrong dialect.
+            session.greeted = False
+            first = lines[0]
+            if not isinstance(first, LineTooLong) and (cls := detect(first)) is not HumanDialect:
+                self._start(session, cls)
+        self._lines(session, lines)
+
+    def closed(self, conn: int, reason: str) -> None:
+        """The connection is gone; whatever the reason, its rooms are told."""
+        session = self.sessions.pop(conn, None)
+        if session is None:
+            return
+        left = self._per_host[session.host] - 1
+        if left:
+            self._per_host[session.host] = left
+        else:
+            del self._per_host[session.host]
+        self._apply(self.core.disconnect(conn, session.closing or reason))
+
+    def tick(self) -> None:
+        """Run what is due: greetings, timeouts, rate-limited lines."""
+        now = self.clock()
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, conn, kind = heapq.heappop(timers)
+            session = self.sessions.get(conn)
+            if session is None or session.closing is not None:
+                continue
+            if kind == "greet" and session.dialect is None:
+                session.greeted = True
+                self._start(session, HumanDialect)
+            elif kind == "register":
+                user = self.core.user(conn)
+                if user is not None and not user.registered:
+                    self._apply(self.core.drop(conn, "Registration timed out"))
+            elif kind == "rate":
+                self._drain_backlog(session, now)
+
+    def next_deadline(self) -> float | None:
+        """When ``tick`` next has work (on the hub's clock), or None.
+
+        Safe to call without the engine's lock: a racing read gives a stale but valid answer.
+        """
+        try:
+            return self._timers[0][0]
+        except IndexError:
+            return None
+
+    def shutdown(self, reason: str = "Server shutting down") -> None:
+        """Say goodbye to everyone and close every connection."""
+        self._apply(self.core.shutdown(reason))
+        for session in self.sessions.values():
+            if session.closing is None:
+                session.closing = reason
+                self._out.closes[session.conn] = reason
+
+    def take_output(self) -> Output:
+        """Hand over (and forget) what the last calls produced."""
+        out, self._out = self._out, Output()
+        return out
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _at(self, when: float, conn: int, kind: str) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (when, self._timer_seq, conn, kind))
+
+    def _refuse(self, session: Session, reason: str) -> None:
+        # The dialect is unknown yet, so the message must make sense to every client: an IRC
+        # ERROR line is what IRC clients expect and still reads fine on a terminal.
+        self._write(session.conn, f"ERROR :{reason}\r\n".encode())
+        session.closing = reason
+        self._out.closes[session.conn] = reason
+
+    def _start(self, session: Session, dialect_cls: type[Dialect]) -> None:
+        user = self.core.user(session.conn)
+        assert user is not None
+        session.dialect = dialect_cls(self.config, user)
+        session.reader.max_line = dialect_cls.max_line(self.config)
+        self._run(session, session.dialect.start())
+
+    def _lines(self, session: Session, lines: list[bytes | LineTooLong]) -> None:
+        rate = self.limits.rate_per_second
+        for index, line in enumerate(lines):
+            if session.closing is not None:
+                return
+            if rate:
+                if session.backlog or not self._take_token(session):
+                    self._hold(session, lines[index:])
+                    return
+            self._line(session, line)
+
+    def _line(self, session: Session, line: bytes | LineTooLong) -> None:
+        dialect = session.dialect
+        assert dialect is not None
+        if isinstance(line, LineTooLong):
+            self._run(session, dialect.line_too_long(line.limit))
+        else:
+            self._run(session, dialect.decode(line))
+
+    def _run(self, session: Session, items: list[c.Command | bytes]) -> None:
+        for item in items:
+            if session.closing is not None:
+                return
+            if isinstance(item, bytes):
+                self._write(session.conn, item)
+            else:
+                self._apply(self.core.handle(session.conn, item))
+
+    def _write(self, conn: int, data: bytes) -> None:
+        chunks = self._out.writes.get(conn)
+        if chunks is None:
+            self._out.writes[conn] = [data]
+        else:
+            chunks.append(data)
+
+    def _apply(self, outputs: list[e.Output]) -> None:
+        """Encode each delivery once per dialect variant and queue it for its recipients."""
+        sessions = self.sessions
+        writes = self._out.writes
+        for output in outputs:
+            if isinstance(output, e.Delivery):
+                event = output.event
+                cache: dict[object, bytes | None] = {}
+                for conn in output.recipients:
+                    session = sessions.get(conn)
+                    if session is None or session.dialect is None:
+                        continue
+                    data = session.dialect.encode(event, cache)
+                    if data:
+                        chunks = writes.get(conn)
+                        if chunks is None:
+                            writes[conn] = [data]
+                        else:
+                            chunks.append(data)
+            else:
+                session = sessions.get(output.conn)
+                if session is not None and session.closing is None:
+                    session.closing = output.reason
+                    self._out.closes[output.conn] = output.reason
+
+    # -- rate limiting (token bucket; excess lines wait, a flood disconnects) --------------
+
+    def _refill(self, session: Session, now: float) -> None:
+        lim = self.limits
+        session.tokens = min(lim.rate_burst,
+                             session.tokens + (now - session.refilled) * lim.rate_per_second)
+        session.refilled = now
+
+    def _take_token(self, session: Session) -> bool:
+        if session.tokens < 1:
+            self._refill(session, self.clock())
+            if session.tokens < 1:
+                return False
+        session.tokens -= 1
+        return True
+
+    def _hold(self, session: Session, lines: list[bytes | LineTooLong]) -> None:
+        lim = self.limits
+        first_hold = not session.backlog
+        session.backlog.extend(lines)
+        if len(session.backlog) > lim.recvq_lines:
+            session.backlog.clear()
+            self._apply(self.core.drop(session.conn, "Excess flood"))
+            return
+        if not session.warned:
+            session.warned = True
+            text = (f"You are sending faster than {lim.rate_per_second:g} lines a second; "
+                    "the rest is delayed")
+            self._apply(self.core.handle(session.conn, c.Invalid("rate_limited", text)))
+        if first_hold:
+            self._at(self._token_due(session), session.conn, "rate")
+
+    def _token_due(self, session: Session) -> float:
+        return session.refilled + max(0.0, 1 - session.tokens) / self.limits.rate_per_second
+
+    def _drain_backlog(self, session: Session, now: float) -> None:
+        self._refill(session, now)
+        backlog = session.backlog
+        while backlog and session.tokens >= 1 and session.closing is None:
+            session.tokens -= 1
+            self._line(session, backlog.popleft())
+        if backlog and session.closing is None:
+            self._at(self._token_due(session), session.conn, "rate")
+        else:
+            backlog.clear()
+            session.warned = False
