@@ -201,10 +201,9 @@ class Hub:
         for index, line in enumerate(lines):
             if session.closing is not None:
                 return
-            if rate:
-                if session.backlog or not self._take_token(session):
-                    self._hold(session, lines[index:])
-                    return
+            if rate and (session.backlog or not self._take_token(session)):
+                self._hold(session, lines[index:])
+                return
             self._line(session, line)
 
     def _line(self, session: Session, line: bytes | LineTooLong) -> None:
