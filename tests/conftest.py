@@ -95,7 +95,8 @@ class LineClient:
 
     def reset(self) -> None:
         """Drop the connection abruptly with a TCP RST, as a crashed client would."""
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        linger_now = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # l_onoff=1, l_linger=0
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_now)
         self.sock.close()
 
 

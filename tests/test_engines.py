@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 
 import pytest
+from conftest import TEST_LIMITS, Clients
 
-from chat.config import Limits, ServerConfig
-
+from chat.config import ServerConfig
 from chat.engines import serve_in_background
-from conftest import TEST_LIMITS, WAIT, Clients
-
 
 # -- arrival and the two dialects ---------------------------------------------------------
 
@@ -179,7 +172,8 @@ def test_fifty_clients_get_every_broadcast_in_the_same_order(clients: Clients) -
     senders = bots[:5]
     for round_ in range(4):
         for sender in senders:
-            sender.request(type="message", to="#big", text=f"{sender.sock.getsockname()[1]}:{round_}")
+            port = sender.sock.getsockname()[1]
+            sender.request(type="message", to="#big", text=f"{port}:{round_}")
     orders = []
     for bot in bots:
         texts = []
@@ -224,5 +218,175 @@ def test_stalled_reader_is_dropped_and_others_get_everything(engine: str) -> Non
                 numbers = [int(t.split()[0]) for t in texts]
                 assert numbers == list(range(sent))
             del stalled
+        finally:
+            made.close_all()
+
+
+# -- bad input: a clear error, never a crash, and the connection keeps working ---------------
+
+def test_overlong_line_is_refused_and_the_connection_survives(clients: Clients) -> None:
+    alice = clients.human("alice")
+    bob = clients.bot("bob", "#lobby")
+    limit = ServerConfig().limits.max_line
+    alice.send("y" * (limit * 3) + "\r\n")
+    assert "Line too long" in alice.expect("!")
+    bob.send("{" + " " * limit + "\n")
+    assert bob.expect_json(type="error")["code"] == "line_too_long"
+    alice.send("still here\r\n")
+    assert bob.expect_json(type="message")["text"] == "still here"
+    assert not any("yyyy" in line for line in bob.received)
+
+
+def test_invalid_utf8_gets_an_error(clients: Clients) -> None:
+    alice = clients.human("alice")
+    bob = clients.bot("bob", "#lobby")
+    alice.send(b"caf\xc3 \xff\xfe\r\n")
+    alice.expect("not valid UTF-8")
+    bob.send(b'{"type":"message","to":"#lobby","text":"\xc3("}\n')
+    assert bob.expect_json(type="error")["code"] == "bad_encoding"
+    bob.request(type="ping", token="after")
+    bob.expect_json(type="pong", token="after")
+    assert not any('"message"' in line for line in bob.received)
+
+
+def test_empty_lines_are_ignored(clients: Clients) -> None:
+    alice = clients.human("alice")
+    bob = clients.bot("bob", "#lobby")
+    alice.send("\r\n   \r\n\n")
+    bob.send("\n\r\n")
+    alice.send("after blanks\r\n")
+    assert bob.expect_json(type="message")["text"] == "after blanks"
+    assert not any(line.startswith("!") for line in alice.received)
+    assert not any('"error"' in line for line in bob.received)
+
+
+def test_unknown_commands(clients: Clients) -> None:
+    alice = clients.human("alice")
+    bob = clients.bot("bob")
+    alice.send("/frobnicate now\r\n")
+    assert "Unknown command /frobnicate" in alice.expect("Unknown")
+    bob.request(type="frobnicate", ref="r1")
+    error = bob.expect_json(type="error")
+    assert error["code"] == "unknown_command" and error["ref"] == "r1"
+
+
+@pytest.mark.parametrize("line", [b"not json\n", b"[1, 2]\n", b'{"type": \n', b'"hello"\n'])
+def test_malformed_json(clients: Clients, line: bytes) -> None:
+    bob = clients.bot("bob")
+    bob.send(line)
+    assert bob.expect_json(type="error")["code"] == "bad_json"
+
+
+def test_missing_or_mistyped_fields(clients: Clients) -> None:
+    bob = clients.bot("bob")
+    bob.request(type="join")
+    assert bob.expect_json(type="error")["code"] == "bad_request"
+    bob.request(type="message", to="#x", text=5)
+    assert "'text' must be a string" in bob.expect_json(type="error")["text"]
+
+
+def test_commands_before_hello_are_refused(clients: Clients) -> None:
+    bot = clients.raw()
+    bot.request(type="join", room="#lobby")
+    assert bot.expect_json(type="error")["code"] == "not_registered"
+    bot.request(type="hello", version=1, nick="late")
+    bot.expect_json(type="welcome")
+    bot.request(type="hello", version=1, nick="again")
+    assert bot.expect_json(type="error")["code"] == "already_registered"
+
+
+@pytest.mark.parametrize("nick", ["", "9lives", "has space", "x" * 31, "bad\x1bnick", "émile"])
+def test_invalid_nicks(clients: Clients, nick: str) -> None:
+    bot = clients.raw()
+    bot.request(type="hello", version=1, nick=nick)
+    assert bot.expect_json(type="error")["code"] == "nick_invalid"
+
+
+def test_invalid_nick_for_a_person(clients: Clients) -> None:
+    person = clients.raw()
+    person.send("bad nick!\r\n")
+    assert "Invalid nickname" in person.expect("!")
+    person.expect("Pick another nickname")
+    person.send("/nick good_nick\r\n")
+    person.expect("Welcome to chat.local, good_nick")
+
+
+@pytest.mark.parametrize("room", ["lobby", "#", "#has space", "#" + "r" * 60, "#a,b"])
+def test_invalid_room_names(clients: Clients, room: str) -> None:
+    bob = clients.bot("bob")
+    bob.request(type="join", room=room)
+    assert bob.expect_json(type="error")["code"] == "room_invalid"
+
+
+def test_message_to_a_room_that_does_not_exist_or_not_joined(clients: Clients) -> None:
+    clients.human("alice")
+    bob = clients.bot("bob")
+    bob.request(type="message", to="#nowhere", text="hello?")
+    assert bob.expect_json(type="error")["code"] == "no_such_room"
+    bob.request(type="message", to="#lobby", text="let me in")
+    assert bob.expect_json(type="error")["code"] == "not_in_room"
+    bob.request(type="who", room="#nowhere")
+    assert bob.expect_json(type="error")["code"] == "no_such_room"
+
+
+def test_telnet_negotiation_is_dropped(clients: Clients) -> None:
+    person = clients.raw()
+    # IAC DO ECHO, IAC WILL NAWS, IAC SB NAWS 0 80 0 24 IAC SE, then a nick split by a sequence.
+    person.send(b"\xff\xfd\x01\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0ali\xff\xfb\x03ce\r\n")
+    person.expect("Welcome to chat.local, alice")
+    bob = clients.bot("bob", "#lobby")
+    person.send(b"hi\xff\xfe\x01 there\r\n")
+    assert bob.expect_json(type="message")["text"] == "hi there"
+
+
+def test_control_characters_never_reach_other_clients(clients: Clients) -> None:
+    alice = clients.human("alice")
+    bob = clients.bot("bob", "#lobby")
+    bob.request(type="message", to="#lobby", text="evil\r\nFAKE LINE\x00\x1b[2J\x07 end")
+    line = alice.expect("evil")
+    assert line.endswith("evilFAKE LINE[2J end")
+    assert not any(line.startswith("FAKE") for line in alice.received)
+
+
+def test_rate_limit_delays_a_burst_without_losing_it(engine: str) -> None:
+    config = ServerConfig(port=0, limits=replace(TEST_LIMITS, rate_per_second=50, rate_burst=5),
+                          shutdown_grace=0.5)
+    with serve_in_background(engine, config) as srv:
+        made = Clients(srv)
+        try:
+            alice = made.bot("alice", "#lobby")
+            bob = made.bot("bob", "#lobby")
+            for n in range(20):
+                alice.request(type="message", to="#lobby", text=f"burst {n}")
+            assert alice.expect_json(type="error")["code"] == "rate_limited"
+            texts = [bob.expect_json(type="message")["text"] for _ in range(20)]
+            assert texts == [f"burst {n}" for n in range(20)]
+        finally:
+            made.close_all()
+
+
+def test_sustained_flood_disconnects(engine: str) -> None:
+    config = ServerConfig(port=0, shutdown_grace=0.5, limits=replace(
+        TEST_LIMITS, rate_per_second=1, rate_burst=2, recvq_lines=10))
+    with serve_in_background(engine, config) as srv:
+        made = Clients(srv)
+        try:
+            flooder = made.bot("flooder", "#lobby")
+            bob = made.bot("bob", "#lobby")
+            flooder.send("".join('{"type":"ping"}\n' for _ in range(50)))
+            assert any("Excess flood" in line for line in flooder.wait_closed())
+            assert "Excess flood" in bob.expect_json(type="quit")["reason"]
+        finally:
+            made.close_all()
+
+
+def test_registration_timeout(engine: str) -> None:
+    config = ServerConfig(port=0, shutdown_grace=0.5,
+                          limits=replace(TEST_LIMITS, register_timeout=0.5))
+    with serve_in_background(engine, config) as srv:
+        made = Clients(srv)
+        try:
+            idle = made.raw()
+            assert any("Registration timed out" in line for line in idle.wait_closed())
         finally:
             made.close_all()
