@@ -75,7 +75,7 @@ class IrcDialect(Dialect):
         if line.startswith(b"PING"):
             client.write(b"PONG" + line[4:] + b"\r\n")
             return
-        parts = line.split(b" ", 3)
+        parts = line.split(b" ", 4)
         if line.startswith(b":"):
             if len(parts) < 2:
                 return
@@ -88,6 +88,8 @@ class IrcDialect(Dialect):
             client.on_joined(args[1].decode("utf-8", "replace"))
         elif cmd in (b"432", b"433", b"436", b"437"):  # nick errors during registration
             client.on_failure(line.decode("utf-8", "replace"))
+        elif cmd == b"422":  # no MOTD: harmless
+            pass
         elif cmd == b"ERROR" or (len(cmd) == 3 and cmd.isdigit() and cmd[:1] in b"45"):
             client.errors.append(line.decode("utf-8", "replace"))
             if cmd in (b"403", b"404", b"405", b"471", b"473", b"474", b"475"):
@@ -184,7 +186,9 @@ class BenchClient(asyncio.Protocol):
         self._registered: asyncio.Future[None] | None = None
         self._joins: dict[str, asyncio.Future[None]] = {}
         self._can_write: asyncio.Future[None] | None = None
-        self._connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._connected: asyncio.Future[None] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()
 
     # -- asyncio callbacks --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -197,6 +201,8 @@ class BenchClient(asyncio.Protocol):
         self.closed = True
         self.close_reason = str(exc) if exc else "closed by server"
         self.on_failure(f"connection lost: {self.close_reason}")
+        if not self.lost.done():
+            self.lost.set_result(None)
         if self._can_write is not None and not self._can_write.done():
             self._can_write.set_result(None)
 
@@ -215,8 +221,10 @@ class BenchClient(asyncio.Protocol):
             return
         if self.buf:
             block = self.buf + data[:end]
+        elif end == len(data):
+            block = data  # the common case at load: reads end on a line boundary; no copy
         else:
-            block = data if end == len(data) else data[:end]
+            block = data[:end]
         self.buf = data[end:]
         n = block.count(MARKER)
         if n:

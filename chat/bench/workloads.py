@@ -305,10 +305,13 @@ def _b36(n: int) -> str:
             return out
 
 
-async def _close_all(run: _Run) -> None:
+async def _close_all(run: _Run, timeout: float = 10.0) -> None:
+    """Close every client and wait until the transports have let go of their sockets."""
     for c in run.clients:
         c.close()
-    await asyncio.sleep(0)  # let the transports run their close callbacks
+    pending = [c.lost for c in run.clients if c.transport is not None]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
 
 
 async def run_fanout(target: Target, p: FanoutParams) -> dict[str, Any]:
