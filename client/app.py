@@ -1,0 +1,95 @@
+"""``ChatApp``: the model, the connection and the prompt_toolkit application, wired together.
+
+The network task appends to the model and calls :meth:`ChatApp.invalidate`; the UI redraws
+from the model. ``input``/``output`` are parameters so tests drive the real app through a
+pipe input and ``DummyOutput``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+from prompt_toolkit.application import Application
+from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.input import Input
+from prompt_toolkit.output import Output
+
+from client import commands
+from client.completion import ChatCompleter
+from client.connection import BACKOFF, Connection
+from client.keys import build_key_bindings
+from client.layout import build_layout
+from client.model import ChatModel
+from client.pane import MessagePane
+from client.style import STYLE
+
+
+class ChatApp:
+    """One chat session on screen."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        nick: str,
+        rooms: Sequence[str] = ("#lobby",),
+        *,
+        input: Input | None = None,
+        output: Output | None = None,
+        backoff: Sequence[float] = BACKOFF,
+        keepalive: float = 60.0,
+        mouse: bool = False,
+    ) -> None:
+        self.model = ChatModel(nick)
+        self.connection = Connection(
+            self.model, host, port, rooms=rooms, on_change=self.invalidate, backoff=backoff,
+            keepalive=keepalive,
+        )
+        self.pane = MessagePane(self.model)
+        self.input_buffer = Buffer(
+            name="input", multiline=False, history=InMemoryHistory(),
+            completer=ChatCompleter(self.model), complete_while_typing=False,
+            accept_handler=self._accept,
+        )
+        self.context = commands.Context(self.model, self.connection, self.quit,
+                                        clear=lambda: self.pane.forget(self.model.current_key))
+        self.application: Application[None] = Application(
+            layout=build_layout(self), key_bindings=build_key_bindings(self), style=STYLE,
+            full_screen=True, mouse_support=mouse, input=input, output=output,
+        )
+        self._quit_reason = "Leaving"
+
+    def invalidate(self) -> None:
+        """Redraw soon (safe to call often: prompt_toolkit coalesces redraws)."""
+        self.application.invalidate()
+
+    def _accept(self, buffer: Buffer) -> bool:
+        # Returning True keeps the text in the box: used when nothing could be sent.
+        sent = commands.execute(self.context, buffer.text)
+        if sent:
+            buffer.append_to_history()
+        self.invalidate()
+        return not sent
+
+    def quit(self, reason: str = "Leaving") -> None:
+        """Leave: the application exits and :meth:`run_async` says goodbye to the server."""
+        self._quit_reason = reason
+        if self.application.is_running and not self.application.future.done():
+            self.application.exit()
+
+    async def run_async(self) -> None:
+        """Run until the user quits; the terminal is restored and the socket closed on return."""
+        network = asyncio.create_task(self.connection.run(), name="chat-client-connection")
+        try:
+            await self.application.run_async()
+        finally:
+            await self.connection.close(self._quit_reason)
+            try:
+                await asyncio.wait_for(network, 5)
+            except (TimeoutError, asyncio.CancelledError):
+                network.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await network

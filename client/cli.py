@@ -1,0 +1,69 @@
+"""``chat-client``: parse options, run the app, turn every expected failure into one line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import re
+import sys
+
+from chat.config import DEFAULT_HOST, DEFAULT_PORT
+from chat.core.names import nick_problem
+from client.app import ChatApp
+
+
+def default_nick() -> str:
+    """The login name, made into a valid nick (people rarely want to type one)."""
+    try:
+        name = getpass.getuser()
+    except Exception:  # no login name in some containers
+        name = ""
+    name = re.sub(r"[^A-Za-z0-9_\-\[\]\\`^{}|]", "", name)[:30]
+    return name if name and not nick_problem(name, 30) else "guest"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="chat-client", description="Full-screen terminal chat client.")
+    p.add_argument("--host", default=DEFAULT_HOST, help="server address (default %(default)s)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help="server port (default %(default)s)")
+    p.add_argument("--nick", default=None, help="your nickname (default: your login name)")
+    p.add_argument("--join", action="append", metavar="ROOM", default=None,
+                   help="room to join on connect; repeat for more (default #lobby)")
+    p.add_argument("--mouse", action="store_true",
+                   help="scroll with the mouse wheel (the terminal's own text selection then "
+                        "needs Shift)")
+    p.add_argument("--log", metavar="FILE", help="write debug logs to FILE")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    args = parse_args(argv)
+    nick = args.nick or default_nick()
+    problem = nick_problem(nick, 30)
+    if problem:
+        print(f"chat-client: invalid nickname {nick!r}: {problem}", file=sys.stderr)
+        return 2
+    if not 0 < args.port < 65536:
+        print(f"chat-client: invalid port {args.port}", file=sys.stderr)
+        return 2
+    if args.log:
+        logging.basicConfig(filename=args.log, level=logging.DEBUG,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    else:
+        # Log records must never be printed over the full-screen UI.
+        logging.basicConfig(handlers=[logging.NullHandler()])
+    rooms = [r if r.startswith("#") else "#" + r for r in (args.join or ["#lobby"])]
+    app = ChatApp(args.host, args.port, nick, rooms, mouse=args.mouse)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C before the UI took the terminal
+        asyncio.run(app.run_async())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

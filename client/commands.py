@@ -1,0 +1,224 @@
+"""What the user types: plain text goes to the current conversation, ``/commands`` do the rest.
+
+Each command is a small function over a :class:`Context` (model, connection, a way to quit),
+so the same table drives execution, ``/help`` and Tab completion of command names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from client.connection import Connection
+from client.model import ChatModel
+
+
+@dataclass(slots=True)
+class Context:
+    """What commands act on; the UI supplies ``quit`` and ``clear``."""
+
+    model: ChatModel
+    connection: Connection
+    quit: Callable[[str], None]
+    clear: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One ``/command``: its usage line, a one-line help and the function that runs it."""
+
+    name: str
+    usage: str
+    help: str
+    run: Callable[[Context, str], bool]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, usage: str, help: str) -> Callable[[Callable[[Context, str], bool]], None]:
+    """Register a command; its function returns False when the input should stay in the box."""
+    def register(fn: Callable[[Context, str], bool]) -> None:
+        COMMANDS[name] = Command(name, usage, help, fn)
+    return register
+
+
+def execute(ctx: Context, text: str) -> bool:
+    """Run one input line. Returns False if nothing was sent, so the UI keeps the text."""
+    if not text.strip():
+        return True
+    if text.startswith("/") and not text.startswith("//"):
+        name, _, args = text[1:].partition(" ")
+        cmd = COMMANDS.get(name.lower())
+        if cmd is None:
+            ctx.model.info(f"Unknown command /{name}. Type /help for the list.", kind="error")
+            return False
+        return cmd.run(ctx, args.strip())
+    if text.startswith("//"):
+        text = text[1:]  # "//etc" sends "/etc"
+    return _say(ctx, text, "message")
+
+
+def _not_connected(ctx: Context) -> bool:
+    ctx.model.info("Not connected to the server yet; nothing was sent.", kind="error")
+    return False
+
+
+def _send(ctx: Context, kind: str, **fields: object) -> bool:
+    return ctx.connection.send(kind, **fields) or _not_connected(ctx)
+
+
+def _say(ctx: Context, text: str, kind: str) -> bool:
+    conv = ctx.model.current
+    if conv.kind == "server":
+        ctx.model.info("This is the server tab: /join #room to talk, /rooms to list rooms.",
+                       kind="error")
+        return False
+    if conv.kind == "room" and not conv.joined:
+        ctx.model.info(f"You are not in {conv.name}; /join {conv.name} first.", kind="error")
+        return False
+    # The server echoes what we send; that echo is what appears in the pane.
+    return _send(ctx, "message", to=conv.name, text=text, kind=kind)
+
+
+def _room_arg(name: str) -> str:
+    return name if name.startswith("#") else "#" + name
+
+
+def _usage(ctx: Context, name: str) -> bool:
+    ctx.model.info(f"Usage: {COMMANDS[name].usage}", kind="error")
+    return False
+
+
+@command("help", "/help [command]", "List commands, or explain one")
+def _help(ctx: Context, args: str) -> bool:
+    if args:
+        cmd = COMMANDS.get(args.lstrip("/").lower())
+        if cmd is None:
+            ctx.model.info(f"No command /{args.lstrip('/')}.", kind="error")
+        else:
+            ctx.model.info(f"{cmd.usage} — {cmd.help}")
+        return True
+    ctx.model.info("Commands (Tab completes commands, nicks and #rooms):")
+    for cmd in COMMANDS.values():
+        ctx.model.info(f"  {cmd.usage:<24} {cmd.help}")
+    ctx.model.info("Keys: Ctrl+N/Ctrl+P or Alt+1..9 switch conversations, PageUp/PageDown scroll,"
+                   " Up/Down recall input, Ctrl+C quits.")
+    return True
+
+
+@command("join", "/join #room", "Join a room (created if it does not exist) and switch to it")
+def _join(ctx: Context, args: str) -> bool:
+    if not args:
+        return _usage(ctx, "join")
+    room = _room_arg(args.split()[0])
+    conv = ctx.model.get(room)
+    if conv is not None and conv.kind == "room" and conv.joined:
+        ctx.model.select(conv.key)
+        return True
+    ctx.model.expect_join(room)
+    return _send(ctx, "join", room=room)
+
+
+@command("part", "/part [#room] [reason]", "Leave a room (the current one by default)")
+def _part(ctx: Context, args: str) -> bool:
+    first, _, rest = args.partition(" ")
+    if first.startswith("#"):
+        room, reason = first, rest.strip()
+    else:
+        room, reason = ctx.model.current.name, args
+        if ctx.model.current.kind != "room":
+            return _usage(ctx, "part")
+    return _send(ctx, "part", room=room, reason=reason or None)
+
+
+@command("msg", "/msg nick text", "Send a private message (opens a conversation)")
+def _msg(ctx: Context, args: str) -> bool:
+    nick, _, text = args.partition(" ")
+    if not nick or not text.strip():
+        return _usage(ctx, "msg")
+    if not _send(ctx, "message", to=nick, text=text):
+        return False
+    if not nick.startswith("#"):
+        ctx.model.open_private(nick)
+    return True
+
+
+@command("query", "/query nick", "Open a private conversation with someone")
+def _query(ctx: Context, args: str) -> bool:
+    if not args or args.startswith("#"):
+        return _usage(ctx, "query")
+    ctx.model.open_private(args.split()[0])
+    return True
+
+
+@command("me", "/me action", "Describe what you are doing (* alice waves)")
+def _me(ctx: Context, args: str) -> bool:
+    if not args:
+        return _usage(ctx, "me")
+    return _say(ctx, args, "action")
+
+
+@command("nick", "/nick name", "Change your nickname")
+def _nick(ctx: Context, args: str) -> bool:
+    if not args:
+        return _usage(ctx, "nick")
+    return ctx.connection.change_nick(args.split()[0]) or _not_connected(ctx)
+
+
+@command("topic", "/topic [text]", "Show the current room's topic, or set it")
+def _topic(ctx: Context, args: str) -> bool:
+    conv = ctx.model.current
+    if conv.kind != "room":
+        ctx.model.info("Topics belong to rooms; switch to one first.", kind="error")
+        return False
+    return _send(ctx, "topic", room=conv.name, topic=args or None)
+
+
+@command("rooms", "/rooms", "List every room on the server")
+def _rooms(ctx: Context, args: str) -> bool:
+    return _send(ctx, "rooms")
+
+
+@command("who", "/who [#room]", "List who is in a room")
+def _who(ctx: Context, args: str) -> bool:
+    room = _room_arg(args.split()[0]) if args else ctx.model.current.name
+    if not room.startswith("#"):
+        return _usage(ctx, "who")
+    conv = ctx.model.get(room)
+    if conv is not None and conv.kind == "room" and conv.joined and conv.members:
+        names = " ".join(m.prefix + m.nick for m in conv.sorted_members())
+        ctx.model.info(f"In {conv.name} ({len(conv.members)}): {names}")
+        return True
+    return _send(ctx, "who", room=room)
+
+
+@command("close", "/close", "Close this conversation (leaves the room)")
+def _close(ctx: Context, args: str) -> bool:
+    conv = ctx.model.current
+    if conv.kind == "room" and conv.joined:
+        return _send(ctx, "part", room=conv.name, reason=args or None)
+    if conv.kind == "server":
+        ctx.model.info("The server tab stays; /quit to leave.", kind="error")
+        return False
+    ctx.model.close(conv.key)
+    return True
+
+
+@command("clear", "/clear", "Clear this conversation's lines")
+def _clear(ctx: Context, args: str) -> bool:
+    ctx.model.current.lines.clear()
+    ctx.clear()
+    return True
+
+
+@command("reconnect", "/reconnect", "Try to reconnect now instead of waiting")
+def _reconnect(ctx: Context, args: str) -> bool:
+    ctx.connection.reconnect_now()
+    return True
+
+
+@command("quit", "/quit [reason]", "Leave the chat (Ctrl+C and Ctrl+D too)")
+def _quit(ctx: Context, args: str) -> bool:
+    ctx.quit(args or "Leaving")
+    return True

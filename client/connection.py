@@ -1,0 +1,240 @@
+"""The network side: one session to the server kept alive, feeding events into the model.
+
+It connects, says ``hello``, answers the server's pings, notices a dead server (EOF, reset or
+silence), says so, reconnects with backoff, takes the same nick back and rejoins the rooms the
+model says we are in. It never touches the UI: it calls ``on_change`` after every batch of
+events and the UI redraws from the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import itertools
+import logging
+from collections.abc import Callable, Sequence
+
+from client import protocol
+from client.model import ChatModel, ConnState
+
+log = logging.getLogger("client.connection")
+
+BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds between attempts; the last one repeats
+NICK_ERRORS = ("nick_taken", "nick_invalid")
+
+
+def describe_error(exc: BaseException) -> str:
+    """A plain-English reason for a failed connection, never a traceback."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server running?)"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset by the server"
+    if isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "host unreachable"
+    if isinstance(exc, OSError) and getattr(exc, "strerror", None):
+        return str(exc.strerror).lower()
+    return str(exc) or type(exc).__name__
+
+
+class Connection:
+    """Owns the socket; ``run()`` loops connect → session → backoff until ``close()``."""
+
+    def __init__(
+        self,
+        model: ChatModel,
+        host: str,
+        port: int,
+        *,
+        rooms: Sequence[str] = (),
+        on_change: Callable[[], None] = lambda: None,
+        backoff: Sequence[float] = BACKOFF,
+        connect_timeout: float = 10.0,
+        keepalive: float = 60.0,
+    ) -> None:
+        self.model = model
+        self.host = host
+        self.port = port
+        self.initial_rooms = list(rooms)
+        self.on_change = on_change
+        self.backoff = tuple(backoff)
+        self.connect_timeout = connect_timeout
+        self.keepalive = keepalive
+        self.sessions = 0  # completed handshakes, for tests and the status bar
+        self._writer: asyncio.StreamWriter | None = None
+        self._closing = False
+        self._wake = asyncio.Event()
+        self._wanted_nick = model.nick
+        self._ping_ids = itertools.count(1)
+        self._disconnect_reason = ""
+
+    @property
+    def connected(self) -> bool:
+        """Registered and able to send requests."""
+        return self._writer is not None and self.model.state is ConnState.CONNECTED
+
+    # -- what the UI calls ---------------------------------------------------------------------
+
+    def send(self, kind: str, **fields: object) -> bool:
+        """Send one request if we are registered; False (and nothing sent) otherwise."""
+        if not self.connected:
+            return False
+        self._write(protocol.request(kind, **fields))
+        return True
+
+    def change_nick(self, nick: str) -> bool:
+        """``/nick``: a nick request once registered, another ``hello`` while still choosing."""
+        self._wanted_nick = nick
+        if self.model.state is ConnState.REGISTERING and self._writer is not None:
+            self._write(protocol.hello(nick))
+            return True
+        return self.send("nick", nick=nick)
+
+    def reconnect_now(self) -> None:
+        """Skip the rest of the backoff wait (``/reconnect``)."""
+        self._wake.set()
+
+    async def close(self, reason: str = "Leaving", timeout: float = 1.0) -> None:
+        """Say goodbye (so others see our quit reason) and stop reconnecting."""
+        self._closing = True
+        self._wake.set()
+        writer = self._writer
+        if writer is None:
+            return
+        with contextlib.suppress(OSError, RuntimeError):
+            writer.write(protocol.request("quit", reason=reason))
+        # The server closes after the quit; give it a moment so the goodbye is not lost.
+        with contextlib.suppress(OSError, asyncio.TimeoutError, RuntimeError):
+            await asyncio.wait_for(writer.drain(), timeout)
+        self._close_writer()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect and reconnect until :meth:`close`; returns when closed."""
+        failures = 0
+        while not self._closing:
+            self.model.set_state(ConnState.CONNECTING, f"{self.host}:{self.port}")
+            self.on_change()
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(self.host, self.port), self.connect_timeout)
+            except (TimeoutError, OSError) as exc:
+                reason = describe_error(exc)
+                delay = self.backoff[min(failures, len(self.backoff) - 1)]
+                if failures == 0:
+                    self.model.info_all(
+                        f"Cannot connect to {self.host}:{self.port}: {reason}. "
+                        "Retrying in the background; /quit to give up.", kind="error")
+                failures += 1
+                await self._wait(delay, f"{reason}; retry {failures} in {delay:g}s")
+                continue
+            welcomed_before = self.sessions
+            try:
+                await self._session(reader, writer)
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                self._disconnect_reason = self._disconnect_reason or describe_error(exc)
+            finally:
+                self._close_writer()
+                with contextlib.suppress(OSError, RuntimeError):
+                    await writer.wait_closed()
+            if self._closing:
+                break
+            if self.sessions > welcomed_before:
+                failures = 0
+            reason = self._disconnect_reason or "connection closed"
+            self._disconnect_reason = ""
+            self.model.connection_lost()
+            delay = self.backoff[min(failures, len(self.backoff) - 1)]
+            self.model.info_all(f"Disconnected from the server: {reason}. Reconnecting…",
+                                kind="error")
+            failures += 1
+            await self._wait(delay, f"{reason}; retrying in {delay:g}s")
+        self.model.set_state(ConnState.CLOSED, "")
+        self.on_change()
+
+    async def _wait(self, delay: float, detail: str) -> None:
+        self.model.set_state(ConnState.DISCONNECTED, detail)
+        self.on_change()
+        self._wake.clear()
+        if self._closing:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        codec = protocol.ClientProtocol()
+        self.model.set_state(ConnState.REGISTERING, "")
+        self._write(protocol.hello(self._wanted_nick))
+        self.on_change()
+        pinged = False
+        while True:
+            try:
+                data = await asyncio.wait_for(
+                    reader.read(65536), self.keepalive / 2 if pinged else self.keepalive)
+            except TimeoutError:
+                if pinged:
+                    self._disconnect_reason = "the server stopped answering"
+                    return
+                pinged = True
+                self._write(protocol.request("ping", token=f"k{next(self._ping_ids)}"))
+                continue
+            if not data:
+                return
+            pinged = False
+            for event in codec.receive_data(data):
+                self._handle(event)
+            self.on_change()
+
+    def _handle(self, event: dict[str, object]) -> None:
+        kind = event.get("type")
+        registering = self.model.state is ConnState.REGISTERING
+        if kind == "ping":
+            self._write(protocol.request("pong", token=event.get("token")))
+            return
+        if kind == "welcome":
+            reconnect = self.model.registered_once
+            self.model.apply(event)
+            self._wanted_nick = self.model.nick
+            self.sessions += 1
+            self.model.set_state(ConnState.CONNECTED, "")
+            rooms = self.model.joined_rooms() if reconnect else self.initial_rooms
+            if reconnect:
+                self.model.info_all("Reconnected.", kind="info")
+            for room in rooms:
+                if not reconnect:
+                    self.model.expect_join(room)
+                self._write(protocol.request("join", room=room))
+            return
+        if kind == "error" and registering and event.get("code") in NICK_ERRORS:
+            self.model.apply(event)
+            if self.model.registered_once and event.get("code") == "nick_taken":
+                # Likely our own ghost from before the drop: take a variant and carry on.
+                limit = self.model.limits.get("nick_len", 30)
+                self._wanted_nick = (self._wanted_nick[: limit - 1]) + "_"
+                self.model.info(f"Trying the nickname {self._wanted_nick} instead.")
+                self._write(protocol.hello(self._wanted_nick))
+            else:
+                self.model.set_state(ConnState.REGISTERING, "pick a nickname with /nick NAME")
+                self.model.info("Pick another nickname with /nick NAME.")
+            return
+        if kind == "disconnect":
+            self._disconnect_reason = str(event.get("reason") or "")
+        self.model.apply(event)
+
+    def _write(self, data: bytes) -> None:
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            return
+        try:
+            writer.write(data)
+        except (OSError, RuntimeError) as exc:  # the read loop notices and reconnects
+            log.debug("write failed: %s", exc)
+
+    def _close_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()

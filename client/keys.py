@@ -1,0 +1,67 @@
+"""Key bindings. They take priority over prompt_toolkit's defaults (app-level bindings)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+
+if TYPE_CHECKING:
+    from client.app import ChatApp
+
+
+def build_key_bindings(app: ChatApp) -> KeyBindings:
+    """Scrolling, switching conversations, completion and quitting."""
+    kb = KeyBindings()
+    model, pane = app.model, app.pane
+    empty_input = Condition(lambda: not app.input_buffer.text)
+
+    @kb.add("pageup")
+    def _page_up(event: KeyPressEvent) -> None:
+        pane.page_up()
+
+    @kb.add("pagedown")
+    def _page_down(event: KeyPressEvent) -> None:
+        pane.page_down()
+
+    @kb.add("c-end")
+    @kb.add("escape", "end")
+    def _to_end(event: KeyPressEvent) -> None:
+        pane.scroll_to_end()
+
+    @kb.add("c-n")
+    @kb.add("escape", "right")
+    def _next(event: KeyPressEvent) -> None:
+        model.select_relative(1)
+
+    @kb.add("c-p")
+    @kb.add("escape", "left")
+    def _prev(event: KeyPressEvent) -> None:
+        model.select_relative(-1)
+
+    for n in range(1, 10):
+        @kb.add("escape", str(n))
+        def _select(event: KeyPressEvent, index: int = n - 1) -> None:
+            model.select_index(index)
+
+    @kb.add("tab")
+    def _complete(event: KeyPressEvent) -> None:
+        buf = event.current_buffer
+        if buf.complete_state:
+            buf.complete_next()
+        else:
+            buf.start_completion(select_first=True)
+
+    @kb.add("s-tab")
+    def _complete_prev(event: KeyPressEvent) -> None:
+        buf = event.current_buffer
+        if buf.complete_state:
+            buf.complete_previous()
+
+    @kb.add("c-c")
+    @kb.add("c-d", filter=empty_input)
+    def _quit(event: KeyPressEvent) -> None:
+        app.quit("Leaving")
+
+    return kb

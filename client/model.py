@@ -1,0 +1,434 @@
+"""What the user sees, with no I/O and no UI: conversations, members, topics, lines.
+
+``ChatModel.apply(event)`` takes one event dict from the server and updates everything the
+UI draws from. Keeping this pure makes every rule here (who is in which room, where a private
+message goes, when a room counts as unread or mentioned) testable without sockets or a screen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+
+SERVER_KEY = "*server*"
+SCROLLBACK = 5000  # lines kept per conversation
+
+LineKind = Literal[
+    "message", "action", "notice", "join", "part", "quit", "nick", "topic", "error", "info",
+]
+ConversationKind = Literal["server", "room", "private"]
+
+
+def fold(name: str) -> str:
+    """Names compare ASCII case-insensitively, as on the server."""
+    return name.lower()
+
+
+def parse_ts(ts: object) -> datetime:
+    """Server time (ISO 8601 UTC) as local time; now if absent or malformed."""
+    if isinstance(ts, str):
+        try:
+            return datetime.fromisoformat(ts).astimezone()
+        except ValueError:
+            pass
+    return datetime.now().astimezone()
+
+
+class ConnState(Enum):
+    """Where the connection is; the status bar shows it."""
+
+    CONNECTING = "connecting"
+    REGISTERING = "registering"  # connected, waiting for welcome (or for the user to pick a nick)
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"  # waiting to reconnect
+    CLOSED = "closed"  # the user quit
+
+
+@dataclass(slots=True)
+class Line:
+    """One line of a conversation, already classified for styling."""
+
+    ts: datetime
+    kind: LineKind
+    text: str
+    nick: str | None = None
+    own: bool = False  # sent by us
+    mention: bool = False  # mentions our nick
+
+
+@dataclass(slots=True)
+class Member:
+    """One member of a room."""
+
+    nick: str
+    op: bool = False
+    voice: bool = False
+
+    @property
+    def prefix(self) -> str:
+        """IRC-style marker shown before the nick."""
+        return "@" if self.op else "+" if self.voice else ""
+
+
+@dataclass(slots=True)
+class Conversation:
+    """A room, a private chat with one nick, or the server's own messages."""
+
+    name: str
+    kind: ConversationKind
+    lines: deque[Line] = field(default_factory=lambda: deque(maxlen=SCROLLBACK))
+    members: dict[str, Member] = field(default_factory=dict)  # folded nick -> member
+    topic: str = ""
+    joined: bool = False  # rooms: we are a member right now
+    unread: int = 0
+    mentioned: bool = False
+
+    @property
+    def key(self) -> str:
+        """Lookup key in :attr:`ChatModel.conversations`."""
+        return SERVER_KEY if self.kind == "server" else fold(self.name)
+
+    def sorted_members(self) -> list[Member]:
+        """Ops first, then voiced, then by name, as chat clients conventionally list them."""
+        return sorted(self.members.values(), key=lambda m: (not m.op, not m.voice, fold(m.nick)))
+
+
+class ChatModel:
+    """Every conversation the user has, and which one is on screen."""
+
+    def __init__(self, nick: str, server_name: str = "server") -> None:
+        self.nick = nick
+        self.server_name = server_name
+        self.state = ConnState.CONNECTING
+        self.state_detail = ""
+        self.registered_once = False
+        self.limits: dict[str, int] = {}
+        self.known_rooms: dict[str, str] = {}  # folded -> name, from /rooms listings
+        server = Conversation(server_name, "server")
+        self.conversations: dict[str, Conversation] = {SERVER_KEY: server}
+        self.current_key = SERVER_KEY
+        self._expected_joins: set[str] = set()
+        self._mention_re = self._compile_mention(nick)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @property
+    def current(self) -> Conversation:
+        """The conversation on screen."""
+        return self.conversations[self.current_key]
+
+    @property
+    def server(self) -> Conversation:
+        """The conversation holding server-level messages."""
+        return self.conversations[SERVER_KEY]
+
+    def get(self, name: str) -> Conversation | None:
+        """A room or private conversation by name, case-insensitively."""
+        return self.conversations.get(fold(name))
+
+    def joined_rooms(self) -> list[str]:
+        """Rooms we are in, in side-panel order (what a reconnect rejoins)."""
+        return [c.name for c in self.conversations.values() if c.kind == "room" and c.joined]
+
+    def ordered(self) -> list[Conversation]:
+        """Side-panel order: the server entry, then rooms and private chats as they came."""
+        return list(self.conversations.values())
+
+    def all_nicks(self) -> list[str]:
+        """Every nick we know of (members of our rooms and private peers), for completion."""
+        seen: dict[str, str] = {}
+        for conv in self.conversations.values():
+            if conv.kind == "private":
+                seen.setdefault(fold(conv.name), conv.name)
+            for m in conv.members.values():
+                seen.setdefault(fold(m.nick), m.nick)
+        return sorted(seen.values(), key=fold)
+
+    def all_rooms(self) -> list[str]:
+        """Rooms we are in plus those seen in a room listing, for completion."""
+        names = {fold(r): r for r in self.known_rooms.values()}
+        names.update((fold(r), r) for r in self.joined_rooms())
+        return sorted(names.values(), key=fold)
+
+    def is_me(self, nick: object) -> bool:
+        """Whether ``nick`` is our own nick."""
+        return isinstance(nick, str) and fold(nick) == fold(self.nick)
+
+    # -- navigation --------------------------------------------------------------------------
+
+    def select(self, key_or_name: str) -> bool:
+        """Put a conversation on screen; clears its unread count and mention marker."""
+        key = key_or_name if key_or_name == SERVER_KEY else fold(key_or_name)
+        conv = self.conversations.get(key)
+        if conv is None:
+            return False
+        self.current_key = key
+        conv.unread = 0
+        conv.mentioned = False
+        return True
+
+    def select_index(self, index: int) -> bool:
+        """Select by position in the side panel (0 is the server entry)."""
+        convs = self.ordered()
+        if not 0 <= index < len(convs):
+            return False
+        return self.select(convs[index].key)
+
+    def select_relative(self, step: int) -> None:
+        """Next/previous conversation, wrapping around."""
+        keys = [c.key for c in self.ordered()]
+        i = keys.index(self.current_key)
+        self.select(keys[(i + step) % len(keys)])
+
+    def expect_join(self, room: str) -> None:
+        """The user asked to join ``room``: switch to it when the server confirms."""
+        self._expected_joins.add(fold(room))
+
+    def open_private(self, nick: str, select: bool = True) -> Conversation:
+        """The conversation with ``nick``, created if needed."""
+        conv = self.conversations.get(fold(nick))
+        if conv is None:
+            conv = self.conversations[fold(nick)] = Conversation(nick, "private")
+        if select:
+            self.select(conv.key)
+        return conv
+
+    def close(self, key: str) -> Conversation | None:
+        """Drop a conversation from the panel (not the server entry)."""
+        if key == SERVER_KEY or key not in self.conversations:
+            return None
+        keys = list(self.conversations)
+        conv = self.conversations.pop(key)
+        if self.current_key == key:
+            i = keys.index(key)
+            self.select(keys[i - 1])
+        return conv
+
+    # -- local lines -------------------------------------------------------------------------
+
+    def info(self, text: str, conv: Conversation | None = None, kind: LineKind = "info") -> None:
+        """A line from the client itself (help, connection state, usage errors)."""
+        self._add(conv or self.current, Line(datetime.now().astimezone(), kind, text))
+
+    def info_all(self, text: str, kind: LineKind = "info") -> None:
+        """A line in every conversation (connection lost / back): wherever the user looks."""
+        now = datetime.now().astimezone()
+        for conv in self.conversations.values():
+            self._add(conv, Line(now, kind, text), count=False)
+
+    # -- connection lifecycle ----------------------------------------------------------------
+
+    def set_state(self, state: ConnState, detail: str = "") -> None:
+        """Record the connection state for the status bar."""
+        self.state = state
+        self.state_detail = detail
+
+    def connection_lost(self) -> None:
+        """The server is gone: nobody is in any room until we rejoin (members are stale)."""
+        for conv in self.conversations.values():
+            if conv.kind == "room":
+                conv.members.clear()
+
+    def set_nick(self, nick: str) -> None:
+        """Our own nick changed (welcome, /nick, or a fallback when ours was taken)."""
+        self.nick = nick
+        self._mention_re = self._compile_mention(nick)
+
+    @staticmethod
+    def _compile_mention(nick: str) -> re.Pattern[str]:
+        # Nick characters include []\`^{}|-, so "word boundary" must be spelled out.
+        return re.compile(
+            r"(?<![A-Za-z0-9_\-\[\]\\`^{}|])" + re.escape(nick) + r"(?![A-Za-z0-9_\-\[\]\\`^{}|])",
+            re.IGNORECASE,
+        )
+
+    def mentions_me(self, text: str) -> bool:
+        """Whether ``text`` names us as a whole word."""
+        return bool(self.nick) and self._mention_re.search(text) is not None
+
+    # -- events ------------------------------------------------------------------------------
+
+    def apply(self, event: dict[str, Any]) -> None:
+        """Update the model for one event from the server (unknown types go to the server tab)."""
+        handler = getattr(self, "_on_" + str(event.get("type")), None)
+        if handler is None:
+            self._line(self.server, event, "notice", str(event.get("text", "")))
+            return
+        handler(event)
+
+    def _add(self, conv: Conversation, line: Line, count: bool = True) -> None:
+        conv.lines.append(line)
+        if not count or conv.key == self.current_key:
+            return
+        if line.kind in ("message", "action", "notice"):
+            conv.unread += 1
+        if line.mention:
+            conv.mentioned = True
+
+    def _line(self, conv: Conversation, event: dict[str, Any], kind: LineKind, text: str,
+              *, nick: str | None = None, mention: bool = False) -> None:
+        own = self.is_me(nick)
+        self._add(conv, Line(parse_ts(event.get("ts")), kind, text, nick, own, mention and not own))
+
+    def _room(self, event: dict[str, Any], create: bool = False) -> Conversation | None:
+        name = event.get("room")
+        if not isinstance(name, str):
+            return None
+        conv = self.conversations.get(fold(name))
+        if conv is None and create:
+            conv = self.conversations[fold(name)] = Conversation(name, "room")
+        return conv if conv is None or conv.kind == "room" else None
+
+    def _on_welcome(self, event: dict[str, Any]) -> None:
+        self.set_nick(str(event.get("nick") or self.nick))
+        self.server_name = str(event.get("server") or self.server_name)
+        self.server.name = self.server_name
+        limits = event.get("limits")
+        self.limits = limits if isinstance(limits, dict) else {}
+        self.registered_once = True
+        self._line(self.server, event, "notice", str(event.get("text", "")))
+        if event.get("motd"):
+            self._line(self.server, event, "notice", str(event["motd"]))
+
+    def _on_message(self, event: dict[str, Any]) -> None:
+        sender = event.get("from")
+        text = str(event.get("text", ""))
+        kind = event.get("kind")
+        if kind not in ("message", "action", "notice"):
+            kind = "message"
+        if event.get("room") is not None:
+            conv = self._room(event, create=True)
+        elif not isinstance(sender, str):  # a private notice from the server itself
+            conv = self.server
+        else:
+            peer = event.get("to") if self.is_me(sender) else sender
+            conv = self.open_private(str(peer), select=False)
+        if conv is None:
+            return
+        nick = sender if isinstance(sender, str) else None
+        # In a private chat every line is for us: count it as a mention so the marker shows.
+        mention = conv.kind == "private" or self.mentions_me(text)
+        self._line(conv, event, kind, text, nick=nick, mention=mention)
+
+    def _on_join(self, event: dict[str, Any]) -> None:
+        sender = event.get("from")
+        if not isinstance(sender, str):
+            return
+        conv = self._room(event, create=self.is_me(sender))
+        if conv is None:
+            return
+        if self.is_me(sender):
+            conv.joined = True
+            conv.members.clear()  # a members event follows with everyone
+            if fold(conv.name) in self._expected_joins:
+                self._expected_joins.discard(fold(conv.name))
+                self.select(conv.key)
+        conv.members[fold(sender)] = Member(sender)
+        self._line(conv, event, "join", str(event.get("text", "")), nick=sender)
+
+    def _on_part(self, event: dict[str, Any]) -> None:
+        sender = event.get("from")
+        conv = self._room(event)
+        if conv is None or not isinstance(sender, str):
+            return
+        if self.is_me(sender):
+            # Leaving a room closes its entry, as /part does in most chat clients.
+            self.close(conv.key)
+            self._line(self.current, event, "part", str(event.get("text", "")), nick=sender)
+            return
+        conv.members.pop(fold(sender), None)
+        self._line(conv, event, "part", str(event.get("text", "")), nick=sender)
+
+    def _on_quit(self, event: dict[str, Any]) -> None:
+        sender = event.get("from")
+        if not isinstance(sender, str):
+            return
+        text = str(event.get("text", ""))
+        for conv in self.conversations.values():
+            was_member = conv.kind == "room" and conv.members.pop(fold(sender), None) is not None
+            if was_member or (conv.kind == "private" and fold(conv.name) == fold(sender)):
+                self._line(conv, event, "quit", text, nick=sender)
+
+    def _on_nick(self, event: dict[str, Any]) -> None:
+        old, new = event.get("from"), event.get("nick")
+        if not isinstance(old, str) or not isinstance(new, str):
+            return
+        text = str(event.get("text", ""))
+        if self.is_me(old):
+            self.set_nick(new)
+            self._line(self.server, event, "nick", text, nick=old)
+        for conv in self.conversations.values():
+            member = conv.members.pop(fold(old), None)
+            if member is not None:
+                member.nick = new
+                conv.members[fold(new)] = member
+                self._line(conv, event, "nick", text, nick=old)
+        peer = self.conversations.get(fold(old))
+        if peer is not None and peer.kind == "private" and fold(new) not in self.conversations:
+            # Keep the chat with someone who renamed under their new name, same position.
+            peer.name = new
+            self.conversations = {
+                (fold(new) if k == fold(old) else k): v for k, v in self.conversations.items()
+            }
+            if self.current_key == fold(old):
+                self.current_key = fold(new)
+            self._line(peer, event, "nick", text, nick=old)
+
+    def _on_topic(self, event: dict[str, Any]) -> None:
+        conv = self._room(event)
+        if conv is None:
+            self._line(self.current, event, "topic", str(event.get("text", "")))
+            return
+        conv.topic = str(event.get("topic") or "")
+        if event.get("changed") or conv.topic:
+            self._line(conv, event, "topic", str(event.get("text", "")),
+                       nick=event.get("set_by") if event.get("changed") else None)
+
+    def _on_members(self, event: dict[str, Any]) -> None:
+        conv = self._room(event)
+        members = event.get("members")
+        if not isinstance(members, list):
+            return
+        parsed = {
+            fold(m["nick"]): Member(m["nick"], bool(m.get("op")), bool(m.get("voice")))
+            for m in members if isinstance(m, dict) and isinstance(m.get("nick"), str)
+        }
+        if conv is not None and conv.joined:
+            conv.members = parsed
+        else:  # an answer to /who about a room we are not in: show it
+            self._line(self.current, event, "info", str(event.get("text", "")))
+
+    def _on_rooms(self, event: dict[str, Any]) -> None:
+        rooms = event.get("rooms")
+        if not isinstance(rooms, list):
+            return
+        self.known_rooms = {
+            fold(r["room"]): r["room"] for r in rooms
+            if isinstance(r, dict) and isinstance(r.get("room"), str)
+        }
+        conv = self.current
+        self._line(conv, event, "info", str(event.get("text", "")))
+        for r in rooms:
+            if isinstance(r, dict) and isinstance(r.get("room"), str):
+                topic = f" — {r['topic']}" if r.get("topic") else ""
+                self._line(conv, event, "info", f"  {r['room']} ({r.get('members', 0)}){topic}")
+
+    def _on_notice(self, event: dict[str, Any]) -> None:
+        conv = self._room(event) or self.current
+        self._line(conv, event, "notice", str(event.get("text", "")))
+
+    def _on_error(self, event: dict[str, Any]) -> None:
+        self._line(self.current, event, "error", str(event.get("text", "")))
+
+    def _on_disconnect(self, event: dict[str, Any]) -> None:
+        self._line(self.server, event, "notice", str(event.get("text", "")))
+
+    def _on_pong(self, event: dict[str, Any]) -> None:
+        pass  # keepalive answers: the connection layer notes them, nothing to show
+
+    def _on_ping(self, event: dict[str, Any]) -> None:
+        pass  # answered by the connection layer

@@ -1,0 +1,187 @@
+"""The message pane: a conversation's lines, wrapped, pinned to the bottom unless scrolled back.
+
+A custom control rather than a ``Window`` over a text control, because prompt_toolkit scrolls
+to keep a cursor visible, and a chat log has no cursor: it has "the newest line at the bottom"
+or "where the user scrolled to". We wrap and slice the rows ourselves, so new messages never
+move the view while the user reads history, and PageUp/PageDown move by whole screens.
+"""
+
+from __future__ import annotations
+
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.layout.controls import UIContent, UIControl
+from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
+from prompt_toolkit.utils import get_cwidth
+
+from client.model import ChatModel, Conversation, Line
+from client.style import nick_style
+
+INDENT = 6  # continuation rows start under the text, after "HH:MM "
+_MARKERS = {"join": "-->", "part": "<--", "quit": "<--", "nick": "---", "topic": "---"}
+
+
+def render_line(line: Line) -> StyleAndTextTuples:
+    """One logical line as styled fragments (not yet wrapped)."""
+    out: StyleAndTextTuples = [("class:timestamp", line.ts.strftime("%H:%M") + " ")]
+    nick = line.nick or ""
+    if line.kind == "message":
+        body = "class:message.mention" if line.mention else "class:message"
+        out += [("class:nick", "<"), (nick_style(nick), nick), ("class:nick", "> "),
+                (body, line.text)]
+    elif line.kind == "action":
+        body = "class:action class:message.mention" if line.mention else "class:action"
+        out += [("class:action", "* "), (nick_style(nick) + " italic", nick),
+                (body, " " + line.text)]
+    elif line.kind == "notice":
+        who = f"-{nick}- " if nick else "-!- "
+        out += [("class:notice", who + line.text)]
+    elif line.kind in _MARKERS:
+        style = "class:event.topic" if line.kind == "topic" else "class:event"
+        out += [(style, _MARKERS[line.kind] + " " + line.text)]
+    elif line.kind == "error":
+        out += [("class:error", "!!! " + line.text)]
+    else:
+        out += [("class:info", "  " + line.text)]
+    return out
+
+
+def wrap(
+    fragments: StyleAndTextTuples, width: int, indent: int = INDENT
+) -> list[StyleAndTextTuples]:
+    """Split fragments into rows at most ``width`` cells wide, continuation rows indented."""
+    width = max(width, indent + 10)
+    rows: list[StyleAndTextTuples] = []
+    row: StyleAndTextTuples = []
+    used = 0
+    for style, text, *_ in fragments:
+        chunk = ""
+        for ch in text:
+            w = get_cwidth(ch)
+            if used + w > width:
+                if chunk:
+                    row.append((style, chunk))
+                rows.append(row)
+                row, used, chunk = [("", " " * indent)], indent, ""
+                if ch == " ":
+                    continue
+            chunk += ch
+            used += w
+        if chunk:
+            row.append((style, chunk))
+    rows.append(row)
+    return rows
+
+
+class MessagePane(UIControl):
+    """Draws the model's current conversation; remembers a scroll position per conversation."""
+
+    def __init__(self, model: ChatModel) -> None:
+        self.model = model
+        # conversation key -> index of the line shown at the bottom; absent means "follow".
+        self._bottom: dict[str, int] = {}
+        self.width = 80
+        self.height = 24
+
+    # -- scrolling -------------------------------------------------------------------------
+
+    def is_pinned(self, conv: Conversation | None = None) -> bool:
+        """Whether the pane follows new messages for ``conv`` (default: the current one)."""
+        return (conv or self.model.current).key not in self._bottom
+
+    def _rows(self, line: Line) -> int:
+        return len(wrap(render_line(line), self.width))
+
+    def page_up(self) -> None:
+        """Back by a screen, stopping when the oldest line is at the top."""
+        conv = self.model.current
+        lines = conv.lines
+        if not lines:
+            return
+        bottom = self._bottom.get(conv.key, len(lines) - 1)
+        page = max(1, self.height - 2)
+        rows = 0
+        i = bottom
+        while i > 0 and rows < page:
+            rows += self._rows(lines[i])
+            i -= 1
+        # Never scroll so far that the screen would not be full.
+        first_full, rows = 0, 0
+        for j, line in enumerate(lines):
+            rows += self._rows(line)
+            if rows >= self.height - 1:
+                first_full = j
+                break
+        else:
+            return  # everything fits: nothing to scroll
+        self._bottom[conv.key] = max(i, first_full)
+
+    def page_down(self) -> None:
+        """Forward by a screen; reaching the newest line pins the view again."""
+        conv = self.model.current
+        bottom = self._bottom.get(conv.key)
+        if bottom is None:
+            return
+        page = max(1, self.height - 2)
+        rows = 0
+        i = bottom
+        while i < len(conv.lines) - 1 and rows < page:
+            i += 1
+            rows += self._rows(conv.lines[i])
+        if i >= len(conv.lines) - 1:
+            self._bottom.pop(conv.key, None)
+        else:
+            self._bottom[conv.key] = i
+
+    def scroll_to_end(self) -> None:
+        """Follow new messages again."""
+        self._bottom.pop(self.model.current.key, None)
+
+    def forget(self, key: str) -> None:
+        """Drop the scroll position of a conversation (cleared or closed)."""
+        self._bottom.pop(key, None)
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def visible_rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
+        """Exactly ``height`` rows (older ones above, padding at the top) for the current view."""
+        conv = self.model.current
+        lines = conv.lines
+        bottom = self._bottom.get(conv.key)
+        if bottom is not None and bottom >= len(lines) - 1:
+            bottom = None
+            self._bottom.pop(conv.key, None)
+        room = height - (1 if bottom is not None else 0)
+        rows: list[StyleAndTextTuples] = []
+        i = len(lines) - 1 if bottom is None else bottom
+        while i >= 0 and len(rows) < room:
+            rows[:0] = wrap(render_line(lines[i]), width)
+            i -= 1
+        rows = rows[-room:] if room > 0 else []
+        rows[:0] = [[] for _ in range(room - len(rows))]
+        if bottom is not None:
+            below = len(lines) - 1 - bottom
+            hint = f" -- {below} newer line{'s' if below != 1 else ''} below: PageDown -- "
+            rows.append([("class:scroll-hint", hint[:width])])
+        return rows
+
+    def render_text(self, width: int | None = None, height: int | None = None) -> str:
+        """The pane as plain text (tests and screenshots)."""
+        rows = self.visible_rows(width or self.width, height or self.height)
+        return "\n".join("".join(t for _, t, *_ in row).rstrip() for row in rows)
+
+    def create_content(self, width: int, height: int) -> UIContent:
+        self.width, self.height = width, height
+        rows = self.visible_rows(width, height)
+        return UIContent(get_line=lambda i: rows[i], line_count=len(rows), show_cursor=False)
+
+    def is_focusable(self) -> bool:
+        return False
+
+    def mouse_handler(self, mouse_event: MouseEvent) -> object:
+        if mouse_event.event_type == MouseEventType.SCROLL_UP:
+            self.page_up()
+            return None
+        if mouse_event.event_type == MouseEventType.SCROLL_DOWN:
+            self.page_down()
+            return None
+        return NotImplemented
