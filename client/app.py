@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-from prompt_toolkit.application import Application
+from prompt_toolkit.application import Application, create_app_session
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import Input
@@ -84,7 +84,10 @@ class ChatApp:
         """Run until the user quits; the terminal is restored and the socket closed on return."""
         network = asyncio.create_task(self.connection.run(), name="chat-client-connection")
         try:
-            await self.application.run_async()
+            # A session of our own: prompt_toolkit keeps "the running app" in a shared session
+            # object, so two apps in one process (tests, embedding) would steal each other's keys.
+            with create_app_session(self.application.input, self.application.output):
+                await self.application.run_async()
         finally:
             await self.connection.close(self._quit_reason)
             try:

@@ -64,8 +64,8 @@ def _not_connected(ctx: Context) -> bool:
     return False
 
 
-def _send(ctx: Context, kind: str, **fields: object) -> bool:
-    return ctx.connection.send(kind, **fields) or _not_connected(ctx)
+def _send(ctx: Context, request: str, /, **fields: object) -> bool:
+    return ctx.connection.send(request, **fields) or _not_connected(ctx)
 
 
 def _say(ctx: Context, text: str, kind: str) -> bool:

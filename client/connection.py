@@ -13,6 +13,7 @@ import contextlib
 import errno
 import itertools
 import logging
+import random
 from collections.abc import Callable, Sequence
 
 from client import protocol
@@ -20,7 +21,8 @@ from client.model import ChatModel, ConnState
 
 log = logging.getLogger("client.connection")
 
-BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds between attempts; the last one repeats
+BACKOFF = (0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 10.0)  # seconds between attempts; the last repeats
+JITTER = 0.2  # +-20%, so clients dropped together do not all come back in the same instant
 NICK_ERRORS = ("nick_taken", "nick_invalid")
 
 
@@ -53,6 +55,7 @@ class Connection:
         backoff: Sequence[float] = BACKOFF,
         connect_timeout: float = 10.0,
         keepalive: float = 60.0,
+        jitter: float = JITTER,
     ) -> None:
         self.model = model
         self.host = host
@@ -62,7 +65,9 @@ class Connection:
         self.backoff = tuple(backoff)
         self.connect_timeout = connect_timeout
         self.keepalive = keepalive
-        self.sessions = 0  # completed handshakes, for tests and the status bar
+        self.jitter = jitter
+        self.sessions = 0  # completed handshakes
+        self.attempts = 0  # connection attempts, successful or not
         self._writer: asyncio.StreamWriter | None = None
         self._closing = False
         self._wake = asyncio.Event()
@@ -77,11 +82,11 @@ class Connection:
 
     # -- what the UI calls ---------------------------------------------------------------------
 
-    def send(self, kind: str, **fields: object) -> bool:
+    def send(self, request: str, /, **fields: object) -> bool:
         """Send one request if we are registered; False (and nothing sent) otherwise."""
         if not self.connected:
             return False
-        self._write(protocol.request(kind, **fields))
+        self._write(protocol.request(request, **fields))
         return True
 
     def change_nick(self, nick: str) -> bool:
@@ -116,6 +121,7 @@ class Connection:
         """Connect and reconnect until :meth:`close`; returns when closed."""
         failures = 0
         while not self._closing:
+            self.attempts += 1
             self.model.set_state(ConnState.CONNECTING, f"{self.host}:{self.port}")
             self.on_change()
             try:
@@ -123,13 +129,13 @@ class Connection:
                     asyncio.open_connection(self.host, self.port), self.connect_timeout)
             except (TimeoutError, OSError) as exc:
                 reason = describe_error(exc)
-                delay = self.backoff[min(failures, len(self.backoff) - 1)]
+                delay = self._delay(failures)
                 if failures == 0:
                     self.model.info_all(
                         f"Cannot connect to {self.host}:{self.port}: {reason}. "
                         "Retrying in the background; /quit to give up.", kind="error")
                 failures += 1
-                await self._wait(delay, f"{reason}; retry {failures} in {delay:g}s")
+                await self._wait(delay, f"{reason}; retry {failures} in {delay:.0f}s")
                 continue
             welcomed_before = self.sessions
             try:
@@ -147,13 +153,17 @@ class Connection:
             reason = self._disconnect_reason or "connection closed"
             self._disconnect_reason = ""
             self.model.connection_lost()
-            delay = self.backoff[min(failures, len(self.backoff) - 1)]
+            delay = self._delay(failures)
             self.model.info_all(f"Disconnected from the server: {reason}. Reconnecting…",
                                 kind="error")
             failures += 1
-            await self._wait(delay, f"{reason}; retrying in {delay:g}s")
+            await self._wait(delay, f"{reason}; retrying in {delay:.0f}s")
         self.model.set_state(ConnState.CLOSED, "")
         self.on_change()
+
+    def _delay(self, failures: int) -> float:
+        base = self.backoff[min(failures, len(self.backoff) - 1)]
+        return base * random.uniform(1 - self.jitter, 1 + self.jitter)
 
     async def _wait(self, delay: float, detail: str) -> None:
         self.model.set_state(ConnState.DISCONNECTED, detail)
@@ -204,9 +214,9 @@ class Connection:
             rooms = self.model.joined_rooms() if reconnect else self.initial_rooms
             if reconnect:
                 self.model.info_all("Reconnected.", kind="info")
+            if rooms and not reconnect:
+                self.model.expect_join(rooms[0])  # start in the first room asked for
             for room in rooms:
-                if not reconnect:
-                    self.model.expect_join(room)
                 self._write(protocol.request("join", room=room))
             return
         if kind == "error" and registering and event.get("code") in NICK_ERRORS:

@@ -264,7 +264,8 @@ class ChatModel:
         conv.lines.append(line)
         if not count or conv.key == self.current_key:
             return
-        if line.kind in ("message", "action", "notice"):
+        # Server chatter (welcome, motd, goodbyes) is not worth a number in the side panel.
+        if line.kind in ("message", "action") or (line.kind == "notice" and conv.kind != "server"):
             conv.unread += 1
         if line.mention:
             conv.mentioned = True

@@ -59,9 +59,9 @@ class ClientProtocol:
         log.warning("skipping a line from the server: " + fmt, *args)
 
 
-def request(kind: str, **fields: Any) -> bytes:
+def request(request_type: str, /, **fields: Any) -> bytes:
     """One request line; fields that are None are left out (the protocol treats them as absent)."""
-    obj: dict[str, Any] = {"type": kind}
+    obj: dict[str, Any] = {"type": request_type}
     obj.update({k: v for k, v in fields.items() if v is not None})
     return encode_json_line(obj)
 
