@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 DEFAULT_PORT = 7777
 DEFAULT_HOST = "127.0.0.1"
+DEFAULT_TLS_PORT = 6697
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,4 +48,13 @@ class ServerConfig:
     greet_delay: float = 0.4  # silence before a connection is taken for a person on telnet/nc
     motd: str = "Be kind."
     shutdown_grace: float = 1.0  # seconds to flush goodbyes on shutdown
+    tls_cert: str | None = None  # PEM certificate chain; with tls_key, also serve TLS
+    tls_key: str | None = None  # PEM private key
+    tls_port: int = DEFAULT_TLS_PORT  # TLS gets its own port, as IRC servers use 6697
+    tls_handshake_timeout: float = 10.0  # a TLS client that never finishes the handshake
     limits: Limits = field(default_factory=Limits)
+
+    @property
+    def tls(self) -> bool:
+        """True when a certificate is configured, so a TLS listener is opened too."""
+        return bool(self.tls_cert)

@@ -39,6 +39,8 @@ class Session:
     refilled: float = 0.0
     backlog: deque[bytes | LineTooLong] = field(default_factory=deque)
     warned: bool = False  # told about the rate limit in the current burst
+    seen: float = 0.0  # when bytes last arrived: any input proves the peer is alive
+    pinged: float = 0.0  # when an unanswered ping went out (0: none outstanding)
     greeted: bool = False  # taken for a person because it was silent; its first line may differ
 
 
@@ -79,7 +81,7 @@ class Hub:
         now = self.clock()
         lim = self.limits
         session = Session(conn, host, LineReader(lim.max_line), now, tokens=lim.rate_burst,
-                          refilled=now)
+                          refilled=now, seen=now)
         self.sessions[conn] = session
         self._per_host[host] = self._per_host.get(host, 0) + 1
         self.core.connect(conn, host)
@@ -92,6 +94,9 @@ class Hub:
             self._at(now + self.config.greet_delay, conn, "greet")
             if lim.register_timeout:
                 self._at(now + lim.register_timeout, conn, "register")
+            if lim.ping_interval:
+                # One timer per connection that re-arms itself: receiving stays a clock read.
+                self._at(now + lim.ping_interval, conn, "idle")
         return conn
 
     def receive(self, conn: int, data: bytes) -> None:
@@ -99,6 +104,7 @@ class Hub:
         session = self.sessions.get(conn)
         if session is None or session.closing is not None:
             return
+        session.seen = self.clock()
         if session.dialect is None:
             if b"\xff" in data:  # telnet negotiation: certainly a person with a telnet client
                 self._start(session, HumanDialect)
@@ -152,6 +158,8 @@ class Hub:
                     self._apply(self.core.drop(conn, "Registration timed out"))
             elif kind == "rate":
                 self._drain_backlog(session, now)
+            elif kind == "idle":
+                self._check_idle(session, now)
 
     def next_deadline(self) -> float | None:
         """When ``tick`` next has work (on the hub's clock), or None.
@@ -255,6 +263,36 @@ class Hub:
                     session.closing = output.reason
                     self._out.closes[output.conn] = output.reason
 
+    # -- liveness (ping a silent client, drop one that does not answer) ------------------
+
+    def _check_idle(self, session: Session, now: float) -> None:
+        lim = self.limits
+        conn = session.conn
+        if session.pinged:
+            if session.seen <= session.pinged:
+                waited = lim.ping_interval + lim.ping_timeout
+                self._apply(self.core.drop(conn, f"Ping timeout: {waited:g} seconds"))
+                return
+            session.pinged = 0.0
+        quiet_until = session.seen + lim.ping_interval
+        if now < quiet_until:
+            self._at(quiet_until, conn, "idle")
+            return
+        dialect = session.dialect
+        data = None
+        if dialect is not None:
+            # The core owns event ids; borrow its envelope so a ping is an event like any other.
+            envelope = self.core._envelope(None, None)
+            data = dialect.encode(e.PingRequest(*envelope, token=envelope[0]), {})
+        if not data:
+            # Nobody to ask yet, or a person on telnet who cannot answer a ping: TCP keepalive
+            # (tuned by the engines to the same interval) finds dead peers instead.
+            self._at(now + lim.ping_interval, conn, "idle")
+            return
+        self._write(conn, data)
+        session.pinged = now
+        self._at(now + (lim.ping_timeout or lim.ping_interval), conn, "idle")
+
     # -- rate limiting (token bucket; excess lines wait, a flood disconnects) --------------
 
     def _refill(self, session: Session, now: float) -> None:
@@ -288,7 +326,10 @@ class Hub:
             self._at(self._token_due(session), session.conn, "rate")
 
     def _token_due(self, session: Session) -> float:
-        return session.refilled + max(0.0, 1 - session.tokens) / self.limits.rate_per_second
+        # At least a millisecond ahead: float rounding can leave tokens a hair under 1 at the
+        # due time, and a timer due "now" would spin tick() forever.
+        due = session.refilled + max(0.0, 1 - session.tokens) / self.limits.rate_per_second
+        return max(due, session.refilled + 0.001)
 
     def _drain_backlog(self, session: Session, now: float) -> None:
         self._refill(session, now)

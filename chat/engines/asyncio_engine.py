@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Callable
 
 from chat.config import ServerConfig
+from chat.engines.sockopts import tune
 from chat.hub import Hub
+from chat.tls import server_context
 
 log = logging.getLogger("chat.engine.asyncio")
 
@@ -32,9 +33,8 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if sock is not None:
+            tune(sock, self.engine.config.limits)
         peer = transport.get_extra_info("peername")
         self.conn = self.engine.opened(self, peer[0] if peer else "?")
 
@@ -64,6 +64,7 @@ class AsyncioEngine:
         self._stopping: asyncio.Event | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
+        self.tls_port: int | None = None  # the TLS listener's port once listening
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -75,19 +76,33 @@ class AsyncioEngine:
         """The same as :meth:`run`, for callers already on a loop."""
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        server = await self._loop.create_server(
-            lambda: _Connection(self), self.config.host, self.config.port, backlog=1024,
+        config = self.config
+        # Built first: a bad certificate fails start-up before anything listens.
+        context = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
+        servers = [await self._loop.create_server(
+            lambda: _Connection(self), config.host, config.port, backlog=1024,
             reuse_address=True,
-        )
-        host, port = server.sockets[0].getsockname()[:2]
-        if on_ready:
-            on_ready(host, port)
+        )]
         try:
+            if context is not None:
+                # Connections appear (connection_made) only once their handshake is done.
+                servers.append(await self._loop.create_server(
+                    lambda: _Connection(self), config.host, config.tls_port, backlog=1024,
+                    reuse_address=True, ssl=context,
+                    ssl_handshake_timeout=config.tls_handshake_timeout,
+                    ssl_shutdown_timeout=config.shutdown_grace or None,
+                ))
+                self.tls_port = servers[1].sockets[0].getsockname()[1]
+            host, port = servers[0].sockets[0].getsockname()[:2]
+            if on_ready:
+                on_ready(host, port)
             await self._stopping.wait()
         finally:
-            server.close()
+            for server in servers:
+                server.close()
             await self._close_all()
-            await server.wait_closed()
+            for server in servers:
+                await server.wait_closed()
             if self._timer:
                 self._timer.cancel()
 

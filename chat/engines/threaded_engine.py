@@ -6,25 +6,34 @@ blocks a reader: it is appended to the recipient's bounded outbox under that loc
 non-blocking ``send``; what the kernel will not take yet is finished by one service thread that
 waits for writable sockets (and also runs the hub's timers). A client that stops reading fills
 only its own outbox and is dropped when it passes the send-queue limit.
+
+TLS connections (their own listener) differ only in the socket calls: the handshake runs in
+the connection's thread, and since an SSL object must not be read and written at once, the
+thread polls for input and reads without blocking under the outbox lock that sends also take.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import selectors
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 
 from chat.config import ServerConfig
+from chat.engines.sockopts import tune
 from chat.hub import Hub, Output
+from chat.tls import server_context
 
 log = logging.getLogger("chat.engine.threaded")
 
 _STACK_SIZE = 256 * 1024  # plenty for a recv loop, and keeps thousands of threads cheap
 _RECV_SIZE = 65536
+_TLS_CHUNK = 16384  # one TLS record: a retried SSL write must repeat exactly the same bytes
 
 
 class _Outbox:
@@ -78,6 +87,54 @@ class _Outbox:
             self.sock.shutdown(socket.SHUT_RDWR)
 
 
+class _TlsOutbox(_Outbox):
+    """An outbox over an SSLSocket: no send flags, so the socket itself is non-blocking.
+
+    ``lock`` also guards reads (the reader thread takes it around ``recv``). OpenSSL wants a
+    write that could not finish retried with the same bytes, so writes go in record-sized
+    chunks and ``inflight`` remembers the size of one that must be retried.
+    """
+
+    __slots__ = ("inflight",)
+
+    def __init__(self, conn: int, sock: socket.socket) -> None:
+        super().__init__(conn, sock)
+        self.inflight = 0
+
+    def flush(self, service: bool = False) -> bool | None:
+        """As :meth:`_Outbox.flush`, for TLS."""
+        with self.lock:
+            if self.waiting and not service:
+                return None
+            pending = self.pending
+            while pending:
+                size = self.inflight or min(len(pending), _TLS_CHUNK)
+                try:
+                    sent = self.sock.send(pending[:size])
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError,
+                        InterruptedError):
+                    self.inflight = size
+                    self.waiting = True
+                    return False
+                except (OSError, ValueError):
+                    pending.clear()
+                    self.dropped = True
+                    break
+                self.inflight = 0
+                del pending[:sent]
+            self.waiting = False
+            return True
+
+    def cut(self) -> None:
+        """End the connection now, under the TLS layer.
+
+        ``SSLSocket.shutdown`` would forget the SSL object, and the reader would then take
+        ciphertext for input; shutting down the plain socket makes its next read see EOF.
+        """
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+
+
 class ThreadedEngine:
     """Serves a :class:`ServerConfig` with a thread per connection until :meth:`stop`."""
 
@@ -96,21 +153,41 @@ class ThreadedEngine:
         self._to_watch: list[_Outbox] = []  # handed to the service thread under _lock
         self._woken = False  # a wake-up byte is already on its way
         self._wake_at = 0.0  # when the service thread will look again by itself
+        self._tls_listener: socket.socket | None = None
+        self._tls_context: ssl.SSLContext | None = None
+        self._handshaking: set[socket.socket] = set()  # TLS sockets not yet given to the hub
+        self.tls_port: int | None = None  # the TLS listener's port once listening
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def run(self, on_ready: Callable[[str, int], None] | None = None) -> None:
         """Serve until :meth:`stop`; calls ``on_ready(host, port)`` once listening."""
-        listener = socket.create_server(
-            (self.config.host, self.config.port), backlog=1024, reuse_port=False,
-            family=socket.AF_INET6 if ":" in self.config.host else socket.AF_INET,
-        )
+        config = self.config
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        if config.tls_cert:
+            self._tls_context = server_context(config.tls_cert, config.tls_key)
+        listener = socket.create_server((config.host, config.port), backlog=1024,
+                                        reuse_port=False, family=family)
         self._listener = listener
+        if self._tls_context is not None:
+            try:
+                self._tls_listener = socket.create_server(
+                    (config.host, config.tls_port), backlog=1024, family=family)
+            except OSError:
+                listener.close()
+                raise
+            self.tls_port = self._tls_listener.getsockname()[1]
         old_stack = threading.stack_size(_STACK_SIZE)
         service = threading.Thread(target=self._service, name="chat-service", daemon=True)
         service.start()
-        acceptor = threading.Thread(target=self._accept, name="chat-accept", daemon=True)
-        acceptor.start()
+        acceptors = [threading.Thread(target=self._accept, args=(listener, False),
+                                      name="chat-accept", daemon=True)]
+        if self._tls_listener is not None:
+            acceptors.append(threading.Thread(target=self._accept,
+                                              args=(self._tls_listener, True),
+                                              name="chat-accept-tls", daemon=True))
+        for acceptor in acceptors:
+            acceptor.start()
         threading.stack_size(old_stack)
         host, port = listener.getsockname()[:2]
         if on_ready:
@@ -118,19 +195,24 @@ class ThreadedEngine:
         try:
             self._stop.wait()
         finally:
-            self._shutdown(acceptor, service)
+            self._shutdown(acceptors, service)
 
     def stop(self) -> None:
         """Ask the engine to shut down; safe from any thread and from signal handlers."""
         self._stop.set()
 
-    def _shutdown(self, acceptor: threading.Thread, service: threading.Thread) -> None:
-        assert self._listener is not None
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        acceptor.join(2)
+    def _shutdown(self, acceptors: list[threading.Thread], service: threading.Thread) -> None:
+        for listener in (self._listener, self._tls_listener):
+            if listener is not None:
+                with contextlib.suppress(OSError):
+                    listener.shutdown(socket.SHUT_RDWR)
+                listener.close()
+        for acceptor in acceptors:
+            acceptor.join(2)
         with self._lock:
+            for sock in self._handshaking:  # their threads see the error and end
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
             self.hub.shutdown()
             touched = self._dispatch(self.hub.take_output())
         self._send(touched)
@@ -151,27 +233,45 @@ class ThreadedEngine:
 
     # -- threads -------------------------------------------------------------------------
 
-    def _accept(self) -> None:
-        assert self._listener is not None
+    def _accept(self, listener: socket.socket, tls: bool) -> None:
+        limits = self.config.limits
         while not self._stop.is_set():
             try:
-                sock, addr = self._listener.accept()
+                sock, addr = listener.accept()
             except OSError:
                 if self._stop.is_set():
                     return
                 time.sleep(0.05)  # EMFILE and friends: back off instead of spinning
                 continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            with self._lock:
-                conn = self.hub.open(addr[0])
-                box = self._outboxes[conn] = _Outbox(conn, sock)
-                touched = self._dispatch(self.hub.take_output())
-            thread = threading.Thread(target=self._read, args=(box,), name=f"chat-conn-{conn}",
-                                      daemon=True)
+            tune(sock, limits)
+            if tls:
+                with self._lock:
+                    # Handshakes hold a thread each: bound them by the connection limit too.
+                    busy = len(self._outboxes) + len(self._handshaking)
+                    full = bool(limits.max_connections) and busy >= limits.max_connections
+                    if not full:
+                        self._handshaking.add(sock)
+                if full:
+                    sock.close()
+                    continue
+                thread = threading.Thread(target=self._read_tls, args=(sock, addr[0]),
+                                          name="chat-tls-handshake", daemon=True)
+                self._readers.add(thread)
+                thread.start()
+                continue
+            box, touched = self._open(sock, addr[0], _Outbox)
+            thread = threading.Thread(target=self._read, args=(box,),
+                                      name=f"chat-conn-{box.conn}", daemon=True)
             self._readers.add(thread)
             thread.start()
             self._send(touched)
+
+    def _open(self, sock: socket.socket, host: str,
+              kind: type[_Outbox]) -> tuple[_Outbox, list[_Outbox]]:
+        with self._lock:
+            conn = self.hub.open(host)
+            box = self._outboxes[conn] = kind(conn, sock)
+            return box, self._dispatch(self.hub.take_output())
 
     def _read(self, box: _Outbox) -> None:
         sock, conn, hub = box.sock, box.conn, self.hub
@@ -190,13 +290,77 @@ class ThreadedEngine:
                     touched = self._dispatch(hub.take_output())
                 self._send(touched)
         finally:
-            with self._lock:
-                self._outboxes.pop(conn, None)
-                hub.closed(conn, box.reason or reason)
-                touched = self._dispatch(hub.take_output())
-            sock.close()
-            self._send(touched)
+            self._finish(box, reason)
+
+    def _finish(self, box: _Outbox, reason: str) -> None:
+        with self._lock:
+            self._outboxes.pop(box.conn, None)
+            self.hub.closed(box.conn, box.reason or reason)
+            touched = self._dispatch(self.hub.take_output())
+        box.sock.close()
+        self._send(touched)
+        self._readers.discard(threading.current_thread())
+
+    def _read_tls(self, raw: socket.socket, host: str) -> None:
+        """Handshake, then the same loop as :meth:`_read` with non-blocking reads."""
+        assert self._tls_context is not None
+        sock: socket.socket = raw
+        try:
+            try:
+                sock = self._tls_context.wrap_socket(raw, server_side=True,
+                                                     do_handshake_on_connect=False)
+                with self._lock:
+                    self._handshaking.discard(raw)
+                    self._handshaking.add(sock)
+                if self._stop.is_set():
+                    raise ConnectionAbortedError("shutting down")
+                sock.settimeout(self.config.tls_handshake_timeout)
+                sock.do_handshake()
+                sock.setblocking(False)
+            except (OSError, ValueError) as exc:
+                log.debug("TLS handshake with %s failed: %s", host, exc)
+                sock.close()
+                return
+            finally:
+                with self._lock:
+                    self._handshaking.discard(raw)
+                    self._handshaking.discard(sock)
+        except BaseException:
             self._readers.discard(threading.current_thread())
+            raise
+        if sock.fileno() < 0 or self._stop.is_set():
+            sock.close()
+            self._readers.discard(threading.current_thread())
+            return
+        threading.current_thread().name = "chat-conn-tls"
+        box, touched = self._open(sock, host, _TlsOutbox)
+        self._send(touched)
+        conn, hub = box.conn, self.hub
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        reason = "Connection closed"
+        try:
+            while True:
+                with box.lock:
+                    try:
+                        data: bytes | None = sock.recv(_RECV_SIZE)
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError,
+                            InterruptedError):
+                        data = None
+                    except (OSError, ValueError) as exc:
+                        reason = f"Connection error: {getattr(exc, 'strerror', None) or exc}"
+                        break
+                if data is None:
+                    poller.poll()  # cut() shuts the socket down, which wakes this too
+                    continue
+                if not data:
+                    break
+                with self._lock:
+                    hub.receive(conn, data)
+                    touched = self._dispatch(hub.take_output())
+                self._send(touched)
+        finally:
+            self._finish(box, reason)
 
     def _service(self) -> None:
         """Finish writes the kernel could not take at once, close drained boxes, run timers."""
