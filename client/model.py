@@ -325,6 +325,7 @@ class ChatModel:
         if self.is_me(sender):
             conv.joined = True
             conv.members.clear()  # a members event follows with everyone
+            conv.topic = ""  # and a topic event, if the room has one (it may be a new server)
             if fold(conv.name) in self._expected_joins:
                 self._expected_joins.discard(fold(conv.name))
                 self.select(conv.key)

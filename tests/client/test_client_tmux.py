@@ -1,0 +1,22 @@
+"""The end-to-end demo: real terminals (tmux), a real server process, two clients."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "client_tmux_demo.py"
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.parametrize("engine", ["asyncio", "threaded"])
+def test_two_clients_chat_in_tmux_and_survive_a_server_restart(engine: str) -> None:
+    result = subprocess.run([sys.executable, str(SCRIPT), "--engine", engine],
+                            capture_output=True, text=True, timeout=150)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "<alice> hello bob, ready for the release?" in result.stdout
+    assert "<alice> and we are back" in result.stdout
