@@ -70,9 +70,10 @@ class SetTopic:
 
 @dataclass(frozen=True, slots=True)
 class ListRooms:
-    """Ask for every room with its member count and topic."""
+    """Ask for every room with its member count and topic (only ``names`` when given)."""
 
     ref: object = None
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,73 @@ class Invalid:
     ref: object = None
 
 
+@dataclass(frozen=True, slots=True)
+class Kick:
+    """An operator removes ``nick`` from a room (None: the current room)."""
+
+    room: str | None
+    nick: str
+    reason: str = ""
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """Invite ``nick`` into a room (None: the current room); lets it past ``+i``."""
+
+    nick: str
+    room: str | None
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """Show (``modes`` empty) or change the modes of a room or of oneself.
+
+    ``modes`` and ``args`` use IRC's syntax (``+o-v``, ``["bob", "carol"]``) in every dialect:
+    it is compact, well known, and the core is the one place that parses it. ``target`` None
+    means the current room.
+    """
+
+    target: str | None
+    modes: str = ""
+    args: tuple[str, ...] = ()
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Away:
+    """Mark oneself away with a message, or back (empty ``text``)."""
+
+    text: str = ""
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Whois:
+    """Ask about one user: ident, host, rooms, away message, idle time."""
+
+    nick: str
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """Ask for detailed entries of a room's members, or of users whose nick matches a mask."""
+
+    mask: str
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Which of ``nicks`` are online, with their hosts (IRC's ISON and USERHOST)."""
+
+    nicks: tuple[str, ...]
+    ref: object = None
+
+
 Command = (
     Register | ChangeNick | Join | Part | Say | SetTopic | ListRooms | ListMembers | Ping | Pong
-    | Quit | Help | Invalid
+    | Quit | Help | Invalid | Kick | Invite | Mode | Away | Whois | Who | Lookup
 )

@@ -16,7 +16,24 @@ from chat.config import ServerConfig
 from chat.core import commands as c
 from chat.core import events as e
 from chat.core.model import Room, User
-from chat.core.names import clean_text, fold, nick_problem, room_problem
+from chat.core.names import (
+    clean_ident,
+    clean_text,
+    fold,
+    mask_match,
+    nick_problem,
+    normalize_mask,
+    room_problem,
+)
+
+#: Room modes the core understands, grouped as IRC's CHANMODES advertises them:
+#: lists (b), always with an argument (k), with an argument when set (l), flags (imnt).
+#: o and v (operator, voice) are member statuses and take a nick.
+LIST_MODES, KEY_MODES, LIMIT_MODES, FLAG_MODES, STATUS_MODES = "b", "k", "l", "imnt", "ov"
+USER_MODES = "iw"
+MAX_MODE_ARGS = 6  # mode changes with an argument per command (IRC MODES=6)
+MAX_BANS = 100
+MAX_LOOKUP = 20  # nicks per ISON/USERHOST-style lookup
 
 _BEFORE_REGISTRATION = (c.Register, c.Ping, c.Pong, c.Quit, c.Invalid)
 
@@ -47,6 +64,13 @@ class ChatCore:
             c.Pong: lambda user, cmd: None,
             c.Quit: self._quit,
             c.Invalid: self._invalid,
+            c.Kick: self._kick,
+            c.Invite: self._invite,
+            c.Mode: self._mode,
+            c.Away: self._away,
+            c.Whois: self._whois,
+            c.Who: self._who,
+            c.Lookup: self._lookup,
         }
 
     # -- the interface the hub uses -------------------------------------------------------
@@ -105,9 +129,10 @@ class ChatCore:
     def _emit(self, event: e.Event, recipients: tuple[int, ...]) -> None:
         self._out.append(e.Delivery(event, recipients))
 
-    def _error(self, user: User, code: str, text: str, cmd: Any, subject: str = "") -> None:
+    def _error(self, user: User, code: str, text: str, cmd: Any, subject: str = "",
+               room: str | None = None) -> None:
         ref = getattr(cmd, "ref", None)
-        event = e.Error(*self._envelope(None, None), code=code, text=text, subject=subject, ref=ref)
+        event = e.Error(*self._envelope(room, None), code=code, text=text, subject=subject, ref=ref)
         self._emit(event, (user.conn,))
 
     def _notice(self, user: User, text: str, room: str | None = None) -> None:
@@ -172,9 +197,10 @@ class ChatCore:
         if not self._check_nick(user, cmd.nick, cmd):
             return
         user.nick = cmd.nick
-        user.ident = clean_text(cmd.ident)[:16] or cmd.nick
+        user.ident = clean_ident(cmd.ident)[:16] or cmd.nick
         user.realname = clean_text(cmd.realname)[:100]
         user.registered = True
+        user.signon = user.last_active = self.clock()
         self.nicks[fold(cmd.nick)] = user
         lim = self.limits
         limits = {
@@ -222,9 +248,9 @@ class ChatCore:
         if room is None:
             room = self.rooms[key] = Room(name=name, created=self.clock())
             room.ops.add(user.conn)  # whoever creates a room runs it
-        elif lim.max_members_per_room and len(room.members) >= lim.max_members_per_room:
-            self._error(user, "room_full", f"{room.name} is full", cmd, room.name)
+        elif not self._may_join(user, room, cmd):
             return
+        user.invites.discard(key)
         room.add(user)
         user.rooms[key] = room
         user.current = room
@@ -235,6 +261,46 @@ class ChatCore:
             e.MemberList(*self._envelope(room.name, None), members=room.member_list()),
             (user.conn,),
         )
+
+    def _may_join(self, user: User, room: Room, cmd: c.Join) -> bool:
+        """Whether ``user`` gets into an existing ``room``; if not, it has been told why."""
+        lim = self.limits
+        invited = fold(room.name) in user.invites
+        full = (lim.max_members_per_room and len(room.members) >= lim.max_members_per_room) or (
+            room.limit and len(room.members) >= room.limit and not invited)
+        if self._banned(user, room):
+            code, text = "banned", f"You are banned from {room.name}"
+        elif "i" in room.modes and not invited:
+            code, text = "invite_only", f"{room.name} is invite-only; ask an operator to invite you"
+        elif room.key and cmd.key != room.key:
+            code, text = "bad_key", f"{room.name} needs the right key to join"
+        elif full:
+            code, text = "room_full", f"{room.name} is full"
+        else:
+            return True
+        self._error(user, code, text, cmd, room.name, room.name)
+        return False
+
+    def _banned(self, user: User, room: Room) -> bool:
+        if not room.bans:
+            return False
+        hostmask = f"{user.nick}!{user.ident}@{user.host}"
+        return any(mask_match(ban.mask, hostmask) for ban in room.bans)
+
+    def _is_op(self, user: User, room: Room, cmd: Any) -> bool:
+        """True if ``user`` runs ``room``; otherwise it has been told so."""
+        if user.conn in room.ops:
+            return True
+        text = f"You must be an operator of {room.name} to do that"
+        self._error(user, "not_op", text, cmd, room.name, room.name)
+        return False
+
+    def _member(self, user: User, room: Room, cmd: Any) -> bool:
+        """True if ``user`` is in ``room``; otherwise it has been told so."""
+        if user.conn in room.members:
+            return True
+        self._error(user, "not_in_room", f"You are not in {room.name}", cmd, room.name, room.name)
+        return False
 
     def _part(self, user: User, cmd: c.Part) -> None:
         room = self._find_room(user, cmd.room, cmd)
@@ -262,10 +328,9 @@ class ChatCore:
             room = self._find_room(user, target, cmd)
             if room is None:
                 return
-            if user.conn not in room.members:
-                text = f"You must join {room.name} to talk there"
-                self._error(user, "not_in_room", text, cmd, room.name)
+            if not self._may_speak(user, room, cmd):
                 return
+            user.last_active = self.clock()
             event = e.Message(*self._envelope(room.name, user.source), target=room.name,
                               text=text, kind=cmd.kind)
             self._emit(event, room.recipients)
@@ -274,9 +339,33 @@ class ChatCore:
         if peer is None:
             self._error(user, "no_such_nick", f"Nobody is called {target}", cmd, target)
             return
+        user.last_active = self.clock()
         event = e.Message(*self._envelope(None, user.source), target=peer.nick, text=text,
                           kind=cmd.kind)
         self._emit(event, (peer.conn,) if peer is user else (peer.conn, user.conn))
+        if peer.away and cmd.kind != "notice":  # notices never trigger automatic replies
+            away = e.AwayStatus(*self._envelope(None, peer.source), nick=peer.nick,
+                                text=peer.away)
+            self._emit(away, (user.conn,))
+
+    def _may_speak(self, user: User, room: Room, cmd: c.Say) -> bool:
+        """Room rules for talking: members only (+n), voice in +m rooms, no banned voices."""
+        conn = user.conn
+        if conn not in room.members:
+            if "n" in room.modes:
+                text = f"You must join {room.name} to talk there"
+                self._error(user, "not_in_room", text, cmd, room.name, room.name)
+                return False
+        elif conn in room.ops or conn in room.voiced:
+            return True
+        if "m" in room.modes:
+            text = f"{room.name} is moderated: only operators and voiced members can talk"
+        elif self._banned(user, room):
+            text = f"You are banned from {room.name} and cannot talk there"
+        else:
+            return True
+        self._error(user, "cannot_send", text, cmd, room.name, room.name)
+        return False
 
     def _send_topic(self, user: User, room: Room, changed: bool) -> None:
         event = e.Topic(*self._envelope(room.name, None), topic=room.topic, set_by=room.topic_by,
@@ -292,7 +381,9 @@ class ChatCore:
             return
         if user.conn not in room.members:
             text = f"You must join {room.name} to set its topic"
-            self._error(user, "not_in_room", text, cmd, room.name)
+            self._error(user, "not_in_room", text, cmd, room.name, room.name)
+            return
+        if "t" in room.modes and not self._is_op(user, room, cmd):
             return
         topic = clean_text(cmd.topic)
         if len(topic) > self.limits.topic_len:
@@ -305,10 +396,13 @@ class ChatCore:
         self._emit(event, room.recipients)
 
     def _list_rooms(self, user: User, cmd: c.ListRooms) -> None:
-        rooms = tuple(
-            e.RoomInfo(r.name, len(r.members), r.topic)
-            for r in sorted(self.rooms.values(), key=lambda r: fold(r.name))
-        )
+        if cmd.names:
+            wanted = (self.rooms.get(fold(name)) for name in cmd.names[:MAX_LOOKUP])
+            chosen = sorted({id(r): r for r in wanted if r is not None}.values(),
+                            key=lambda r: fold(r.name))
+        else:
+            chosen = sorted(self.rooms.values(), key=lambda r: fold(r.name))
+        rooms = tuple(e.RoomInfo(r.name, len(r.members), r.topic) for r in chosen)
         self._emit(e.RoomList(*self._envelope(None, None), rooms=rooms), (user.conn,))
 
     def _list_members(self, user: User, cmd: c.ListMembers) -> None:
@@ -332,3 +426,240 @@ class ChatCore:
 
     def _invalid(self, user: User, cmd: c.Invalid) -> None:
         self._error(user, cmd.code, cmd.text, cmd)
+
+    # -- room management: kick, invite, modes -------------------------------------------
+
+    def _kick(self, user: User, cmd: c.Kick) -> None:
+        room = self._find_room(user, cmd.room, cmd)
+        if room is None or not self._member(user, room, cmd) or not self._is_op(user, room, cmd):
+            return
+        victim = self.nicks.get(fold(cmd.nick))
+        if victim is None:
+            self._error(user, "no_such_nick", f"Nobody is called {cmd.nick}", cmd, cmd.nick)
+            return
+        if victim.conn not in room.members:
+            text = f"{victim.nick} is not in {room.name}"
+            self._error(user, "user_not_in_room", text, cmd, victim.nick, room.name)
+            return
+        reason = clean_text(cmd.reason)[: self.limits.reason_len] or user.nick
+        event = e.Kicked(*self._envelope(room.name, user.source), target=victim.nick,
+                         reason=reason)
+        self._emit(event, room.recipients)
+        self._leave(victim, room)
+
+    def _invite(self, user: User, cmd: c.Invite) -> None:
+        room = self._find_room(user, cmd.room, cmd)
+        if room is None or not self._member(user, room, cmd):
+            return
+        if "i" in room.modes and not self._is_op(user, room, cmd):
+            return
+        guest = self.nicks.get(fold(cmd.nick))
+        if guest is None:
+            self._error(user, "no_such_nick", f"Nobody is called {cmd.nick}", cmd, cmd.nick)
+            return
+        if guest.conn in room.members:
+            text = f"{guest.nick} is already in {room.name}"
+            self._error(user, "user_in_room", text, cmd, guest.nick, room.name)
+            return
+        if len(guest.invites) >= self.limits.max_rooms_per_user + MAX_LOOKUP:
+            guest.invites.pop()  # bounded: forget an arbitrary older invite
+        guest.invites.add(fold(room.name))
+        event = e.Invited(*self._envelope(room.name, user.source), target=guest.nick)
+        self._emit(event, (user.conn, guest.conn))
+
+    def _mode(self, user: User, cmd: c.Mode) -> None:
+        target = cmd.target
+        if target is not None and not target.startswith("#"):
+            self._user_mode(user, target, cmd)
+            return
+        room = self._find_room(user, target, cmd)
+        if room is None:
+            return
+        if not cmd.modes:
+            modes, args = room.mode_string(show_key=user.conn in room.members)
+            event = e.ModeInfo(*self._envelope(room.name, None), target=room.name, modes=modes,
+                               args=args, created=room.created)
+            self._emit(event, (user.conn,))
+            return
+        adding, queue, changes = True, list(cmd.args), []
+        with_args = 0
+        listed = unknown = False
+        for char in cmd.modes:
+            if char in "+-":
+                adding = char == "+"
+                continue
+            takes_arg = char in LIST_MODES + KEY_MODES + STATUS_MODES or (
+                char in LIMIT_MODES and adding)
+            if char not in LIST_MODES + KEY_MODES + LIMIT_MODES + FLAG_MODES + STATUS_MODES:
+                if not unknown:
+                    unknown = True
+                    self._error(user, "unknown_mode", f"Unknown mode {char!r}", cmd, char,
+                                room.name)
+                continue
+            arg = None
+            if takes_arg:
+                if not queue:
+                    if char in LIST_MODES and not listed:
+                        listed = True
+                        event = e.BanList(*self._envelope(room.name, None), bans=tuple(room.bans))
+                        self._emit(event, (user.conn,))
+                    continue  # a missing argument skips the change, as IRC servers do
+                arg = queue.pop(0)
+                with_args += 1
+                if with_args > MAX_MODE_ARGS:
+                    break
+            changes.append(e.ModeChange(adding, char, arg))
+        if not changes:
+            return
+        if not self._is_op(user, room, cmd):
+            return
+        applied = tuple(ch for ch in (self._apply_mode(user, room, ch, cmd) for ch in changes)
+                        if ch is not None)
+        if applied:
+            event = e.ModeChanged(*self._envelope(room.name, user.source), target=room.name,
+                                  changes=applied)
+            self._emit(event, room.recipients)
+
+    def _apply_mode(self, user: User, room: Room, ch: e.ModeChange,
+                    cmd: c.Mode) -> e.ModeChange | None:
+        """Apply one change to ``room``; the change as it took effect, or None if it did not."""
+        char, add, arg = ch.char, ch.add, ch.arg or ""
+        if char in FLAG_MODES:
+            if (char in room.modes) == add:
+                return None
+            (room.modes.add if add else room.modes.discard)(char)
+            return ch
+        if char in STATUS_MODES:
+            member = self.nicks.get(fold(arg))
+            if member is None:
+                self._error(user, "no_such_nick", f"Nobody is called {arg}", cmd, arg)
+                return None
+            if member.conn not in room.members:
+                text = f"{member.nick} is not in {room.name}"
+                self._error(user, "user_not_in_room", text, cmd, member.nick, room.name)
+                return None
+            group = room.ops if char == "o" else room.voiced
+            if (member.conn in group) == add:
+                return None
+            (group.add if add else group.discard)(member.conn)
+            return e.ModeChange(add, char, member.nick)
+        if char in KEY_MODES:
+            key = clean_text(arg).replace(" ", "").replace(",", "").lstrip(":")[:23]
+            if add:
+                if not key or key == room.key:
+                    return None
+                room.key = key
+                return e.ModeChange(True, char, key)
+            if not room.key:
+                return None
+            room.key = ""
+            return e.ModeChange(False, char, "*")
+        if char in LIMIT_MODES:
+            if not add:
+                if not room.limit:
+                    return None
+                room.limit = 0
+                return e.ModeChange(False, char)
+            if not arg.isdigit() or int(arg) <= 0 or int(arg) == room.limit:
+                return None
+            room.limit = min(int(arg), 1_000_000)
+            return e.ModeChange(True, char, str(room.limit))
+        # bans
+        mask = normalize_mask(clean_text(arg).replace(" ", "").lstrip(":"))[:200]
+        existing = next((b for b in room.bans if fold(b.mask) == fold(mask)), None)
+        if add:
+            if existing is not None:
+                return None
+            if len(room.bans) >= MAX_BANS:
+                text = f"The ban list of {room.name} is full ({MAX_BANS})"
+                self._error(user, "list_full", text, cmd, "b", room.name)
+                return None
+            room.bans.append(e.BanInfo(mask, user.nick, self.clock()))
+            return e.ModeChange(True, char, mask)
+        if existing is None:
+            return None
+        room.bans.remove(existing)
+        return e.ModeChange(False, char, existing.mask)
+
+    def _user_mode(self, user: User, target: str, cmd: c.Mode) -> None:
+        if fold(target) != fold(user.nick):
+            if fold(target) not in self.nicks:
+                self._error(user, "no_such_nick", f"Nobody is called {target}", cmd, target)
+            else:
+                self._error(user, "users_dont_match", "You can only change your own modes", cmd,
+                            target)
+            return
+        if not cmd.modes:
+            event = e.ModeInfo(*self._envelope(None, None), target=user.nick,
+                               modes="+" + "".join(sorted(user.modes)))
+            self._emit(event, (user.conn,))
+            return
+        adding, changes, unknown = True, [], False
+        for char in cmd.modes:
+            if char in "+-":
+                adding = char == "+"
+            elif char in USER_MODES:
+                if (char in user.modes) != adding:
+                    (user.modes.add if adding else user.modes.discard)(char)
+                    changes.append(e.ModeChange(adding, char))
+            elif not unknown:
+                unknown = True
+                self._error(user, "unknown_user_mode", f"Unknown user mode {char!r}", cmd, char)
+        if changes:
+            event = e.ModeChanged(*self._envelope(None, user.source), target=user.nick,
+                                  changes=tuple(changes))
+            self._emit(event, (user.conn,))
+
+    # -- presence: away, whois, who, lookups -------------------------------------------
+
+    def _away(self, user: User, cmd: c.Away) -> None:
+        text = clean_text(cmd.text).strip()[: self.limits.reason_len]
+        user.away = text
+        event = e.AwayStatus(*self._envelope(None, user.source), nick=user.nick, text=text,
+                             changed=True)
+        self._emit(event, self._neighbours(user))
+
+    def _entry(self, user: User, room: Room | None = None) -> e.UserEntry:
+        if room is None:
+            return e.UserEntry(user.nick, user.ident, user.host, user.realname, user.away)
+        return e.UserEntry(user.nick, user.ident, user.host, user.realname, user.away, room.name,
+                           user.conn in room.ops, user.conn in room.voiced)
+
+    def _whois(self, user: User, cmd: c.Whois) -> None:
+        peer = self.nicks.get(fold(cmd.nick))
+        if peer is None:
+            self._error(user, "no_such_nick", f"Nobody is called {cmd.nick}", cmd, cmd.nick)
+            return
+        rooms = tuple(e.Membership(r.name, peer.conn in r.ops, peer.conn in r.voiced)
+                      for r in peer.rooms.values())
+        now = self.clock()
+        event = e.WhoisReply(*self._envelope(None, None), user=self._entry(peer), rooms=rooms,
+                             server=self.config.name, idle=max(0, int(now - peer.last_active)),
+                             signon=peer.signon)
+        self._emit(event, (user.conn,))
+
+    def _who(self, user: User, cmd: c.Who) -> None:
+        mask = cmd.mask.strip()
+        entries: list[e.UserEntry] = []
+        if mask.startswith("#"):
+            room = self.rooms.get(fold(mask))
+            if room is not None:
+                entries = [self._entry(u, room) for u in room.members.values()]
+        else:
+            pattern = mask if mask not in ("", "0") else "*"
+            shared = set(self._neighbours(user))
+            for peer in self.nicks.values():
+                if len(entries) >= 200:
+                    break
+                visible = "i" not in peer.modes or peer.conn in shared or fold(pattern) == fold(
+                    peer.nick)
+                if visible and mask_match(pattern, peer.nick):
+                    entries.append(self._entry(peer))
+        event = e.WhoReply(*self._envelope(None, None), mask=mask or "*", users=tuple(entries))
+        self._emit(event, (user.conn,))
+
+    def _lookup(self, user: User, cmd: c.Lookup) -> None:
+        found = (self.nicks.get(fold(nick)) for nick in cmd.nicks[:MAX_LOOKUP])
+        users = tuple(self._entry(peer) for peer in found if peer is not None)
+        self._emit(e.Presence(*self._envelope(None, None), users=users, ref=cmd.ref),
+                   (user.conn,))

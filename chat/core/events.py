@@ -166,6 +166,140 @@ class Disconnect(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Kicked(Event):
+    """``source`` removed ``target`` (a nick) from ``room``."""
+
+    target: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invited(Event):
+    """``source`` invited ``target`` (a nick) to ``room``; sent to both."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChange:
+    """One applied mode change: ``+o bob``, ``-t``, ``+b *!*@host``."""
+
+    add: bool
+    char: str
+    arg: str | None = None
+
+
+def mode_string(changes: tuple[ModeChange, ...]) -> tuple[str, tuple[str, ...]]:
+    """Changes in IRC's compact form: (``"+ob-t"``, ``("bob", "*!*@x")``)."""
+    out: list[str] = []
+    sign = ""
+    for change in changes:
+        want = "+" if change.add else "-"
+        if want != sign:
+            out.append(want)
+            sign = want
+        out.append(change.char)
+    return "".join(out), tuple(ch.arg for ch in changes if ch.arg is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChanged(Event):
+    """``source`` changed the modes of ``target`` (a room, or the user's own nick)."""
+
+    target: str
+    changes: tuple[ModeChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModeInfo(Event):
+    """The current modes of ``target`` (answer to a mode query); ``created`` for rooms."""
+
+    target: str
+    modes: str
+    args: tuple[str, ...] = ()
+    created: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BanInfo:
+    """One ban: the mask, who set it and when."""
+
+    mask: str
+    set_by: str
+    set_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BanList(Event):
+    """The bans of ``room``."""
+
+    bans: tuple[BanInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AwayStatus(Event):
+    """``nick`` is away with ``text`` (or back, ``text`` empty).
+
+    ``changed`` True announces a change (to the user and everyone sharing a room); False tells
+    someone who just messaged ``nick`` that it is away.
+    """
+
+    nick: str
+    text: str
+    changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UserEntry:
+    """What WHO/WHOIS/USERHOST show about one user; ``room`` is the room it was listed for."""
+
+    nick: str
+    ident: str
+    host: str
+    realname: str = ""
+    away: str = ""
+    room: str = ""
+    op: bool = False
+    voice: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """One room a user is in, with its status there."""
+
+    room: str
+    op: bool = False
+    voice: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WhoisReply(Event):
+    """Everything public about one user."""
+
+    user: UserEntry
+    rooms: tuple[Membership, ...]
+    server: str
+    idle: int
+    signon: float
+
+
+@dataclass(frozen=True, slots=True)
+class WhoReply(Event):
+    """Users matching a WHO mask (a room's members, or nicks matching a glob)."""
+
+    mask: str
+    users: tuple[UserEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Presence(Event):
+    """Which of the nicks asked about are online; ``ref`` echoes the request's."""
+
+    users: tuple[UserEntry, ...]
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One event and the connections that must receive it, in the order the core decided."""
 

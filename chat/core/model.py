@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chat.core.events import Member, Source
+from chat.core.events import BanInfo, Member, Source
+
+#: Modes a new room starts with. ``n`` (no messages from outside) is what rooms always did;
+#: ``t`` (topic lock) is left to operators so anyone in a room can still set its topic.
+DEFAULT_ROOM_MODES = frozenset("n")
 
 
 @dataclass(eq=False, slots=True)
@@ -19,6 +23,11 @@ class User:
     registered: bool = False
     rooms: dict[str, Room] = field(default_factory=dict)  # folded name -> room, in join order
     current: Room | None = None  # where a human's plain lines go
+    away: str = ""  # the away message; empty when present
+    modes: set[str] = field(default_factory=set)  # user modes: i (invisible), w (wallops)
+    invites: set[str] = field(default_factory=set)  # folded room names invited to
+    signon: float = 0.0
+    last_active: float = 0.0  # last message sent, for WHOIS idle time
     _source: Source | None = None
 
     @property
@@ -41,6 +50,10 @@ class Room:
     topic: str = ""
     topic_by: str = ""
     topic_at: float = 0.0
+    modes: set[str] = field(default_factory=lambda: set(DEFAULT_ROOM_MODES))  # flags: imnt
+    key: str = ""  # +k: needed to join
+    limit: int = 0  # +l: most members allowed (0: none)
+    bans: list[BanInfo] = field(default_factory=list)  # +b masks, in the order set
     _recipients: tuple[int, ...] | None = None
 
     @property
@@ -61,6 +74,18 @@ class Room:
         self.ops.discard(user.conn)
         self.voiced.discard(user.conn)
         self._recipients = None
+
+    def mode_string(self, show_key: bool = True) -> tuple[str, tuple[str, ...]]:
+        """The room's modes as ``("+klnt", (key, "10"))``; the key only for members."""
+        chars = sorted(self.modes)
+        args: list[str] = []
+        if self.key:
+            chars.append("k")
+            args.append(self.key if show_key else "*")
+        if self.limit:
+            chars.append("l")
+            args.append(str(self.limit))
+        return "+" + "".join(chars), tuple(args)
 
     def member_list(self) -> tuple[Member, ...]:
         """Members as event values."""

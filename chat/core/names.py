@@ -62,3 +62,37 @@ def clean_text(text: str) -> str:
     if text.isprintable():
         return text
     return text.translate(_STRIP)
+
+
+_IDENT_BAD = re.compile(r"[^A-Za-z0-9._~/\-]")
+
+
+def clean_ident(ident: str) -> str:
+    """A user name safe inside ``nick!ident@host``: no spaces, ``@``, ``!`` or ``:``.
+
+    IRC clients parse hostmasks, so an ident from any dialect must not break them.
+    """
+    return _IDENT_BAD.sub("", ident)
+
+
+def normalize_mask(mask: str) -> str:
+    """A ban mask in full ``nick!ident@host`` form (``bob`` -> ``bob!*@*``), as IRC servers do."""
+    mask = mask.strip()
+    if "!" not in mask and "@" not in mask:
+        return f"{mask}!*@*"
+    if "!" not in mask:
+        return f"*!{mask}"
+    if "@" not in mask:
+        return f"{mask}@*"
+    return mask
+
+
+def _glob(mask: str) -> re.Pattern[str]:
+    # Only * and ? are wildcards: nicks contain [ ] which fnmatch would treat as a class.
+    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in fold(mask))
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+
+
+def mask_match(mask: str, text: str) -> bool:
+    """True if ``text`` matches the IRC glob ``mask`` (``*``, ``?``), case-insensitively."""
+    return _glob(mask).match(fold(text)) is not None

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from chat.dialects.base import Decoded, Dialect
 from chat.dialects.human import HumanDialect
+from chat.dialects.irc import IrcDialect
 from chat.dialects.structured import StructuredDialect
 
 #: Tried in order; the last one claims every connection (a person typing).
-DIALECTS: list[type[Dialect]] = [StructuredDialect, HumanDialect]
+DIALECTS: list[type[Dialect]] = [StructuredDialect, IrcDialect, HumanDialect]
 
 
 def detect(first_line: bytes) -> type[Dialect]:
@@ -22,4 +23,6 @@ def detect(first_line: bytes) -> type[Dialect]:
     return HumanDialect
 
 
-__all__ = ["DIALECTS", "Decoded", "Dialect", "HumanDialect", "StructuredDialect", "detect"]
+__all__ = [
+    "DIALECTS", "Decoded", "Dialect", "HumanDialect", "IrcDialect", "StructuredDialect", "detect",
+]
