@@ -1,142 +1,23 @@
 """Shared fixtures: a real server per test, on an ephemeral port, for each engine.
 
 Every engine test runs twice, once per engine (the uvicorn pattern), so both engines are held
-to one behaviour. Clients are plain blocking sockets with timeouts: a test waits for the line
-it expects, never for a fixed time.
+to one behaviour. Clients are plain blocking sockets with timeouts (tests/support.py): a test
+waits for the line it expects, never for a fixed time.
 """
 
 from __future__ import annotations
 
-import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
+from support import ENGINE_NAMES, TEST_LIMITS, WAIT, Clients, LineClient
 
-from chat.config import Limits, ServerConfig
+from chat.config import ServerConfig
 from chat.engines import BackgroundServer, serve_in_background
 
-ENGINE_NAMES = ["asyncio", "threaded"]
-WAIT = 15.0  # generous: CI machines have two cores and other work on them
-
-
-class LineClient:
-    """A test client: send lines, wait for the line you expect, see everything received."""
-
-    def __init__(self, host: str, port: int, rcvbuf: int | None = None) -> None:
-        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        if rcvbuf:  # must be set before connecting to limit the TCP window
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(WAIT)
-        self.sock.connect((host, port))
-        self._buf = b""
-        self.received: list[str] = []
-
-    def send(self, data: str | bytes) -> None:
-        """Send raw text or bytes (add the newline yourself)."""
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def line(self, timeout: float = WAIT) -> str:
-        """The next line, without its terminator; raises at EOF or timeout."""
-        self.sock.settimeout(timeout)
-        while b"\n" not in self._buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                tail = [line[:200] for line in self.received[-5:]]
-                raise EOFError(f"connection closed; last lines received: {tail}")
-            self._buf += chunk
-        raw, _, self._buf = self._buf.partition(b"\n")
-        text = raw.rstrip(b"\r").decode("utf-8", "replace")
-        self.received.append(text)
-        return text
-
-    def expect(self, want: str | Callable[[str], bool], timeout: float = WAIT) -> str:
-        """Read lines until one contains ``want`` (or satisfies it); return that line."""
-        match = want if callable(want) else (lambda line: want in line)
-        while True:
-            try:
-                line = self.line(timeout)
-            except TimeoutError:
-                tail = [line[:200] for line in self.received[-8:]]
-                raise AssertionError(f"never got {want!r}; last lines: {tail}") from None
-            if match(line):
-                return line
-
-    def expect_json(self, **fields: Any) -> dict[str, Any]:
-        """Read JSON lines until one has all ``fields``; return it."""
-
-        def match(line: str) -> bool:
-            obj = json.loads(line)
-            return all(obj.get(k) == v for k, v in fields.items())
-
-        return json.loads(self.expect(match))
-
-    def request(self, **obj: Any) -> None:
-        """Send one structured-mode request."""
-        self.send(json.dumps(obj) + "\n")
-
-    def wait_closed(self, timeout: float = WAIT) -> list[str]:
-        """Read until the server closes the connection; return the lines that came first."""
-        start = len(self.received)
-        while True:
-            try:
-                self.line(timeout)
-            except EOFError:
-                return self.received[start:]
-            except ConnectionResetError:
-                return self.received[start:]
-
-    def close(self) -> None:
-        """Close the socket (idempotent)."""
-        self.sock.close()
-
-    def reset(self) -> None:
-        """Drop the connection abruptly with a TCP RST, as a crashed client would."""
-        linger_now = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # l_onoff=1, l_linger=0
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_now)
-        self.sock.close()
-
-
-class Clients:
-    """Makes clients of each kind against one server and closes them all at the end."""
-
-    def __init__(self, server: BackgroundServer) -> None:
-        self.server = server
-        self.all: list[LineClient] = []
-
-    def raw(self, rcvbuf: int | None = None) -> LineClient:
-        """A connected client that has sent nothing."""
-        client = LineClient(self.server.host, self.server.port, rcvbuf)
-        self.all.append(client)
-        return client
-
-    def human(self, nick: str) -> LineClient:
-        """A telnet/nc user who picked ``nick`` and landed in #lobby."""
-        client = self.raw()
-        client.send(f"{nick}\r\n")
-        client.expect(f"Welcome to {self.server.engine.config.name}, {nick}")
-        client.expect("In #lobby")
-        return client
-
-    def bot(self, nick: str, *rooms: str, rcvbuf: int | None = None) -> LineClient:
-        """A structured-mode client that said hello as ``nick`` and joined ``rooms``."""
-        client = self.raw(rcvbuf)
-        client.request(type="hello", version=1, nick=nick)
-        client.expect_json(type="welcome", nick=nick)
-        for room in rooms:
-            client.request(type="join", room=room)
-            client.expect_json(type="members", room=room)
-        return client
-
-    def close_all(self) -> None:
-        for client in self.all:
-            client.close()
-
-
-TEST_LIMITS = Limits(rate_per_second=0)  # most tests send quickly; rate tests set their own
+__all__ = ["ENGINE_NAMES", "TEST_LIMITS", "WAIT", "Clients", "LineClient"]
 
 
 @pytest.fixture(params=ENGINE_NAMES)
@@ -167,3 +48,38 @@ def clients(server: BackgroundServer) -> Iterator[Clients]:
     made = Clients(server)
     yield made
     made.close_all()
+
+
+# -- added for the limits/security/TLS/leak suites -------------------------------------------
+
+@pytest.fixture
+def serve_with(engine: str) -> Iterator[Callable[..., Clients]]:
+    """Start the engine under test with some limits or settings changed; returns its Clients.
+
+    ``serve_with(max_per_ip=2, limit_loopback=True)`` changes limits; ServerConfig fields
+    (``tls_cert=...``) go in the same call. Servers and clients are stopped at teardown, and
+    no thread may outlive them.
+    """
+    import contextlib
+    import dataclasses
+
+    limit_names = {f.name for f in dataclasses.fields(TEST_LIMITS)}
+    before = set(threading.enumerate())
+    stack = contextlib.ExitStack()
+
+    def start(**changes: object) -> Clients:
+        limits = replace(TEST_LIMITS, **{k: v for k, v in changes.items() if k in limit_names})
+        others = {k: v for k, v in changes.items() if k not in limit_names}
+        others.setdefault("shutdown_grace", 0.5)
+        config = ServerConfig(port=0, limits=limits, **others)  # type: ignore[arg-type]
+        if config.tls:
+            config = replace(config, tls_port=0)
+        srv = stack.enter_context(serve_in_background(engine, config))
+        made = Clients(srv)
+        stack.callback(made.close_all)
+        return made
+
+    with stack:
+        yield start
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not leaked, f"threads left running: {leaked}"

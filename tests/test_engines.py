@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 
 import pytest
-from conftest import TEST_LIMITS, Clients
+from support import TEST_LIMITS, Clients
 
 from chat.config import ServerConfig
 from chat.engines import serve_in_background
