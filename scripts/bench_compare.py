@@ -285,7 +285,8 @@ def run_all(servers: list[Server], loads: list[Workload], repeats: int, pin: boo
             out: list[dict[str, Any]]) -> None:
     """Each workload on every server in turn (alternation), ``repeats`` rounds."""
     for load in loads:
-        for rnd in range(repeats):
+        # idle capacity restarts every server and takes a minute a server: one round is enough
+        for rnd in range(1 if load.fresh else repeats):
             order = servers if rnd % 2 == 0 else list(reversed(servers))
             for srv in order:
                 if load.fresh:

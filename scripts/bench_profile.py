@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Profile one of our engines under a benchmark workload with py-spy; print where time goes.
+
+    .venv/bin/pip install py-spy
+    .venv/bin/python scripts/bench_profile.py --engine asyncio --workload fanout-a
+
+Starts the server under ``py-spy record`` (pinned to CPU 0, generator on CPU 1), runs the
+workload a few times, and prints the functions with the most samples, self and inclusive.
+The collapsed stacks are kept in bench-results/ for a flame graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench_compare import OUR_LIMITS, free_port, wait_listening  # noqa: E402
+
+from chat.bench import procstat  # noqa: E402
+from chat.bench.workloads import FanoutParams, Target, run_fanout  # noqa: E402
+
+PARAMS = {
+    "fanout-a": FanoutParams(clients=100, senders=10, messages=2000),
+    "fanout-b": FanoutParams(clients=1000, senders=1, messages=1000),
+    "rate": FanoutParams(clients=100, senders=10, messages=500, rate=1000.0),
+}
+
+
+def report(collapsed: Path, top: int) -> str:
+    """Self and inclusive sample shares per function from py-spy's collapsed ("raw") output."""
+    self_c: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        count = int(n)
+        frames = [re.sub(r" \((.*/)?([^/]+)\)", r" (\2)", f) for f in stack.split(";")[1:]]
+        total += count
+        if frames:
+            self_c[frames[-1]] += count
+        for f in set(frames):
+            incl[f] += count
+    out = [f"{total} samples", "", "self %  function"]
+    out += [f"{100 * c / total:5.1f}  {f}" for f, c in self_c.most_common(top)]
+    out += ["", "incl %  function"]
+    out += [f"{100 * c / total:5.1f}  {f}" for f, c in incl.most_common(top)]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Profile, print the report; returns 1 if py-spy is missing."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--engine", choices=["asyncio", "threaded"], default="asyncio")
+    ap.add_argument("--workload", choices=sorted(PARAMS), default="fanout-a")
+    ap.add_argument("--dialect", choices=["structured", "irc"], default="structured")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    args = ap.parse_args(argv)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        print("py-spy is not installed: .venv/bin/pip install py-spy", file=sys.stderr)
+        return 1
+    out_dir = ROOT / "bench-results"
+    out_dir.mkdir(exist_ok=True)
+    collapsed = out_dir / f"profile-{args.engine}-{args.workload}-{time.strftime('%H%M%S')}.txt"
+    port = free_port()
+    pin = (os.cpu_count() or 1) >= 2
+    cmd = [spy, "record", "--format", "raw", "--rate", str(args.rate), "--nonblocking",
+           *(["--threads"] if args.engine == "threaded" else []), "-o", str(collapsed), "--",
+           sys.executable, "-m", "chat", "--engine", args.engine, "--port", str(port),
+           "--log-level", "WARNING", *OUR_LIMITS]
+    if pin:
+        cmd = ["taskset", "-c", "0", *cmd]
+        os.sched_setaffinity(0, {1})
+    log = collapsed.with_suffix(".log").open("wb")  # never a pipe nobody reads: it would fill
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    try:
+        wait_listening(port, proc)  # type: ignore[arg-type]
+        server_pid = int(subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                        text=True).stdout.split()[0])
+        for _ in range(args.runs):
+            procstat.wait_quiet(server_pid, timeout_s=120)
+            r = asyncio.run(run_fanout(Target("127.0.0.1", port, args.dialect), PARAMS[
+                args.workload]))
+            print(f"{r['deliveries_per_s']:,.0f} deliveries/s, lost {r['lost']} "
+                  "(under the profiler: slower than without)")
+    finally:
+        # py-spy writes its output when the profiled program ends
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        for child in children:
+            os.kill(int(child), signal.SIGINT)
+        proc.wait(30)
+    print(report(collapsed, args.top))
+    print(f"\ncollapsed stacks: {collapsed}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
