@@ -1,4 +1,18 @@
-"""``chat-server`` / ``python -m chat``: parse options, start an engine, stop on SIGINT/SIGTERM."""
+"""``chat-server`` / ``python -m chat``: parse options, start an engine, stop on SIGINT/SIGTERM.
+
+Every option can also be set in a TOML file given with ``--config``; options on the command line
+win over the file. The file uses the option names (``-`` or ``_``), at the top level, and limits
+may also go in a ``[limits]`` table::
+
+    engine = "threaded"
+    port = 7777
+    tls-cert = "/etc/chat/cert.pem"
+    tls-key = "/etc/chat/key.pem"
+
+    [limits]
+    max-per-ip = 20
+    rate-per-second = 5
+"""
 
 from __future__ import annotations
 
@@ -6,10 +20,13 @@ import argparse
 import dataclasses
 import logging
 import signal
+import ssl
 import sys
+import tomllib
+from typing import Any
 
 from chat import __version__
-from chat.config import DEFAULT_HOST, DEFAULT_PORT, Limits, ServerConfig
+from chat.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TLS_PORT, Limits, ServerConfig
 from chat.engines import ENGINES, make_engine
 
 log = logging.getLogger("chat")
@@ -57,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--motd", default=defaults.motd, help="message of the day")
     parser.add_argument("--shutdown-grace", type=float, default=defaults.shutdown_grace,
                         help="seconds to flush goodbyes when stopping")
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help="TOML file with any of these options (the command line wins)")
+    tls = parser.add_argument_group("TLS")
+    tls.add_argument("--tls-cert", metavar="PEM", default=None,
+                     help="certificate chain; serve TLS on --tls-port as well")
+    tls.add_argument("--tls-key", metavar="PEM", default=None,
+                     help="private key (default: read from the --tls-cert file)")
+    tls.add_argument("--tls-port", type=int, default=DEFAULT_TLS_PORT,
+                     help="TLS port (0 picks a free one)")
+    tls.add_argument("--tls-handshake-timeout", type=float,
+                     default=defaults.tls_handshake_timeout,
+                     help="seconds a TLS client has to finish its handshake")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -72,19 +101,90 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class ConfigFileError(ValueError):
+    """The config file cannot be read or names an option that does not exist."""
+
+
+def _convert(action: argparse.Action, key: str, value: Any) -> Any:
+    """A TOML value checked (and converted) the way the command line would treat it."""
+    if isinstance(action, argparse.BooleanOptionalAction):
+        if not isinstance(value, bool):
+            raise ConfigFileError(f"{key!r} must be true or false")
+        return value
+    kind = action.type or str
+    if isinstance(value, bool | dict | list):
+        raise ConfigFileError(f"{key!r} must be a {getattr(kind, '__name__', 'value')}")
+    if kind is int and not isinstance(value, int):
+        raise ConfigFileError(f"{key!r} must be an integer")
+    if kind is float and not isinstance(value, int | float):
+        raise ConfigFileError(f"{key!r} must be a number")
+    if kind is str and not isinstance(value, str):
+        raise ConfigFileError(f"{key!r} must be a string")
+    value = kind(value)  # type: ignore[operator]
+    if action.choices is not None and value not in action.choices:
+        raise ConfigFileError(f"{key!r} must be one of {', '.join(map(str, action.choices))}")
+    return value
+
+
+def load_config_file(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """Option values from a TOML file, keyed by argparse ``dest``; unknown keys are errors."""
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(f"{path} is not valid TOML: {exc}") from None
+    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in
+               ("help", "version", "config")}
+    limit_names = {f.name for f in dataclasses.fields(Limits)}
+    items = [(k, v) for k, v in data.items() if k != "limits"]
+    limits_table = data.get("limits", {})
+    if not isinstance(limits_table, dict):
+        raise ConfigFileError(f"{path}: 'limits' must be a table")
+    items += [(k, v) for k, v in limits_table.items()]
+    values: dict[str, Any] = {}
+    for key, value in items:
+        dest = key.replace("-", "_")
+        action = actions.get(dest)
+        if action is None or (key in limits_table and dest not in limit_names):
+            raise ConfigFileError(f"{path}: unknown option {key!r}")
+        try:
+            values[dest] = _convert(action, key, value)
+        except ConfigFileError as exc:
+            raise ConfigFileError(f"{path}: {exc}") from None
+    return values
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Options from the config file (if any), then the command line over them."""
+    parser = build_parser()
+    first, _ = parser.parse_known_args(argv)
+    if first.config:
+        try:
+            parser.set_defaults(**load_config_file(first.config, parser))
+        except ConfigFileError as exc:
+            parser.error(str(exc))
+    args = parser.parse_args(argv)
+    if args.tls_key and not args.tls_cert:
+        parser.error("--tls-key needs --tls-cert")
+    return args
+
+
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """A ServerConfig from parsed options."""
     limits = Limits(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Limits)})
     return ServerConfig(
         host=args.host, port=args.port, name=args.name, default_room=args.default_room,
         greet_delay=args.greet_delay, motd=args.motd, shutdown_grace=args.shutdown_grace,
-        limits=limits,
+        tls_cert=args.tls_cert, tls_key=args.tls_key, tls_port=args.tls_port,
+        tls_handshake_timeout=args.tls_handshake_timeout, limits=limits,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the server in the foreground until SIGINT/SIGTERM; exit 0 after a clean stop."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = config_from_args(args)
@@ -95,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     def on_ready(host: str, port: int) -> None:
+        if engine.tls_port is not None:
+            log.info("TLS on port %d", engine.tls_port)
         log.info("ready: engine=%s host=%s port=%d", engine.name, host, port)
 
     def on_signal(signum: int, frame: object) -> None:
@@ -105,8 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         engine.run(on_ready)
+    except ssl.SSLError as exc:
+        log.error("cannot use the TLS certificate/key: %s", exc)
+        return 1
     except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
+        if config.tls and exc.filename:
+            log.error("cannot read %s: %s", exc.filename, exc.strerror or exc)
+        else:
+            log.error("cannot listen on %s: %s", config.host, exc.strerror or exc)
         return 1
     log.info("stopped")
     return 0

@@ -57,6 +57,11 @@ class BackgroundServer:
         """The hub, for tests that look at server state (take the engine's care: read only)."""
         return self.engine.hub
 
+    @property
+    def tls_port(self) -> int | None:
+        """The TLS listener's port, when the config has a certificate."""
+        return self.engine.tls_port
+
 
 @contextmanager
 def serve_in_background(engine: str, config: ServerConfig | None = None,

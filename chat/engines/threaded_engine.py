@@ -306,29 +306,25 @@ class ThreadedEngine:
         assert self._tls_context is not None
         sock: socket.socket = raw
         try:
-            try:
-                sock = self._tls_context.wrap_socket(raw, server_side=True,
-                                                     do_handshake_on_connect=False)
-                with self._lock:
-                    self._handshaking.discard(raw)
-                    self._handshaking.add(sock)
-                if self._stop.is_set():
-                    raise ConnectionAbortedError("shutting down")
-                sock.settimeout(self.config.tls_handshake_timeout)
-                sock.do_handshake()
-                sock.setblocking(False)
-            except (OSError, ValueError) as exc:
-                log.debug("TLS handshake with %s failed: %s", host, exc)
-                sock.close()
-                return
-            finally:
-                with self._lock:
-                    self._handshaking.discard(raw)
-                    self._handshaking.discard(sock)
-        except BaseException:
-            self._readers.discard(threading.current_thread())
-            raise
-        if sock.fileno() < 0 or self._stop.is_set():
+            sock = self._tls_context.wrap_socket(raw, server_side=True,
+                                                 do_handshake_on_connect=False)
+            with self._lock:
+                self._handshaking.discard(raw)
+                self._handshaking.add(sock)
+            if self._stop.is_set():
+                raise ConnectionAbortedError("shutting down")
+            sock.settimeout(self.config.tls_handshake_timeout)
+            sock.do_handshake()
+            sock.setblocking(False)
+            failed = False
+        except (OSError, ValueError) as exc:
+            log.debug("TLS handshake with %s failed: %s", host, exc)
+            failed = True
+        finally:
+            with self._lock:
+                self._handshaking.discard(raw)
+                self._handshaking.discard(sock)
+        if failed or self._stop.is_set():
             sock.close()
             self._readers.discard(threading.current_thread())
             return
