@@ -25,6 +25,14 @@ Commands:
   /msg NICK text          private message
   /me text                action, shown as "* you text"
   /topic [#room] [text]   show or set a room's topic
+  /whois NICK             who someone is, their rooms, away message and idle time
+  /away [message]         mark yourself away (no message: back)
+Room operators (whoever created the room, and whoever they give +o):
+  /kick [#room] NICK [reason]     remove someone from a room
+  /invite NICK [#room]            let someone into an invite-only (+i) room
+  /mode [#room] [+/-modes] [args] show or change modes: o (operator) v (voice) t (topic
+                                  lock) m (moderated) i (invite-only) k KEY, l LIMIT, b MASK (ban)
+  /op NICK, /deop NICK            shortcuts for /mode +o and -o in the current room
   /quit [reason]          leave the server
   /help                   this text
 Anything else you type is sent to your current room (start with // to send a line beginning
@@ -125,6 +133,32 @@ class HumanDialect(Dialect):
             return [c.SetTopic(None, rest or None)]
         if verb == "quit":
             return [c.Quit(rest)]
+        if verb == "whois":
+            return [c.Whois(word)] if word else [_usage("/whois NICK")]
+        if verb == "away":
+            return [c.Away(rest)]
+        if verb == "back":
+            return [c.Away("")]
+        if verb == "kick":
+            if word.startswith("#"):
+                nick, _, reason = tail.partition(" ")
+                return [c.Kick(word, nick, reason.strip())] if nick else [_usage(KICK_USAGE)]
+            return [c.Kick(None, word, tail)] if word else [_usage(KICK_USAGE)]
+        if verb == "invite":
+            if not word:
+                return [_usage("/invite NICK [#room]")]
+            return [c.Invite(word, tail.split()[0] if tail else None)]
+        if verb == "mode":
+            args = rest.split()
+            target = None
+            if args and not args[0].startswith(("+", "-")):
+                target = args.pop(0)
+            return [c.Mode(target, args[0] if args else "", tuple(args[1:]))]
+        if verb in ("op", "deop", "voice", "devoice"):
+            if not word:
+                return [_usage(f"/{verb} NICK")]
+            sign = "-" if verb.startswith("de") else "+"
+            return [c.Mode(None, sign + ("o" if verb.endswith("op") else "v"), (word,))]
         return [c.Invalid("unknown_command", f"Unknown command /{verb}; type /help")]
 
     # -- output --------------------------------------------------------------------------
@@ -136,7 +170,11 @@ class HumanDialect(Dialect):
         key: Any = ("h", current is not None and current.name == event.room)
         if isinstance(event, e.Message) and event.room is None:
             key = ("h-own", event.source is not None and event.source.nick == self.user.nick)
-        elif isinstance(event, e.Error | e.Welcome):
+        elif isinstance(event, e.Kicked):
+            key = ("h-kick", event.target == self.user.nick, key[1])
+        elif isinstance(event, e.AwayStatus) and event.changed:
+            key = ("h-away", event.nick == self.user.nick)
+        elif isinstance(event, e.Error | e.Welcome | e.Invited | e.WhoisReply):
             key = None  # addressed to one user; don't cache
         if key is not None and key in cache:
             return cache[key]
@@ -169,12 +207,34 @@ class HumanDialect(Dialect):
         if isinstance(event, e.Welcome):
             return (f"*** Welcome to {event.server}, {event.nick}! Type /help for commands.\n"
                     f"*** {event.motd}")
+        if isinstance(event, e.Kicked) and key[1]:
+            tail = f" ({event.reason})" if event.reason else ""
+            return f"{stamp} -- You were kicked from {event.room} by {nick_of(event)}{tail}"
+        if isinstance(event, e.Invited):
+            if event.target == self.user.nick:
+                return (f"{stamp} -- {nick_of(event)} invites you to {event.room}; "
+                        f"/join {event.room} to accept")
+            return f"{stamp} -- You invited {event.target} to {event.room}"
+        if isinstance(event, e.AwayStatus) and key == ("h-away", True):
+            if event.text:
+                return f"{stamp} -- You are marked as away ({event.text}); /away to come back"
+            return f"{stamp} -- You are no longer marked as away"
+        if isinstance(event, e.WhoisReply):
+            return f"{stamp} -- {describe(event)}"
         if isinstance(event, e.RoomList):
             lines = [f"{stamp} -- {describe(event)}"]
             lines += [f"   {r.name:<20} {r.members:>4} online  {r.topic}".rstrip()
                       for r in event.rooms]
             return "\n".join(lines)
         return f"{stamp} -- {describe(event)}"
+
+
+KICK_USAGE = "/kick [#room] NICK [reason]"
+
+
+def nick_of(event: e.Event) -> str:
+    """Who caused ``event``, for prose."""
+    return event.source.nick if event.source else "the server"
 
 
 def _usage(text: str) -> c.Invalid:

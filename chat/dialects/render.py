@@ -95,3 +95,66 @@ def _(event: e.Error) -> str:
 @describe.register
 def _(event: e.Disconnect) -> str:
     return f"Disconnecting: {event.reason}"
+
+
+@describe.register
+def _(event: e.Kicked) -> str:
+    tail = f" ({event.reason})" if event.reason else ""
+    return f"{event.target} was kicked from {event.room} by {_who(event)}{tail}"
+
+
+@describe.register
+def _(event: e.Invited) -> str:
+    return f"{_who(event)} invited {event.target} to {event.room}"
+
+
+@describe.register
+def _(event: e.ModeChanged) -> str:
+    modes, args = e.mode_string(event.changes)
+    where = f" on {event.target}" if event.target.startswith("#") else ""
+    return f"{_who(event)} set mode {' '.join((modes, *args))}{where}"
+
+
+@describe.register
+def _(event: e.ModeInfo) -> str:
+    return f"Modes of {event.target}: {' '.join((event.modes, *event.args))}"
+
+
+@describe.register
+def _(event: e.BanList) -> str:
+    if not event.bans:
+        return f"No bans on {event.room}"
+    bans = ", ".join(f"{b.mask} (by {b.set_by})" for b in event.bans)
+    return f"Bans on {event.room}: {bans}"
+
+
+@describe.register
+def _(event: e.AwayStatus) -> str:
+    if not event.text:
+        return f"{event.nick} is back"
+    return f"{event.nick} is away: {event.text}"
+
+
+@describe.register
+def _(event: e.WhoisReply) -> str:
+    u = event.user
+    rooms = " ".join(("@" if r.op else "+" if r.voice else "") + r.room for r in event.rooms)
+    parts = [f"{u.nick} is {u.ident}@{u.host}" + (f" ({u.realname})" if u.realname else "")]
+    parts.append(f"in {rooms}" if rooms else "in no room")
+    if u.away:
+        parts.append(f"away: {u.away}")
+    parts.append(f"idle {event.idle}s")
+    return "; ".join(parts)
+
+
+@describe.register
+def _(event: e.WhoReply) -> str:
+    return f"{len(event.users)} user(s) match {event.mask}: " + " ".join(
+        u.nick for u in event.users)
+
+
+@describe.register
+def _(event: e.Presence) -> str:
+    if not event.users:
+        return "None of them is online"
+    return "Online: " + " ".join(u.nick for u in event.users)

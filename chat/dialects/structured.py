@@ -98,7 +98,21 @@ _REQUESTS: dict[str, Callable[[dict[str, Any], object], c.Command]] = {
     "ping": lambda o, ref: c.Ping(str(o.get("token", ""))[:64], ref),
     "pong": lambda o, ref: c.Pong(str(o.get("token", ""))[:64], ref),
     "quit": lambda o, ref: c.Quit(_text(o, "reason", required=False), ref),
+    "kick": lambda o, ref: c.Kick(_text(o, "room"), _text(o, "nick"),
+                                  _text(o, "reason", required=False), ref),
+    "invite": lambda o, ref: c.Invite(_text(o, "nick"), _text(o, "room"), ref),
+    "mode": lambda o, ref: c.Mode(_text(o, "target"), _text(o, "modes", required=False),
+                                  _strings(o, "args"), ref),
+    "away": lambda o, ref: c.Away(_text(o, "text", required=False), ref),
+    "whois": lambda o, ref: c.Whois(_text(o, "nick"), ref),
 }
+
+
+def _strings(obj: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = obj.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _BadRequest(f"'{key}' must be a list of strings")
+    return tuple(value[:16])
 
 
 def _fields(event: e.Event) -> dict[str, Any]:
@@ -130,6 +144,30 @@ def _fields(event: e.Event) -> dict[str, Any]:
         return {"type": "pong", "token": event.token}
     if isinstance(event, e.PingRequest):
         return {"type": "ping", "token": event.token}
+    if isinstance(event, e.Kicked):
+        return {"type": "kick", "nick": event.target, "reason": event.reason}
+    if isinstance(event, e.Invited):
+        return {"type": "invite", "nick": event.target}
+    if isinstance(event, e.ModeChanged):
+        modes, args = e.mode_string(event.changes)
+        return {"type": "mode", "target": event.target, "modes": modes, "args": list(args)}
+    if isinstance(event, e.ModeInfo):
+        return {"type": "modes", "target": event.target, "modes": event.modes,
+                "args": list(event.args), "created": iso_time(event.created) if event.created
+                else None}
+    if isinstance(event, e.BanList):
+        bans = [{"mask": b.mask, "set_by": b.set_by, "set_at": iso_time(b.set_at)}
+                for b in event.bans]
+        return {"type": "bans", "bans": bans}
+    if isinstance(event, e.AwayStatus):
+        return {"type": "away", "nick": event.nick, "away": event.text,
+                "changed": event.changed}
+    if isinstance(event, e.WhoisReply):
+        u = event.user
+        rooms = [{"room": r.room, "op": r.op, "voice": r.voice} for r in event.rooms]
+        return {"type": "whois", "nick": u.nick, "ident": u.ident, "host": u.host,
+                "realname": u.realname, "away": u.away, "rooms": rooms, "idle": event.idle,
+                "signon": iso_time(event.signon)}
     if isinstance(event, e.Error):
         return {"type": "error", "code": event.code, "ref": event.ref}
     if isinstance(event, e.Disconnect):
