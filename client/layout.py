@@ -104,8 +104,13 @@ def build_layout(app: ChatApp) -> Layout:
     prompt = BeforeInput(lambda: [("class:prompt", f"[{model.current.name}] ")])
     input_window = Window(BufferControl(app.input_buffer, input_processors=[prompt]),
                           height=1, wrap_lines=False)
+    # One candidate is simply inserted; a menu is only worth showing when there is a choice.
+    several_completions = Condition(lambda: bool(
+        app.input_buffer.complete_state
+        and len(app.input_buffer.complete_state.completions) > 1))
     root = FloatContainer(
         HSplit([body, status, input_window]),
-        floats=[Float(xcursor=True, ycursor=True, content=CompletionsMenu(max_height=8))],
+        floats=[Float(xcursor=True, ycursor=True, content=ConditionalContainer(
+            CompletionsMenu(max_height=8), several_completions))],
     )
     return Layout(root, focused_element=input_window)

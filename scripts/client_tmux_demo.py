@@ -116,8 +116,8 @@ def main() -> int:
     client = f"{sys.executable} -m client --port {port}"
     try:
         tmux.window("alice", f"{client} --nick alice")
-        tmux.window("bob", f"{client} --nick bob")
         tmux.wait_for("alice", r"\[connected\] alice in #lobby")
+        tmux.window("bob", f"{client} --nick bob")
         tmux.wait_for("bob", r"\[connected\] bob in #lobby")
         tmux.wait_for("alice", r"bob joined #lobby")
 
