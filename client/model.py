@@ -419,6 +419,43 @@ class ChatModel:
                 topic = f" — {r['topic']}" if r.get("topic") else ""
                 self._line(conv, event, "info", f"  {r['room']} ({r.get('members', 0)}){topic}")
 
+    def _on_kick(self, event: dict[str, Any]) -> None:
+        conv = self._room(event)
+        target = event.get("nick")
+        if conv is None or not isinstance(target, str):
+            return
+        conv.members.pop(fold(target), None)
+        if self.is_me(target):
+            # Keep the room on screen so the reason can be read; /join gets back in.
+            conv.joined = False
+            conv.members.clear()
+            conv.mentioned = conv.key != self.current_key
+        self._line(conv, event, "part", str(event.get("text", "")), nick=event.get("from"))
+
+    def _on_mode(self, event: dict[str, Any]) -> None:
+        conv = self._room({"room": event.get("target")})
+        modes, args = event.get("modes"), event.get("args")
+        if conv is not None and isinstance(modes, str) and isinstance(args, list):
+            adding, rest = True, list(args)
+            for ch in modes:
+                if ch in "+-":
+                    adding = ch == "+"
+                elif ch in "ovb" or (ch in "kl" and adding):
+                    arg = rest.pop(0) if rest else None
+                    member = conv.members.get(fold(arg)) if isinstance(arg, str) else None
+                    if member is not None and ch == "o":
+                        member.op = adding
+                    elif member is not None and ch == "v":
+                        member.voice = adding
+        self._line(conv or self.current, event, "nick", str(event.get("text", "")),
+                   nick=event.get("from"))
+
+    def _on_info(self, event: dict[str, Any]) -> None:
+        """Answers to a request of ours (whois, away, modes...): where the user is looking."""
+        self._line(self.current, event, "info", str(event.get("text", "")))
+
+    _on_invite = _on_whois = _on_away = _on_modes = _on_bans = _on_info
+
     def _on_notice(self, event: dict[str, Any]) -> None:
         conv = self._room(event) or self.current
         self._line(conv, event, "notice", str(event.get("text", "")))

@@ -237,3 +237,20 @@ def test_pane_scrolls_back_and_holds_still_while_lines_arrive() -> None:
     for _ in range(20):
         pane.page_down()
     assert pane.is_pinned() and pane.render_text().splitlines()[-1].endswith("new")
+
+
+def test_kick_and_mode_changes_update_members() -> None:
+    model = ChatModel("alice")
+    joined(model, "#a", "bob", "carol")
+    model.apply(ev("mode", target="#a", modes="+ov-t", args=["bob", "carol"],
+                   text="alice set mode +ov-t bob carol on #a", **{"from": "alice"}))
+    members = model.get("#a").members
+    assert members["bob"].op and members["carol"].voice and not members["carol"].op
+    model.apply(ev("kick", room="#a", nick="carol", reason="spam",
+                   text="carol was kicked from #a by bob (spam)", **{"from": "bob"}))
+    assert "carol" not in members
+    model.apply(ev("kick", room="#a", nick="alice", reason="",
+                   text="alice was kicked from #a by bob", **{"from": "bob"}))
+    conv = model.get("#a")
+    assert not conv.joined and conv.mentioned and model.joined_rooms() == []
+    assert conv.lines[-1].text == "alice was kicked from #a by bob"
