@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 from dataclasses import replace
 
+from client_harness import clients_fixture  # noqa: F401  (provides `clients`)
+
 from chat.config import ServerConfig
 from chat.engines import serve_in_background
 from client.model import ConnState

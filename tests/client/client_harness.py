@@ -1,4 +1,8 @@
-"""Fixtures for the client tests: the real ChatApp on a pipe input and DummyOutput.
+"""Harness for the client tests: the real ChatApp on a pipe input and DummyOutput.
+
+Not a conftest.py on purpose: other test modules do ``from conftest import ...``, and a second
+package-less conftest would shadow the root one in ``sys.modules``. Test modules import the
+``clients`` fixture from here.
 
 The app runs on the test's event loop against a real server (the root conftest's ``server``
 fixture, once per engine). Tests wait on conditions, re-checked whenever the app reports a
@@ -131,8 +135,8 @@ class Clients:
             driver.task.result()  # re-raise whatever crashed the app
 
 
-@pytest.fixture
-async def clients(server: Any) -> AsyncIterator[Clients]:
+@pytest.fixture(name="clients")
+async def clients_fixture(server: Any) -> AsyncIterator[Clients]:
     """ChatApps against the test's server (the root conftest runs it once per engine)."""
     async with contextlib.AsyncExitStack() as stack:
         made = Clients(stack)
