@@ -83,3 +83,81 @@ def serve_with(engine: str) -> Iterator[Callable[..., Clients]]:
         yield start
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert not leaked, f"threads left running: {leaked}"
+
+
+# -- IRC test clients (added for the IRC dialect; see tests/test_irc.py) ---------------------
+
+
+class IrcClient(LineClient):
+    """A raw IRC client over a real socket: send commands, wait for commands or numerics."""
+
+    nick = "*"
+
+    def cmd(self, line: str) -> None:
+        """Send one IRC line (CRLF added)."""
+        self.send(line + "\r\n")
+
+    def numeric(self, code: str, timeout: float = WAIT) -> list[str]:
+        """Wait for numeric ``code``; return its parameters after the recipient nick."""
+        line = self.expect(lambda text: _irc_verb(text) == code, timeout)
+        return _irc_params(line)[1:]
+
+    def verb(self, verb: str, timeout: float = WAIT) -> str:
+        """Wait for a line whose command is ``verb`` (JOIN, PRIVMSG, ...); return the line."""
+        return self.expect(lambda text: _irc_verb(text) == verb, timeout)
+
+    def sync(self, token: str = "sync") -> None:
+        """Round trip: everything the server sent before this is in ``received`` after it."""
+        self.cmd(f"PING :{token}")
+        self.expect(lambda text: _irc_verb(text) == "PONG" and text.endswith(f":{token}"))
+
+
+def _irc_strip(line: str) -> str:
+    if line.startswith("@"):
+        line = line.partition(" ")[2]
+    if line.startswith(":"):
+        line = line.partition(" ")[2]
+    return line
+
+
+def _irc_verb(line: str) -> str:
+    return _irc_strip(line).partition(" ")[0]
+
+
+def _irc_params(line: str) -> list[str]:
+    """Parameters of a received line (trailing included as the last one)."""
+    rest = _irc_strip(line).partition(" ")[2]
+    head, sep, trailing = rest.partition(" :") if not rest.startswith(":") else ("", ":", rest[1:])
+    params = head.split()
+    if sep:
+        params.append(trailing)
+    return params
+
+
+@pytest.fixture
+def irc(clients: Clients) -> Callable[..., IrcClient]:
+    """Factory: ``irc("alice", "#lobby", caps=("server-time",))`` is a registered IRC client
+    (CAP negotiated when ``caps`` is given) that joined the given rooms."""
+
+    def make(nick: str, *rooms: str, caps: tuple[str, ...] = ()) -> IrcClient:
+        server = clients.server
+        client = IrcClient(server.host, server.port)
+        clients.all.append(client)
+        if caps:
+            client.cmd("CAP LS 302")
+        client.cmd(f"NICK {nick}")
+        client.cmd(f"USER {nick} 0 * :{nick} the tester")
+        if caps:
+            client.verb("CAP")
+            client.cmd(f"CAP REQ :{' '.join(caps)}")
+            client.expect(" ACK ")
+            client.cmd("CAP END")
+        client.numeric("001")
+        client.numeric("376")
+        client.nick = nick
+        for room in rooms:
+            client.cmd(f"JOIN {room}")
+            client.numeric("366")
+        return client
+
+    return make

@@ -154,7 +154,7 @@ class IrcDialect(Dialect):
         self.caps: set[str] = set()
         self._capkey: tuple[str, ...] = ()
         self._negotiating = False  # CAP LS/REQ seen, END not yet: registration waits
-        self._nick = ""
+        self._want_nick = ""
         self._ident = ""
         self._realname = ""
         self._got_user = False
@@ -239,7 +239,7 @@ class IrcDialect(Dialect):
         if verb == "NICK":
             if not params or not params[0]:
                 return [self._num("431", text="No nickname given")]
-            self._nick = params[0]
+            self._want_nick = params[0]
             return self._try_register()
         if verb == "USER":
             if len(params) < 4 or not params[0]:
@@ -261,8 +261,8 @@ class IrcDialect(Dialect):
 
         After a 433 the client is still unregistered, so its next NICK lands here again.
         """
-        if self._nick and self._got_user and not self._negotiating:
-            return [c.Register(self._nick, self._ident, self._realname, ref="NICK")]
+        if self._want_nick and self._got_user and not self._negotiating:
+            return [c.Register(self._want_nick, self._ident, self._realname, ref="NICK")]
         return []
 
     def _cap(self, verb: str, params: list[str]) -> list[Decoded]:
