@@ -1,0 +1,85 @@
+"""SIGTERM/SIGINT on the real ``chat-server`` process: clients are told, the process exits 0
+within a bound, even with a client that never reads."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from support import WAIT, LineClient
+
+GRACE = 0.5
+
+
+def start_server(engine: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chat", "--engine", engine, "--port", "0",
+         "--shutdown-grace", str(GRACE), "--rate-per-second", "0", "--sendq", "65536"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        found = re.search(r"ready: .*port=(\d+)", line)
+        if found:
+            return proc, int(found.group(1))
+    proc.kill()
+    raise AssertionError("server never became ready")
+
+
+@pytest.mark.parametrize("engine", ["asyncio", "threaded"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_tells_clients_and_exits_promptly(engine: str, sig: signal.Signals) -> None:
+    proc, port = start_server(engine)
+    clients: list[LineClient] = []
+    try:
+        person = LineClient("127.0.0.1", port)
+        clients.append(person)
+        person.send("alice\r\n")
+        person.expect("In #lobby")
+        bot = LineClient("127.0.0.1", port)
+        clients.append(bot)
+        bot.request(type="hello", version=1, nick="bob")
+        bot.expect_json(type="welcome")
+        # A client with a tiny window that never reads, and a pile of output queued for it.
+        stalled = LineClient("127.0.0.1", port, rcvbuf=4096)
+        clients.append(stalled)
+        stalled.request(type="hello", version=1, nick="stalled")
+        stalled.request(type="join", room="#lobby")
+        for n in range(20):
+            bot.request(type="rooms", ref=n)
+        idle = socket.create_connection(("127.0.0.1", port))  # never says anything
+        bot.request(type="ping", token="sync")
+        bot.expect_json(type="pong", token="sync")
+        start = time.monotonic()
+        proc.send_signal(sig)
+        assert "Disconnecting: Server shutting down" in person.wait_closed()[-1]
+        last = json.loads(bot.wait_closed()[-1])
+        assert last == {**last, "type": "disconnect", "reason": "Server shutting down"}
+        assert proc.wait(timeout=WAIT) == 0
+        elapsed = time.monotonic() - start
+        assert elapsed < GRACE + 3, f"took {elapsed:.1f} s to stop"
+        idle.settimeout(WAIT)
+        try:
+            while idle.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+        idle.close()
+        assert proc.stderr is not None
+        log = proc.stderr.read()
+        assert f"received {sig.name}, shutting down" in log and "stopped" in log
+        assert "Traceback" not in log
+    finally:
+        for client in clients:
+            client.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
