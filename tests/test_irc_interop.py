@@ -1,0 +1,166 @@
+"""Real IRC client programs against both engines: ``ii`` (driven through files) and
+``weechat-headless`` (driven through its FIFO, read through its log files).
+
+Each talks with a telnet-mode user and a structured-mode user in #lobby. The programs write
+files, not sockets we own, so waiting here means polling a file until a line shows up, with a
+deadline; nothing sleeps for a fixed time. A missing binary skips its test with the install
+command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import IrcClient
+from support import WAIT, Clients
+
+
+def need(binary: str, package: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        pytest.skip(f"{binary} is not installed; install with: apt-get install -y {package}")
+    return path
+
+
+def wait_for(path: Path, text: str, timeout: float = WAIT) -> str:
+    """Poll ``path`` until it contains ``text``; return the contents."""
+    deadline = time.monotonic() + timeout
+    content = ""
+    while time.monotonic() < deadline:
+        try:
+            content = path.read_text(errors="replace")
+        except FileNotFoundError:
+            content = ""
+        if text in content:
+            return content
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never appeared in {path}; it has:\n{content[-2000:]}")
+
+
+def wait_path(path: Path, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} never appeared")
+        time.sleep(0.05)
+
+
+def write_fifo(path: Path, line: str) -> None:
+    """Write one line to a FIFO the client program reads (it keeps it open)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:  # no reader yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def programs() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start client programs; every one is stopped (then killed) at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*argv: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.terminate()
+    for proc in started:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def test_ii_joins_and_talks_with_telnet_and_structured_users(
+        clients: Clients, programs: Callable[..., subprocess.Popen[bytes]], tmp_path: Path,
+        irc: Callable[..., IrcClient]) -> None:
+    ii = need("ii", "ii")
+    person = clients.human("tina")
+    bot = clients.bot("bert", "#lobby")
+    host, port = clients.server.host, clients.server.port
+    programs(ii, "-s", host, "-p", str(port), "-n", "iiuser", "-i", str(tmp_path),
+             "-f", "ii user")
+    server_dir = tmp_path / host
+    wait_for(server_dir / "out", "Welcome to the chat.local IRC network, iiuser")
+    write_fifo(server_dir / "in", "/j #lobby")
+    room = server_dir / "#lobby"
+    wait_for(room / "out", "iiuser(iiuser@127.0.0.1) has joined #lobby")
+    person.expect("iiuser joined #lobby")
+    person.send("hello ii\r\n")
+    wait_for(room / "out", "<tina> hello ii")
+    bot.request(type="message", to="#lobby", text="hello from json")
+    wait_for(room / "out", "<bert> hello from json")
+    write_fifo(room / "in", "hi both, from ii")
+    person.expect("<iiuser> hi both, from ii")
+    assert bot.expect_json(type="message", text="hi both, from ii")["from"] == "iiuser"
+    write_fifo(server_dir / "in", "/names #lobby")
+    wait_for(server_dir / "out", "@tina bert iiuser")
+    write_fifo(server_dir / "in", "/j bert psst")  # ii: /j NICK TEXT is a private message
+    assert bot.expect_json(type="message", text="psst")["room"] is None
+
+
+def _weechat(programs: Callable[..., subprocess.Popen[bytes]], home: Path, host: str,
+             port: int, nick: str) -> None:
+    weechat = need("weechat-headless", "weechat-headless")
+    setup = ";".join([
+        "/set logger.file.flush_delay 0",
+        f"/set logger.file.path {home}/logs",
+        f"/set fifo.file.path {home}/fifo",
+        f"/set irc.server_default.nicks {nick}",
+        "/set irc.server_default.autoreconnect off",
+        f"/server add test {host}/{port} -notls -autojoin=#lobby",
+        "/connect test",
+    ])
+    programs(weechat, "--dir", str(home), "-r", setup)
+
+
+def test_weechat_joins_talks_sees_members_sets_topic_and_kicks(
+        clients: Clients, programs: Callable[..., subprocess.Popen[bytes]],
+        tmp_path: Path) -> None:
+    person = clients.human("tina")  # creates #lobby, so tina is its operator
+    bot = clients.bot("bert", "#lobby")
+    _weechat(programs, tmp_path, clients.server.host, clients.server.port, "wee")
+    log = tmp_path / "logs" / "irc.test.#lobby.weechatlog"
+    person.expect("wee joined #lobby")
+    wait_for(log, "Channel #lobby: 3 nicks (1 op, 0 voices, 2 normals)")
+    fifo = tmp_path / "fifo"
+    wait_path(fifo)
+    person.send("hello weechat\r\n")
+    wait_for(log, "tina\thello weechat")
+    bot.request(type="message", to="#lobby", text="hello from json")
+    wait_for(log, "bert\thello from json")
+    write_fifo(fifo, "irc.test.#lobby *hi all, from weechat")
+    person.expect("<wee> hi all, from weechat")
+    bot.expect_json(type="message", text="hi all, from weechat")
+    write_fifo(fifo, "irc.test.#lobby */me waves")
+    person.expect("* wee waves")
+    person.send("/op wee\r\n")
+    wait_for(log, "Mode #lobby [+o wee] by tina")
+    write_fifo(fifo, "irc.test.#lobby */topic weechat was here")
+    assert bot.expect_json(type="topic", changed=True)["topic"] == "weechat was here"
+    person.expect("wee set the topic of #lobby to: weechat was here")
+    write_fifo(fifo, "irc.test.#lobby */kick bert out you go")
+    event = bot.expect_json(type="kick")
+    assert event["from"] == "wee" and event["nick"] == "bert" and event["reason"] == "out you go"
+    person.expect("bert was kicked from #lobby by wee (out you go)")
+    write_fifo(fifo, "irc.test.#lobby */quit bye")
+    person.expect("wee quit (bye)")
