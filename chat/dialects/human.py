@@ -32,7 +32,7 @@ Room operators (whoever created the room, and whoever they give +o):
   /invite NICK [#room]            let someone into an invite-only (+i) room
   /mode [#room] [+/-modes] [args] show or change modes: o (operator) v (voice) t (topic
                                   lock) m (moderated) i (invite-only) k KEY, l LIMIT, b MASK (ban)
-  /op NICK, /deop NICK            shortcuts for /mode +o and -o in the current room
+  /op, /deop, /voice, /devoice NICK  shortcuts for /mode +o, -o, +v, -v in the current room
   /quit [reason]          leave the server
   /help                   this text
 Anything else you type is sent to your current room (start with // to send a line beginning
