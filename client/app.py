@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from ssl import SSLContext
 
 from prompt_toolkit.application import Application, create_app_session
 from prompt_toolkit.buffer import Buffer
@@ -42,11 +43,12 @@ class ChatApp:
         backoff: Sequence[float] = BACKOFF,
         keepalive: float = 60.0,
         mouse: bool = False,
+        ssl: SSLContext | None = None,
     ) -> None:
         self.model = ChatModel(nick)
         self.connection = Connection(
             self.model, host, port, rooms=rooms, on_change=self.invalidate, backoff=backoff,
-            keepalive=keepalive,
+            keepalive=keepalive, ssl=ssl,
         )
         self.pane = MessagePane(self.model)
         self.input_buffer = Buffer(

@@ -8,10 +8,12 @@ import contextlib
 import getpass
 import logging
 import re
+import ssl
 import sys
 
-from chat.config import DEFAULT_HOST, DEFAULT_PORT
+from chat.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TLS_PORT
 from chat.core.names import nick_problem
+from chat.tls import client_context
 from client.app import ChatApp
 
 
@@ -29,8 +31,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(prog="chat-client", description="Full-screen terminal chat client.")
     p.add_argument("--host", default=DEFAULT_HOST, help="server address (default %(default)s)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help="server port (default %(default)s)")
+    p.add_argument("--port", type=int, default=None,
+                   help=f"server port (default {DEFAULT_PORT}, or {DEFAULT_TLS_PORT} with --tls)")
+    p.add_argument("--tls", action="store_true",
+                   help="connect with TLS and verify the server's certificate")
+    p.add_argument("--ca-file", metavar="PEM",
+                   help="trust this CA (for a self-signed or private CA); implies --tls")
     p.add_argument("--nick", default=None, help="your nickname (default: your login name)")
     p.add_argument("--join", action="append", metavar="ROOM", default=None,
                    help="room to join on connect; repeat for more (default #lobby)")
@@ -49,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"chat-client: invalid nickname {nick!r}: {problem}", file=sys.stderr)
         return 2
+    use_tls = args.tls or bool(args.ca_file)
+    if args.port is None:
+        args.port = DEFAULT_TLS_PORT if use_tls else DEFAULT_PORT
     if not 0 < args.port < 65536:
         print(f"chat-client: invalid port {args.port}", file=sys.stderr)
         return 2
@@ -59,7 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         # Log records must never be printed over the full-screen UI.
         logging.basicConfig(handlers=[logging.NullHandler()])
     rooms = [r if r.startswith("#") else "#" + r for r in (args.join or ["#lobby"])]
-    app = ChatApp(args.host, args.port, nick, rooms, mouse=args.mouse)
+    context = None
+    if use_tls:
+        try:
+            context = client_context(args.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"chat-client: cannot use CA file {args.ca_file!r}: {exc}", file=sys.stderr)
+            return 2
+    app = ChatApp(args.host, args.port, nick, rooms, mouse=args.mouse, ssl=context)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C before the UI took the terminal
         asyncio.run(app.run_async())
     return 0

@@ -14,6 +14,7 @@ import errno
 import itertools
 import logging
 import random
+import ssl as ssl_module
 from collections.abc import Callable, Sequence
 
 from client import protocol
@@ -56,8 +57,10 @@ class Connection:
         connect_timeout: float = 10.0,
         keepalive: float = 60.0,
         jitter: float = JITTER,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         self.model = model
+        self.ssl = ssl  # a verifying context (chat.tls.client_context) for the TLS port
         self.host = host
         self.port = port
         self.initial_rooms = list(rooms)
@@ -126,7 +129,15 @@ class Connection:
             self.on_change()
             try:
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.host, self.port), self.connect_timeout)
+                    asyncio.open_connection(self.host, self.port, ssl=self.ssl),
+                    self.connect_timeout)
+            except ssl_module.SSLCertVerificationError as exc:
+                # Retrying cannot fix an untrusted certificate: say why and stop.
+                self.model.info_all(
+                    f"Cannot connect to {self.host}:{self.port}: the server's certificate "
+                    f"is not trusted ({exc.verify_message}). Use --ca-file to trust its CA.",
+                    kind="error")
+                break
             except (TimeoutError, OSError) as exc:
                 reason = describe_error(exc)
                 delay = self._delay(failures)
