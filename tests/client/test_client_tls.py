@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import trustme
 from client_harness import Clients
+from support import TEST_LIMITS
 
 from chat.config import ServerConfig
 from chat.engines import serve_in_background
 from chat.tls import client_context
-from support import TEST_LIMITS
 
 
 @pytest.fixture
