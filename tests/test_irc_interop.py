@@ -127,6 +127,9 @@ def _weechat(programs: Callable[..., subprocess.Popen[bytes]], home: Path, host:
         f"/set fifo.file.path {home}/fifo",
         f"/set irc.server_default.nicks {nick}",
         "/set irc.server_default.autoreconnect off",
+        # WeeChat paces its own commands (2 s apart); a test need not wait for that.
+        "/set irc.server_default.anti_flood_prio_high 0",
+        "/set irc.server_default.anti_flood_prio_low 0",
         f"/server add test {host}/{port} -notls -autojoin=#lobby",
         "/connect test",
     ])
@@ -164,3 +167,57 @@ def test_weechat_joins_talks_sees_members_sets_topic_and_kicks(
     person.expect("bert was kicked from #lobby by wee (out you go)")
     write_fifo(fifo, "irc.test.#lobby */quit bye")
     person.expect("wee quit (bye)")
+
+
+def test_irssi_in_tmux_joins_talks_sets_topic_and_kicks(
+        clients: Clients, tmp_path: Path) -> None:
+    irssi = need("irssi", "irssi")
+    tmux = need("tmux", "tmux")
+    sock = str(tmp_path / "tmux.sock")  # a private tmux server, killed at the end
+
+    def keys(text: str) -> None:
+        subprocess.run([tmux, "-S", sock, "send-keys", "-t", "t", text, "Enter"], check=True,
+                       timeout=WAIT)
+
+    def screen_has(text: str) -> None:
+        deadline = time.monotonic() + WAIT
+        shown = ""
+        while time.monotonic() < deadline:
+            shown = subprocess.run([tmux, "-S", sock, "capture-pane", "-p", "-t", "t"],
+                                   capture_output=True, text=True, timeout=WAIT).stdout
+            if text in shown:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never shown by irssi; screen:\n{shown}")
+
+    person = clients.human("tina")
+    bot = clients.bot("bert", "#lobby")
+    host, port = clients.server.host, clients.server.port
+    # irssi paces its own commands (2.2 s apart after a burst of 5); a test need not wait.
+    (tmp_path / "config").write_text(
+        'settings = { "irc/core" = { cmd_queue_speed = "0msec"; cmds_max_at_once = "100"; }; };\n')
+    command = f"{irssi} --home={tmp_path} -c {host} -p {port} -n irssy"
+    subprocess.run([tmux, "-S", sock, "new-session", "-d", "-s", "t", "-x", "160", "-y", "40",
+                    command], check=True, timeout=WAIT)
+    try:
+        screen_has("End of /MOTD command.")  # registered: commands now go to the server
+        keys("/join #lobby")
+        person.expect("irssy joined #lobby")
+        screen_has("Total of 3 nicks [1 ops, 0 halfops, 0 voices, 2 normal]")
+        person.send("hello irssi\r\n")
+        screen_has("<@tina> hello irssi")
+        bot.request(type="message", to="#lobby", text="hello from json")
+        screen_has("< bert> hello from json")
+        keys("hi all, from irssi")
+        person.expect("<irssy> hi all, from irssi")
+        bot.expect_json(type="message", text="hi all, from irssi")
+        person.send("/op irssy\r\n")
+        screen_has("mode/#lobby [+o irssy] by tina")
+        keys("/topic irssi was here")
+        assert bot.expect_json(type="topic", changed=True)["topic"] == "irssi was here"
+        keys("/kick bert bye")
+        assert bot.expect_json(type="kick")["from"] == "irssy"
+        keys("/quit done")
+        person.expect("irssy quit (done)")
+    finally:
+        subprocess.run([tmux, "-S", sock, "kill-server"], capture_output=True, timeout=WAIT)
