@@ -18,6 +18,7 @@ from chat.config import ServerConfig
 from chat.core import ChatCore
 from chat.core import commands as c
 from chat.core import events as e
+from chat.core.names import fold
 from chat.dialects import HumanDialect, detect
 from chat.dialects.base import Dialect
 from chat.framing import LineReader, LineTooLong
@@ -42,6 +43,24 @@ class Session:
     seen: float = 0.0  # when bytes last arrived: any input proves the peer is alive
     pinged: float = 0.0  # when an unanswered ping went out (0: none outstanding)
     greeted: bool = False  # taken for a person because it was silent; its first line may differ
+
+
+class _Segment:
+    """Consecutive room messages from one sender to the same member tuple, encoded once each.
+
+    Every recipient's write list holds one ``parts`` list per segment (its variant's, or its
+    own); later messages that merge into the segment append their bytes to those few lists, so
+    fan-out work per recipient is per segment, not per message. ``take_output`` joins each
+    ``parts`` list once and puts the bytes in place of the lists.
+    """
+
+    __slots__ = ("groups", "recipients", "singles", "source")
+
+    def __init__(self, recipients: tuple[int, ...], source: object) -> None:
+        self.recipients = recipients
+        self.source = source
+        self.groups: list[tuple[Dialect, list[bytes]]] = []  # one per shared variant
+        self.singles: list[tuple[Dialect, list[bytes]]] = []  # encoded per recipient
 
 
 @dataclass(slots=True)
@@ -71,6 +90,8 @@ class Hub:
         self._timers: list[tuple[float, int, int, str]] = []
         self._timer_seq = 0
         self._out = Output()
+        self._segment: _Segment | None = None  # the last one: only it may take more messages
+        self._parts: list[list[bytes]] = []  # every segment's parts lists since take_output
 
     # -- engine interface ----------------------------------------------------------------
 
@@ -182,6 +203,24 @@ class Hub:
     def take_output(self) -> Output:
         """Hand over (and forget) what the last calls produced."""
         out, self._out = self._out, Output()
+        self._segment = None
+        if self._parts:
+            for parts in self._parts:
+                # In place, so every write list holding this list sees the joined bytes.
+                parts[:] = [b"".join(parts)] if len(parts) != 1 else parts
+            self._parts = []
+            writes = out.writes
+            empty = []
+            for conn, chunks in writes.items():
+                if any(chunk.__class__ is list for chunk in chunks):
+                    flat = [c[0] if c.__class__ is list else c for c in chunks
+                            if c and (c.__class__ is not list or c[0])]
+                    if flat:
+                        writes[conn] = flat
+                    else:
+                        empty.append(conn)
+            for conn in empty:
+                del writes[conn]
         return out
 
     # -- internals -----------------------------------------------------------------------
@@ -200,6 +239,7 @@ class Hub:
     def _start(self, session: Session, dialect_cls: type[Dialect]) -> None:
         user = self.core.user(session.conn)
         assert user is not None
+        self._segment = None
         session.dialect = dialect_cls(self.config, user)
         session.reader.max_line = dialect_cls.max_line(self.config)
         self._run(session, session.dialect.start())
@@ -232,6 +272,7 @@ class Hub:
                 self._apply(self.core.handle(session.conn, item))
 
     def _write(self, conn: int, data: bytes) -> None:
+        self._segment = None  # later messages must come after these bytes
         chunks = self._out.writes.get(conn)
         if chunks is None:
             self._out.writes[conn] = [data]
@@ -245,7 +286,23 @@ class Hub:
         for output in outputs:
             if isinstance(output, e.Delivery):
                 event = output.event
-                cache: dict[object, bytes | None] = {}
+                if event.__class__ is e.Message and event.room is not None:
+                    segment = self._segment
+                    if (segment is None or output.recipients is not segment.recipients
+                            or event.source is not segment.source):
+                        segment = self._open_segment(output.recipients, event.source)
+                    cache: dict[object, bytes | None] = {}
+                    for dialect, parts in segment.groups:
+                        data = dialect.encode(event, cache)
+                        if data:
+                            parts.append(data)
+                    for dialect, parts in segment.singles:
+                        data = dialect.encode(event, cache)
+                        if data:
+                            parts.append(data)
+                    continue
+                self._segment = None
+                cache = {}
                 for conn in output.recipients:
                     session = sessions.get(conn)
                     if session is None or session.dialect is None:
@@ -262,6 +319,43 @@ class Hub:
                 if session is not None and session.closing is None:
                     session.closing = output.reason
                     self._out.closes[output.conn] = output.reason
+
+    def _open_segment(self, recipients: tuple[int, ...], source: e.Source | None) -> _Segment:
+        """Group a room's members by dialect variant; queue one parts list per recipient."""
+        segment = self._segment = _Segment(recipients, source)
+        origin = None  # the sender's connection, whose own copy may differ
+        if source is not None:
+            user = self.core.nicks.get(fold(source.nick))
+            if user is not None and user.nick == source.nick:
+                origin = user.conn
+        by_variant: dict[object, list[bytes]] = {}
+        sessions = self.sessions
+        writes = self._out.writes
+        all_parts = self._parts
+        for conn in recipients:
+            session = sessions.get(conn)
+            if session is None or session.dialect is None:
+                continue
+            dialect = session.dialect
+            variant = dialect.variant
+            if variant is None or (conn == origin and dialect.own_differs):
+                parts: list[bytes] = []
+                segment.singles.append((dialect, parts))
+                all_parts.append(parts)
+            else:
+                found = by_variant.get(variant)
+                if found is None:
+                    parts = by_variant[variant] = []
+                    segment.groups.append((dialect, parts))
+                    all_parts.append(parts)
+                else:
+                    parts = found
+            chunks = writes.get(conn)
+            if chunks is None:
+                writes[conn] = [parts]  # type: ignore[list-item]
+            else:
+                chunks.append(parts)  # type: ignore[arg-type]
+        return segment
 
     # -- liveness (ping a silent client, drop one that does not answer) ------------------
 

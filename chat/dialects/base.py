@@ -24,6 +24,14 @@ class Dialect(ABC):
     """One connection's codec. Subclasses register in ``chat.dialects.DIALECTS``."""
 
     name: ClassVar[str]
+    #: The hub's fan-out shortcut for room messages: connections whose dialects have the same
+    #: non-None ``variant`` get identical bytes for a room ``Message`` (the hub encodes it once
+    #: and shares the bytes). None: encode for each connection (output depends on more than the
+    #: event, such as the human dialect's current room).
+    variant: ClassVar[Any] = None
+    #: True when the copy a room message's own sender gets may differ from everyone else's
+    #: (IRC without echo-message gets none); the hub then encodes the sender's copy separately.
+    own_differs: ClassVar[bool] = False
 
     def __init__(self, config: ServerConfig, user: User) -> None:
         self.config = config

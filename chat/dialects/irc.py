@@ -447,6 +447,13 @@ class IrcDialect(Dialect):
     _SHARED = (e.Message, e.Joined, e.Parted, e.Quitted, e.NickChanged, e.Kicked, e.ModeChanged,
                e.Invited, e.PingRequest)
 
+    own_differs = True  # no copy of one's own message without echo-message
+
+    @property  # type: ignore[override]
+    def variant(self) -> tuple[str, tuple[str, ...]]:
+        """Room messages differ between connections only by capabilities (and is-the-sender)."""
+        return ("irc", self._capkey)
+
     def encode(self, event: e.Event, cache: dict[Any, bytes | None]) -> bytes | None:
         shared = isinstance(event, self._SHARED) or (
             isinstance(event, e.Topic | e.AwayStatus) and event.changed)
