@@ -41,7 +41,11 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         engine = self.engine
         engine.hub.receive(self.conn, data)
-        engine.flush()
+        if not engine._flush_due:
+            # One flush after every read of this loop iteration: each recipient then gets one
+            # write carrying what all senders said, not one write per sender.
+            engine._flush_due = True
+            engine._call_soon(engine._flush_soon)
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -64,6 +68,8 @@ class AsyncioEngine:
         self._stopping: asyncio.Event | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
+        self._flush_due = False  # a flush is scheduled for the end of this loop iteration
+        self._call_soon: Callable[..., object] = lambda cb: cb()
         self.tls_port: int | None = None  # the TLS listener's port once listening
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -75,6 +81,7 @@ class AsyncioEngine:
     async def serve(self, on_ready: Callable[[str, int], None] | None = None) -> None:
         """The same as :meth:`run`, for callers already on a loop."""
         self._loop = asyncio.get_running_loop()
+        self._call_soon = self._loop.call_soon
         self._stopping = asyncio.Event()
         config = self.config
         # Built first: a bad certificate fails start-up before anything listens.
@@ -142,6 +149,10 @@ class AsyncioEngine:
         self.hub.closed(conn_id, reason)
         self.flush()
 
+    def _flush_soon(self) -> None:
+        self._flush_due = False
+        self.flush()
+
     def flush(self) -> None:
         """Move what the hub produced onto the transports, one write per connection."""
         out = self.hub.take_output()
@@ -152,6 +163,8 @@ class AsyncioEngine:
             if conn is None or conn.transport is None:
                 continue
             transport = conn.transport
+            if transport.is_closing():
+                continue  # the peer is gone or we are closing: writing would only log warnings
             transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
             if sendq and transport.get_write_buffer_size() > sendq:
                 self._abort(conn_id, f"Send queue exceeded ({sendq} bytes): reading too slowly")
