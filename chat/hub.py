@@ -38,7 +38,7 @@ class Session:
     closing: str | None = None  # set once a close was decided; input is ignored after that
     tokens: float = 0.0
     refilled: float = 0.0
-    backlog: deque[bytes | LineTooLong] = field(default_factory=deque)
+    backlog: deque[bytes | LineTooLong] | None = None  # lines held by the rate limit; made on use
     warned: bool = False  # told about the rate limit in the current burst
     seen: float = 0.0  # when bytes last arrived: any input proves the peer is alive
     pinged: float = 0.0  # when an unanswered ping went out (0: none outstanding)
@@ -376,8 +376,7 @@ class Hub:
         data = None
         if dialect is not None:
             # The core owns event ids; borrow its envelope so a ping is an event like any other.
-            envelope = self.core._envelope(None, None)
-            data = dialect.encode(e.PingRequest(*envelope, token=envelope[0]), {})
+            data = dialect.encode(self.core.ping_event(), {})
         if not data:
             # Nobody to ask yet, or a person on telnet who cannot answer a ping: TCP keepalive
             # (tuned by the engines to the same interval) finds dead peers instead.
@@ -406,9 +405,11 @@ class Hub:
     def _hold(self, session: Session, lines: list[bytes | LineTooLong]) -> None:
         lim = self.limits
         first_hold = not session.backlog
+        if session.backlog is None:
+            session.backlog = deque()
         session.backlog.extend(lines)
         if len(session.backlog) > lim.recvq_lines:
-            session.backlog.clear()
+            session.backlog = None
             self._apply(self.core.drop(session.conn, "Excess flood"))
             return
         if not session.warned:
@@ -428,11 +429,13 @@ class Hub:
     def _drain_backlog(self, session: Session, now: float) -> None:
         self._refill(session, now)
         backlog = session.backlog
+        if backlog is None:
+            return
         while backlog and session.tokens >= 1 and session.closing is None:
             session.tokens -= 1
             self._line(session, backlog.popleft())
         if backlog and session.closing is None:
             self._at(self._token_due(session), session.conn, "rate")
         else:
-            backlog.clear()
+            session.backlog = None  # an idle connection keeps no empty deque
             session.warned = False

@@ -116,6 +116,11 @@ class ChatCore:
             out.append(e.Close(conn, reason))
         return out
 
+    def ping_event(self) -> e.PingRequest:
+        """A server ping with a unique token (its event id), for the idle check."""
+        envelope = self._envelope(None, None)
+        return e.PingRequest(*envelope, token=envelope[0])
+
     def user(self, conn: int) -> User | None:
         """The user behind a connection, for dialects that address replies by nick."""
         return self.users.get(conn)
