@@ -430,6 +430,7 @@ class Hub:
         self._refill(session, now)
         backlog = session.backlog
         if backlog is None:
+            session.warned = False
             return
         while backlog and session.tokens >= 1 and session.closing is None:
             session.tokens -= 1

@@ -255,7 +255,8 @@ class ChatCore:
             room.ops.add(user.conn)  # whoever creates a room runs it
         elif not self._may_join(user, room, cmd):
             return
-        user.invites.discard(key)
+        if key in user.invites:
+            user.invites.discard(key)  # type: ignore[union-attr]  # non-empty: a set
         room.add(user)
         user.rooms[key] = room
         user.current = room
@@ -466,6 +467,8 @@ class ChatCore:
             text = f"{guest.nick} is already in {room.name}"
             self._error(user, "user_in_room", text, cmd, guest.nick, room.name)
             return
+        if not isinstance(guest.invites, set):
+            guest.invites = set()
         if len(guest.invites) >= self.limits.max_rooms_per_user + MAX_LOOKUP:
             guest.invites.pop()  # bounded: forget an arbitrary older invite
         guest.invites.add(fold(room.name))
@@ -605,6 +608,8 @@ class ChatCore:
                 adding = char == "+"
             elif char in USER_MODES:
                 if (char in user.modes) != adding:
+                    if not isinstance(user.modes, set):
+                        user.modes = set()
                     (user.modes.add if adding else user.modes.discard)(char)
                     changes.append(e.ModeChange(adding, char))
             elif not unknown:

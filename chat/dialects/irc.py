@@ -151,7 +151,7 @@ class IrcDialect(Dialect):
     def __init__(self, config: ServerConfig, user: User) -> None:
         super().__init__(config, user)
         self.server = config.name
-        self.caps: set[str] = set()
+        self.caps: set[str] | frozenset[str] = frozenset()  # a set once a CAP REQ is acked
         self._capkey: tuple[str, ...] = ()
         self._negotiating = False  # CAP LS/REQ seen, END not yet: registration waits
         self._want_nick = ""
@@ -281,6 +281,8 @@ class IrcDialect(Dialect):
             names = asked.split()
             if not names or any(n.removeprefix("-") not in CAPS for n in names):
                 return [self._server_line(f"CAP {self._me} NAK :{asked}")]
+            if not isinstance(self.caps, set):
+                self.caps = set()
             for n in names:  # all or nothing, as CAP 302 requires
                 if n.startswith("-"):
                     self.caps.discard(n[1:])
