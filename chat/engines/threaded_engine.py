@@ -14,7 +14,9 @@ thread polls for input and reads without blocking under the outbox lock that sen
 
 from __future__ import annotations
 
+import _thread
 import contextlib
+import itertools
 import logging
 import select
 import selectors
@@ -145,7 +147,13 @@ class ThreadedEngine:
         self.hub = Hub(config)
         self._lock = threading.Lock()  # guards the hub and every outbox's membership
         self._outboxes: dict[int, _Outbox] = {}
-        self._readers: set[threading.Thread] = set()
+        # Connection threads are bare _thread threads: a threading.Thread object (its Event,
+        # Condition, locks and dict) costs ~2.6 KiB per connection on top of the thread itself.
+        # Each holds a token here until its function returns; shutdown waits for the set to
+        # empty, so no connection thread outlives the engine.
+        self._readers: set[int] = set()
+        self._readers_gone = threading.Condition()
+        self._reader_ids = itertools.count(1)
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
         self._selector = selectors.DefaultSelector()
@@ -216,15 +224,12 @@ class ThreadedEngine:
             self.hub.shutdown()
             touched = self._dispatch(self.hub.take_output())
         self._send(touched)
-        deadline = time.monotonic() + self.config.shutdown_grace
-        for thread in list(self._readers):
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self._join_readers(self.config.shutdown_grace)
         with self._lock:
             leftovers = list(self._outboxes.values())
         for box in leftovers:
             box.cut()
-        for thread in list(self._readers):
-            thread.join(2)
+        self._join_readers(2)
         self._wake()
         service.join(2)
         self._selector.close()
@@ -232,6 +237,37 @@ class ThreadedEngine:
         self._wake_w.close()
 
     # -- threads -------------------------------------------------------------------------
+
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+        """Run ``target(*args)`` in a new connection thread, tracked in ``_readers``."""
+        token = next(self._reader_ids)
+        with self._readers_gone:
+            self._readers.add(token)
+        try:
+            _thread.start_new_thread(self._reader_main, (token, target, args))
+        except RuntimeError:
+            self._reader_done(token)
+            raise
+
+    def _reader_main(self, token: int, target: Callable[..., None],
+                     args: tuple[object, ...]) -> None:
+        try:
+            target(*args)
+        except BaseException as exc:  # what threading.Thread would have reported
+            log.exception("connection thread failed: %s", exc)
+        finally:
+            self._reader_done(token)
+
+    def _reader_done(self, token: int) -> None:
+        with self._readers_gone:
+            self._readers.discard(token)
+            if not self._readers:
+                self._readers_gone.notify_all()
+
+    def _join_readers(self, timeout: float) -> bool:
+        """Wait until every connection thread has finished (True) or ``timeout`` passes."""
+        with self._readers_gone:
+            return self._readers_gone.wait_for(lambda: not self._readers, timeout)
 
     def _accept(self, listener: socket.socket, tls: bool) -> None:
         limits = self.config.limits
@@ -254,16 +290,10 @@ class ThreadedEngine:
                 if full:
                     sock.close()
                     continue
-                thread = threading.Thread(target=self._read_tls, args=(sock, addr[0]),
-                                          name="chat-tls-handshake", daemon=True)
-                self._readers.add(thread)
-                thread.start()
+                self._spawn(self._read_tls, sock, addr[0])
                 continue
             box, touched = self._open(sock, addr[0], _Outbox)
-            thread = threading.Thread(target=self._read, args=(box,),
-                                      name=f"chat-conn-{box.conn}", daemon=True)
-            self._readers.add(thread)
-            thread.start()
+            self._spawn(self._read, box)
             self._send(touched)
 
     def _open(self, sock: socket.socket, host: str,
@@ -299,7 +329,6 @@ class ThreadedEngine:
             touched = self._dispatch(self.hub.take_output())
         box.sock.close()
         self._send(touched)
-        self._readers.discard(threading.current_thread())
 
     def _read_tls(self, raw: socket.socket, host: str) -> None:
         """Handshake, then the same loop as :meth:`_read` with non-blocking reads."""
@@ -326,9 +355,7 @@ class ThreadedEngine:
                 self._handshaking.discard(sock)
         if failed or self._stop.is_set():
             sock.close()
-            self._readers.discard(threading.current_thread())
             return
-        threading.current_thread().name = "chat-conn-tls"
         box, touched = self._open(sock, host, _TlsOutbox)
         self._send(touched)
         conn, hub = box.conn, self.hub
