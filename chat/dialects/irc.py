@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-import chat
+from chat import __version__
 from chat.config import ServerConfig
 from chat.core import commands as c
 from chat.core import events as e
@@ -37,9 +37,7 @@ MAX_JOINS = 20  # rooms per JOIN/PART/NAMES line
 _VERBS_OPENING = {b"CAP", b"NICK", b"USER", b"PASS"}
 _STARTED = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
 _ACTION = "\x01ACTION "
-# getattr: under some import setups (editable installs seen from tests/) ``chat`` is loaded as
-# a namespace package without its __init__ attributes.
-__version__ = getattr(chat, "__version__", "0")
+
 
 #: Core error code -> IRC numeric. The ``subject`` (and ``room``) of the error fill the
 #: numeric's parameters; see :meth:`IrcDialect._error`.
