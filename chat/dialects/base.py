@@ -33,6 +33,9 @@ class Dialect(ABC):
     #: (IRC without echo-message gets none); the hub then encodes the sender's copy separately.
     own_differs: ClassVar[bool] = False
 
+    # Slots: one dialect object per connection, and idle connections are counted in thousands.
+    __slots__ = ("config", "user")
+
     def __init__(self, config: ServerConfig, user: User) -> None:
         self.config = config
         self.user = user  # the core's view of this connection, read-only here

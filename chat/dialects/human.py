@@ -51,6 +51,7 @@ class HumanDialect(Dialect):
     """telnet/nc users: a greeting, a nickname prompt, slash commands, readable lines."""
 
     name = "human"
+    __slots__ = ("_telnet",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

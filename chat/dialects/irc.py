@@ -136,6 +136,8 @@ class IrcDialect(Dialect):
     """One IRC client: registration and capabilities here, everything else through the core."""
 
     name = "irc"
+    __slots__ = ("_capkey", "_got_user", "_ident", "_negotiating", "_realname", "_want_nick",
+                 "caps", "server")
     _COMMANDS: ClassVar[dict[str, str]] = {
         "NICK": "_nick", "USER": "_already", "PASS": "_already", "CAP": "_cap",
         "PING": "_ping", "PONG": "_pong", "QUIT": "_quit", "JOIN": "_join", "PART": "_part",

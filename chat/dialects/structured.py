@@ -189,6 +189,7 @@ class StructuredDialect(Dialect):
     """JSON lines for the bundled client and bots."""
 
     name = "structured"
+    __slots__ = ()
     variant = "json"  # every connection gets the same bytes for an event
 
     @classmethod
