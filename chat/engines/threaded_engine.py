@@ -304,7 +304,7 @@ class ThreadedEngine:
             return box, self._dispatch(self.hub.take_output())
 
     def _read(self, box: _Outbox) -> None:
-        sock, conn, hub = box.sock, box.conn, self.hub
+        sock, conn = box.sock, box.conn
         reason = "Connection closed"
         try:
             while True:
@@ -315,12 +315,16 @@ class ThreadedEngine:
                     break
                 if not data:
                     break
-                with self._lock:
-                    hub.receive(conn, data)
-                    touched = self._dispatch(hub.take_output())
-                self._send(touched)
+                self._received(conn, data)
         finally:
             self._finish(box, reason)
+
+    def _received(self, conn: int, data: bytes) -> None:
+        """Bytes from one connection: through the hub under the lock, then out without it."""
+        with self._lock:
+            self.hub.receive(conn, data)
+            touched = self._dispatch(self.hub.take_output())
+        self._send(touched)
 
     def _finish(self, box: _Outbox, reason: str) -> None:
         with self._lock:
@@ -358,7 +362,7 @@ class ThreadedEngine:
             return
         box, touched = self._open(sock, host, _TlsOutbox)
         self._send(touched)
-        conn, hub = box.conn, self.hub
+        conn = box.conn
         poller = select.poll()
         poller.register(sock, select.POLLIN)
         reason = "Connection closed"
@@ -378,10 +382,7 @@ class ThreadedEngine:
                     continue
                 if not data:
                     break
-                with self._lock:
-                    hub.receive(conn, data)
-                    touched = self._dispatch(hub.take_output())
-                self._send(touched)
+                self._received(conn, data)
         finally:
             self._finish(box, reason)
 
