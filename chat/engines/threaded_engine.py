@@ -306,10 +306,18 @@ class ThreadedEngine:
     def _read(self, box: _Outbox) -> None:
         sock, conn = box.sock, box.conn
         reason = "Connection closed"
+        # Wait in poll(), not in recv(): a thread blocked in recv() holds a 64 KiB receive
+        # buffer, which is most of an idle connection's memory. A busy connection still reads
+        # back to back, since poll() is only reached when nothing is waiting.
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
         try:
             while True:
                 try:
-                    data = sock.recv(_RECV_SIZE)
+                    data = sock.recv(_RECV_SIZE, socket.MSG_DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    poller.poll()
+                    continue
                 except OSError as exc:
                     reason = f"Connection error: {exc.strerror or exc}"
                     break
