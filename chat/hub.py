@@ -375,8 +375,7 @@ class Hub:
         dialect = session.dialect
         data = None
         if dialect is not None:
-            # The core owns event ids; borrow its envelope so a ping is an event like any other.
-            data = dialect.encode(self.core.ping_event(), {})
+            data = dialect.encode(self.core.ping_event(), {})  # the core owns event ids
         if not data:
             # Nobody to ask yet, or a person on telnet who cannot answer a ping: TCP keepalive
             # (tuned by the engines to the same interval) finds dead peers instead.
