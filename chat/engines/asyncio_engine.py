@@ -8,6 +8,7 @@ send-queue limit is aborted so it can never hold up anyone else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -69,6 +70,8 @@ class AsyncioEngine:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
         self._flush_due = False  # a flush is scheduled for the end of this loop iteration
+        self._stop_requested = False  # stop() may come (from a signal) before the loop runs
+        self._all_gone: asyncio.Event | None = None  # set when the last connection is lost
         self._call_soon: Callable[..., object] = lambda cb: cb()
         self.tls_port: int | None = None  # the TLS listener's port once listening
 
@@ -83,6 +86,8 @@ class AsyncioEngine:
         self._loop = asyncio.get_running_loop()
         self._call_soon = self._loop.call_soon
         self._stopping = asyncio.Event()
+        if self._stop_requested:
+            self._stopping.set()
         config = self.config
         # Built first: a bad certificate fails start-up before anything listens.
         context = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
@@ -115,17 +120,19 @@ class AsyncioEngine:
 
     def stop(self) -> None:
         """Ask the engine to shut down; safe from any thread and from signal handlers."""
+        self._stop_requested = True
         loop, stopping = self._loop, self._stopping
         if loop is not None and stopping is not None and not loop.is_closed():
             loop.call_soon_threadsafe(stopping.set)
 
     async def _close_all(self) -> None:
         """Tell everyone, give their sockets a moment to flush, then cut whatever is left."""
+        self._all_gone = asyncio.Event()
         self.hub.shutdown()
         self.flush()
-        deadline = asyncio.get_running_loop().time() + self.config.shutdown_grace
-        while self._conns and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
+        if self._conns:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_gone.wait(), self.config.shutdown_grace)
         for conn in list(self._conns.values()):
             if conn.transport is not None:
                 conn.transport.abort()
@@ -143,6 +150,8 @@ class AsyncioEngine:
     def lost(self, conn_id: int, exc: Exception | None) -> None:
         """A connection's socket is closed."""
         self._conns.pop(conn_id, None)
+        if not self._conns and self._all_gone is not None:
+            self._all_gone.set()
         reason = self._reasons.pop(conn_id, None)
         if reason is None:
             reason = f"Connection error: {exc}" if exc else "Connection closed"
