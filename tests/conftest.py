@@ -40,6 +40,8 @@ def server(engine: str, server_config: ServerConfig) -> Iterator[BackgroundServe
         yield srv
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert not leaked, f"threads left running: {leaked}"
+    # The threaded engine's connection threads are bare threads, invisible to threading.
+    assert not getattr(srv.engine, "connection_threads", 0), "connection threads left running"
 
 
 @pytest.fixture
@@ -66,6 +68,7 @@ def serve_with(engine: str) -> Iterator[Callable[..., Clients]]:
     limit_names = {f.name for f in dataclasses.fields(TEST_LIMITS)}
     before = set(threading.enumerate())
     stack = contextlib.ExitStack()
+    started: list[BackgroundServer] = []
 
     def start(**changes: object) -> Clients:
         limits = replace(TEST_LIMITS, **{k: v for k, v in changes.items() if k in limit_names})
@@ -75,6 +78,7 @@ def serve_with(engine: str) -> Iterator[Callable[..., Clients]]:
         if config.tls:
             config = replace(config, tls_port=0)
         srv = stack.enter_context(serve_in_background(engine, config))
+        started.append(srv)
         made = Clients(srv)
         stack.callback(made.close_all)
         return made
@@ -83,6 +87,9 @@ def serve_with(engine: str) -> Iterator[Callable[..., Clients]]:
         yield start
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert not leaked, f"threads left running: {leaked}"
+    # The threaded engine's connection threads are bare threads, invisible to threading.
+    assert not any(getattr(srv.engine, "connection_threads", 0) for srv in started), \
+        "connection threads left running"
 
 
 # -- IRC test clients (added for the IRC dialect; see tests/test_irc.py) ---------------------

@@ -32,7 +32,7 @@ def measure(srv: BackgroundServer) -> dict[str, int]:
         out["conns"] = len(engine._conns)
     else:
         out["conns"] = len(engine._outboxes)
-        out["readers"] = len(engine._readers)
+        out["readers"] = engine.connection_threads
     return out
 
 

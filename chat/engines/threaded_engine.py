@@ -238,6 +238,11 @@ class ThreadedEngine:
 
     # -- threads -------------------------------------------------------------------------
 
+    @property
+    def connection_threads(self) -> int:
+        """Connection threads still running (bare threads: ``threading`` does not list them)."""
+        return len(self._readers)
+
     def _spawn(self, target: Callable[..., None], *args: object) -> None:
         """Run ``target(*args)`` in a new connection thread, tracked in ``_readers``."""
         token = next(self._reader_ids)
