@@ -193,6 +193,79 @@ def _who(ctx: Context, args: str) -> bool:
     return _send(ctx, "who", room=room)
 
 
+def _current_room(ctx: Context, name: str) -> str | None:
+    """The current conversation's room, or None (after saying so) when it is not a room."""
+    conv = ctx.model.current
+    if conv.kind == "room":
+        return conv.name
+    ctx.model.info(f"/{name} works in a room; switch to one first.", kind="error")
+    return None
+
+
+@command("whois", "/whois nick", "Who someone is: rooms, away message, idle time")
+def _whois(ctx: Context, args: str) -> bool:
+    if not args:
+        return _usage(ctx, "whois")
+    return _send(ctx, "whois", nick=args.split()[0])
+
+
+@command("away", "/away [message]", "Mark yourself away (no message: back)")
+def _away(ctx: Context, args: str) -> bool:
+    return _send(ctx, "away", text=args)
+
+
+@command("back", "/back", "You are back (the same as /away with no message)")
+def _back(ctx: Context, args: str) -> bool:
+    return _send(ctx, "away", text="")
+
+
+@command("kick", "/kick nick [reason]", "Operators: remove someone from the current room")
+def _kick(ctx: Context, args: str) -> bool:
+    nick, _, reason = args.partition(" ")
+    if not nick:
+        return _usage(ctx, "kick")
+    room = _current_room(ctx, "kick")
+    return room is not None and _send(ctx, "kick", room=room, nick=nick,
+                                      reason=reason.strip() or None)
+
+
+@command("invite", "/invite nick [#room]", "Invite someone (into a +i room, for example)")
+def _invite(ctx: Context, args: str) -> bool:
+    nick, _, rest = args.partition(" ")
+    if not nick:
+        return _usage(ctx, "invite")
+    room = _room_arg(rest.split()[0]) if rest.strip() else _current_room(ctx, "invite")
+    return room is not None and _send(ctx, "invite", nick=nick, room=room)
+
+
+@command("mode", "/mode [+/-modes] [args]",
+         "Show or (operators) change the current room's modes: o v t m i k l b")
+def _mode(ctx: Context, args: str) -> bool:
+    room = _current_room(ctx, "mode")
+    if room is None:
+        return False
+    words = args.split()
+    if not words:
+        return _send(ctx, "mode", target=room)
+    return _send(ctx, "mode", target=room, modes=words[0], args=words[1:])
+
+
+def _status_command(name: str, modes: str, help: str) -> None:
+    def run(ctx: Context, args: str) -> bool:
+        if not args:
+            return _usage(ctx, name)
+        room = _current_room(ctx, name)
+        return room is not None and _send(ctx, "mode", target=room, modes=modes,
+                                          args=[args.split()[0]])
+    command(name, f"/{name} nick", help)(run)
+
+
+_status_command("op", "+o", "Operators: make someone an operator of the current room")
+_status_command("deop", "-o", "Operators: take operator status away")
+_status_command("voice", "+v", "Operators: let someone talk in a moderated (+m) room")
+_status_command("devoice", "-v", "Operators: take voice away")
+
+
 @command("close", "/close", "Close this conversation (leaves the room)")
 def _close(ctx: Context, args: str) -> bool:
     conv = ctx.model.current

@@ -105,3 +105,24 @@ def test_quit_nick_reconnect(ctx) -> None:
     commands.execute(ctx, "/quit see you")
     assert ctx.connection.nick_changes == ["alicia"] and ctx.connection.woken
     assert ctx.connection.quits == ["see you"]
+
+
+def test_operator_and_status_commands(ctx) -> None:
+    for line in ("/kick bob spamming", "/invite carol", "/invite dave #dev", "/mode",
+                 "/mode +k secret", "/op bob", "/devoice bob", "/whois bob", "/away lunch",
+                 "/back"):
+        assert commands.execute(ctx, line), line
+    assert ctx.connection.sent == [
+        ("kick", {"room": "#lobby", "nick": "bob", "reason": "spamming"}),
+        ("invite", {"nick": "carol", "room": "#lobby"}),
+        ("invite", {"nick": "dave", "room": "#dev"}),
+        ("mode", {"target": "#lobby"}),
+        ("mode", {"target": "#lobby", "modes": "+k", "args": ["secret"]}),
+        ("mode", {"target": "#lobby", "modes": "+o", "args": ["bob"]}),
+        ("mode", {"target": "#lobby", "modes": "-v", "args": ["bob"]}),
+        ("whois", {"nick": "bob"}),
+        ("away", {"text": "lunch"}),
+        ("away", {"text": ""}),
+    ]
+    assert not commands.execute(ctx, "/kick")  # usage, nothing sent
+    assert len(ctx.connection.sent) == 10
