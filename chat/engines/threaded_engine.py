@@ -71,17 +71,24 @@ class _Outbox:
             pending = self.pending
             while pending:
                 try:
-                    sent = self.sock.send(pending, socket.MSG_DONTWAIT)
-                except (BlockingIOError, InterruptedError):
-                    self.waiting = True
-                    return False
-                except OSError:
+                    sent = self._send_once(pending)
+                except (OSError, ValueError):  # ValueError: an SSLSocket already closed
                     pending.clear()
                     self.dropped = True
                     break
+                if sent is None:
+                    self.waiting = True
+                    return False
                 del pending[:sent]
             self.waiting = False
             return True
+
+    def _send_once(self, pending: bytearray) -> int | None:
+        """One non-blocking send: bytes taken, or None if the kernel takes nothing now."""
+        try:
+            return self.sock.send(pending, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return None
 
     def cut(self) -> None:
         """End the connection now; its reader thread sees EOF and reports the close."""
@@ -103,29 +110,16 @@ class _TlsOutbox(_Outbox):
         super().__init__(conn, sock)
         self.inflight = 0
 
-    def flush(self, service: bool = False) -> bool | None:
-        """As :meth:`_Outbox.flush`, for TLS."""
-        with self.lock:
-            if self.waiting and not service:
-                return None
-            pending = self.pending
-            while pending:
-                size = self.inflight or min(len(pending), _TLS_CHUNK)
-                try:
-                    sent = self.sock.send(pending[:size])
-                except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError,
-                        InterruptedError):
-                    self.inflight = size
-                    self.waiting = True
-                    return False
-                except (OSError, ValueError):
-                    pending.clear()
-                    self.dropped = True
-                    break
-                self.inflight = 0
-                del pending[:sent]
-            self.waiting = False
-            return True
+    def _send_once(self, pending: bytearray) -> int | None:
+        size = self.inflight or min(len(pending), _TLS_CHUNK)
+        try:
+            sent = self.sock.send(pending[:size])
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError,
+                InterruptedError):
+            self.inflight = size  # OpenSSL wants the very same bytes again
+            return None
+        self.inflight = 0
+        return sent
 
     def cut(self) -> None:
         """End the connection now, under the TLS layer.
