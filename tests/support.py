@@ -95,6 +95,16 @@ class LineClient:
         self.sock.close()
 
 
+def say_hello(client: LineClient, nick: str, *rooms: str) -> LineClient:
+    """Register ``client`` in structured mode as ``nick`` and join ``rooms``, waiting for each."""
+    client.request(type="hello", version=1, nick=nick)
+    client.expect_json(type="welcome", nick=nick)
+    for room in rooms:
+        client.request(type="join", room=room)
+        client.expect_json(type="members", room=room)
+    return client
+
+
 class Clients:
     """Makes clients of each kind against one server and closes them all at the end."""
 
@@ -118,13 +128,7 @@ class Clients:
 
     def bot(self, nick: str, *rooms: str, rcvbuf: int | None = None) -> LineClient:
         """A structured-mode client that said hello as ``nick`` and joined ``rooms``."""
-        client = self.raw(rcvbuf)
-        client.request(type="hello", version=1, nick=nick)
-        client.expect_json(type="welcome", nick=nick)
-        for room in rooms:
-            client.request(type="join", room=room)
-            client.expect_json(type="members", room=room)
-        return client
+        return say_hello(self.raw(rcvbuf), nick, *rooms)
 
     def close_all(self) -> None:
         for client in self.all:

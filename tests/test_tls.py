@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import trustme
-from support import WAIT, LineClient
+from support import WAIT, LineClient, say_hello
 
 from chat.tls import client_context, server_context
 
@@ -68,12 +68,7 @@ def tls_bot(made: Clients, certs: Certs, nick: str, *rooms: str,
     assert srv.tls_port
     client = TlsLineClient(srv.host, srv.tls_port, certs.client(), rcvbuf=rcvbuf)
     made.all.append(client)
-    client.request(type="hello", version=1, nick=nick)
-    client.expect_json(type="welcome", nick=nick)
-    for room in rooms:
-        client.request(type="join", room=room)
-        client.expect_json(type="members", room=room)
-    return client
+    return say_hello(client, nick, *rooms)
 
 
 def test_tls_and_plain_clients_chat_together(serve_with: Callable[..., Clients],
