@@ -54,13 +54,13 @@ class _Segment:
     ``parts`` list once and puts the bytes in place of the lists.
     """
 
-    __slots__ = ("groups", "recipients", "singles", "source")
+    __slots__ = ("recipients", "source", "targets")
 
     def __init__(self, recipients: tuple[int, ...], source: object) -> None:
         self.recipients = recipients
         self.source = source
-        self.groups: list[tuple[Dialect, list[bytes]]] = []  # one per shared variant
-        self.singles: list[tuple[Dialect, list[bytes]]] = []  # encoded per recipient
+        # One (dialect, parts) per shared variant, plus one per recipient encoded on its own.
+        self.targets: list[tuple[Dialect, list[bytes]]] = []
 
 
 @dataclass(slots=True)
@@ -292,11 +292,7 @@ class Hub:
                             or event.source is not segment.source):
                         segment = self._open_segment(output.recipients, event.source)
                     cache: dict[object, bytes | None] = {}
-                    for dialect, parts in segment.groups:
-                        data = dialect.encode(event, cache)
-                        if data:
-                            parts.append(data)
-                    for dialect, parts in segment.singles:
+                    for dialect, parts in segment.targets:
                         data = dialect.encode(event, cache)
                         if data:
                             parts.append(data)
@@ -340,13 +336,13 @@ class Hub:
             variant = dialect.variant
             if variant is None or (conn == origin and dialect.own_differs):
                 parts: list[bytes] = []
-                segment.singles.append((dialect, parts))
+                segment.targets.append((dialect, parts))
                 all_parts.append(parts)
             else:
                 found = by_variant.get(variant)
                 if found is None:
                     parts = by_variant[variant] = []
-                    segment.groups.append((dialect, parts))
+                    segment.targets.append((dialect, parts))
                     all_parts.append(parts)
                 else:
                     parts = found
