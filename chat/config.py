@@ -23,7 +23,8 @@ class Limits:
     topic_len: int = 390
     message_len: int = 2000  # characters of message text
     reason_len: int = 200  # part/quit/kick reasons
-    sendq: int = 1 << 20  # bytes queued for one client before it is dropped as too slow
+    sendq: int = 1 << 20  # unsent bytes a client may leave behind before it counts as too slow
+    sendq_grace: float = 10.0  # seconds a client may stay over sendq (catching up) before the cut
     rate_per_second: float = 10.0  # sustained commands per second per connection
     rate_burst: int = 40  # commands a connection may send at once before being slowed
     recvq_lines: int = 200  # commands held back by the rate limit before a flood disconnect

@@ -9,6 +9,7 @@ engines cannot drift apart: they only differ in how they wait for sockets.
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,7 +24,22 @@ from chat.dialects import HumanDialect, detect
 from chat.dialects.base import Dialect
 from chat.framing import LineReader, LineTooLong
 
+log = logging.getLogger("chat.hub")
+
 _LOOPBACK = ("127.", "::1", "::ffff:127.")
+
+#: A connection whose unsent bytes fall to this is "drained": the hub releases the next page
+#: of a long reply and forgives a send queue that was over its limit.
+LOW_WATER = 64 * 1024
+#: Replies the server generates that are longer than this go out a page at a time, each page
+#: once the reader has taken the last: a long LIST is paced to the reader, never its fault.
+PAGE = 64 * 1024
+#: Unsent bytes beyond ``SENDQ_HARD * sendq`` cut a connection at once, however recently it read:
+#: the bound on what one connection can make the server hold.
+SENDQ_HARD = 16
+#: What a client is told when an error inside the server ends its connection: the details go to
+#: the log, never to the client or its rooms.
+INTERNAL_ERROR = "Internal server error"
 
 
 @dataclass(eq=False, slots=True)
@@ -43,6 +59,17 @@ class Session:
     seen: float = 0.0  # when bytes last arrived: any input proves the peer is alive
     pinged: float = 0.0  # when an unanswered ping went out (0: none outstanding)
     greeted: bool = False  # taken for a person because it was silent; its first line may differ
+    over_since: float = 0.0  # when its unsent bytes went over the send queue (0: not over)
+    paced: deque[bytes] | None = None  # output held back behind a long reply being paced
+    paced_extra: int = 0  # bytes in ``paced`` that are not the reply (they count as sendq)
+    paced_mark: int = -1  # index in this flush's write list from which output goes to ``paced``
+    timers: int = 0  # entries in the hub's timer heap for this connection
+
+
+class _Reply(bytes):
+    """A page of a reply the server generated: paced to the reader, never counted against it."""
+
+    __slots__ = ()
 
 
 class _Segment:
@@ -68,7 +95,13 @@ class Output:
     """What the engine must do after a hub call: bytes per connection, connections to close."""
 
     writes: dict[int, list[bytes]] = field(default_factory=dict)
+    #: Connections to close once what is queued for them is sent (within the close grace).
     closes: dict[int, str] = field(default_factory=dict)
+    #: Connections to cut now, discarding what is queued (a send queue over its limit).
+    aborts: dict[int, str] = field(default_factory=dict)
+    #: Connections whose engine must call ``Hub.drained`` once their unsent bytes fall to
+    #: ``LOW_WATER`` (at once if they already have).
+    watch: set[int] = field(default_factory=set)
 
 
 class Hub:
@@ -89,6 +122,8 @@ class Hub:
         self._next_conn = 0
         self._timers: list[tuple[float, int, int, str]] = []
         self._timer_seq = 0
+        self._stale_timers = 0  # heap entries of closed connections, dropped when they pile up
+        self._pacing: set[int] = set()  # connections with a paced reply under way
         self._out = Output()
         self._segment: _Segment | None = None  # the last one: only it may take more messages
         self._parts: list[list[bytes]] = []  # every segment's parts lists since take_output
@@ -125,6 +160,12 @@ class Hub:
         session = self.sessions.get(conn)
         if session is None or session.closing is not None:
             return
+        try:
+            self._receive(session, data)
+        except Exception:
+            self._internal_error(session)
+
+    def _receive(self, session: Session, data: bytes) -> None:
         session.seen = self.clock()
         if session.dialect is None:
             if b"\xff" in data:  # telnet negotiation: certainly a person with a telnet client
@@ -159,7 +200,44 @@ class Hub:
             self._per_host[session.host] = left
         else:
             del self._per_host[session.host]
-        self._apply(self.core.disconnect(conn, session.closing or reason))
+        self._pacing.discard(conn)
+        self._stale_timers += session.timers
+        if self._stale_timers > 64 and self._stale_timers * 2 > len(self._timers):
+            self._drop_stale_timers()
+        try:
+            self._apply(self.core.disconnect(conn, session.closing or reason))
+        except Exception:
+            log.exception("error while connection %d left", conn)
+            self._segment = None
+
+    def backlogged(self, conn: int, queued: int) -> None:
+        """The engine holds ``queued`` unsent bytes for ``conn``, more than the send queue.
+
+        A reader that is behind for a moment (a burst) catches up; one that stays behind for
+        ``sendq_grace`` seconds, or falls ``SENDQ_HARD`` queues behind, is cut. The engine
+        calls ``drained`` once the queue is down to ``LOW_WATER`` again.
+        """
+        session = self.sessions.get(conn)
+        lim = self.limits
+        if session is None or session.closing is not None or not lim.sendq:
+            return
+        if queued > lim.sendq * SENDQ_HARD or not lim.sendq_grace:
+            self._cut(session, f"Send queue exceeded ({lim.sendq} bytes): reading too slowly")
+        elif not session.over_since:
+            session.over_since = now = self.clock()
+            self._at(now + lim.sendq_grace, conn, "sendq")
+
+    def drained(self, conn: int) -> None:
+        """``conn``'s unsent bytes are down to ``LOW_WATER``: it reads; send it more."""
+        session = self.sessions.get(conn)
+        if session is None or session.closing is not None:
+            return
+        session.over_since = 0.0
+        if session.paced is not None:
+            try:
+                self._release_page(session)
+            except Exception:
+                self._internal_error(session)
 
     def tick(self) -> None:
         """Run what is due: greetings, timeouts, rate-limited lines."""
@@ -168,19 +246,35 @@ class Hub:
         while timers and timers[0][0] <= now:
             _, _, conn, kind = heapq.heappop(timers)
             session = self.sessions.get(conn)
-            if session is None or session.closing is not None:
+            if session is None:
+                self._stale_timers -= 1
                 continue
-            if kind == "greet" and session.dialect is None:
-                session.greeted = True
-                self._start(session, HumanDialect)
-            elif kind == "register":
-                user = self.core.user(conn)
-                if user is not None and not user.registered:
-                    self._apply(self.core.drop(conn, "Registration timed out"))
-            elif kind == "rate":
-                self._drain_backlog(session, now)
-            elif kind == "idle":
-                self._check_idle(session, now)
+            session.timers -= 1
+            if session.closing is not None:
+                continue
+            try:
+                self._timer(session, kind, now)
+            except Exception:
+                self._internal_error(session)
+
+    def _timer(self, session: Session, kind: str, now: float) -> None:
+        conn = session.conn
+        if kind == "greet" and session.dialect is None:
+            session.greeted = True
+            self._start(session, HumanDialect)
+        elif kind == "register":
+            user = self.core.user(conn)
+            if user is not None and not user.registered:
+                self._apply(self.core.drop(conn, "Registration timed out"))
+        elif kind == "rate":
+            self._drain_backlog(session, now)
+        elif kind == "idle":
+            self._check_idle(session, now)
+        elif kind == "sendq":
+            grace = self.limits.sendq_grace
+            if session.over_since and now - session.over_since >= grace * 0.999:
+                sendq = self.limits.sendq
+                self._cut(session, f"Send queue exceeded ({sendq} bytes): reading too slowly")
 
     def next_deadline(self) -> float | None:
         """When ``tick`` next has work (on the hub's clock), or None.
@@ -202,13 +296,18 @@ class Hub:
 
     def take_output(self) -> Output:
         """Hand over (and forget) what the last calls produced."""
-        out, self._out = self._out, Output()
+        out = self._out
         self._segment = None
-        if self._parts:
+        had_parts = bool(self._parts)
+        if had_parts:
             for parts in self._parts:
                 # In place, so every write list holding this list sees the joined bytes.
                 parts[:] = [b"".join(parts)] if len(parts) != 1 else parts
             self._parts = []
+        if self._pacing:
+            self._hold_behind_replies(out)
+        self._out = Output()
+        if had_parts:
             writes = out.writes
             empty = []
             for conn, chunks in writes.items():
@@ -228,6 +327,104 @@ class Hub:
     def _at(self, when: float, conn: int, kind: str) -> None:
         self._timer_seq += 1
         heapq.heappush(self._timers, (when, self._timer_seq, conn, kind))
+        self.sessions[conn].timers += 1
+
+    def _drop_stale_timers(self) -> None:
+        """Forget the timers of closed connections (a reconnect storm leaves many behind)."""
+        sessions = self.sessions
+        self._timers = [t for t in self._timers if t[2] in sessions]
+        heapq.heapify(self._timers)
+        self._stale_timers = 0
+
+    def _cut(self, session: Session, reason: str) -> None:
+        """End a connection now, dropping what is queued for it (it is not reading)."""
+        log.info("dropping connection %d: %s", session.conn, reason)
+        session.closing = reason
+        session.paced = None
+        self._pacing.discard(session.conn)
+        self._out.writes.pop(session.conn, None)
+        self._out.aborts[session.conn] = reason
+
+    def _internal_error(self, session: Session) -> None:
+        """A bug met while serving one connection: log it, close that one connection politely.
+
+        The exception text never reaches the client or its rooms (it can hold anything), and
+        no other connection notices.
+        """
+        log.exception("internal error on connection %d", session.conn)
+        self._segment = None
+        if session.closing is not None:
+            return
+        try:
+            self._apply(self.core.drop(session.conn, INTERNAL_ERROR))
+        except Exception:
+            log.exception("while closing connection %d", session.conn)
+        if session.closing is None:
+            session.closing = INTERNAL_ERROR
+            self._out.closes[session.conn] = INTERNAL_ERROR
+
+    # -- pacing long replies (a LIST of thousands of rooms goes out as the reader takes it) --
+
+    def _pace(self, session: Session, data: bytes) -> None:
+        """Send the first page of a long reply now and the rest as the reader drains."""
+        conn = session.conn
+        chunks = self._out.writes.setdefault(conn, [])
+        pages = [_Reply(data[i:i + PAGE]) for i in range(0, len(data), PAGE)]
+        if conn not in self._pacing:
+            self._pacing.add(conn)
+            session.paced = deque()
+            chunks.append(pages.pop(0))
+            session.paced_mark = len(chunks)  # from here on, output waits behind the reply
+            self._out.watch.add(conn)
+        chunks.extend(pages)
+
+    def _hold_behind_replies(self, out: Output) -> None:
+        """Move what was written after a paced reply's first page into its queue, in order."""
+        sendq = self.limits.sendq
+        for conn in list(self._pacing):
+            session = self.sessions.get(conn)
+            if session is None or session.paced is None:
+                self._pacing.discard(conn)
+                continue
+            chunks = out.writes.get(conn)
+            if not chunks:
+                continue
+            mark = max(session.paced_mark, 0)
+            session.paced_mark = -1
+            for chunk in chunks[mark:]:
+                data = chunk[0] if chunk.__class__ is list and chunk else chunk
+                if data:
+                    session.paced.append(data)  # type: ignore[arg-type]
+                    if data.__class__ is not _Reply:
+                        session.paced_extra += len(data)
+            del chunks[mark:]
+            if not chunks:
+                del out.writes[conn]
+            if sendq and session.paced_extra > sendq:
+                self.backlogged(conn, session.paced_extra)
+
+    def _release_page(self, session: Session) -> None:
+        """The reader took the last page: give it the next one (and what waits behind it)."""
+        paced = session.paced
+        assert paced is not None
+        conn = session.conn
+        chunks = self._out.writes.setdefault(conn, [])
+        budget = PAGE
+        while paced and budget > 0:
+            data = paced.popleft()
+            chunks.append(data)
+            budget -= len(data)
+            if data.__class__ is not _Reply:
+                session.paced_extra -= len(data)
+        self._segment = None
+        if paced:
+            session.paced_mark = len(chunks)
+            self._out.watch.add(conn)
+            return
+        session.paced = None
+        session.paced_extra = 0
+        self._pacing.discard(conn)
+        self._resume_input(session)
 
     def _refuse(self, session: Session, reason: str) -> None:
         # The dialect is unknown yet, so the message must make sense to every client: an IRC
@@ -249,7 +446,10 @@ class Hub:
         for index, line in enumerate(lines):
             if session.closing is not None:
                 return
-            if rate and (session.backlog or not self._take_token(session)):
+            # Behind a reply still being paced, input waits: a client reads what it asked for
+            # before it may ask for more.
+            if session.backlog or session.paced is not None or (
+                    rate and not self._take_token(session)):
                 self._hold(session, lines[index:])
                 return
             self._line(session, line)
@@ -293,18 +493,32 @@ class Hub:
                         segment = self._open_segment(output.recipients, event.source)
                     cache: dict[object, bytes | None] = {}
                     for dialect, parts in segment.targets:
-                        data = dialect.encode(event, cache)
+                        try:
+                            data = dialect.encode(event, cache)
+                        except Exception:  # one recipient's bug must not cost the others
+                            log.exception("cannot encode %s for %s", type(event).__name__,
+                                          dialect.name)
+                            continue
                         if data:
                             parts.append(data)
                     continue
                 self._segment = None
                 cache = {}
-                for conn in output.recipients:
+                recipients = output.recipients
+                for conn in recipients:
                     session = sessions.get(conn)
                     if session is None or session.dialect is None:
                         continue
-                    data = session.dialect.encode(event, cache)
+                    try:
+                        data = session.dialect.encode(event, cache)
+                    except Exception:
+                        log.exception("cannot encode %s for connection %d",
+                                      type(event).__name__, conn)
+                        continue
                     if data:
+                        if len(data) > PAGE and len(recipients) == 1:
+                            self._pace(session, data)
+                            continue
                         chunks = writes.get(conn)
                         if chunks is None:
                             writes[conn] = [data]
@@ -407,6 +621,8 @@ class Hub:
             session.backlog = None
             self._apply(self.core.drop(session.conn, "Excess flood"))
             return
+        if session.paced is not None:
+            return  # not the rate limit: the lines wait for the reply to be read
         if not session.warned:
             session.warned = True
             text = (f"You are sending faster than {lim.rate_per_second:g} lines a second; "
@@ -421,15 +637,31 @@ class Hub:
         due = session.refilled + max(0.0, 1 - session.tokens) / self.limits.rate_per_second
         return max(due, session.refilled + 0.001)
 
+    def _resume_input(self, session: Session) -> None:
+        """A paced reply is done: handle the lines that waited for it."""
+        if not session.backlog:
+            return
+        if self.limits.rate_per_second:
+            self._drain_backlog(session, self.clock())
+            return
+        backlog = session.backlog
+        while backlog and session.closing is None and session.paced is None:
+            self._line(session, backlog.popleft())
+        if not backlog:
+            session.backlog = None
+
     def _drain_backlog(self, session: Session, now: float) -> None:
         self._refill(session, now)
         backlog = session.backlog
         if backlog is None:
             session.warned = False
             return
-        while backlog and session.tokens >= 1 and session.closing is None:
+        while (backlog and session.tokens >= 1 and session.closing is None
+               and session.paced is None):
             session.tokens -= 1
             self._line(session, backlog.popleft())
+        if session.paced is not None and session.closing is None:
+            return  # the rest waits for the reply to be read; _resume_input picks it up
         if backlog and session.closing is None:
             self._at(self._token_due(session), session.conn, "rate")
         else:

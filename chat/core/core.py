@@ -8,6 +8,7 @@ never locks and every member of a room sees that room's events in the order retu
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.model import Room, User
 from chat.core.names import (
+    MAX_MASK,
     clean_ident,
     clean_text,
     fold,
@@ -34,6 +36,14 @@ USER_MODES = "iw"
 MAX_MODE_ARGS = 6  # mode changes with an argument per command (IRC MODES=6)
 MAX_BANS = 100
 MAX_LOOKUP = 20  # nicks per ISON/USERHOST-style lookup
+MAX_WHO = 200  # entries in one WHO reply for a mask (a room's WHO lists the whole room)
+MAX_LIST = 10_000  # rooms in one LIST reply; more gets "too_many_matches"
+#: Nicks the server's own services will answer to: nobody may take them, or they would receive
+#: other people's "IDENTIFY password" lines.
+RESERVED_NICKS = frozenset(
+    fold(n) for n in ("NickServ", "ChanServ", "OperServ", "MemoServ", "HostServ", "BotServ",
+                      "SaslServ", "Global", "Services", "HistServ")
+)
 
 _BEFORE_REGISTRATION = (c.Register, c.Ping, c.Pong, c.Quit, c.Invalid)
 
@@ -48,6 +58,7 @@ class ChatCore:
         self.users: dict[int, User] = {}
         self.nicks: dict[str, User] = {}  # folded nick -> registered user
         self.rooms: dict[str, Room] = {}  # folded name -> room
+        self._default_room = fold(config.default_room) if config.default_room else None
         self._id_prefix = f"{int(clock() * 1000) % 36**6:x}-"
         self._next_id = 0
         self._out: list[e.Output] = []
@@ -162,6 +173,10 @@ class ChatCore:
         if problem:
             self._error(user, "nick_invalid", f"Invalid nickname {nick!r}: {problem}", cmd, nick)
             return False
+        if fold(nick) in RESERVED_NICKS:
+            text = f"Invalid nickname {nick!r}: it is reserved for the server's services"
+            self._error(user, "nick_invalid", text, cmd, nick)
+            return False
         holder = self.nicks.get(fold(nick))
         if holder is not None and holder is not user:
             self._error(user, "nick_taken", f"Nickname {nick!r} is already in use", cmd, nick)
@@ -252,7 +267,10 @@ class ChatCore:
             return
         if room is None:
             room = self.rooms[key] = Room(name=name, created=self.clock())
-            room.ops.add(user.conn)  # whoever creates a room runs it
+            # Whoever creates a room runs it, except the default room everyone is put in: it
+            # belongs to the server, or its first user could lock every newcomer out of it.
+            if key != self._default_room:
+                room.ops.add(user.conn)
         elif not self._may_join(user, room, cmd):
             return
         if key in user.invites:
@@ -407,9 +425,13 @@ class ChatCore:
             chosen = sorted({id(r): r for r in wanted if r is not None}.values(),
                             key=lambda r: fold(r.name))
         else:
-            chosen = sorted(self.rooms.values(), key=lambda r: fold(r.name))
+            # Bounded: the first MAX_LIST rooms by name, in O(rooms) without a full sort.
+            chosen = heapq.nsmallest(MAX_LIST, self.rooms.values(), key=lambda r: fold(r.name))
         rooms = tuple(e.RoomInfo(r.name, len(r.members), r.topic) for r in chosen)
         self._emit(e.RoomList(*self._envelope(None, None), rooms=rooms), (user.conn,))
+        if len(self.rooms) > MAX_LIST and not cmd.names:
+            text = f"Only the first {MAX_LIST} of {len(self.rooms)} rooms were listed"
+            self._error(user, "too_many_matches", text, cmd, "LIST")
 
     def _list_members(self, user: User, cmd: c.ListMembers) -> None:
         room = self._find_room(user, cmd.room, cmd)
@@ -573,10 +595,14 @@ class ChatCore:
             room.limit = min(int(arg), 1_000_000)
             return e.ModeChange(True, char, str(room.limit))
         # bans
-        mask = normalize_mask(clean_text(arg).replace(" ", "").lstrip(":"))[:200]
+        mask = normalize_mask(clean_text(arg).replace(" ", "").lstrip(":"))
         existing = next((b for b in room.bans if fold(b.mask) == fold(mask)), None)
         if add:
             if existing is not None:
+                return None
+            if len(mask) > MAX_MASK:
+                text = f"Ban masks are at most {MAX_MASK} characters"
+                self._error(user, "mask_too_long", text, cmd, "MODE", room.name)
                 return None
             if len(room.bans) >= MAX_BANS:
                 text = f"The ban list of {room.name} is full ({MAX_BANS})"
@@ -650,6 +676,10 @@ class ChatCore:
 
     def _who(self, user: User, cmd: c.Who) -> None:
         mask = cmd.mask.strip()
+        if len(mask) > MAX_MASK:
+            self._error(user, "mask_too_long", f"Masks are at most {MAX_MASK} characters", cmd,
+                        "WHO")
+            return
         entries: list[e.UserEntry] = []
         if mask.startswith("#"):
             room = self.rooms.get(fold(mask))
@@ -659,7 +689,7 @@ class ChatCore:
             pattern = mask if mask not in ("", "0") else "*"
             shared = set(self._neighbours(user))
             for peer in self.nicks.values():
-                if len(entries) >= 200:
+                if len(entries) >= MAX_WHO:
                     break
                 visible = "i" not in peer.modes or peer.conn in shared or fold(pattern) == fold(
                     peer.nick)

@@ -8,6 +8,7 @@ Comparison is ASCII case-insensitive (IRC ``CASEMAPPING=ascii``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 NICK_SPECIAL = "-_[]\\`^{}|"
 _NICK_RE = re.compile(r"[A-Za-z_\[\]\\`^{}|][A-Za-z0-9_\-\[\]\\`^{}|]*\Z")
@@ -53,6 +54,24 @@ def room_problem(room: str, max_len: int) -> str | None:
     return None
 
 
+# Code points no encoder should be handed: lone surrogates (a JSON "\\ud800" escape decodes to
+# one, and UTF-8 cannot encode it) and the Unicode non-characters, which are never text.
+_UNENCODABLE = re.compile(
+    "[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(1, 17))
+    + "]"
+)
+
+
+def unencodable(text: str) -> bool:
+    """True if ``text`` holds a lone surrogate or a non-character.
+
+    Such input is refused where it enters: relayed, it would fail (or mean nothing) when
+    encoded for every other client that sees it.
+    """
+    return text.isascii() is False and _UNENCODABLE.search(text) is not None
+
+
 def clean_text(text: str) -> str:
     """Text safe to relay: no control bytes a terminal or a line parser would act on.
 
@@ -87,12 +106,81 @@ def normalize_mask(mask: str) -> str:
     return mask
 
 
-def _glob(mask: str) -> re.Pattern[str]:
-    # Only * and ? are wildcards: nicks contain [ ] which fnmatch would treat as a class.
-    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in fold(mask))
-    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+#: Masks longer than this are refused (WHO) or rejected (bans): a mask is a handful of
+#: characters in practice, and the bound keeps every match cheap.
+MAX_MASK = 128
+
+
+_Piece = tuple[str | re.Pattern[str], int]  # a literal or a ``?`` pattern, and its width
+
+
+@lru_cache(maxsize=512)
+def _compile(mask: str) -> tuple[tuple[_Piece, ...], bool, bool]:
+    """A glob split at its stars: literal pieces (or a small pattern when a piece has ``?``).
+
+    Returns the pieces and whether the mask starts/ends with ``*``; runs of stars collapse.
+    Matching then needs no backtracking across stars: taking each piece at its leftmost
+    occurrence is exact for ``*`` globs, so the cost stays linear in the text per piece.
+    """
+    folded = fold(mask)
+    pieces: list[_Piece] = []
+    for part in folded.split("*"):
+        if not part:
+            continue
+        if "?" in part:
+            regex = "".join("." if ch == "?" else re.escape(ch) for ch in part)
+            pieces.append((re.compile(regex, re.DOTALL), len(part)))
+        else:
+            pieces.append((part, len(part)))
+    return tuple(pieces), folded.startswith("*"), folded.endswith("*")
+
+
+def _at(piece: _Piece, text: str, pos: int, end: int) -> bool:
+    """Whether ``piece`` occurs at ``pos`` and ends by ``end``."""
+    what, width = piece
+    if pos + width > end:
+        return False
+    if isinstance(what, str):
+        return text.startswith(what, pos)
+    return what.match(text, pos, end) is not None
+
+
+def _find(piece: _Piece, text: str, pos: int, end: int) -> int:
+    """Where ``piece`` first occurs in ``text[pos:end]`` (-1 if nowhere)."""
+    what = piece[0]
+    if isinstance(what, str):
+        return text.find(what, pos, end)
+    found = what.search(text, pos, end)  # a fixed-width pattern: no backtracking
+    return -1 if found is None else found.start()
 
 
 def mask_match(mask: str, text: str) -> bool:
-    """True if ``text`` matches the IRC glob ``mask`` (``*``, ``?``), case-insensitively."""
-    return _glob(mask).match(fold(text)) is not None
+    """True if ``text`` matches the IRC glob ``mask`` (``*``, ``?``), case-insensitively.
+
+    Linear-time (no regex over the whole mask): ``*a*a*a*...*b`` against ``aaaa...`` is as
+    cheap as any other mask, so no mask a user can send stalls the server.
+    """
+    pieces, open_start, open_end = _compile(mask)
+    text = fold(text)
+    end = len(text)
+    if not pieces:
+        return open_start or not text  # "" matches only ""; "*" (any run of stars) anything
+    first, last, pos = 0, len(pieces), 0
+    if not open_start:
+        if not _at(pieces[0], text, 0, end):
+            return False
+        first, pos = 1, pieces[0][1]
+        if last == 1 and not open_end:
+            return pos == end
+    if not open_end and first < last:
+        tail = pieces[-1]
+        tail_at = end - tail[1]
+        if tail_at < pos or not _at(tail, text, tail_at, end):
+            return False
+        last, end = last - 1, tail_at
+    for piece in pieces[first:last]:
+        found = _find(piece, text, pos, end)
+        if found < 0:
+            return False
+        pos = found + piece[1]
+    return True

@@ -15,6 +15,10 @@ from chat.core.commands import Command, Invalid
 from chat.core.events import Event
 from chat.core.model import User
 
+#: The error for input holding a lone surrogate or a non-character (see ``unencodable``).
+UNENCODABLE_TEXT = ("That line holds characters that cannot be sent (a lone surrogate or a "
+                    "Unicode non-character); nothing was sent")
+
 #: What decode() may return: commands for the core, or bytes sent straight back to this client
 #: (answers the core has no business with, such as /help text or IRC's CAP replies).
 Decoded = Command | bytes

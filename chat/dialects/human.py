@@ -11,7 +11,8 @@ from typing import Any
 
 from chat.core import commands as c
 from chat.core import events as e
-from chat.dialects.base import Decoded, Dialect
+from chat.core.names import unencodable
+from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
 from chat.dialects.render import describe
 from chat.framing import TelnetFilter
 
@@ -76,6 +77,8 @@ class HumanDialect(Dialect):
             text = line.decode("utf-8").strip()
         except UnicodeDecodeError:
             return [c.Invalid("bad_encoding", "That line was not valid UTF-8; nothing was sent")]
+        if unencodable(text):
+            return [c.Invalid("bad_encoding", UNENCODABLE_TEXT)]
         if not text:
             return []
         if not self.user.registered:

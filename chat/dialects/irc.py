@@ -22,8 +22,8 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.core import MAX_BANS, MAX_MODE_ARGS
 from chat.core.model import User
-from chat.core.names import fold
-from chat.dialects.base import Decoded, Dialect
+from chat.core.names import fold, unencodable
+from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
 from chat.dialects.render import describe
 from chat.dialects.structured import iso_time
 
@@ -68,6 +68,8 @@ NUMERICS = {
     "unknown_user_mode": "501",
     "users_dont_match": "502",
     "unknown_command": "421",
+    "too_many_matches": "416",
+    "mask_too_long": "416",
 }
 #: Numerics whose parameters are ``<subject> <room>`` rather than just ``<subject>``.
 _TWO_SUBJECTS = {"441", "443", "478"}
@@ -215,6 +217,8 @@ class IrcDialect(Dialect):
             text = line.decode("utf-8")
         except UnicodeDecodeError:
             text = line.decode("latin-1")  # old clients in legacy encodings: don't lose them
+        if unencodable(text):
+            return [c.Invalid("bad_encoding", UNENCODABLE_TEXT)]
         verb, params = parse(text)
         if not verb:
             return []
@@ -554,6 +558,8 @@ class IrcDialect(Dialect):
             data = self._num(code, subject, text=event.text)
         if verb == "WHOIS" and code == "401":
             data += self._num("318", subject, text="End of /WHOIS list")
+        elif verb == "WHO" and code == "416":
+            data += self._num("315", "*", text="End of /WHO list")
         return data
 
     def _names_lines(self, event: e.MemberList) -> bytes:

@@ -9,7 +9,8 @@ from typing import Any
 
 from chat.core import commands as c
 from chat.core import events as e
-from chat.dialects.base import Decoded, Dialect
+from chat.core.names import unencodable
+from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
 from chat.dialects.render import describe
 
 PROTOCOL_VERSION = 1
@@ -185,6 +186,22 @@ def event_to_json(event: e.Event) -> dict[str, Any]:
     return obj
 
 
+def _holds_unencodable(value: object) -> bool:
+    """True if any string in a decoded JSON value (keys included) cannot be relayed."""
+    stack = [value]
+    while stack:  # iterative: the line limit bounds the size, not the nesting depth
+        item = stack.pop()
+        if isinstance(item, str):
+            if unencodable(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 class StructuredDialect(Dialect):
     """JSON lines for the bundled client and bots."""
 
@@ -203,6 +220,9 @@ class StructuredDialect(Dialect):
             obj = decode_json_line(line)
         except JsonLineError as exc:
             return [c.Invalid(exc.code, exc.text)]
+        # Only escapes (\\ud800) or raw non-ASCII can carry what UTF-8 cannot encode.
+        if (b"\\u" in line or not line.isascii()) and _holds_unencodable(obj):
+            return [c.Invalid("bad_encoding", UNENCODABLE_TEXT)]
         ref = obj.get("ref")
         if not (ref is None or isinstance(ref, int) or (isinstance(ref, str) and len(ref) <= 64)):
             return [c.Invalid("bad_request", "'ref' must be an integer or a short string")]
