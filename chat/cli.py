@@ -169,6 +169,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.tls_key and not args.tls_cert:
         parser.error("--tls-key needs --tls-cert")
+    try:
+        config_from_args(args)
+    except ValueError as exc:  # NaN, infinities, negatives: one clear line, before anything runs
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return args
 
 

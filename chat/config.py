@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 
 DEFAULT_PORT = 7777
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_TLS_PORT = 6697
+
+MAX_SECONDS = 30 * 24 * 3600.0  # longest timer or timeout: beyond it, socket options overflow
+#: Smallest sensible values where 0 or 1 would break a protocol rather than mean "off".
+_MINIMUM = {"max_line": 512, "nick_len": 1, "room_len": 2, "topic_len": 1, "message_len": 1,
+            "rate_burst": 1, "recvq_lines": 1}
+_SECONDS = {"sendq_grace", "register_timeout", "ping_interval", "ping_timeout", "greet_delay",
+            "shutdown_grace", "tls_handshake_timeout"}
+
+
+def _check_numbers(obj: object) -> None:
+    """Refuse NaN, infinities, negatives and absurd values, naming the setting.
+
+    TOML accepts ``nan`` and ``inf``; one of them in a timeout used to make every new
+    connection fail deep inside socket tuning. Refused at start, with one clear line instead.
+    """
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        name = "--" + f.name.replace("_", "-")
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, not {value}")
+        if value < 0:
+            raise ValueError(f"{name} cannot be negative ({value})")
+        if value < _MINIMUM.get(f.name, 0):
+            raise ValueError(f"{name} must be at least {_MINIMUM[f.name]} ({value})")
+        if f.name in _SECONDS and value > MAX_SECONDS:
+            raise ValueError(f"{name} is at most {MAX_SECONDS:g} seconds ({value})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +66,9 @@ class Limits:
     max_rooms_per_user: int = 50
     max_members_per_room: int = 0
 
+    def __post_init__(self) -> None:
+        _check_numbers(self)
+
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
@@ -54,6 +86,14 @@ class ServerConfig:
     tls_port: int = DEFAULT_TLS_PORT  # TLS gets its own port, as IRC servers use 6697
     tls_handshake_timeout: float = 10.0  # a TLS client that never finishes the handshake
     limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        _check_numbers(self)
+        for name in ("port", "tls_port"):
+            if getattr(self, name) > 65535:
+                raise ValueError(f"--{name.replace('_', '-')} must be a port number (0-65535)")
+        if not self.tls_handshake_timeout:
+            raise ValueError("--tls-handshake-timeout must be more than 0")
 
     @property
     def tls(self) -> bool:

@@ -83,17 +83,22 @@ class TelnetFilter:
     user. Stateful, because a sequence can be split across reads.
     """
 
-    __slots__ = ("_state",)
+    __slots__ = ("_state", "_sub")
+
+    #: Longest subnegotiation kept track of: real ones (terminal type, window size) are a few
+    #: bytes; an ``IAC SB`` never closed must not swallow everything the user types after it.
+    MAX_SUBNEGOTIATION = 256
 
     def __init__(self) -> None:
         self._state = 0  # 0 data, 1 after IAC, 2 expecting option byte, 3 in SB, 4 IAC in SB
+        self._sub = 0  # bytes seen inside the current subnegotiation
 
     def feed(self, data: bytes) -> bytes:
         """Bytes in, the same bytes minus telnet commands out."""
         if self._state == 0 and _IAC not in data:
             return data
         out = bytearray()
-        state = self._state
+        state, sub = self._state, self._sub
         for b in data:
             if state == 0:
                 if b == _IAC:
@@ -106,15 +111,18 @@ class TelnetFilter:
                 elif b in (_WILL, _WONT, _DO, _DONT):
                     state = 2
                 elif b == _SB:
-                    state = 3
+                    state, sub = 3, 0
                 else:
                     state = 0
             elif state == 2:
                 state = 0
             elif state == 3:
+                sub += 1
                 if b == _IAC:
                     state = 4
+                elif sub > self.MAX_SUBNEGOTIATION:
+                    state = 0  # never closed: give up on it and take what follows as data
             else:  # state 4
                 state = 0 if b == _SE else 3
-        self._state = state
+        self._state, self._sub = state, sub
         return bytes(out)

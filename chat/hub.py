@@ -100,7 +100,7 @@ class Output:
     #: Connections to cut now, discarding what is queued (a send queue over its limit).
     aborts: dict[int, str] = field(default_factory=dict)
     #: Connections whose engine must call ``Hub.drained`` once their unsent bytes fall to
-    #: ``LOW_WATER`` (at once if they already have).
+    #: ``Hub.low_water`` (at once if they already have).
     watch: set[int] = field(default_factory=set)
 
 
@@ -124,6 +124,8 @@ class Hub:
         self._timer_seq = 0
         self._stale_timers = 0  # heap entries of closed connections, dropped when they pile up
         self._pacing: set[int] = set()  # connections with a paced reply under way
+        #: Unsent bytes at or under which a connection counts as drained (engines read this).
+        self.low_water = min(LOW_WATER, config.limits.sendq // 2) or LOW_WATER
         self._out = Output()
         self._segment: _Segment | None = None  # the last one: only it may take more messages
         self._parts: list[list[bytes]] = []  # every segment's parts lists since take_output
@@ -215,7 +217,7 @@ class Hub:
 
         A reader that is behind for a moment (a burst) catches up; one that stays behind for
         ``sendq_grace`` seconds, or falls ``SENDQ_HARD`` queues behind, is cut. The engine
-        calls ``drained`` once the queue is down to ``LOW_WATER`` again.
+        calls ``drained`` once the queue is down to ``low_water`` again.
         """
         session = self.sessions.get(conn)
         lim = self.limits
@@ -228,7 +230,7 @@ class Hub:
             self._at(now + lim.sendq_grace, conn, "sendq")
 
     def drained(self, conn: int) -> None:
-        """``conn``'s unsent bytes are down to ``LOW_WATER``: it reads; send it more."""
+        """``conn``'s unsent bytes are down to ``low_water``: it reads; send it more."""
         session = self.sessions.get(conn)
         if session is None or session.closing is not None:
             return

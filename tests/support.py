@@ -119,11 +119,13 @@ class Clients:
         return client
 
     def human(self, nick: str) -> LineClient:
-        """A telnet/nc user who picked ``nick`` and landed in #lobby."""
+        """A telnet/nc user who picked ``nick`` and landed in the default room (#lobby)."""
         client = self.raw()
         client.send(f"{nick}\r\n")
-        client.expect(f"Welcome to {self.server.engine.config.name}, {nick}")
-        client.expect("In #lobby")
+        config = self.server.engine.config
+        client.expect(f"Welcome to {config.name}, {nick}")
+        if config.default_room:
+            client.expect(f"In {config.default_room}")
         return client
 
     def bot(self, nick: str, *rooms: str, rcvbuf: int | None = None) -> LineClient:

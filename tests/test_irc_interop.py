@@ -18,7 +18,24 @@ from pathlib import Path
 
 import pytest
 from conftest import IrcClient
-from support import WAIT, Clients
+from support import TEST_LIMITS, WAIT, Clients, LineClient
+
+from chat.config import ServerConfig
+
+
+@pytest.fixture
+def server_config() -> ServerConfig:
+    """People land in #hall; the tests meet in #lobby, which tina creates and so runs (the
+    default room belongs to the server, so nobody would be its operator)."""
+    return ServerConfig(port=0, limits=TEST_LIMITS, shutdown_grace=0.5, default_room="#hall")
+
+
+def host_of_lobby(clients: Clients) -> LineClient:
+    """tina, on telnet, in #lobby as its operator."""
+    person = clients.human("tina")
+    person.send("/join #lobby\r\n")
+    person.expect("In #lobby")
+    return person
 
 
 def need(binary: str, package: str) -> str:
@@ -94,7 +111,7 @@ def test_ii_joins_and_talks_with_telnet_and_structured_users(
         clients: Clients, programs: Callable[..., subprocess.Popen[bytes]], tmp_path: Path,
         irc: Callable[..., IrcClient]) -> None:
     ii = need("ii", "ii")
-    person = clients.human("tina")
+    person = host_of_lobby(clients)
     bot = clients.bot("bert", "#lobby")
     host, port = clients.server.host, clients.server.port
     programs(ii, "-s", host, "-p", str(port), "-n", "iiuser", "-i", str(tmp_path),
@@ -139,7 +156,7 @@ def _weechat(programs: Callable[..., subprocess.Popen[bytes]], home: Path, host:
 def test_weechat_joins_talks_sees_members_sets_topic_and_kicks(
         clients: Clients, programs: Callable[..., subprocess.Popen[bytes]],
         tmp_path: Path) -> None:
-    person = clients.human("tina")  # creates #lobby, so tina is its operator
+    person = host_of_lobby(clients)
     bot = clients.bot("bert", "#lobby")
     _weechat(programs, tmp_path, clients.server.host, clients.server.port, "wee")
     log = tmp_path / "logs" / "irc.test.#lobby.weechatlog"
@@ -190,7 +207,7 @@ def test_irssi_in_tmux_joins_talks_sets_topic_and_kicks(
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never shown by irssi; screen:\n{shown}")
 
-    person = clients.human("tina")
+    person = host_of_lobby(clients)
     bot = clients.bot("bert", "#lobby")
     host, port = clients.server.host, clients.server.port
     # irssi paces its own commands (2.2 s apart after a burst of 5); a test need not wait.
