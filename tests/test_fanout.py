@@ -27,12 +27,12 @@ class ReferenceHub(Hub):
                         continue
                     data = session.dialect.encode(output.event, cache)
                     if data:
-                        self._out.writes.setdefault(conn, []).append(data)
+                        self._fanout.out.writes.setdefault(conn, []).append(data)
             else:
                 session = self.sessions.get(output.conn)
                 if session is not None and session.closing is None:
                     session.closing = output.reason
-                    self._out.closes[output.conn] = output.reason
+                    self._fanout.out.closes[output.conn] = output.reason
 
 
 def irc(nick: str, caps: str = "") -> bytes:

@@ -313,7 +313,7 @@ def test_a_reconnect_storm_leaves_no_timers_behind() -> None:
         client = net.connect()
         net.hang_up(client)
     assert len(net.hub.sessions) == 0
-    assert len(net.hub._timers) <= 200
+    assert len(net.hub.timers) <= 200
 
 
 # -- telnet subnegotiation that never ends -----------------------------------------------------

@@ -305,6 +305,7 @@ class Delivery:
 
     event: Event
     recipients: tuple[int, ...]
+    origin: int | None = None  # the connection whose command caused it (None: the server)
 
 
 @dataclass(frozen=True, slots=True)

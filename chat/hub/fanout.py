@@ -1,0 +1,266 @@
+"""Fan-out: the core's deliveries become bytes per connection, each event encoded once per
+dialect variant, with long server-made replies paced to their reader."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from chat.core import events as e
+from chat.dialects.base import Dialect
+from chat.hub.output import PAGE, Output, Reply
+from chat.hub.session import Session
+
+log = logging.getLogger("chat.hub")
+
+
+class _Segment:
+    """Consecutive room messages from one sender to the same member tuple, encoded once each.
+
+    Every recipient's write list holds one ``parts`` list per segment (its variant's, or its
+    own); later messages that merge into the segment append their bytes to those few lists, so
+    fan-out work per recipient is per segment, not per message. ``Fanout.take`` joins each
+    ``parts`` list once and puts the bytes in place of the lists.
+    """
+
+    __slots__ = ("origin", "recipients", "source", "targets")
+
+    def __init__(self, recipients: tuple[int, ...], source: object, origin: int | None) -> None:
+        self.recipients = recipients
+        self.source = source
+        self.origin = origin
+        # One (dialect, parts) per shared variant, plus one per recipient encoded on its own.
+        self.targets: list[tuple[Dialect, list[bytes]]] = []
+
+
+class Fanout:
+    """Builds one flush's :class:`Output` from writes, deliveries and closes."""
+
+    __slots__ = ("_origin_of", "_parts", "_sealed", "_segment", "out", "pacing", "sessions")
+
+    def __init__(self, sessions: dict[int, Session],
+                 origin_of: Callable[[object], int | None] | None = None) -> None:
+        self.sessions = sessions
+        self._origin_of = origin_of  # for deliveries that do not name their origin
+        self._sealed = False
+        self.out = Output()
+        self.pacing: set[int] = set()  # connections with a paced reply under way
+        self._segment: _Segment | None = None  # the last one: only it may take more messages
+        self._parts: list[list[bytes]] = []  # every segment's parts lists since take()
+
+    # -- building ------------------------------------------------------------------------
+
+    def write(self, conn: int, data: bytes) -> None:
+        """Bytes for one connection, after everything queued for it so far."""
+        self._segment = None  # later messages must come after these bytes
+        chunks = self.out.writes.get(conn)
+        if chunks is None:
+            self.out.writes[conn] = [data]
+        else:
+            chunks.append(data)
+
+    def close(self, session: Session, reason: str) -> None:
+        """Close after what is queued is sent."""
+        if session.closing is None:
+            session.closing = reason
+            self.out.closes[session.conn] = reason
+
+    def abort(self, session: Session, reason: str) -> None:
+        """Cut now, dropping what is queued (the reader is not reading)."""
+        session.closing = reason
+        session.paced = None
+        self.pacing.discard(session.conn)
+        self.out.writes.pop(session.conn, None)
+        self.out.aborts[session.conn] = reason
+
+    def break_segment(self) -> None:
+        """Whatever comes next starts a new segment (the recipients' state may have changed)."""
+        self._segment = None
+
+    def deliver(self, outputs: Sequence[e.Output]) -> None:
+        """Encode each delivery once per dialect variant and queue it for its recipients."""
+        sessions = self.sessions
+        writes = self.out.writes
+        for output in outputs:
+            if output.__class__ is not e.Delivery:
+                session = sessions.get(output.conn)  # type: ignore[union-attr]
+                if session is not None:
+                    self.close(session, output.reason)  # type: ignore[union-attr]
+                continue
+            event = output.event  # type: ignore[union-attr]
+            recipients = output.recipients  # type: ignore[union-attr]
+            if event.__class__ is e.Message and event.room is not None:
+                segment = self._segment
+                if (segment is None or recipients is not segment.recipients
+                        or event.source is not segment.source):
+                    origin = output.origin  # type: ignore[union-attr]
+                    if origin is None and self._origin_of is not None:
+                        origin = self._origin_of(event.source)
+                    segment = self._open_segment(recipients, event.source, origin)
+                cache: dict[object, bytes | None] = {}
+                for dialect, parts in segment.targets:
+                    try:
+                        data = dialect.encode(event, cache)
+                    except Exception:  # one recipient's bug must not cost the others
+                        log.exception("cannot encode %s for %s", type(event).__name__,
+                                      dialect.name)
+                        continue
+                    if data:
+                        parts.append(data)
+                continue
+            self._segment = None
+            cache = {}
+            for conn in recipients:
+                session = sessions.get(conn)
+                if session is None or session.dialect is None:
+                    continue
+                try:
+                    data = session.dialect.encode(event, cache)
+                except Exception:
+                    log.exception("cannot encode %s for connection %d", type(event).__name__,
+                                  conn)
+                    continue
+                if data:
+                    if len(data) > PAGE and len(recipients) == 1:
+                        self.pace(session, data)
+                        continue
+                    chunks = writes.get(conn)
+                    if chunks is None:
+                        writes[conn] = [data]
+                    else:
+                        chunks.append(data)
+
+    def _open_segment(self, recipients: tuple[int, ...], source: object,
+                      origin: int | None) -> _Segment:
+        """Group a room's members by dialect variant; queue one parts list per recipient."""
+        segment = self._segment = _Segment(recipients, source, origin)
+        by_variant: dict[object, list[bytes]] = {}
+        sessions = self.sessions
+        writes = self.out.writes
+        all_parts = self._parts
+        for conn in recipients:
+            session = sessions.get(conn)
+            if session is None or session.dialect is None:
+                continue
+            dialect = session.dialect
+            variant = dialect.variant
+            if variant is None or (conn == origin and dialect.own_differs):
+                parts: list[bytes] = []
+                segment.targets.append((dialect, parts))
+                all_parts.append(parts)
+            else:
+                found = by_variant.get(variant)
+                if found is None:
+                    parts = by_variant[variant] = []
+                    segment.targets.append((dialect, parts))
+                    all_parts.append(parts)
+                else:
+                    parts = found
+            chunks = writes.get(conn)
+            if chunks is None:
+                writes[conn] = [parts]  # type: ignore[list-item]
+            else:
+                chunks.append(parts)  # type: ignore[arg-type]
+        return segment
+
+    # -- handing over --------------------------------------------------------------------
+
+    def seal(self) -> list[Session]:
+        """Finish encoding this flush; the paced sessions whose held bytes grew are returned.
+
+        Between ``seal`` and ``take`` the hub may still abort connections (a reader whose held
+        bytes pass the send queue), so the abort goes out with this very flush.
+        """
+        self._segment = None
+        if self._parts:
+            for parts in self._parts:
+                # In place, so every write list holding this list sees the joined bytes.
+                parts[:] = [b"".join(parts)] if len(parts) != 1 else parts
+            self._parts = []
+            self._sealed = True
+        return self._hold_behind_replies(self.out) if self.pacing else []
+
+    def take(self) -> Output:
+        """The finished Output (call ``seal`` first); the next flush starts empty."""
+        out = self.out
+        self.out = Output()
+        self._segment = None
+        if self._sealed:
+            self._sealed = False
+            writes = out.writes
+            empty = []
+            for conn, chunks in writes.items():
+                if any(chunk.__class__ is list for chunk in chunks):
+                    flat = [c[0] if c.__class__ is list else c for c in chunks
+                            if c and (c.__class__ is not list or c[0])]
+                    if flat:
+                        writes[conn] = flat
+                    else:
+                        empty.append(conn)
+            for conn in empty:
+                del writes[conn]
+        return out
+
+    # -- pacing long replies (a LIST of thousands of rooms goes out as the reader takes it) --
+
+    def pace(self, session: Session, data: bytes) -> None:
+        """Send the first page of a long reply now and the rest as the reader drains."""
+        conn = session.conn
+        chunks = self.out.writes.setdefault(conn, [])
+        pages = [Reply(data[i:i + PAGE]) for i in range(0, len(data), PAGE)]
+        if conn not in self.pacing:
+            self.pacing.add(conn)
+            session.paced = deque()
+            chunks.append(pages.pop(0))
+            session.paced_mark = len(chunks)  # from here on, output waits behind the reply
+            self.out.watch.add(conn)
+        chunks.extend(pages)
+
+    def _hold_behind_replies(self, out: Output) -> list[Session]:
+        """Move what was written after a paced reply's first page into its queue, in order."""
+        held = []
+        for conn in list(self.pacing):
+            session = self.sessions.get(conn)
+            if session is None or session.paced is None:
+                self.pacing.discard(conn)
+                continue
+            chunks = out.writes.get(conn)
+            if not chunks:
+                continue
+            mark = max(session.paced_mark, 0)
+            session.paced_mark = -1
+            for chunk in chunks[mark:]:
+                data = chunk[0] if chunk.__class__ is list and chunk else chunk
+                if data:
+                    session.paced.append(data)  # type: ignore[arg-type]
+                    if data.__class__ is not Reply:
+                        session.paced_extra += len(data)
+            del chunks[mark:]
+            if not chunks:
+                del out.writes[conn]
+            held.append(session)
+        return held
+
+    def release_page(self, session: Session) -> bool:
+        """The reader took the last page: queue the next one. True once nothing is held."""
+        paced = session.paced
+        assert paced is not None
+        conn = session.conn
+        chunks = self.out.writes.setdefault(conn, [])
+        budget = PAGE
+        while paced and budget > 0:
+            data = paced.popleft()
+            chunks.append(data)
+            budget -= len(data)
+            if data.__class__ is not Reply:
+                session.paced_extra -= len(data)
+        self._segment = None
+        if paced:
+            session.paced_mark = len(chunks)
+            self.out.watch.add(conn)
+            return False
+        session.paced = None
+        session.paced_extra = 0
+        self.pacing.discard(conn)
+        return True

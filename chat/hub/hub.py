@@ -1,0 +1,395 @@
+"""The Hub: the engine-facing object tying sessions, dialects, timers and fan-out to the core."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from chat.config import ServerConfig
+from chat.core import ChatCore
+from chat.core import commands as c
+from chat.core import events as e
+from chat.core.names import fold
+from chat.dialects import HumanDialect, detect
+from chat.dialects.base import Dialect
+from chat.framing import LineReader, LineTooLong
+from chat.hub import ratelimit
+from chat.hub.fanout import Fanout
+from chat.hub.observers import HubObserver
+from chat.hub.output import LOW_WATER, Output
+from chat.hub.session import Session
+from chat.hub.timers import Timer, Timers
+
+log = logging.getLogger("chat.hub")
+
+_LOOPBACK = ("127.", "::1", "::ffff:127.")
+
+#: Unsent bytes beyond ``SENDQ_HARD * sendq`` cut a connection at once, however recently it
+#: read: the bound on what one connection can make the server hold.
+SENDQ_HARD = 16
+#: What a client is told when an error inside the server ends its connection: the details go to
+#: the log, never to the client or its rooms.
+INTERNAL_ERROR = "Internal server error"
+
+
+class Hub:
+    """Connections, their dialects and the core, driven by an engine.
+
+    The engine reports byte-level facts (``open``, ``receive``, ``backlogged``, ``drained``,
+    ``closed``; ``tick`` when ``next_deadline`` passes) and then does what ``take_output``
+    says. Every policy (who is cut, when, why) is decided here, once for both engines.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        clock: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+        observers: Sequence[HubObserver] = (),
+    ) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.clock = clock
+        self.wallclock = wallclock
+        self.core = ChatCore(config, wallclock)
+        self.sessions: dict[int, Session] = {}
+        self.timers = Timers()
+        self.observers = tuple(observers)
+        #: Unsent bytes at or under which a connection counts as drained (engines read this).
+        self.low_water = min(LOW_WATER, config.limits.sendq // 2) or LOW_WATER
+        self._fanout = Fanout(self.sessions, lambda source: origin_by_nick(self.core, source))
+        self._per_host: dict[str, int] = {}
+        self._next_conn = 0
+
+    # -- engine interface ----------------------------------------------------------------
+
+    def open(self, host: str) -> int:
+        """A connection was accepted from ``host``; returns its id for every later call."""
+        self._next_conn += 1
+        conn = self._next_conn
+        now = self.clock()
+        lim = self.limits
+        session = Session(conn, host, LineReader(lim.max_line), now, tokens=lim.rate_burst,
+                          refilled=now, seen=now)
+        self.sessions[conn] = session
+        self._per_host[host] = self._per_host.get(host, 0) + 1
+        self.core.connect(conn, host)
+        exempt = host.startswith(_LOOPBACK) and not lim.limit_loopback
+        if lim.max_connections and len(self.sessions) > lim.max_connections:
+            self._refuse(session, "Server is full, try again later")
+        elif lim.max_per_ip and not exempt and self._per_host[host] > lim.max_per_ip:
+            self._refuse(session, f"Too many connections from {host}")
+        else:
+            self.timers.at(now + self.config.greet_delay, conn, Timer.GREET)
+            if lim.register_timeout:
+                self.timers.at(now + lim.register_timeout, conn, Timer.REGISTER)
+            if lim.ping_interval:
+                # One timer per connection that re-arms itself: receiving stays a clock read.
+                self.timers.at(now + lim.ping_interval, conn, Timer.IDLE)
+        return conn
+
+    def receive(self, conn: int, data: bytes) -> None:
+        """Bytes arrived on ``conn``."""
+        session = self.sessions.get(conn)
+        if session is None or session.closing is not None:
+            return
+        try:
+            self._receive(session, data)
+        except Exception:
+            self._internal_error(session)
+
+    def closed(self, conn: int, reason: str) -> None:
+        """The connection is gone; whatever the reason, its rooms are told."""
+        session = self.sessions.pop(conn, None)
+        if session is None:
+            return
+        left = self._per_host[session.host] - 1
+        if left:
+            self._per_host[session.host] = left
+        else:
+            del self._per_host[session.host]
+        self._fanout.pacing.discard(conn)
+        self.timers.forget(conn)
+        try:
+            self._apply(self.core.disconnect(conn, session.closing or reason))
+        except Exception:
+            log.exception("error while connection %d left", conn)
+            self._fanout.break_segment()
+
+    def backlogged(self, conn: int, queued: int) -> None:
+        """The engine holds ``queued`` unsent bytes for ``conn``, more than the send queue.
+
+        A reader that is behind for a moment (a burst) catches up; one that stays behind for
+        ``sendq_grace`` seconds, or falls ``SENDQ_HARD`` queues behind, is cut. The engine
+        calls ``drained`` once the queue is down to ``low_water`` again.
+        """
+        session = self.sessions.get(conn)
+        lim = self.limits
+        if session is None or session.closing is not None or not lim.sendq:
+            return
+        if queued > lim.sendq * SENDQ_HARD or not lim.sendq_grace:
+            self._cut_slow_reader(session)
+        elif not session.over_since:
+            session.over_since = now = self.clock()
+            self.timers.at(now + lim.sendq_grace, conn, Timer.SENDQ)
+
+    def drained(self, conn: int) -> None:
+        """``conn``'s unsent bytes are down to ``low_water``: it reads; send it more."""
+        session = self.sessions.get(conn)
+        if session is None or session.closing is not None:
+            return
+        session.over_since = 0.0
+        if session.paced is not None:
+            try:
+                if self._fanout.release_page(session):
+                    self._resume_input(session)
+            except Exception:
+                self._internal_error(session)
+
+    def tick(self) -> None:
+        """Run what is due: greetings, timeouts, rate-limited lines."""
+        now = self.clock()
+        for conn, kind in self.timers.due(now):
+            session = self.sessions.get(conn)
+            if session is None or session.closing is not None:
+                continue
+            try:
+                self._fire(session, kind, now)
+            except Exception:
+                self._internal_error(session)
+
+    def next_deadline(self) -> float | None:
+        """When ``tick`` next has work (on the hub's clock), or None.
+
+        Safe to call without the engine's lock: a racing read gives a stale but valid answer.
+        """
+        return self.timers.next_deadline()
+
+    def shutdown(self, reason: str = "Server shutting down") -> None:
+        """Say goodbye to everyone and close every connection."""
+        self._apply(self.core.shutdown(reason))
+        for session in self.sessions.values():
+            self._fanout.close(session, reason)
+
+    def take_output(self) -> Output:
+        """Hand over (and forget) what the last calls produced."""
+        sendq = self.limits.sendq
+        for session in self._fanout.seal():  # bytes held behind a paced reply count as unsent
+            if sendq and session.paced_extra > sendq:
+                self.backlogged(session.conn, session.paced_extra)
+        out = self._fanout.take()
+        for observer in self.observers:
+            observer.flushed(out)
+        return out
+
+    # -- input: detection, framing, the rate limit ---------------------------------------
+
+    def _receive(self, session: Session, data: bytes) -> None:
+        session.seen = self.clock()
+        if session.dialect is None:
+            if b"\xff" in data:  # telnet negotiation: certainly a person with a telnet client
+                self._start(session, HumanDialect)
+            else:
+                lines = session.reader.feed(data)
+                if not lines:
+                    return
+                first = lines[0]
+                self._start(session, HumanDialect if isinstance(first, LineTooLong)
+                            else detect(first))
+                self._lines(session, lines)
+                return
+        assert session.dialect is not None
+        lines = session.reader.feed(session.dialect.filter_bytes(data))
+        if session.greeted and lines:
+            # A slow IRC or structured client may speak only after the greeting went out:
+            # its first line still decides, so it is not stuck in the wrong dialect.
+            session.greeted = False
+            first = lines[0]
+            if not isinstance(first, LineTooLong) and (cls := detect(first)) is not HumanDialect:
+                self._start(session, cls)
+        self._lines(session, lines)
+
+    def _start(self, session: Session, dialect_cls: type[Dialect]) -> None:
+        user = self.core.user(session.conn)
+        assert user is not None
+        self._fanout.break_segment()
+        session.dialect = dialect_cls(self.config, user)
+        session.reader.max_line = dialect_cls.max_line(self.config)
+        self._run(session, session.dialect.start())
+
+    def _lines(self, session: Session, lines: list[bytes | LineTooLong]) -> None:
+        rate = self.limits.rate_per_second
+        for index, line in enumerate(lines):
+            if session.closing is not None:
+                return
+            # Behind a reply still being paced, input waits: a client reads what it asked for
+            # before it may ask for more.
+            if session.backlog or session.paced is not None or (
+                    rate and not ratelimit.take_token(session, self.limits, self.clock())):
+                self._hold(session, lines[index:])
+                return
+            self._line(session, line)
+
+    def _line(self, session: Session, line: bytes | LineTooLong) -> None:
+        dialect = session.dialect
+        assert dialect is not None
+        if isinstance(line, LineTooLong):
+            self._run(session, dialect.line_too_long(line.limit))
+        else:
+            self._run(session, dialect.decode(line))
+
+    def _run(self, session: Session, items: list[c.Command | bytes]) -> None:
+        for item in items:
+            if session.closing is not None:
+                return
+            if isinstance(item, bytes):
+                self._fanout.write(session.conn, item)
+            else:
+                self._apply(self.core.handle(session.conn, item))
+
+    def _hold(self, session: Session, lines: list[bytes | LineTooLong]) -> None:
+        """Lines that must wait (rate limit, or a paced reply); too many is a flood."""
+        lim = self.limits
+        first_hold = not session.backlog
+        if session.backlog is None:
+            session.backlog = deque()
+        session.backlog.extend(lines)
+        if len(session.backlog) > lim.recvq_lines:
+            session.backlog = None
+            self._apply(self.core.drop(session.conn, "Excess flood"))
+            return
+        if session.paced is not None:
+            return  # not the rate limit: the lines wait for the reply to be read
+        if not session.warned:
+            session.warned = True
+            text = (f"You are sending faster than {lim.rate_per_second:g} lines a second; "
+                    "the rest is delayed")
+            self._apply(self.core.handle(session.conn, c.Invalid("rate_limited", text)))
+        if first_hold:
+            self.timers.at(ratelimit.token_due(session, lim), session.conn, Timer.RATE)
+
+    def _resume_input(self, session: Session) -> None:
+        """A paced reply is done: handle the lines that waited for it."""
+        if not session.backlog:
+            return
+        if self.limits.rate_per_second:
+            self._drain_backlog(session, self.clock())
+            return
+        backlog = session.backlog
+        while backlog and session.closing is None and session.paced is None:
+            self._line(session, backlog.popleft())
+        if not backlog:
+            session.backlog = None
+
+    def _drain_backlog(self, session: Session, now: float) -> None:
+        lim = self.limits
+        ratelimit.refill(session, lim, now)
+        backlog = session.backlog
+        if backlog is None:
+            session.warned = False
+            return
+        while (backlog and session.tokens >= 1 and session.closing is None
+               and session.paced is None):
+            session.tokens -= 1
+            self._line(session, backlog.popleft())
+        if session.paced is not None and session.closing is None:
+            return  # the rest waits for the reply to be read; _resume_input picks it up
+        if backlog and session.closing is None:
+            self.timers.at(ratelimit.token_due(session, lim), session.conn, Timer.RATE)
+        else:
+            session.backlog = None  # an idle connection keeps no empty deque
+            session.warned = False
+
+    # -- output and closing --------------------------------------------------------------
+
+    def _apply(self, outputs: list[e.Output]) -> None:
+        """The core's effects: fanned out to connections, and shown to every observer."""
+        if outputs:
+            self._fanout.deliver(outputs)
+            for observer in self.observers:
+                observer.delivered(outputs)
+
+    def _refuse(self, session: Session, reason: str) -> None:
+        # The dialect is unknown yet, so the message must make sense to every client: an IRC
+        # ERROR line is what IRC clients expect and still reads fine on a terminal.
+        self._fanout.write(session.conn, f"ERROR :{reason}\r\n".encode())
+        self._fanout.close(session, reason)
+
+    def _cut_slow_reader(self, session: Session) -> None:
+        reason = f"Send queue exceeded ({self.limits.sendq} bytes): reading too slowly"
+        log.info("dropping connection %d: %s", session.conn, reason)
+        self._fanout.abort(session, reason)
+
+    def _internal_error(self, session: Session) -> None:
+        """A bug met while serving one connection: log it, close that one connection politely.
+
+        The exception text never reaches the client or its rooms (it can hold anything), and
+        no other connection notices.
+        """
+        log.exception("internal error on connection %d", session.conn)
+        self._fanout.break_segment()
+        if session.closing is not None:
+            return
+        try:
+            self._apply(self.core.drop(session.conn, INTERNAL_ERROR))
+        except Exception:
+            log.exception("while closing connection %d", session.conn)
+        self._fanout.close(session, INTERNAL_ERROR)
+
+    # -- timers --------------------------------------------------------------------------
+
+    def _fire(self, session: Session, kind: Timer, now: float) -> None:
+        conn = session.conn
+        if kind is Timer.GREET:
+            if session.dialect is None:
+                session.greeted = True
+                self._start(session, HumanDialect)
+        elif kind is Timer.REGISTER:
+            user = self.core.user(conn)
+            if user is not None and not user.registered:
+                self._apply(self.core.drop(conn, "Registration timed out"))
+        elif kind is Timer.RATE:
+            self._drain_backlog(session, now)
+        elif kind is Timer.IDLE:
+            self._check_idle(session, now)
+        elif kind is Timer.SENDQ:
+            grace = self.limits.sendq_grace
+            if session.over_since and now - session.over_since >= grace * 0.999:
+                self._cut_slow_reader(session)
+
+    def _check_idle(self, session: Session, now: float) -> None:
+        """Liveness: ping a client silent for the interval; drop one that does not answer."""
+        lim = self.limits
+        conn = session.conn
+        if session.pinged:
+            if session.seen <= session.pinged:
+                waited = lim.ping_interval + lim.ping_timeout
+                self._apply(self.core.drop(conn, f"Ping timeout: {waited:g} seconds"))
+                return
+            session.pinged = 0.0
+        quiet_until = session.seen + lim.ping_interval
+        if now < quiet_until:
+            self.timers.at(quiet_until, conn, Timer.IDLE)
+            return
+        dialect = session.dialect
+        data = None
+        if dialect is not None:
+            data = dialect.encode(self.core.ping_event(), {})  # the core owns event ids
+        if not data:
+            # Nobody to ask yet, or a person on telnet who cannot answer a ping: TCP keepalive
+            # (tuned by the engines to the same interval) finds dead peers instead.
+            self.timers.at(now + lim.ping_interval, conn, Timer.IDLE)
+            return
+        self._fanout.write(conn, data)
+        session.pinged = now
+        self.timers.at(now + (lim.ping_timeout or lim.ping_interval), conn, Timer.IDLE)
+
+
+def origin_by_nick(core: ChatCore, source: object) -> int | None:
+    """The connection of a source nick (for deliveries made before the core named origins)."""
+    if not isinstance(source, e.Source):
+        return None
+    user = core.nicks.get(fold(source.nick))
+    return user.conn if user is not None and user.nick == source.nick else None

@@ -1,0 +1,40 @@
+"""What the hub hands an engine after each call, and the constants of the engine contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: A connection whose unsent bytes fall to this (or half its send queue, if smaller) is
+#: "drained": the hub releases the next page of a long reply and forgives a send queue that
+#: was over its limit.
+LOW_WATER = 64 * 1024
+#: Replies the server generates that are longer than this go out a page at a time, each page
+#: once the reader has taken the last: a long LIST is paced to the reader, never its fault.
+PAGE = 64 * 1024
+
+
+@dataclass(slots=True)
+class Output:
+    """What the engine must do after a hub call: bytes per connection, connections to close.
+
+    The bytes objects in ``writes`` may be shared between connections (a room message is
+    encoded once per dialect variant): engines queue them, they do not copy them per reader.
+    """
+
+    writes: dict[int, list[bytes]] = field(default_factory=dict)
+    #: Connections to close once what is queued for them is sent (within the close grace).
+    closes: dict[int, str] = field(default_factory=dict)
+    #: Connections to cut now, discarding what is queued (a send queue over its limit).
+    aborts: dict[int, str] = field(default_factory=dict)
+    #: Connections whose engine must call ``Hub.drained`` once their unsent bytes fall to
+    #: ``Hub.low_water`` (at once if they already have).
+    watch: set[int] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.writes or self.closes or self.aborts or self.watch)
+
+
+class Reply(bytes):
+    """A page of a reply the server generated: paced to the reader, never counted against it."""
+
+    __slots__ = ()
