@@ -188,6 +188,7 @@ class Hub:
 
     def _receive(self, session: Session, data: bytes) -> None:
         session.seen = self.clock()
+        session.pinged = 0.0  # any input answers an outstanding ping, even in the same instant
         if session.dialect is None:
             if b"\xff" in data:  # telnet negotiation: certainly a person with a telnet client
                 self._start(session, HumanDialect)
@@ -363,12 +364,10 @@ class Hub:
         """Liveness: ping a client silent for the interval; drop one that does not answer."""
         lim = self.limits
         conn = session.conn
-        if session.pinged:
-            if session.seen <= session.pinged:
-                waited = lim.ping_interval + lim.ping_timeout
-                self._apply(self.core.drop(conn, f"Ping timeout: {waited:g} seconds"))
-                return
-            session.pinged = 0.0
+        if session.pinged:  # still outstanding: nothing came since the ping
+            waited = lim.ping_interval + lim.ping_timeout
+            self._apply(self.core.drop(conn, f"Ping timeout: {waited:g} seconds"))
+            return
         quiet_until = session.seen + lim.ping_interval
         if now < quiet_until:
             self.timers.at(quiet_until, conn, Timer.IDLE)
