@@ -21,7 +21,7 @@ from chat.core import events as e
 from chat.core.names import fold
 from chat.dialects import HumanDialect, detect
 from chat.dialects.base import Dialect
-from chat.framing import LineReader, LineTooLong
+from chat.wire.framing import LineReader, LineTooLong
 
 _LOOPBACK = ("127.", "::1", "::ffff:127.")
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chat.config import Limits, ServerConfig
 from chat.engines import BackgroundServer, serve_in_background
-from chat.framing import LineReader, LineTooLong
+from chat.wire.framing import LineReader, LineTooLong
 
 ROOM_COUNT = 2
 SEND_EVERY = 0.1  # seconds between a well-behaved client's messages (10/s, under the limit)

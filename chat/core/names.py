@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from chat.wire.names import fold  # re-exported: the core's callers import it from here
+
 NICK_SPECIAL = "-_[]\\`^{}|"
 _NICK_RE = re.compile(r"[A-Za-z_\[\]\\`^{}|][A-Za-z0-9_\-\[\]\\`^{}|]*\Z")
 _ROOM_RE = re.compile(r"#[A-Za-z0-9_\-.+!@$%&*=~^]+\Z")
@@ -21,11 +23,6 @@ _STRIP[0x09] = " "  # a tab is spacing, not an attack
 # Line and paragraph separators break lines in some terminals and clients.
 _STRIP[0x2028] = " "
 _STRIP[0x2029] = " "
-
-
-def fold(name: str) -> str:
-    """The key two names are compared by (ASCII case-insensitive)."""
-    return name.lower()
 
 
 def nick_problem(nick: str, max_len: int) -> str | None:

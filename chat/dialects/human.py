@@ -13,7 +13,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.dialects.base import Decoded, Dialect
 from chat.dialects.render import describe
-from chat.framing import TelnetFilter
+from chat.wire.framing import TelnetFilter
 
 HELP = """\
 Commands:
