@@ -295,9 +295,9 @@ class ChatModel:
     def _on_message(self, event: dict[str, Any]) -> None:
         sender = event.get("from")
         text = str(event.get("text", ""))
-        kind = event.get("kind")
-        if kind not in ("message", "action", "notice"):
-            kind = "message"
+        kind: LineKind = "message"
+        if event.get("kind") in ("action", "notice"):
+            kind = event["kind"]
         if event.get("room") is not None:
             conv = self._room(event, create=True)
         elif not isinstance(sender, str):  # a private notice from the server itself
