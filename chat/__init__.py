@@ -9,6 +9,8 @@ Layout, following the bytes:
   IRC. Lines in, typed commands out; typed events in, bytes out.
 - ``chat/core/``     the rules: users, nicks, rooms, membership, topics. Commands in,
   deliveries ("this event to these connections") out. No I/O, no threads, no asyncio.
+- ``chat/wire/``     the bytes on the wire (line framing, the JSON-line codec, name folding),
+  shared with the bundled client and the load generator.
 - ``chat/cli.py``    the ``chat-server`` command; ``chat/config.py`` its settings and limits.
 """
 

@@ -2,8 +2,8 @@
 
 Layout, from the wire up (each layer knows nothing of the ones above it):
 
-- ``protocol``   sans-I/O: bytes in -> event dicts out, requests -> bytes, using the server's own
-                 line framing and JSON-line codec (``chat.framing``, ``chat.dialects.structured``).
+- ``protocol``   sans-I/O: bytes in -> event dicts out, requests -> bytes, using the line framing
+                 and JSON-line codec the server uses too (``chat.wire``).
 - ``model``      sans-I/O: what the user can see -- conversations (rooms and private chats),
                  members, topics, lines, unread counts, mentions. ``ChatModel.apply(event)``.
 - ``connection`` asyncio: connects, does the hello/welcome handshake, answers pings, reconnects

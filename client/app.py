@@ -79,7 +79,8 @@ class ChatApp:
     def quit(self, reason: str = "Leaving") -> None:
         """Leave: the application exits and :meth:`run_async` says goodbye to the server."""
         self._quit_reason = reason
-        if self.application.is_running and not self.application.future.done():
+        future = self.application.future  # set while the application runs
+        if self.application.is_running and future is not None and not future.done():
             self.application.exit()
 
     async def run_async(self) -> None:

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
+from chat.wire.names import fold
 from client.commands import COMMANDS
-from client.model import ChatModel, fold
+from client.model import ChatModel
 
 
 class ChatCompleter(Completer):

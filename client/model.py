@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Literal
 
+from chat.wire.names import fold
+
 SERVER_KEY = "*server*"
 SCROLLBACK = 5000  # lines kept per conversation
 
@@ -21,11 +23,6 @@ LineKind = Literal[
     "message", "action", "notice", "join", "part", "quit", "nick", "topic", "error", "info",
 ]
 ConversationKind = Literal["server", "room", "private"]
-
-
-def fold(name: str) -> str:
-    """Names compare ASCII case-insensitively, as on the server."""
-    return name.lower()
 
 
 def parse_ts(ts: object) -> datetime:
@@ -298,9 +295,9 @@ class ChatModel:
     def _on_message(self, event: dict[str, Any]) -> None:
         sender = event.get("from")
         text = str(event.get("text", ""))
-        kind = event.get("kind")
-        if kind not in ("message", "action", "notice"):
-            kind = "message"
+        kind: LineKind = "message"
+        if event.get("kind") in ("action", "notice"):
+            kind = event["kind"]
         if event.get("room") is not None:
             conv = self._room(event, create=True)
         elif not isinstance(sender, str):  # a private notice from the server itself

@@ -1,8 +1,8 @@
 """Sans-I/O client side of the structured protocol: bytes in, event dicts out.
 
-It reuses the server's framing and JSON-line codec so there is exactly one parser for the
-protocol; this module only adds what a client needs on top (request builders, skipping bad
-lines instead of answering them).
+It uses the line framing and JSON-line codec of ``chat.wire``, the ones the server uses, so
+there is exactly one parser for the protocol; this module only adds what a client needs on top
+(request builders, skipping bad lines instead of answering them).
 """
 
 from __future__ import annotations
@@ -10,13 +10,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chat.dialects.structured import JsonLineError, decode_json_line, encode_json_line
-from chat.framing import LineReader, LineTooLong
+from chat.wire.framing import LineReader, LineTooLong
+from chat.wire.jsonlines import (
+    PROTOCOL_VERSION,
+    JsonLineError,
+    decode_json_line,
+    encode_json_line,
+)
 
 log = logging.getLogger("client.protocol")
 
 CLIENT_NAME = "chat-client/0.1"
-PROTOCOL_VERSION = 1
 # Larger than the server's line limit: a client must never drop what its server chose to send.
 DEFAULT_MAX_LINE = 1 << 20
 

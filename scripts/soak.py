@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
@@ -43,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chat.config import Limits, ServerConfig
 from chat.engines import BackgroundServer, serve_in_background
-from chat.framing import LineReader, LineTooLong
+from chat.wire.framing import LineReader, LineTooLong
+from chat.wire.jsonlines import JsonLineError, decode_json_line, encode_json_line
 
 ROOM_COUNT = 2
 SEND_EVERY = 0.1  # seconds between a well-behaved client's messages (10/s, under the limit)
@@ -63,10 +63,8 @@ class Stats:
 def _obj(line: bytes | LineTooLong) -> dict[str, Any] | None:
     if isinstance(line, LineTooLong):
         return None
-    with contextlib.suppress(ValueError):
-        obj = json.loads(line)
-        if isinstance(obj, dict):
-            return obj
+    with contextlib.suppress(JsonLineError):
+        return decode_json_line(line)
     return None
 
 
@@ -86,7 +84,7 @@ def _reset(sock: socket.socket) -> None:
 
 
 def _req(**obj: Any) -> bytes:
-    return (json.dumps(obj) + "\n").encode()
+    return encode_json_line(obj)
 
 
 class Good:

@@ -24,9 +24,10 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.dialects import DIALECTS
 from chat.dialects.base import Dialect
-from chat.dialects.structured import decode_json_line, encode_json_line, event_to_json
-from chat.framing import LineReader, LineTooLong, TelnetFilter
+from chat.dialects.structured import event_to_json
 from chat.hub import Hub
+from chat.wire.framing import LineReader, LineTooLong, TelnetFilter
+from chat.wire.jsonlines import decode_json_line, encode_json_line
 
 CONFIG = ServerConfig(limits=Limits(rate_per_second=0))
 FAST = settings(max_examples=150, deadline=None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chat.framing import LineReader, LineTooLong, TelnetFilter
+from chat.wire.framing import LineReader, LineTooLong, TelnetFilter
 
 
 def test_lines_split_across_chunks_and_crlf() -> None:

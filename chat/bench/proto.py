@@ -9,11 +9,18 @@ what they receive to collect latencies, check per-sender order and drive the flo
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from chat.wire.jsonlines import (
+    PROTOCOL_VERSION,
+    JsonLineError,
+    decode_json_line,
+    encode_json_line,
+)
+from chat.wire.names import fold
 
 MARKER = b"~B:"
 _STAMP = re.compile(rb"~B:(\d+) (\d+) (\d+)")
@@ -103,25 +110,25 @@ class StructuredDialect(Dialect):
     echo = True
 
     def register(self, nick: str) -> bytes:
-        return json.dumps({"type": "hello", "version": 1, "nick": nick,
-                           "client": "chat-bench"}).encode() + b"\n"
+        return encode_json_line({"type": "hello", "version": PROTOCOL_VERSION, "nick": nick,
+                                 "client": "chat-bench"})
 
     def join(self, room: str) -> bytes:
-        return json.dumps({"type": "join", "room": room}).encode() + b"\n"
+        return encode_json_line({"type": "join", "room": room})
 
     def message_template(self, room: str, pad: int = 0) -> bytes:
-        head = json.dumps({"type": "message", "to": room, "text": ""}).encode()
+        head = encode_json_line({"type": "message", "to": room, "text": ""}).rstrip(b"\n")
         # insert the marker and placeholders inside the (empty) "text" string
         cut = head.rindex(b'""') + 1
         return head[:cut] + MARKER + b"%d %d %d" + b"." * pad + head[cut:] + b"\n"
 
     def quit(self) -> bytes:
-        return b'{"type":"quit","reason":"done"}\n'
+        return encode_json_line({"type": "quit", "reason": "done"})
 
     def control(self, client: BenchClient, line: bytes) -> None:
         try:
-            obj = json.loads(line)
-        except ValueError:
+            obj = decode_json_line(line)
+        except JsonLineError:
             client.errors.append(line.decode("utf-8", "replace"))
             return
         kind = obj.get("type")
@@ -279,7 +286,7 @@ class BenchClient(asyncio.Protocol):
     async def join(self, room: str, timeout: float) -> None:
         """Join ``room`` and wait until the server says the join is complete."""
         fut = asyncio.get_running_loop().create_future()
-        self._joins[room.lower()] = fut
+        self._joins[fold(room)] = fut
         self.write(self.dialect.join(room))
         await asyncio.wait_for(fut, timeout)
 
@@ -290,7 +297,7 @@ class BenchClient(asyncio.Protocol):
 
     def on_joined(self, room: str) -> None:
         """The server finished our join of ``room``."""
-        fut = self._joins.pop(room.lower(), None)
+        fut = self._joins.pop(fold(room), None)
         if fut is not None and not fut.done():
             fut.set_result(None)
 

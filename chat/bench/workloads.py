@@ -342,6 +342,7 @@ async def run_fanout(target: Target, p: FanoutParams) -> dict[str, Any]:
         run.arm(expected)
         template = run.dialect.message_template(p.room, p.pad)
         meter = _Meter(target.server_pid)
+        sending: asyncio.Future[Any]
         if p.rate:
             sending = asyncio.ensure_future(_send_rated(
                 [(clients[i], i, template) for i in range(s)], m, p.rate))

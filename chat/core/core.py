@@ -95,7 +95,7 @@ class ChatCore:
         user = self.users.get(conn)
         if user is None:  # already gone (a command raced with its own disconnect)
             return []
-        self._out = out = []
+        out = self._out = []
         if not user.registered and not isinstance(command, _BEFORE_REGISTRATION):
             self._error(user, "not_registered", "Pick a nickname first", command)
         else:
@@ -105,14 +105,14 @@ class ChatCore:
     def disconnect(self, conn: int, reason: str) -> list[e.Output]:
         """The connection is gone (closed by either side); tell the rooms it was in."""
         user = self.users.pop(conn, None)
-        self._out = out = []
+        out = self._out = []
         if user is not None and user.registered:
             self._announce_quit(user, clean_text(reason)[: self.limits.reason_len])
         return out
 
     def shutdown(self, reason: str) -> list[e.Output]:
         """Tell every connection the server is going away, then close them all."""
-        self._out = out = []
+        out = self._out = []
         conns = tuple(self.users)
         if conns:
             self._emit(e.Disconnect(*self._envelope(None, None), reason=reason), conns)
@@ -121,7 +121,7 @@ class ChatCore:
 
     def drop(self, conn: int, reason: str) -> list[e.Output]:
         """The server closes a connection for ``reason`` (timeouts, floods): tell it why first."""
-        self._out = out = []
+        out = self._out = []
         if conn in self.users:
             self._emit(e.Disconnect(*self._envelope(None, None), reason=reason), (conn,))
             out.append(e.Close(conn, reason))
@@ -505,6 +505,7 @@ class ChatCore:
         room = self._find_room(user, target, cmd)
         if room is None:
             return
+        event: e.Event  # the modes, the ban list or the change
         if not cmd.modes:
             modes, args = room.mode_string(show_key=user.conn in room.members)
             event = e.ModeInfo(*self._envelope(room.name, None), target=room.name, modes=modes,
@@ -623,6 +624,7 @@ class ChatCore:
                 self._error(user, "users_dont_match", "You can only change your own modes", cmd,
                             target)
             return
+        event: e.Event  # the modes or the change
         if not cmd.modes:
             event = e.ModeInfo(*self._envelope(None, None), target=user.nick,
                                modes="+" + "".join(sorted(user.modes)))

@@ -14,7 +14,7 @@ from chat.core import events as e
 from chat.core.names import unencodable
 from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
 from chat.dialects.render import describe
-from chat.framing import TelnetFilter
+from chat.wire.framing import TelnetFilter
 
 HELP = """\
 Commands:

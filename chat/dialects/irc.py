@@ -455,7 +455,7 @@ class IrcDialect(Dialect):
 
     own_differs = True  # no copy of one's own message without echo-message
 
-    @property  # type: ignore[override]
+    @property
     def variant(self) -> tuple[str, tuple[str, ...]]:
         """Room messages differ between connections only by capabilities (and is-the-sender)."""
         return ("irc", self._capkey)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time as _time
 from collections.abc import Callable
 from typing import Any
@@ -12,40 +11,12 @@ from chat.core import events as e
 from chat.core.names import unencodable
 from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
 from chat.dialects.render import describe
-
-PROTOCOL_VERSION = 1
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-class JsonLineError(ValueError):
-    """The peer sent a line that is not one JSON object; ``code`` is the protocol error code."""
-
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
-
-
-def decode_json_line(line: bytes) -> dict[str, Any]:
-    """Parse one line into a JSON object, or raise :class:`JsonLineError` saying why not."""
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        raise JsonLineError("bad_encoding", "Line is not valid UTF-8") from None
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
-        raise JsonLineError("bad_json", "Line is not valid JSON") from None
-    if not isinstance(obj, dict):
-        raise JsonLineError("bad_json", "Line must be a JSON object")
-    return obj
-
-
-def encode_json_line(obj: dict[str, Any]) -> bytes:
-    """One object as one line; JSON escapes any newline inside strings, so framing is safe."""
-    return (_dumps(obj) + "\n").encode("utf-8")
-
+from chat.wire.jsonlines import (
+    PROTOCOL_VERSION,
+    JsonLineError,
+    decode_json_line,
+    encode_json_line,
+)
 
 # -- the server side: requests in, events out ------------------------------------------------
 

@@ -88,13 +88,13 @@ class Fanout:
                 if session is not None:
                     self.close(session, output.reason)  # type: ignore[union-attr]
                 continue
-            event = output.event  # type: ignore[union-attr]
-            recipients = output.recipients  # type: ignore[union-attr]
+            event = output.event
+            recipients = output.recipients
             if event.__class__ is e.Message and event.room is not None:
                 segment = self._segment
                 if (segment is None or recipients is not segment.recipients
                         or event.source is not segment.source):
-                    origin = output.origin  # type: ignore[union-attr]
+                    origin = output.origin
                     if origin is None and self._origin_of is not None:
                         origin = self._origin_of(event.source)
                     segment = self._open_segment(recipients, event.source, origin)
@@ -233,7 +233,7 @@ class Fanout:
             for chunk in chunks[mark:]:
                 data = chunk[0] if chunk.__class__ is list and chunk else chunk
                 if data:
-                    session.paced.append(data)  # type: ignore[arg-type]
+                    session.paced.append(data)
                     if data.__class__ is not Reply:
                         session.paced_extra += len(data)
             del chunks[mark:]

@@ -14,13 +14,13 @@ from chat.core import events as e
 from chat.core.names import fold
 from chat.dialects import HumanDialect, detect
 from chat.dialects.base import Dialect
-from chat.framing import LineReader, LineTooLong
 from chat.hub import ratelimit
 from chat.hub.fanout import Fanout
 from chat.hub.observers import HubObserver
 from chat.hub.output import LOW_WATER, Output
 from chat.hub.session import Session
 from chat.hub.timers import Timer, Timers
+from chat.wire.framing import LineReader, LineTooLong
 
 log = logging.getLogger("chat.hub")
 

@@ -6,7 +6,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from chat.dialects.base import Dialect
-from chat.framing import LineReader, LineTooLong
+from chat.wire.framing import LineReader, LineTooLong
 
 
 @dataclass(eq=False, slots=True)

@@ -7,7 +7,7 @@ from typing import Any
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from chat.dialects.structured import encode_json_line
+from chat.wire.jsonlines import encode_json_line
 from client.completion import ChatCompleter
 from client.model import SERVER_KEY, ChatModel
 from client.pane import MessagePane, wrap
