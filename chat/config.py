@@ -70,6 +70,32 @@ class Limits:
         _check_numbers(self)
 
 
+#: Dialects a listener may pin (``chat.dialects`` defines them; named here so a config can be
+#: checked before anything is imported or started).
+DIALECT_NAMES = ("human", "structured", "irc")
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One address the server accepts connections on, and how.
+
+    ``dialect`` pins what its connections speak, skipping detection (a WebSocket subprotocol
+    will pick it the same way); None detects each connection's dialect from its first line.
+    """
+
+    port: int
+    host: str = DEFAULT_HOST
+    tls: bool = False
+    dialect: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"listener port must be 0-65535, not {self.port}")
+        if self.dialect is not None and self.dialect not in DIALECT_NAMES:
+            raise ValueError(f"listener dialect must be one of {', '.join(DIALECT_NAMES)}, "
+                             f"not {self.dialect!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     """What a server is started with; the CLI builds one from options and the config file."""
@@ -86,6 +112,8 @@ class ServerConfig:
     tls_port: int = DEFAULT_TLS_PORT  # TLS gets its own port, as IRC servers use 6697
     tls_handshake_timeout: float = 10.0  # a TLS client that never finishes the handshake
     limits: Limits = field(default_factory=Limits)
+    #: Extra listeners beyond the plain port (and the TLS port when a certificate is set).
+    listeners: tuple[Listener, ...] = ()
 
     def __post_init__(self) -> None:
         _check_numbers(self)
@@ -94,6 +122,13 @@ class ServerConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be a port number (0-65535)")
         if not self.tls_handshake_timeout:
             raise ValueError("--tls-handshake-timeout must be more than 0")
+
+    def all_listeners(self) -> tuple[Listener, ...]:
+        """Every listener: the plain port, the TLS port (with a certificate), then the extras."""
+        main = [Listener(self.port, self.host)]
+        if self.tls:
+            main.append(Listener(self.tls_port, self.host, tls=True))
+        return (*main, *self.listeners)
 
     @property
     def tls(self) -> bool:

@@ -139,9 +139,9 @@ class MemoryNet:
 
     # -- connecting ----------------------------------------------------------------------
 
-    def connect(self, host: str = "127.0.0.1") -> MemClient:
-        """A new connection that has said nothing yet."""
-        conn = self.hub.open(host)
+    def connect(self, host: str = "127.0.0.1", dialect: str | None = None) -> MemClient:
+        """A new connection that has said nothing yet (``dialect``: its listener pins one)."""
+        conn = self.hub.open(host, dialect)
         client = self.clients[conn] = MemClient(self, conn)
         self.pump()
         return client

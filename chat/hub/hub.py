@@ -12,7 +12,7 @@ from chat.core import ChatCore
 from chat.core import commands as c
 from chat.core import events as e
 from chat.core.names import fold
-from chat.dialects import HumanDialect, detect
+from chat.dialects import DIALECTS, HumanDialect, detect
 from chat.dialects.base import Dialect
 from chat.hub import ratelimit
 from chat.hub.fanout import Fanout
@@ -25,6 +25,7 @@ from chat.wire.framing import LineReader, LineTooLong
 log = logging.getLogger("chat.hub")
 
 _LOOPBACK = ("127.", "::1", "::ffff:127.")
+DIALECTS_BY_NAME = {dialect.name: dialect for dialect in DIALECTS}
 
 #: Unsent bytes beyond ``SENDQ_HARD * sendq`` cut a connection at once, however recently it
 #: read: the bound on what one connection can make the server hold.
@@ -65,8 +66,11 @@ class Hub:
 
     # -- engine interface ----------------------------------------------------------------
 
-    def open(self, host: str) -> int:
-        """A connection was accepted from ``host``; returns its id for every later call."""
+    def open(self, host: str, dialect: str | None = None) -> int:
+        """A connection was accepted from ``host``; returns its id for every later call.
+
+        ``dialect`` (a listener's pinned dialect, by name) skips detection.
+        """
         self._next_conn += 1
         conn = self._next_conn
         now = self.clock()
@@ -88,6 +92,8 @@ class Hub:
             if lim.ping_interval:
                 # One timer per connection that re-arms itself: receiving stays a clock read.
                 self.timers.at(now + lim.ping_interval, conn, Timer.IDLE)
+            if dialect is not None:
+                self._start(session, DIALECTS_BY_NAME[dialect])
         return conn
 
     def receive(self, conn: int, data: bytes) -> None:
