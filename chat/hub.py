@@ -19,7 +19,6 @@ from chat.config import ServerConfig
 from chat.core import ChatCore
 from chat.core import commands as c
 from chat.core import events as e
-from chat.core.names import fold
 from chat.dialects import HumanDialect, detect
 from chat.dialects.base import Dialect
 from chat.framing import LineReader, LineTooLong
@@ -492,7 +491,7 @@ class Hub:
                     segment = self._segment
                     if (segment is None or output.recipients is not segment.recipients
                             or event.source is not segment.source):
-                        segment = self._open_segment(output.recipients, event.source)
+                        segment = self._open_segment(output.recipients, event.source, output.origin)
                     cache: dict[object, bytes | None] = {}
                     for dialect, parts in segment.targets:
                         try:
@@ -532,14 +531,13 @@ class Hub:
                     session.closing = output.reason
                     self._out.closes[output.conn] = output.reason
 
-    def _open_segment(self, recipients: tuple[int, ...], source: e.Source | None) -> _Segment:
-        """Group a room's members by dialect variant; queue one parts list per recipient."""
+    def _open_segment(self, recipients: tuple[int, ...], source: e.Source | None,
+                      origin: int | None) -> _Segment:
+        """Group a room's members by dialect variant; queue one parts list per recipient.
+
+        ``origin``: the sender's connection, whose own copy may differ.
+        """
         segment = self._segment = _Segment(recipients, source)
-        origin = None  # the sender's connection, whose own copy may differ
-        if source is not None:
-            user = self.core.nicks.get(fold(source.nick))
-            if user is not None and user.nick == source.nick:
-                origin = user.conn
         by_variant: dict[object, list[bytes]] = {}
         sessions = self.sessions
         writes = self._out.writes

@@ -151,3 +151,14 @@ def test_shutdown_tells_and_closes_everyone(core: ChatCore) -> None:
     assert deliveries(out) == [(e.Disconnect, (1, 2))]
     assert [o for o in out if isinstance(o, e.Close)] == [e.Close(1, "bye all"),
                                                           e.Close(2, "bye all")]
+
+
+def test_deliveries_name_the_connection_that_caused_them(core: ChatCore) -> None:
+    register(core, 1, "alice", "#a")
+    register(core, 2, "bob", "#a")
+    out = core.handle(1, c.Say("#a", "hi")) + core.handle(2, c.Whois("alice"))
+    assert [o.origin for o in out if isinstance(o, e.Delivery)] == [1, 2]
+    assert [o.origin for o in core.disconnect(2, "gone")] == [2]  # its own leaving
+    assert [o.origin for o in core.drop(1, "Ping timeout")
+            if isinstance(o, e.Delivery)] == [None]  # the server's doing
+    assert all(o.origin is None for o in core.shutdown("bye") if isinstance(o, e.Delivery))

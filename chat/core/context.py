@@ -36,7 +36,7 @@ class Effects:
 
     def send(self, event: e.Event, recipients: tuple[int, ...]) -> None:
         """Deliver ``event`` to ``recipients``, in this order."""
-        self.out.append(e.Delivery(event, recipients))
+        self.out.append(e.Delivery(event, recipients, self.origin))
 
     def close(self, conn: int, reason: str) -> None:
         """Close ``conn`` once what was queued for it is sent."""

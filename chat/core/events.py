@@ -301,10 +301,15 @@ class Presence(Event):
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One event and the connections that must receive it, in the order the core decided."""
+    """One event and the connections that must receive it, in the order the core decided.
+
+    ``origin`` is the connection whose command caused it (None for what the server does on its
+    own: shutdown, timeouts), so a dialect can tell a sender's own copy from everyone else's.
+    """
 
     event: Event
     recipients: tuple[int, ...]
+    origin: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
