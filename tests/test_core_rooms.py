@@ -145,3 +145,11 @@ def test_masks() -> None:
     assert normalize_mask("*@host") == "*!*@host"
     assert mask_match("[a]*!*@*", "[A]lice!x@y")  # [ is a nick character, not a class
     assert not mask_match("bob!*@*", "bobby!x@y")
+
+
+def test_replies_to_irc_only_requests_carry_the_ref(core: ChatCore) -> None:
+    user(core, 1, "alice", "#a")
+    for command in (c.Who("*", ref="WHO"), c.Who("#a", ref="WHO"),
+                    c.Lookup(("alice",), ref="USERHOST"), c.ListRooms(ref="LIST", names=("#a",))):
+        (reply,) = events(core.handle(1, command))
+        assert reply.ref == command.ref, reply

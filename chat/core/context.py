@@ -90,13 +90,13 @@ class Context:
 
     def reply(self, fx: Effects, user: User, cls: type[e.Event], room: str | None = None, /,
               **fields: Any) -> None:
-        """Send the requester alone an event of type ``cls`` made from ``fields``."""
-        fx.send(cls(*self.envelope(room), **fields), (user.conn,))
+        """Send the requester alone an event of type ``cls`` made from ``fields``, with its ref."""
+        fx.send(cls(*self.envelope(room), ref=fx.ref, **fields), (user.conn,))
 
     def error(self, fx: Effects, user: User, code: str, text: str, subject: str = "",
               room: str | None = None) -> None:
         """Tell the requester its command failed; ``code`` is for programs, ``text`` people."""
-        self.reply(fx, user, e.Error, room, code=code, text=text, subject=subject, ref=fx.ref)
+        self.reply(fx, user, e.Error, room, code=code, text=text, subject=subject)
 
     def reason(self, text: str) -> str:
         """A user-given reason (part, kick, quit, away) made safe and cut to length."""

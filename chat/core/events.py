@@ -8,7 +8,7 @@ without touching the command handling that made them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chat.core.commands import MessageKind
 
@@ -24,12 +24,17 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Common envelope: unique id, server time (epoch seconds), the room concerned, the cause."""
+    """Common envelope: unique id, server time (epoch seconds), the room concerned, the cause.
+
+    ``ref`` is the correlation token of the request this event answers, set only on events
+    sent to the requester alone (replies, errors); never on what a room or others also get.
+    """
 
     id: str
     ts: float
     room: str | None
     source: Source | None
+    ref: object = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +160,6 @@ class Error(Event):
     code: str
     text: str
     subject: str = ""
-    ref: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +300,6 @@ class Presence(Event):
     """Which of the nicks asked about are online; ``ref`` echoes the request's."""
 
     users: tuple[UserEntry, ...]
-    ref: object = None
 
 
 @dataclass(frozen=True, slots=True)

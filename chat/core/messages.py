@@ -41,8 +41,9 @@ def say(ctx: Context, fx: Effects, user: User, cmd: c.Say) -> None:
                       kind=cmd.kind)
     fx.send(event, (peer.conn,) if peer is user else (peer.conn, user.conn))
     if peer.away and cmd.kind != "notice":  # notices never trigger automatic replies
-        away = e.AwayStatus(*ctx.envelope(None, peer.source), nick=peer.nick, text=peer.away)
-        fx.send(away, (user.conn,))
+        away = e.AwayStatus(*ctx.envelope(None, peer.source), nick=peer.nick, text=peer.away,
+                            ref=fx.ref)
+        fx.send(away, (user.conn,))  # a reply to the sender alone, so it carries the ref
 
 
 def _may_speak(ctx: Context, fx: Effects, user: User, room: Room) -> bool:

@@ -180,5 +180,5 @@ def _user_mode(ctx: Context, fx: Effects, user: User, target: str, cmd: c.Mode) 
             ctx.error(fx, user, "unknown_user_mode", f"Unknown user mode {char!r}", char)
     if changes:
         event = e.ModeChanged(*ctx.envelope(None, user.source), target=user.nick,
-                              changes=tuple(changes))
-        fx.send(event, (user.conn,))
+                              changes=tuple(changes), ref=fx.ref)
+        fx.send(event, (user.conn,))  # only the user sees its own modes: a reply

@@ -77,7 +77,7 @@ def lookup(ctx: Context, fx: Effects, user: User, cmd: c.Lookup) -> None:
     """Which of the nicks asked about are online (IRC's ISON and USERHOST)."""
     found = (ctx.nicks.get(fold(nick)) for nick in cmd.nicks[:MAX_LOOKUP])
     users = tuple(_entry(peer) for peer in found if peer is not None)
-    ctx.reply(fx, user, e.Presence, users=users, ref=cmd.ref)
+    ctx.reply(fx, user, e.Presence, users=users)
 
 
 @HANDLERS.on(c.Ping)
