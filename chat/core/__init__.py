@@ -11,7 +11,9 @@ Layout, one module per concern, each with a ``HANDLERS`` table of the commands i
 - ``moderation``: operator and membership checks, bans, kicks, invites.
 - ``modes``: room and user modes.
 - ``presence``: away, WHOIS, WHO, online lookups, pings.
-- ``commands``, ``events``, ``model``, ``names``: the values in, out and kept, and name rules.
+- ``commands``: what comes in. ``events``: what goes out (announcements, ``Delivery``,
+  ``Close``), re-exporting ``envelope`` (the fields every event has) and ``replies`` (answers
+  to one requester). ``model``: users and rooms as kept. ``names``: nick, room and mask rules.
 """
 
 from chat.core.core import ChatCore
