@@ -16,8 +16,8 @@ from chat.core.names import clean_text, fold, room_problem
 
 MAX_LOOKUP = 20  # names per ISON/USERHOST-style lookup, LIST by name, and spare invites
 
-C = TypeVar("C")
 Handler = Callable[["Context", "Effects", User, Any], None]
+H = TypeVar("H", bound=Handler)
 
 
 class Effects:
@@ -46,11 +46,9 @@ class Effects:
 class Handlers(dict[type, Handler]):
     """Command type -> handler; each rule module fills one with :meth:`on`."""
 
-    def on(self, *types: type) -> Callable[[Callable[[Context, Effects, User, C], None]],
-                                           Callable[[Context, Effects, User, C], None]]:
+    def on(self, *types: type) -> Callable[[H], H]:
         """Decorator: the function handles commands of ``types``."""
-        def register(func: Callable[[Context, Effects, User, C], None]
-                     ) -> Callable[[Context, Effects, User, C], None]:
+        def register(func: H) -> H:
             for kind in types:
                 self[kind] = func
             return func
