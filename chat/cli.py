@@ -26,7 +26,14 @@ import tomllib
 from typing import Any
 
 from chat import __version__
-from chat.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TLS_PORT, Limits, ServerConfig
+from chat.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_TLS_PORT,
+    Limits,
+    Listener,
+    ServerConfig,
+)
 from chat.engines import ENGINES, make_engine
 
 log = logging.getLogger("chat")
@@ -75,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--motd", default=defaults.motd, help="message of the day")
     parser.add_argument("--shutdown-grace", type=float, default=defaults.shutdown_grace,
                         help="seconds to flush goodbyes when stopping")
+    parser.add_argument("--listen", metavar="[HOST:]PORT[/tls][/DIALECT]", action="append",
+                        type=parse_listener, default=[], dest="listeners",
+                        help="another listener (repeatable), e.g. 6667/irc pins IRC and skips "
+                             "detection; /tls needs --tls-cert")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="TOML file with any of these options (the command line wins)")
     tls = parser.add_argument_group("TLS")
@@ -102,6 +113,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_listener(spec: str) -> Listener:
+    """``[HOST:]PORT[/tls][/DIALECT]`` (an IPv6 host in brackets) as a :class:`Listener`."""
+    address, *flags = spec.split("/")
+    host, port = DEFAULT_HOST, address
+    if ":" in address:
+        host, _, port = address.rpartition(":")
+        host = host.strip("[]")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{spec!r}: the port must be a number") from None
+    tls = "tls" in flags
+    dialects = [flag for flag in flags if flag != "tls"]
+    if len(dialects) > 1:
+        raise argparse.ArgumentTypeError(f"{spec!r}: one dialect at most")
+    try:
+        return Listener(number, host, tls, dialects[0] if dialects else None)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{spec!r}: {exc}") from None
+
+
 class ConfigFileError(ValueError):
     """The config file cannot be read or names an option that does not exist."""
 
@@ -113,6 +145,13 @@ def _convert(action: argparse.Action, key: str, value: Any) -> Any:
             raise ConfigFileError(f"{key!r} must be true or false")
         return value
     kind = action.type or str
+    if action.dest == "listeners":  # a list of listener specs, as on the command line
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigFileError(f"{key!r} must be a list of strings like \"6667/irc\"")
+        try:
+            return [parse_listener(v) for v in value]
+        except argparse.ArgumentTypeError as exc:
+            raise ConfigFileError(f"{key!r}: {exc}") from None
     if isinstance(value, bool | dict | list):
         raise ConfigFileError(f"{key!r} must be a {getattr(kind, '__name__', 'value')}")
     if kind is int and not isinstance(value, int):
@@ -184,6 +223,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         greet_delay=args.greet_delay, motd=args.motd, shutdown_grace=args.shutdown_grace,
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_port=args.tls_port,
         tls_handshake_timeout=args.tls_handshake_timeout, limits=limits,
+        listeners=tuple(args.listeners),
     )
 
 

@@ -122,6 +122,8 @@ class ServerConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be a port number (0-65535)")
         if not self.tls_handshake_timeout:
             raise ValueError("--tls-handshake-timeout must be more than 0")
+        if any(listener.tls for listener in self.listeners) and not self.tls_cert:
+            raise ValueError("a TLS listener needs --tls-cert")
 
     def all_listeners(self) -> tuple[Listener, ...]:
         """Every listener: the plain port, the TLS port (with a certificate), then the extras."""

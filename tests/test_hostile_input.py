@@ -14,8 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from memnet import MemoryNet
 
-from chat.core.core import MAX_LIST, MAX_WHO
+from chat.core import commands as c
+from chat.core.core import HANDLERS
 from chat.core.names import MAX_MASK, mask_match, unencodable
+from chat.core.presence import MAX_WHO
+from chat.core.rooms import MAX_LIST
 from chat.hub import INTERNAL_ERROR, PAGE
 
 # -- masks: linear time whatever the mask -----------------------------------------------------
@@ -230,7 +233,7 @@ def test_a_long_list_is_paced_to_the_reader_and_not_cut() -> None:
 
 
 def test_list_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("chat.core.core.MAX_LIST", 50)
+    monkeypatch.setattr("chat.core.rooms.MAX_LIST", 50)
     net = MemoryNet(max_rooms_per_user=0)
     _many_rooms(net, 60)
     bot = net.bot("bot")
@@ -289,11 +292,10 @@ def test_an_internal_error_closes_one_connection_with_a_generic_reason(
     alice, bob = net.bot("alice", "#r"), net.bot("bob", "#r")
     secret = "secret internal detail"
 
-    def broken(user: object, cmd: object) -> None:
+    def broken(*args: object) -> None:
         raise RuntimeError(secret)
 
-    monkeypatch.setitem(net.hub.core._handlers, type(__import__("chat.core.commands").core
-                                                     .commands.Away(text="x")), broken)
+    monkeypatch.setitem(HANDLERS, c.Away, broken)
     with caplog.at_level(logging.ERROR, "chat.hub"):
         alice.request(type="away", text="lunch")
     assert alice.closed == INTERNAL_ERROR

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from memnet import MemoryNet
 
+from chat.cli import config_from_args, parse_args
 from chat.config import Listener, ServerConfig
 
 
@@ -47,3 +50,28 @@ def test_a_pinned_structured_listener_takes_json_only() -> None:
     client = net.connect(dialect="structured")
     client.line("NICK alice")
     assert client.expect_json(type="error")["code"] == "bad_json"
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("6667", Listener(6667)), ("6667/irc", Listener(6667, dialect="irc")),
+    ("0.0.0.0:6697/tls/irc", Listener(6697, "0.0.0.0", tls=True, dialect="irc")),
+    ("[::1]:7000/human", Listener(7000, "::1", dialect="human")),
+])
+def test_listen_options_and_config_keys(spec: str, expected: Listener, tmp_path: Path) -> None:
+    extra = ["--tls-cert", "c.pem"] if "tls" in spec else []
+    assert config_from_args(parse_args(["--listen", spec, *extra])).listeners == (expected,)
+    path = tmp_path / "chat.toml"
+    path.write_text(f'listeners = ["{spec}"]\n' + ('tls-cert = "c.pem"\n' if extra else ""))
+    assert config_from_args(parse_args(["--config", str(path)])).listeners == (expected,)
+
+
+@pytest.mark.parametrize("spec", ["x/irc", "6667/irc/human", "6667/xmpp", "99999"])
+def test_bad_listen_options_are_refused(spec: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--listen", spec])
+    assert "--listen" in capsys.readouterr().err
+
+
+def test_a_tls_listener_needs_a_certificate() -> None:
+    with pytest.raises(ValueError, match="needs --tls-cert"):
+        ServerConfig(listeners=(Listener(6697, tls=True),))

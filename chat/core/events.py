@@ -11,35 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chat.core.commands import MessageKind
+from chat.core.envelope import Event as Event
+from chat.core.envelope import Source as Source
 
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    """Who caused an event, as it was at that moment (IRC needs nick!ident@host)."""
-
-    nick: str
-    ident: str = ""
-    host: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Common envelope: unique id, server time (epoch seconds), the room concerned, the cause."""
-
-    id: str
-    ts: float
-    room: str | None
-    source: Source | None
-
-
-@dataclass(frozen=True, slots=True)
-class Welcome(Event):
-    """Registration succeeded; carries what a client needs to know about this server."""
-
-    nick: str
-    server: str
-    motd: str
-    limits: dict[str, int]
+# Answers to one requester live in replies.py; re-exported so ``events`` stays the namespace
+# every dialect uses (``e.WhoisReply`` like ``e.Message``).
+from chat.core.replies import *  # noqa: F403
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,47 +67,6 @@ class Topic(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class Member:
-    """One room member as listed by ``who``/NAMES."""
-
-    nick: str
-    op: bool = False
-    voice: bool = False
-    ident: str = ""
-    host: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class MemberList(Event):
-    """Everyone in ``room``."""
-
-    members: tuple[Member, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RoomInfo:
-    """One line of the room list."""
-
-    name: str
-    members: int
-    topic: str
-
-
-@dataclass(frozen=True, slots=True)
-class RoomList(Event):
-    """Every room on the server."""
-
-    rooms: tuple[RoomInfo, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PongReply(Event):
-    """Answer to a client's ping."""
-
-    token: str
-
-
-@dataclass(frozen=True, slots=True)
 class PingRequest(Event):
     """The server asks a silent client to prove it is still there."""
 
@@ -142,20 +78,6 @@ class Notice(Event):
     """A message from the server itself (shutdown warnings, rate-limit notices)."""
 
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Error(Event):
-    """A request failed. ``code`` is stable for programs; ``text`` is for people.
-
-    ``subject`` is the name the error is about (a nick, a room, a command), which IRC numerics
-    need as a parameter.
-    """
-
-    code: str
-    text: str
-    subject: str = ""
-    ref: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,32 +133,6 @@ class ModeChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class ModeInfo(Event):
-    """The current modes of ``target`` (answer to a mode query); ``created`` for rooms."""
-
-    target: str
-    modes: str
-    args: tuple[str, ...] = ()
-    created: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class BanInfo:
-    """One ban: the mask, who set it and when."""
-
-    mask: str
-    set_by: str
-    set_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class BanList(Event):
-    """The bans of ``room``."""
-
-    bans: tuple[BanInfo, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class AwayStatus(Event):
     """``nick`` is away with ``text`` (or back, ``text`` empty).
 
@@ -250,62 +146,16 @@ class AwayStatus(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class UserEntry:
-    """What WHO/WHOIS/USERHOST show about one user; ``room`` is the room it was listed for."""
-
-    nick: str
-    ident: str
-    host: str
-    realname: str = ""
-    away: str = ""
-    room: str = ""
-    op: bool = False
-    voice: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Membership:
-    """One room a user is in, with its status there."""
-
-    room: str
-    op: bool = False
-    voice: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class WhoisReply(Event):
-    """Everything public about one user."""
-
-    user: UserEntry
-    rooms: tuple[Membership, ...]
-    server: str
-    idle: int
-    signon: float
-
-
-@dataclass(frozen=True, slots=True)
-class WhoReply(Event):
-    """Users matching a WHO mask (a room's members, or nicks matching a glob)."""
-
-    mask: str
-    users: tuple[UserEntry, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Presence(Event):
-    """Which of the nicks asked about are online; ``ref`` echoes the request's."""
-
-    users: tuple[UserEntry, ...]
-    ref: object = None
-
-
-@dataclass(frozen=True, slots=True)
 class Delivery:
-    """One event and the connections that must receive it, in the order the core decided."""
+    """One event and the connections that must receive it, in the order the core decided.
+
+    ``origin`` is the connection whose command caused it (None for what the server does on its
+    own: shutdown, timeouts), so a dialect can tell a sender's own copy from everyone else's.
+    """
 
     event: Event
     recipients: tuple[int, ...]
-    origin: int | None = None  # the connection whose command caused it (None: the server)
+    origin: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

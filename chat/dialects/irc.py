@@ -20,8 +20,8 @@ from chat import __version__
 from chat.config import ServerConfig
 from chat.core import commands as c
 from chat.core import events as e
-from chat.core.core import MAX_BANS, MAX_MODE_ARGS
 from chat.core.model import User
+from chat.core.modes import MAX_BANS, MAX_MODE_ARGS
 from chat.core.names import fold, unencodable
 from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
 from chat.dialects.render import describe

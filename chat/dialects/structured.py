@@ -154,6 +154,8 @@ def event_to_json(event: e.Event) -> dict[str, Any]:
         "from": event.source.nick if event.source else None, "text": describe(event),
     }
     obj.update(_fields(event))
+    if event.ref is not None:  # a reply to one request of this client's (see Event.ref)
+        obj["ref"] = event.ref
     return obj
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from chat.core import events as e
 from chat.dialects.base import Dialect
@@ -37,12 +37,10 @@ class _Segment:
 class Fanout:
     """Builds one flush's :class:`Output` from writes, deliveries and closes."""
 
-    __slots__ = ("_origin_of", "_parts", "_sealed", "_segment", "out", "pacing", "sessions")
+    __slots__ = ("_parts", "_sealed", "_segment", "out", "pacing", "sessions")
 
-    def __init__(self, sessions: dict[int, Session],
-                 origin_of: Callable[[object], int | None] | None = None) -> None:
+    def __init__(self, sessions: dict[int, Session]) -> None:
         self.sessions = sessions
-        self._origin_of = origin_of  # for deliveries that do not name their origin
         self._sealed = False
         self.out = Output()
         self.pacing: set[int] = set()  # connections with a paced reply under way
@@ -94,10 +92,7 @@ class Fanout:
                 segment = self._segment
                 if (segment is None or recipients is not segment.recipients
                         or event.source is not segment.source):
-                    origin = output.origin
-                    if origin is None and self._origin_of is not None:
-                        origin = self._origin_of(event.source)
-                    segment = self._open_segment(recipients, event.source, origin)
+                    segment = self._open_segment(recipients, event.source, output.origin)
                 cache: dict[object, bytes | None] = {}
                 for dialect, parts in segment.targets:
                     try:

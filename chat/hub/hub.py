@@ -11,7 +11,6 @@ from chat.config import ServerConfig
 from chat.core import ChatCore
 from chat.core import commands as c
 from chat.core import events as e
-from chat.core.names import fold
 from chat.dialects import DIALECTS, HumanDialect, detect
 from chat.dialects.base import Dialect
 from chat.hub import ratelimit
@@ -60,7 +59,7 @@ class Hub:
         self.observers = tuple(observers)
         #: Unsent bytes at or under which a connection counts as drained (engines read this).
         self.low_water = min(LOW_WATER, config.limits.sendq // 2) or LOW_WATER
-        self._fanout = Fanout(self.sessions, lambda source: origin_by_nick(self.core, source))
+        self._fanout = Fanout(self.sessions)
         self._per_host: dict[str, int] = {}
         self._next_conn = 0
 
@@ -391,10 +390,3 @@ class Hub:
         session.pinged = now
         self.timers.at(now + (lim.ping_timeout or lim.ping_interval), conn, Timer.IDLE)
 
-
-def origin_by_nick(core: ChatCore, source: object) -> int | None:
-    """The connection of a source nick (for deliveries made before the core named origins)."""
-    if not isinstance(source, e.Source):
-        return None
-    user = core.nicks.get(fold(source.nick))
-    return user.conn if user is not None and user.nick == source.nick else None

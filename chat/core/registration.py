@@ -1,0 +1,108 @@
+"""A connection's life as a user: registering a nick, changing it, quitting.
+
+Also the answer to lines no dialect could parse, since that is what an unregistered connection
+most often sends.
+"""
+
+from __future__ import annotations
+
+from chat.core import commands as c
+from chat.core import events as e
+from chat.core.context import Context, Effects, Handlers
+from chat.core.model import User
+from chat.core.names import clean_ident, clean_text, fold, nick_problem
+from chat.core.rooms import join
+
+HANDLERS = Handlers()
+
+#: Nicks the server's own services will answer to: nobody may take them, or they would receive
+#: other people's "IDENTIFY password" lines.
+RESERVED_NICKS = frozenset(
+    fold(n) for n in ("NickServ", "ChanServ", "OperServ", "MemoServ", "HostServ", "BotServ",
+                      "SaslServ", "Global", "Services", "HistServ")
+)
+
+
+def _nick_free(ctx: Context, fx: Effects, user: User, nick: str) -> bool:
+    """True if ``user`` may be called ``nick``; otherwise it has been told why not."""
+    problem = nick_problem(nick, ctx.limits.nick_len)
+    if problem:
+        ctx.error(fx, user, "nick_invalid", f"Invalid nickname {nick!r}: {problem}", nick)
+        return False
+    if fold(nick) in RESERVED_NICKS:
+        text = f"Invalid nickname {nick!r}: it is reserved for the server's services"
+        ctx.error(fx, user, "nick_invalid", text, nick)
+        return False
+    holder = ctx.nicks.get(fold(nick))
+    if holder is not None and holder is not user:
+        ctx.error(fx, user, "nick_taken", f"Nickname {nick!r} is already in use", nick)
+        return False
+    return True
+
+
+@HANDLERS.on(c.Register)
+def register(ctx: Context, fx: Effects, user: User, cmd: c.Register) -> None:
+    """Take a first nick; welcome the user and, for people typing, put them in the lobby."""
+    if user.registered:
+        ctx.error(fx, user, "already_registered", "You already have a nickname; use /nick")
+        return
+    if not _nick_free(ctx, fx, user, cmd.nick):
+        return
+    user.nick = cmd.nick
+    user.ident = clean_ident(cmd.ident)[:16] or cmd.nick
+    user.realname = clean_text(cmd.realname)[:100]
+    user.registered = True
+    user.signon = user.last_active = ctx.clock()
+    ctx.nicks[fold(cmd.nick)] = user
+    lim = ctx.limits
+    limits = {
+        "max_line": lim.max_line, "nick_len": lim.nick_len, "room_len": lim.room_len,
+        "topic_len": lim.topic_len, "message_len": lim.message_len,
+    }
+    ctx.reply(fx, user, e.Welcome, nick=user.nick, server=ctx.config.name,
+              motd=ctx.config.motd, limits=limits)
+    if cmd.join_default and ctx.config.default_room:
+        join(ctx, fx, user, c.Join(ctx.config.default_room))
+
+
+@HANDLERS.on(c.ChangeNick)
+def change_nick(ctx: Context, fx: Effects, user: User, cmd: c.ChangeNick) -> None:
+    """Rename; everyone sharing a room hears it once."""
+    if cmd.nick == user.nick or not _nick_free(ctx, fx, user, cmd.nick):
+        return
+    recipients = ctx.neighbours(user)
+    rooms = tuple(room.name for room in user.rooms.values())
+    event = e.NickChanged(*ctx.envelope(None, user.source), new_nick=cmd.nick, rooms=rooms)
+    del ctx.nicks[fold(user.nick)]
+    user.nick = cmd.nick
+    ctx.nicks[fold(cmd.nick)] = user
+    fx.send(event, recipients)
+
+
+@HANDLERS.on(c.Quit)
+def quit_(ctx: Context, fx: Effects, user: User, cmd: c.Quit) -> None:
+    """Say goodbye, tell the user's rooms, forget the user and close the connection."""
+    reason = ctx.reason(cmd.reason) or "Quit"
+    ctx.reply(fx, user, e.Disconnect, reason=f"Goodbye ({reason})")
+    if user.registered:
+        announce_quit(ctx, fx, user, reason)
+    # Gone from the core now, so the disconnect() that follows the close announces nothing.
+    del ctx.users[user.conn]
+    fx.close(user.conn, f"Quit: {reason}")
+
+
+def announce_quit(ctx: Context, fx: Effects, user: User, reason: str) -> None:
+    """Tell everyone sharing a room that ``user`` left the server, then free its rooms and nick."""
+    rooms = tuple(room.name for room in user.rooms.values())
+    others = ctx.neighbours(user)[1:]
+    if others:
+        fx.send(e.Quitted(*ctx.envelope(None, user.source), reason=reason, rooms=rooms), others)
+    for room in list(user.rooms.values()):
+        ctx.leave(user, room)
+    del ctx.nicks[fold(user.nick)]
+
+
+@HANDLERS.on(c.Invalid)
+def invalid(ctx: Context, fx: Effects, user: User, cmd: c.Invalid) -> None:
+    """A line the dialect could not parse: the error it chose, phrased by the core."""
+    ctx.error(fx, user, cmd.code, cmd.text)

@@ -1,0 +1,145 @@
+"""Rooms and membership: joining, parting, topics, and listing rooms and their members."""
+
+from __future__ import annotations
+
+import heapq
+
+from chat.core import commands as c
+from chat.core import events as e
+from chat.core.context import MAX_LOOKUP, Context, Effects, Handlers
+from chat.core.model import Room, User
+from chat.core.moderation import banned, is_op
+from chat.core.names import clean_text, fold, room_problem
+
+HANDLERS = Handlers()
+
+MAX_LIST = 10_000  # rooms in one LIST reply; more gets "too_many_matches"
+
+
+@HANDLERS.on(c.Join)
+def join(ctx: Context, fx: Effects, user: User, cmd: c.Join) -> None:
+    """Join (creating the room if new): the room hears it, the joiner gets topic and members."""
+    name = cmd.room
+    problem = room_problem(name, ctx.limits.room_len)
+    if problem:
+        ctx.error(fx, user, "room_invalid", f"Invalid room name {name!r}: {problem}", name)
+        return
+    key = fold(name)
+    room = ctx.rooms.get(key)
+    if room is not None and user.conn in room.members:
+        user.current = room
+        ctx.reply(fx, user, e.Notice, room.name, text=f"Now talking in {room.name}")
+        return
+    lim = ctx.limits
+    if lim.max_rooms_per_user and len(user.rooms) >= lim.max_rooms_per_user:
+        text = f"You are already in {lim.max_rooms_per_user} rooms; /part one first"
+        ctx.error(fx, user, "too_many_rooms", text, name)
+        return
+    if room is None:
+        room = ctx.rooms[key] = Room(name=name, created=ctx.clock())
+        # Whoever creates a room runs it, except the default room everyone is put in: it
+        # belongs to the server, or its first user could lock every newcomer out of it.
+        if key != ctx.default_room:
+            room.ops.add(user.conn)
+    elif not _may_join(ctx, fx, user, room, cmd):
+        return
+    if key in user.invites:
+        user.invites.discard(key)  # type: ignore[union-attr]  # non-empty: a set
+    room.add(user)
+    user.rooms[key] = room
+    user.current = room
+    fx.send(e.Joined(*ctx.envelope(room.name, user.source)), room.recipients)
+    if room.topic:
+        _send_topic(ctx, fx, user, room)
+    ctx.reply(fx, user, e.MemberList, room.name, members=room.member_list())
+
+
+def _may_join(ctx: Context, fx: Effects, user: User, room: Room, cmd: c.Join) -> bool:
+    """Whether ``user`` gets into an existing ``room``; if not, it has been told why."""
+    lim = ctx.limits
+    invited = fold(room.name) in user.invites
+    full = (lim.max_members_per_room and len(room.members) >= lim.max_members_per_room) or (
+        room.limit and len(room.members) >= room.limit and not invited)
+    if banned(user, room):
+        code, text = "banned", f"You are banned from {room.name}"
+    elif "i" in room.modes and not invited:
+        code, text = "invite_only", f"{room.name} is invite-only; ask an operator to invite you"
+    elif room.key and cmd.key != room.key:
+        code, text = "bad_key", f"{room.name} needs the right key to join"
+    elif full:
+        code, text = "room_full", f"{room.name} is full"
+    else:
+        return True
+    ctx.error(fx, user, code, text, room.name, room.name)
+    return False
+
+
+@HANDLERS.on(c.Part)
+def part(ctx: Context, fx: Effects, user: User, cmd: c.Part) -> None:
+    """Leave a room; its members, the leaver included, are told first."""
+    room = ctx.find_room(fx, user, cmd.room)
+    if room is None:
+        return
+    if user.conn not in room.members:
+        ctx.error(fx, user, "not_in_room", f"You are not in {room.name}", room.name)
+        return
+    reason = ctx.reason(cmd.reason)
+    fx.send(e.Parted(*ctx.envelope(room.name, user.source), reason=reason), room.recipients)
+    ctx.leave(user, room)
+
+
+def _send_topic(ctx: Context, fx: Effects, user: User, room: Room) -> None:
+    """Tell ``user`` alone what ``room``'s topic is."""
+    ctx.reply(fx, user, e.Topic, room.name, topic=room.topic, set_by=room.topic_by,
+              set_at=room.topic_at)
+
+
+@HANDLERS.on(c.SetTopic)
+def topic(ctx: Context, fx: Effects, user: User, cmd: c.SetTopic) -> None:
+    """Ask for a topic (anyone) or set it (members; only operators in ``+t`` rooms)."""
+    room = ctx.find_room(fx, user, cmd.room)
+    if room is None:
+        return
+    if cmd.topic is None:
+        _send_topic(ctx, fx, user, room)
+        return
+    if user.conn not in room.members:
+        text = f"You must join {room.name} to set its topic"
+        ctx.error(fx, user, "not_in_room", text, room.name, room.name)
+        return
+    if "t" in room.modes and not is_op(ctx, fx, user, room):
+        return
+    text = clean_text(cmd.topic)
+    if len(text) > ctx.limits.topic_len:
+        limit = ctx.limits.topic_len
+        ctx.error(fx, user, "topic_too_long", f"Topics are at most {limit} characters")
+        return
+    room.topic, room.topic_by, room.topic_at = text, user.nick, ctx.clock()
+    event = e.Topic(*ctx.envelope(room.name, user.source), topic=room.topic,
+                    set_by=room.topic_by, set_at=room.topic_at, changed=True)
+    fx.send(event, room.recipients)
+
+
+@HANDLERS.on(c.ListRooms)
+def list_rooms(ctx: Context, fx: Effects, user: User, cmd: c.ListRooms) -> None:
+    """Rooms by name with member counts and topics: the ones named, or the first MAX_LIST."""
+    if cmd.names:
+        wanted = (ctx.rooms.get(fold(name)) for name in cmd.names[:MAX_LOOKUP])
+        chosen = sorted({id(r): r for r in wanted if r is not None}.values(),
+                        key=lambda r: fold(r.name))
+    else:
+        # Bounded: the first MAX_LIST rooms by name, in O(rooms) without a full sort.
+        chosen = heapq.nsmallest(MAX_LIST, ctx.rooms.values(), key=lambda r: fold(r.name))
+    rooms = tuple(e.RoomInfo(r.name, len(r.members), r.topic) for r in chosen)
+    ctx.reply(fx, user, e.RoomList, rooms=rooms)
+    if len(ctx.rooms) > MAX_LIST and not cmd.names:
+        text = f"Only the first {MAX_LIST} of {len(ctx.rooms)} rooms were listed"
+        ctx.error(fx, user, "too_many_matches", text, "LIST")
+
+
+@HANDLERS.on(c.ListMembers)
+def list_members(ctx: Context, fx: Effects, user: User, cmd: c.ListMembers) -> None:
+    """Who is in a room (anyone may ask)."""
+    room = ctx.find_room(fx, user, cmd.room)
+    if room is not None:
+        ctx.reply(fx, user, e.MemberList, room.name, members=room.member_list())
