@@ -12,12 +12,12 @@ count as the engine's unsent bytes, so send-queue policy can be driven without a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from chat.config import Limits, ServerConfig
-from chat.hub import Hub
+from chat.hub import Hub, HubObserver
 
 
 class FakeClock:
@@ -93,7 +93,7 @@ class MemClient:
             except ValueError:
                 return False
             return all(obj.get(k) == v for k, v in fields.items())
-        return json.loads(self.expect(match))  # type: ignore[no-any-return]
+        return json.loads(self.expect(match))
 
     def numeric(self, code: str) -> list[str]:
         """The parameters after the target of the next IRC line with verb ``code``."""
@@ -129,12 +129,14 @@ def _irc_verb(line: str) -> str:
 class MemoryNet:
     """A hub with a fake clock and in-memory clients: the engine reduced to its contract."""
 
-    def __init__(self, config: ServerConfig | None = None, **limits: Any) -> None:
+    def __init__(self, config: ServerConfig | None = None,
+                 observers: Sequence[HubObserver] = (), **limits: Any) -> None:
         config = config or ServerConfig(limits=Limits(rate_per_second=0))
         if limits:
             config = replace(config, limits=replace(config.limits, **limits))
         self.clock = FakeClock()
-        self.hub = Hub(config, clock=self.clock, wallclock=lambda: self.clock.now + 1.7e9)
+        self.hub = Hub(config, clock=self.clock, wallclock=lambda: self.clock.now + 1.7e9,
+                       observers=observers)
         self.clients: dict[int, MemClient] = {}
 
     # -- connecting ----------------------------------------------------------------------

@@ -185,8 +185,9 @@ class Hub:
             if sendq and session.paced_extra > sendq:
                 self.backlogged(session.conn, session.paced_extra)
         out = self._fanout.take()
-        for observer in self.observers:
-            observer.flushed(out)
+        if out:
+            for observer in self.observers:
+                observer.flushed(out)
         return out
 
     # -- input: detection, framing, the rate limit ---------------------------------------

@@ -21,7 +21,7 @@ class HubObserver(Protocol):
         """The effects of one core call, in order (each ``Delivery`` names its origin)."""
 
     def flushed(self, out: Output) -> None:
-        """One flush's output, about to go to the engine (count per flush, not per byte)."""
+        """One flush's non-empty output, about to go to the engine (count per flush)."""
 
 
 class NullObserver:
