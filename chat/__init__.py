@@ -2,16 +2,22 @@
 
 Layout, following the bytes:
 
-- ``chat/engines/``  asyncio and threaded shells: accept sockets, move bytes, nothing else.
-- ``chat/hub.py``    between bytes and the core, shared by both engines: dialect detection,
-  line framing, rate limits, timers, encoding each delivery once per dialect.
+- ``chat/engines/``  asyncio and threaded shells: accept sockets on the configured listeners,
+  move bytes, report byte-level facts to the hub. Nothing else.
+- ``chat/hub/``      between bytes and the core, shared by both engines: sessions, dialect
+  detection, framing, the rate limit, typed timers, fan-out (each delivery encoded once per
+  dialect variant), paced replies, and every policy on who is cut and why. Observers (history,
+  metrics, a backplane) subscribe here.
 - ``chat/dialects/`` one codec per kind of client: human (telnet/nc), structured (JSON lines),
   IRC. Lines in, typed commands out; typed events in, bytes out.
-- ``chat/core/``     the rules: users, nicks, rooms, membership, topics. Commands in,
-  deliveries ("this event to these connections") out. No I/O, no threads, no asyncio.
+- ``chat/core/``     the rules, one module per concern behind the ``ChatCore`` facade. Commands
+  in, deliveries ("this event to these connections, caused by that one") out. No I/O.
 - ``chat/wire/``     the bytes on the wire (line framing, the JSON-line codec, name folding),
   shared with the bundled client and the load generator.
-- ``chat/cli.py``    the ``chat-server`` command; ``chat/config.py`` its settings and limits.
+- ``chat/cli.py``    the ``chat-server`` command; ``chat/config.py`` its settings, listeners
+  and limits.
+
+docs/architecture.md follows one message from a socket to its recipients.
 """
 
 __version__ = "0.1.0"
