@@ -22,6 +22,7 @@ import logging
 import signal
 import ssl
 import sys
+import threading
 import tomllib
 from typing import Any
 
@@ -35,6 +36,7 @@ from chat.config import (
     ServerConfig,
 )
 from chat.engines import ENGINES, make_engine
+from chat.engines.fdlimit import fit_to_fd_limit
 
 log = logging.getLogger("chat")
 
@@ -232,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = config_from_args(args)
+    config = fit_to_fd_limit(config_from_args(args))
     try:
         engine = make_engine(args.engine, config)
     except ValueError as exc:
@@ -244,22 +246,44 @@ def main(argv: list[str] | None = None) -> int:
             log.info("TLS on port %d", engine.tls_port)
         log.info("ready: engine=%s host=%s port=%d", engine.name, host, port)
 
+    # The handler only records the signal: it may interrupt the main thread anywhere, even
+    # inside a lock the logging module or an Event holds, so logging and stopping happen
+    # in the main thread's loop below, which never waits untimed.
+    signals: list[int] = []
+
     def on_signal(signum: int, frame: object) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        engine.stop()
+        signals.append(signum)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    try:
-        engine.run(on_ready)
-    except ssl.SSLError as exc:
-        log.error("cannot use the TLS certificate/key: %s", exc)
-        return 1
-    except OSError as exc:
-        if config.tls and exc.filename:
-            log.error("cannot read %s: %s", exc.filename, exc.strerror or exc)
-        else:
-            log.error("cannot listen on %s: %s", config.host, exc.strerror or exc)
-        return 1
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            engine.run(on_ready)
+        except BaseException as exc:  # reported by the main thread below
+            failure.append(exc)
+
+    runner = threading.Thread(target=serve, name="chat-engine")
+    runner.start()
+    stopping = False
+    while runner.is_alive():
+        runner.join(0.2)
+        if signals and not stopping:
+            stopping = True
+            log.info("received %s, shutting down", signal.Signals(signals[0]).name)
+            engine.stop()
+    if failure:
+        exc = failure[0]
+        if isinstance(exc, ssl.SSLError):
+            log.error("cannot use the TLS certificate/key: %s", exc)
+            return 1
+        if isinstance(exc, OSError):
+            if config.tls and exc.filename:
+                log.error("cannot read %s: %s", exc.filename, exc.strerror or exc)
+            else:
+                log.error("cannot listen on %s: %s", config.host, exc.strerror or exc)
+            return 1
+        raise exc
     log.info("stopped")
     return 0

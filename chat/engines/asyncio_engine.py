@@ -1,8 +1,12 @@
 """The asyncio engine: one Protocol per connection on one event loop.
 
 It only moves bytes: every decision comes from the hub, which runs on the loop, so no locks
-are needed. Writes go through the transport's buffer; a connection whose buffer grows past the
-send-queue limit is aborted so it can never hold up anyone else.
+are needed. The engine accepts connections itself (so running out of file descriptors backs
+off quietly, and TLS handshakes in progress are counted against the connection caps), keeps
+each connection's output as a queue of the hub's bytes objects (shared between recipients,
+never copied per reader) and feeds the transport a bounded amount at a time. It reports the
+unsent bytes to the hub (``backlogged`` over ``sendq``, ``drained`` back at ``LOW_WATER``) and
+obeys its verdicts: the send-queue policy is the hub's.
 """
 
 from __future__ import annotations
@@ -10,49 +14,82 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import ssl
+from collections import deque
 from collections.abc import Callable
 
 from chat.config import ServerConfig
+from chat.engines.admission import HostCount, quit_reason
+from chat.engines.fdlimit import AcceptBackoff
 from chat.engines.sockopts import tune
-from chat.hub import Hub
+from chat.hub import LOW_WATER, Hub
 from chat.tls import server_context
 
 log = logging.getLogger("chat.engine.asyncio")
 
+#: Bytes a transport's own buffer may hold: the rest waits in the connection's chunk queue.
+_FEED = 64 * 1024
+_ACCEPT_BATCH = 64  # accepts per readiness event, so one listener cannot starve the loop
+_BUSY = b"ERROR :Server is busy, try again later\r\n"
+
 
 class _Connection(asyncio.Protocol):
-    """Hands socket events to the engine; holds nothing but its id and transport."""
+    """One connection: its id, transport and the output not yet handed to the transport."""
 
-    __slots__ = ("conn", "engine", "transport")
+    __slots__ = ("armed", "chunks", "closing", "conn", "dropped", "engine", "host", "offset",
+                 "paused", "queued", "tls", "transport")
 
-    def __init__(self, engine: AsyncioEngine) -> None:
+    def __init__(self, engine: AsyncioEngine, host: str, tls: bool) -> None:
         self.engine = engine
+        self.host = host
+        self.tls = tls
         self.conn = 0
         self.transport: asyncio.Transport | None = None
+        self.chunks: deque[bytes] = deque()
+        self.offset = 0  # bytes of chunks[0] already handed to the transport
+        self.queued = 0  # bytes in chunks not yet handed to the transport
+        self.paused = False  # the transport's buffer is over its high-water mark
+        self.armed = False  # the hub wants ``drained`` once the unsent bytes reach LOW_WATER
+        self.closing = False  # close once the queue is out
+        self.dropped = False  # aborted: no more output
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            tune(sock, self.engine.config.limits)
-        peer = transport.get_extra_info("peername")
-        self.conn = self.engine.opened(self, peer[0] if peer else "?")
+        try:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                tune(sock, self.engine.config.limits)
+            # Paused (and resumed at low water) well before _FEED, so a full transport
+            # always has a resume_writing coming that feeds it again.
+            transport.set_write_buffer_limits(high=_FEED // 2)
+            self.engine.opened(self)
+        except Exception as exc:  # refuse this one connection; the loop carries on
+            self.engine.setup_failed(self, exc)
 
     def data_received(self, data: bytes) -> None:
         engine = self.engine
+        if not self.conn:
+            return
         engine.hub.receive(self.conn, data)
-        if not engine._flush_due:
-            # One flush after every read of this loop iteration: each recipient then gets one
-            # write carrying what all senders said, not one write per sender.
-            engine._flush_due = True
-            engine._call_soon(engine._flush_soon)
+        engine.flush_soon()
 
     def eof_received(self) -> bool:
-        return False  # close our side too
+        # The peer will send no more: send what is queued for it (within the close grace),
+        # then close. (TLS transports close at EOF whatever this returns.)
+        self.engine.finish(self)
+        return True
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.engine.pump(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.engine.lost(self.conn, exc)
+        self.engine.lost(self, exc)
 
 
 class AsyncioEngine:
@@ -72,8 +109,16 @@ class AsyncioEngine:
         self._flush_due = False  # a flush is scheduled for the end of this loop iteration
         self._stop_requested = False  # stop() may come (from a signal) before the loop runs
         self._all_gone: asyncio.Event | None = None  # set when the last connection is lost
-        self._call_soon: Callable[..., object] = lambda cb: cb()
+        self._listeners: list[tuple[socket.socket, bool]] = []
+        self._resume: dict[int, asyncio.TimerHandle] = {}  # accept paused after an error
+        self._tasks: set[asyncio.Task[None]] = set()  # connections being set up (handshakes)
+        self._tls_context: ssl.SSLContext | None = None
+        self._handshaking = 0  # TLS connections accepted but not yet open in the hub
+        self._hosts = HostCount(config.limits)  # sockets held per address, handshakes too
+        self._backoff = {False: AcceptBackoff("asyncio"), True: AcceptBackoff("asyncio TLS")}
         self.tls_port: int | None = None  # the TLS listener's port once listening
+        #: Connections refused because their set-up failed.
+        self.setup_failures = 0
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -83,47 +128,53 @@ class AsyncioEngine:
 
     async def serve(self, on_ready: Callable[[str, int], None] | None = None) -> None:
         """The same as :meth:`run`, for callers already on a loop."""
-        self._loop = asyncio.get_running_loop()
-        self._call_soon = self._loop.call_soon
+        loop = self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         if self._stop_requested:
             self._stopping.set()
         config = self.config
         # Built first: a bad certificate fails start-up before anything listens.
-        context = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
-        servers = [await self._loop.create_server(
-            lambda: _Connection(self), config.host, config.port, backlog=1024,
-            reuse_address=True,
-        )]
+        if config.tls_cert:
+            self._tls_context = server_context(config.tls_cert, config.tls_key)
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        listener = socket.create_server((config.host, config.port), backlog=1024,
+                                        family=family)
+        self._listeners.append((listener, False))
         try:
-            if context is not None:
-                # Connections appear (connection_made) only once their handshake is done.
-                servers.append(await self._loop.create_server(
-                    lambda: _Connection(self), config.host, config.tls_port, backlog=1024,
-                    reuse_address=True, ssl=context,
-                    ssl_handshake_timeout=config.tls_handshake_timeout,
-                    ssl_shutdown_timeout=config.shutdown_grace or None,
-                ))
-                self.tls_port = servers[1].sockets[0].getsockname()[1]
-            host, port = servers[0].sockets[0].getsockname()[:2]
+            if self._tls_context is not None:
+                tls_listener = socket.create_server((config.host, config.tls_port),
+                                                    backlog=1024, family=family)
+                self._listeners.append((tls_listener, True))
+                self.tls_port = tls_listener.getsockname()[1]
+            for sock, tls in self._listeners:
+                sock.setblocking(False)
+                loop.add_reader(sock.fileno(), self._accept, sock, tls)
+            host, port = listener.getsockname()[:2]
             if on_ready:
                 on_ready(host, port)
             await self._stopping.wait()
         finally:
-            for server in servers:
-                server.close()
+            for sock, _ in self._listeners:
+                with contextlib.suppress(ValueError, OSError):
+                    loop.remove_reader(sock.fileno())
+                sock.close()
+            for handle in self._resume.values():
+                handle.cancel()
+            for task in list(self._tasks):  # handshakes in progress
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
             await self._close_all()
-            for server in servers:
-                await server.wait_closed()
             if self._timer:
                 self._timer.cancel()
 
     def stop(self) -> None:
-        """Ask the engine to shut down; safe from any thread and from signal handlers."""
+        """Ask the engine to shut down; safe from any thread."""
         self._stop_requested = True
         loop, stopping = self._loop, self._stopping
         if loop is not None and stopping is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(stopping.set)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(stopping.set)
 
     async def _close_all(self) -> None:
         """Tell everyone, give their sockets a moment to flush, then cut whatever is left."""
@@ -138,60 +189,237 @@ class AsyncioEngine:
                 conn.transport.abort()
         await asyncio.sleep(0)  # let connection_lost callbacks run
 
+    # -- accepting -----------------------------------------------------------------------
+
+    def _accept(self, listener: socket.socket, tls: bool) -> None:
+        """The listener is readable: take what is waiting (a bounded batch)."""
+        backoff = self._backoff[tls]
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                sock, addr = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                delay = backoff.failed(exc)  # out of descriptors: wait, quietly
+                if delay:
+                    assert self._loop is not None
+                    fd = listener.fileno()
+                    self._loop.remove_reader(fd)
+                    self._resume[fd] = self._loop.call_later(delay, self._resume_accept,
+                                                             listener, tls)
+                    return
+                continue
+            backoff.succeeded()
+            self._adopt(sock, addr[0] if isinstance(addr, tuple) else "?", tls)
+
+    def _resume_accept(self, listener: socket.socket, tls: bool) -> None:
+        assert self._loop is not None
+        self._resume.pop(listener.fileno(), None)
+        if not (self._stopping and self._stopping.is_set()):
+            self._loop.add_reader(listener.fileno(), self._accept, listener, tls)
+
+    def _adopt(self, sock: socket.socket, host: str, tls: bool) -> None:
+        """Hand an accepted socket to the loop as a transport, TLS after the caps allow it."""
+        assert self._loop is not None
+        try:
+            sock.setblocking(False)
+            if tls:
+                # Handshakes hold a socket each: they count towards both caps.
+                refusal = self._hosts.refusal(host, len(self._conns) + self._handshaking)
+                if refusal is not None:
+                    log.debug("TLS connection from %s refused: %s", host, refusal)
+                    sock.close()
+                    return
+            task = self._loop.create_task(self._connect(sock, host, tls))
+        except Exception as exc:
+            self.setup_failures += 1
+            log.warning("refused a connection from %s: set-up failed: %s", host,
+                        exc if isinstance(exc, OSError | RuntimeError) else type(exc).__name__)
+            if not tls:
+                with contextlib.suppress(OSError):
+                    sock.send(_BUSY)
+            sock.close()
+            return
+        if tls:
+            self._handshaking += 1
+            self._hosts.add(host)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, sock: socket.socket, host: str, tls: bool) -> None:
+        assert self._loop is not None
+        config = self.config
+        try:
+            if tls:
+                # connection_made comes once the handshake is done (within its timeout).
+                await self._loop.connect_accepted_socket(
+                    lambda: _Connection(self, host, True), sock, ssl=self._tls_context,
+                    ssl_handshake_timeout=config.tls_handshake_timeout,
+                    ssl_shutdown_timeout=config.shutdown_grace or None)
+            else:
+                await self._loop.connect_accepted_socket(
+                    lambda: _Connection(self, host, False), sock)
+        except (OSError, ssl.SSLError, EOFError) as exc:  # a failed handshake, a reset
+            log.debug("connection from %s failed before it opened: %s", host, exc)
+        except Exception as exc:
+            self.setup_failures += 1
+            log.warning("refused a connection from %s: set-up failed: %s", host,
+                        type(exc).__name__)
+        finally:
+            if tls:
+                self._handshaking -= 1
+                self._hosts.remove(host)
+
     # -- called by connections -----------------------------------------------------------
 
-    def opened(self, conn: _Connection, host: str) -> int:
-        """A connection was accepted."""
-        conn_id = self.hub.open(host)
+    def opened(self, conn: _Connection) -> None:
+        """A connection is ready (its TLS handshake, if any, done)."""
+        conn.conn = conn_id = self.hub.open(conn.host)
         self._conns[conn_id] = conn
+        self._hosts.add(conn.host)
         self.flush()
-        return conn_id
 
-    def lost(self, conn_id: int, exc: Exception | None) -> None:
+    def setup_failed(self, conn: _Connection, exc: Exception) -> None:
+        """``connection_made`` failed: refuse that one connection, once, with a log line."""
+        self.setup_failures += 1
+        log.warning("refused a connection from %s: set-up failed: %s", conn.host,
+                    exc if isinstance(exc, OSError | RuntimeError) else type(exc).__name__)
+        conn.dropped = True
+        transport = conn.transport
+        if transport is None:
+            return
+        if not conn.tls and not transport.is_closing():
+            with contextlib.suppress(Exception):
+                transport.write(_BUSY)
+            transport.close()
+        else:
+            transport.abort()
+
+    def finish(self, conn: _Connection) -> None:
+        """The peer sent EOF: close once its queue is out (or the close grace passes)."""
+        if conn.conn and not conn.closing:
+            self._close(conn)
+            self.pump(conn)
+
+    def lost(self, conn: _Connection, exc: Exception | None) -> None:
         """A connection's socket is closed."""
-        self._conns.pop(conn_id, None)
+        conn.chunks.clear()
+        conn.queued = conn.offset = 0
+        conn.dropped = True
+        conn_id = conn.conn
+        if not conn_id or self._conns.get(conn_id) is not conn:
+            return
+        del self._conns[conn_id]
+        self._hosts.remove(conn.host)
         if not self._conns and self._all_gone is not None:
             self._all_gone.set()
-        reason = self._reasons.pop(conn_id, None)
-        if reason is None:
-            reason = f"Connection error: {exc}" if exc else "Connection closed"
+        reason = self._reasons.pop(conn_id, None) or quit_reason(exc)
         self.hub.closed(conn_id, reason)
         self.flush()
+
+    # -- output --------------------------------------------------------------------------
+
+    def flush_soon(self) -> None:
+        """Flush at the end of this loop iteration: each recipient then gets what every
+        sender of this iteration said in one go."""
+        if not self._flush_due and self._loop is not None:
+            self._flush_due = True
+            self._loop.call_soon(self._flush_soon)
 
     def _flush_soon(self) -> None:
         self._flush_due = False
         self.flush()
 
     def flush(self) -> None:
-        """Move what the hub produced onto the transports, one write per connection."""
+        """Move what the hub produced onto the connections' queues and transports."""
         out = self.hub.take_output()
-        sendq = self.config.limits.sendq
         conns = self._conns
+        for conn_id, reason in out.aborts.items():
+            self._abort(conn_id, reason)
+        touched: dict[_Connection, None] = {}
         for conn_id, chunks in out.writes.items():
             conn = conns.get(conn_id)
-            if conn is None or conn.transport is None:
+            if conn is None or conn.dropped or conn.transport is None:
                 continue
-            transport = conn.transport
-            if transport.is_closing():
+            if conn.transport.is_closing():
                 continue  # the peer is gone or we are closing: writing would only log warnings
-            transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-            if sendq and transport.get_write_buffer_size() > sendq:
-                self._abort(conn_id, f"Send queue exceeded ({sendq} bytes): reading too slowly")
+            conn.chunks.extend(chunks)
+            conn.queued += sum(map(len, chunks))
+            touched[conn] = None
+        for conn_id in out.watch:
+            conn = conns.get(conn_id)
+            if conn is not None and not conn.dropped:
+                conn.armed = True
+                touched[conn] = None
         for conn_id, reason in out.closes.items():
             conn = conns.get(conn_id)
-            if conn is not None and conn.transport is not None:
+            if conn is not None and conn.transport is not None and not conn.closing:
                 self._reasons.setdefault(conn_id, reason)
-                conn.transport.close()  # flushes what is queued, then closes
-                # A peer that never reads would keep a closing transport forever.
-                assert self._loop is not None
-                self._loop.call_later(self.config.shutdown_grace, conn.transport.abort)
+                self._close(conn)
+                touched[conn] = None
+        for conn in touched:
+            self.pump(conn)
         self._schedule()
+
+    def _close(self, conn: _Connection) -> None:
+        conn.closing = True
+        # A peer that never reads would keep a closing connection forever.
+        assert self._loop is not None and conn.transport is not None
+        self._loop.call_later(self.config.shutdown_grace, conn.transport.abort)
+
+    def pump(self, conn: _Connection) -> None:
+        """Feed the transport from the queue up to its bound; tell the hub where it stands."""
+        transport = conn.transport
+        if transport is None or conn.dropped:
+            return
+        chunks = conn.chunks
+        while chunks and not conn.paused and not transport.is_closing():
+            room = _FEED - transport.get_write_buffer_size()
+            if room <= 0:  # over the high-water mark yet not paused: look again shortly
+                assert self._loop is not None
+                self._loop.call_later(0.01, self.pump, conn)
+                break
+            pieces: list[bytes | memoryview] = []
+            size = 0
+            while chunks and size < room:
+                head = chunks[0]
+                offset = conn.offset
+                take = min(len(head) - offset, room - size)
+                if offset == 0 and take == len(head):
+                    pieces.append(head)
+                    chunks.popleft()
+                else:
+                    pieces.append(memoryview(head)[offset:offset + take])
+                    if offset + take == len(head):
+                        chunks.popleft()
+                        conn.offset = 0
+                    else:
+                        conn.offset = offset + take
+                size += take
+            conn.queued -= size
+            transport.write(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+        if conn.closing and not chunks and not transport.is_closing():
+            transport.close()  # flushes what the transport holds, then closes
+        if conn.closing or not conn.conn:
+            return
+        unsent = conn.queued + transport.get_write_buffer_size()
+        sendq = self.config.limits.sendq
+        if sendq and unsent > sendq:
+            conn.armed = True
+            self.hub.backlogged(conn.conn, unsent)
+            self.flush_soon()
+        elif conn.armed and unsent <= LOW_WATER:
+            conn.armed = False
+            self.hub.drained(conn.conn)
+            self.flush_soon()
 
     def _abort(self, conn_id: int, reason: str) -> None:
         conn = self._conns.get(conn_id)
         if conn is not None and conn.transport is not None:
             self._reasons[conn_id] = reason
-            log.info("dropping connection %d: %s", conn_id, reason)
+            conn.chunks.clear()
+            conn.queued = conn.offset = 0
+            conn.dropped = True
             conn.transport.abort()
 
     def _schedule(self) -> None:

@@ -1,15 +1,22 @@
 """The threaded engine: a thread per connection, as in the classic socketserver shape.
 
-Each connection's thread blocks in ``recv`` and hands bytes to the hub under one lock (the hub
-and core are not thread-safe, and one lock also fixes a single delivery order). Output never
-blocks a reader: it is appended to the recipient's bounded outbox under that lock and sent with
-non-blocking ``send``; what the kernel will not take yet is finished by one service thread that
-waits for writable sockets (and also runs the hub's timers). A client that stops reading fills
-only its own outbox and is dropped when it passes the send-queue limit.
+Each connection's thread waits for input in ``poll`` (not in ``recv``: a thread blocked in
+``recv`` pins a receive buffer), reads without blocking and hands the bytes to the hub under
+one lock (the hub and core are not thread-safe, and one lock also fixes a single delivery
+order). Output never blocks a reader: the hub's bytes are queued on the recipient's outbox
+under that lock (the very bytes objects the hub made, shared between recipients) and sent
+with non-blocking ``sendmsg``; what the kernel will not take yet is finished by one service
+thread that waits for writable sockets (and also runs the hub's timers). The engine reports
+byte-level facts to the hub (a queue over ``sendq``: ``backlogged``; back down to
+``LOW_WATER``: ``drained``) and obeys its verdicts: the send-queue policy is the hub's.
 
 TLS connections (their own listener) differ only in the socket calls: the handshake runs in
 the connection's thread, and since an SSL object must not be read and written at once, the
 thread polls for input and reads without blocking under the outbox lock that sends also take.
+
+Ownership: only the service thread touches its selector, and a socket it has registered is
+closed by the service thread after unregistering it (a closed descriptor left in a selector
+would shadow the next socket given the same number).
 """
 
 from __future__ import annotations
@@ -24,40 +31,68 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from chat.config import ServerConfig
+from chat.engines.admission import HostCount, quit_reason
+from chat.engines.fdlimit import AcceptBackoff
 from chat.engines.sockopts import tune
-from chat.hub import Hub, Output
+from chat.hub import LOW_WATER, Hub, Output
 from chat.tls import server_context
 
 log = logging.getLogger("chat.engine.threaded")
 
-_STACK_SIZE = 256 * 1024  # plenty for a recv loop, and keeps thousands of threads cheap
+#: Stack size of the service and accept threads only (their loops are shallow); connection
+#: threads are started after it is restored, with the platform default.
+_STACK_SIZE = 256 * 1024
 _RECV_SIZE = 65536
 _TLS_CHUNK = 16384  # one TLS record: a retried SSL write must repeat exactly the same bytes
+_IOV_MAX = 64  # chunks per sendmsg
+_SEND_MAX = 256 * 1024  # bytes offered per sendmsg
+_BUSY = b"ERROR :Server is busy, try again later\r\n"
 
 
 class _Outbox:
     """One connection's socket and the bytes waiting to go out on it.
 
-    ``waiting`` means the service thread owns flushing this box until it is empty; it changes
-    only under ``lock``, together with ``pending``, so no byte can be left behind unowned.
+    ``chunks`` holds the hub's bytes objects as they are (shared with other recipients), the
+    first one sent up to ``offset``; ``queued`` counts the unsent bytes. ``waiting`` means the
+    service thread owns flushing this box until it is empty; it changes only under ``lock``,
+    together with the queue, so no byte can be left behind unowned. ``armed``: the hub wants
+    to hear (``drained``) once ``queued`` falls to ``LOW_WATER``.
     """
 
-    __slots__ = ("close_by", "closing", "conn", "dropped", "lock", "pending", "reason", "sock",
-                 "waiting")
+    __slots__ = ("armed", "chunks", "close_by", "closing", "conn", "dropped", "fd", "finished",
+                 "host", "lock", "offset", "queued", "reason", "registered", "sock", "waiting")
 
-    def __init__(self, conn: int, sock: socket.socket) -> None:
+    def __init__(self, conn: int, sock: socket.socket, host: str) -> None:
         self.conn = conn
         self.sock = sock
+        self.host = host
         self.lock = threading.Lock()
-        self.pending = bytearray()
-        self.closing = False  # close once pending is sent...
+        self.chunks: deque[bytes] = deque()
+        self.offset = 0
+        self.queued = 0
+        self.closing = False  # close once the queue is sent...
         self.close_by = 0.0  # ...or at this time, whatever is left
         self.reason: str | None = None  # why the server ended it, for the quit message
-        self.dropped = False  # cut off (too slow, or the socket failed): no more output
+        self.dropped = False  # cut off (by the hub, or the socket failed): no more output
         self.waiting = False
+        self.armed = False
+        self.finished = False  # the reader is done: the socket is closed or about to be
+        self.registered = False  # in the service thread's selector (under ``fd``)
+        self.fd = -1
+
+    def add(self, chunks: list[bytes]) -> None:
+        """Queue the hub's bytes (caller holds ``lock``)."""
+        self.chunks.extend(chunks)
+        self.queued += sum(map(len, chunks))
+
+    def discard(self) -> None:
+        """Forget everything queued (caller holds ``lock``)."""
+        self.chunks.clear()
+        self.offset = self.queued = 0
 
     def flush(self, service: bool = False) -> bool | None:
         """Send what the kernel takes now, never blocking.
@@ -68,27 +103,74 @@ class _Outbox:
         with self.lock:
             if self.waiting and not service:
                 return None
-            pending = self.pending
-            while pending:
+            while self.queued:
                 try:
-                    sent = self._send_once(pending)
+                    sent = self._send_once()
                 except (OSError, ValueError):  # ValueError: an SSLSocket already closed
-                    pending.clear()
+                    self.discard()
                     self.dropped = True
                     break
                 if sent is None:
                     self.waiting = True
                     return False
-                del pending[:sent]
+                self._consume(sent)
             self.waiting = False
             return True
 
-    def _send_once(self, pending: bytearray) -> int | None:
+    def _consume(self, sent: int) -> None:
+        self.queued -= sent
+        chunks = self.chunks
+        while sent:
+            left = len(chunks[0]) - self.offset
+            if sent < left:
+                self.offset += sent
+                return
+            chunks.popleft()
+            self.offset = 0
+            sent -= left
+
+    def _send_once(self) -> int | None:
         """One non-blocking send: bytes taken, or None if the kernel takes nothing now."""
+        chunks = self.chunks
+        head = memoryview(chunks[0])[self.offset:]
+        iov = [head]
+        size = len(head)
+        for chunk in itertools.islice(chunks, 1, _IOV_MAX):
+            if size >= _SEND_MAX:
+                break
+            iov.append(chunk)
+            size += len(chunk)
         try:
-            return self.sock.send(pending, socket.MSG_DONTWAIT)
+            return self.sock.sendmsg(iov, (), socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return None
+
+    def peek(self, size: int) -> bytes | memoryview:
+        """The first ``size`` unsent bytes (caller holds ``lock``; ``size <= queued``)."""
+        head = memoryview(self.chunks[0])[self.offset:]
+        if len(head) >= size:
+            return head[:size]
+        parts = [head]
+        have = len(head)
+        for chunk in itertools.islice(self.chunks, 1, None):
+            parts.append(chunk)
+            have += len(chunk)
+            if have >= size:
+                break
+        return b"".join(parts)[:size]
+
+    def report(self, sendq: int) -> int:
+        """What the hub must hear now (caller holds ``lock``): the unsent bytes when over
+        ``sendq`` (backlogged), -1 when an armed box fell to ``LOW_WATER`` (drained), else 0."""
+        if self.dropped or self.finished:
+            return 0
+        if sendq and self.queued > sendq:
+            self.armed = True
+            return self.queued
+        if self.armed and self.queued <= LOW_WATER:
+            self.armed = False
+            return -1
+        return 0
 
     def cut(self) -> None:
         """End the connection now; its reader thread sees EOF and reports the close."""
@@ -101,25 +183,30 @@ class _TlsOutbox(_Outbox):
 
     ``lock`` also guards reads (the reader thread takes it around ``recv``). OpenSSL wants a
     write that could not finish retried with the same bytes, so writes go in record-sized
-    chunks and ``inflight`` remembers the size of one that must be retried.
+    pieces taken from the head of the queue (which only ever grows at its tail), and
+    ``inflight`` remembers the size of one that must be retried.
     """
 
     __slots__ = ("inflight",)
 
-    def __init__(self, conn: int, sock: socket.socket) -> None:
-        super().__init__(conn, sock)
+    def __init__(self, conn: int, sock: socket.socket, host: str) -> None:
+        super().__init__(conn, sock, host)
         self.inflight = 0
 
-    def _send_once(self, pending: bytearray) -> int | None:
-        size = self.inflight or min(len(pending), _TLS_CHUNK)
+    def _send_once(self) -> int | None:
+        size = self.inflight or min(self.queued, _TLS_CHUNK)
         try:
-            sent = self.sock.send(pending[:size])
+            sent = self.sock.send(self.peek(size))
         except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError,
                 InterruptedError):
             self.inflight = size  # OpenSSL wants the very same bytes again
             return None
         self.inflight = 0
         return sent
+
+    def discard(self) -> None:
+        super().discard()
+        self.inflight = 0
 
     def cut(self) -> None:
         """End the connection now, under the TLS layer.
@@ -149,16 +236,22 @@ class ThreadedEngine:
         self._readers_gone = threading.Condition()
         self._reader_ids = itertools.count(1)
         self._stop = threading.Event()
+        self._accepting = threading.Event()  # set once connection threads may be started
         self._listener: socket.socket | None = None
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._to_watch: list[_Outbox] = []  # handed to the service thread under _lock
+        self._to_close: list[_Outbox] = []  # finished boxes the service thread must close
         self._woken = False  # a wake-up byte is already on its way
         self._wake_at = 0.0  # when the service thread will look again by itself
         self._tls_listener: socket.socket | None = None
         self._tls_context: ssl.SSLContext | None = None
         self._handshaking: set[socket.socket] = set()  # TLS sockets not yet given to the hub
+        self._hosts = HostCount(config.limits)  # sockets held per address, handshakes too
         self.tls_port: int | None = None  # the TLS listener's port once listening
+        #: Connections refused because their set-up failed (no thread could be started...).
+        self.setup_failures = 0
+        self._backoff = {False: AcceptBackoff("threaded"), True: AcceptBackoff("threaded TLS")}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -179,28 +272,34 @@ class ThreadedEngine:
                 listener.close()
                 raise
             self.tls_port = self._tls_listener.getsockname()[1]
+        # The small stack is for these few long-lived threads only: it is restored before
+        # any connection thread can start (acceptors wait for ``_accepting``).
         old_stack = threading.stack_size(_STACK_SIZE)
-        service = threading.Thread(target=self._service, name="chat-service", daemon=True)
-        service.start()
-        acceptors = [threading.Thread(target=self._accept, args=(listener, False),
-                                      name="chat-accept", daemon=True)]
-        if self._tls_listener is not None:
-            acceptors.append(threading.Thread(target=self._accept,
-                                              args=(self._tls_listener, True),
-                                              name="chat-accept-tls", daemon=True))
-        for acceptor in acceptors:
-            acceptor.start()
-        threading.stack_size(old_stack)
+        try:
+            service = threading.Thread(target=self._service, name="chat-service", daemon=True)
+            service.start()
+            acceptors = [threading.Thread(target=self._accept, args=(listener, False),
+                                          name="chat-accept", daemon=True)]
+            if self._tls_listener is not None:
+                acceptors.append(threading.Thread(target=self._accept,
+                                                  args=(self._tls_listener, True),
+                                                  name="chat-accept-tls", daemon=True))
+            for acceptor in acceptors:
+                acceptor.start()
+        finally:
+            threading.stack_size(old_stack)
+        self._accepting.set()
         host, port = listener.getsockname()[:2]
         if on_ready:
             on_ready(host, port)
         try:
-            self._stop.wait()
+            while not self._stop.wait(0.5):  # timed: a signal can never leave it stuck
+                pass
         finally:
             self._shutdown(acceptors, service)
 
     def stop(self) -> None:
-        """Ask the engine to shut down; safe from any thread and from signal handlers."""
+        """Ask the engine to shut down; safe from any thread."""
         self._stop.set()
 
     def _shutdown(self, acceptors: list[threading.Thread], service: threading.Thread) -> None:
@@ -244,7 +343,7 @@ class ThreadedEngine:
             self._readers.add(token)
         try:
             _thread.start_new_thread(self._reader_main, (token, target, args))
-        except RuntimeError:
+        except BaseException:
             self._reader_done(token)
             raise
 
@@ -269,37 +368,72 @@ class ThreadedEngine:
             return self._readers_gone.wait_for(lambda: not self._readers, timeout)
 
     def _accept(self, listener: socket.socket, tls: bool) -> None:
-        limits = self.config.limits
+        self._accepting.wait()
+        backoff = self._backoff[tls]
         while not self._stop.is_set():
             try:
                 sock, addr = listener.accept()
-            except OSError:
+            except OSError as exc:
                 if self._stop.is_set():
                     return
-                time.sleep(0.05)  # EMFILE and friends: back off instead of spinning
+                # EMFILE and friends: wait (longer while it goes on) and say so now and then.
+                self._stop.wait(backoff.failed(exc))
                 continue
-            tune(sock, limits)
-            if tls:
+            backoff.succeeded()
+            host = addr[0] if isinstance(addr, tuple) else "?"
+            try:
+                self._admit(sock, host, tls)
+            except Exception as exc:  # one connection's set-up: refuse it, keep accepting
+                self.setup_failures += 1
+                log.warning("refused a connection from %s: set-up failed: %s", host,
+                            exc if isinstance(exc, OSError | RuntimeError) else type(exc).__name__)
+                if not tls:  # nothing can be said in plain text on the TLS port
+                    with contextlib.suppress(OSError):
+                        sock.send(_BUSY, socket.MSG_DONTWAIT)
+                sock.close()
+
+    def _admit(self, sock: socket.socket, host: str, tls: bool) -> None:
+        """Start serving one accepted socket; raises if it cannot be served."""
+        tune(sock, self.config.limits)
+        if tls:
+            with self._lock:
+                # Handshakes hold a socket and a thread each: they count towards both caps.
+                busy = len(self._outboxes) + len(self._handshaking)
+                refusal = self._hosts.refusal(host, busy)
+                if refusal is None:
+                    self._handshaking.add(sock)
+                    self._hosts.add(host)
+            if refusal is not None:
+                log.debug("TLS connection from %s refused: %s", host, refusal)
+                sock.close()
+                return
+            try:
+                self._spawn(self._read_tls, sock, host)
+            except BaseException:
                 with self._lock:
-                    # Handshakes hold a thread each: bound them by the connection limit too.
-                    busy = len(self._outboxes) + len(self._handshaking)
-                    full = bool(limits.max_connections) and busy >= limits.max_connections
-                    if not full:
-                        self._handshaking.add(sock)
-                if full:
-                    sock.close()
-                    continue
-                self._spawn(self._read_tls, sock, addr[0])
-                continue
-            box, touched = self._open(sock, addr[0], _Outbox)
+                    self._handshaking.discard(sock)
+                    self._hosts.remove(host)
+                raise
+            return
+        box, touched = self._open(sock, host, _Outbox)
+        try:
             self._spawn(self._read, box)
-            self._send(touched)
+        except BaseException:
+            with self._lock:  # never served: the hub forgets it, nobody heard of it
+                self._outboxes.pop(box.conn, None)
+                self._hosts.remove(host)
+                self.hub.closed(box.conn, "Server is busy")
+                touched = self._dispatch(self.hub.take_output())
+            self._send([b for b in touched if b is not box])
+            raise
+        self._send(touched)
 
     def _open(self, sock: socket.socket, host: str,
               kind: type[_Outbox]) -> tuple[_Outbox, list[_Outbox]]:
         with self._lock:
             conn = self.hub.open(host)
-            box = self._outboxes[conn] = kind(conn, sock)
+            box = self._outboxes[conn] = kind(conn, sock, host)
+            self._hosts.add(host)
             return box, self._dispatch(self.hub.take_output())
 
     def _read(self, box: _Outbox) -> None:
@@ -318,7 +452,7 @@ class ThreadedEngine:
                     poller.poll()
                     continue
                 except OSError as exc:
-                    reason = f"Connection error: {exc.strerror or exc}"
+                    reason = quit_reason(exc)
                     break
                 if not data:
                     break
@@ -336,9 +470,20 @@ class ThreadedEngine:
     def _finish(self, box: _Outbox, reason: str) -> None:
         with self._lock:
             self._outboxes.pop(box.conn, None)
+            self._hosts.remove(box.host)
             self.hub.closed(box.conn, box.reason or reason)
             touched = self._dispatch(self.hub.take_output())
-        box.sock.close()
+        with box.lock:
+            box.finished = True
+            box.dropped = True
+            box.discard()
+            registered = box.registered
+        if registered:  # the service thread unregisters it first, then closes it
+            with self._lock:
+                self._to_close.append(box)
+            self._wake()
+        else:
+            box.sock.close()
         self._send(touched)
 
     def _read_tls(self, raw: socket.socket, host: str) -> None:
@@ -364,6 +509,7 @@ class ThreadedEngine:
             with self._lock:
                 self._handshaking.discard(raw)
                 self._handshaking.discard(sock)
+                self._hosts.remove(host)
         if failed or self._stop.is_set():
             sock.close()
             return
@@ -382,7 +528,7 @@ class ThreadedEngine:
                             InterruptedError):
                         data = None
                     except (OSError, ValueError) as exc:
-                        reason = f"Connection error: {getattr(exc, 'strerror', None) or exc}"
+                        reason = quit_reason(exc)
                         break
                 if data is None:
                     poller.poll()  # cut() shuts the socket down, which wakes this too
@@ -402,6 +548,7 @@ class ThreadedEngine:
             now = time.monotonic()
             with self._lock:
                 new, self._to_watch = self._to_watch, []
+                closing, self._to_close = self._to_close, []
                 deadline = self.hub.next_deadline()
                 if deadline is not None and deadline <= now:
                     self.hub.tick()
@@ -409,17 +556,21 @@ class ThreadedEngine:
                     deadline = self.hub.next_deadline()
                 else:
                     touched = []
+            for box in closing:
+                self._unwatch(box, watched)
             self._send(touched)
             for box in new:
                 if box.conn not in watched:
-                    with contextlib.suppress(OSError, ValueError, KeyError):
-                        selector.register(box.sock, selectors.EVENT_WRITE, box)
-                        watched[box.conn] = box
+                    self._watch(box, watched)
             for box in list(watched.values()):
                 if box.dropped or (box.closing and now >= box.close_by):
                     self._unwatch(box, watched)
                     box.cut()
             if self._stop.is_set() and not self._readers:
+                with self._lock:  # every reader has finished: this list is complete
+                    closing, self._to_close = self._to_close, []
+                for box in closing:
+                    self._unwatch(box, watched)
                 return
             wake_at = now + 0.5
             if deadline is not None:
@@ -435,34 +586,44 @@ class ThreadedEngine:
                         self._wake_r.recv(4096)
                     continue
                 box = key.data
-                if box.flush(service=True):
+                if box.conn not in watched:
+                    continue  # unwatched earlier in this round
+                done = box.flush(service=True)
+                if done:
                     self._unwatch(box, watched)
                     if box.closing or box.dropped:
                         box.cut()
+                if self._due(box):
+                    self._send(self._report([box]))
 
     # -- output --------------------------------------------------------------------------
 
     def _dispatch(self, out: Output) -> list[_Outbox]:
-        """Append the hub's output to outboxes (caller holds the lock, so order is global)."""
+        """Queue the hub's output on outboxes (caller holds the lock, so order is global)."""
         touched = []
-        sendq = self.config.limits.sendq
         boxes = self._outboxes
+        for conn, reason in out.aborts.items():
+            box = boxes.get(conn)
+            if box is None:
+                continue
+            box.reason = box.reason or reason
+            with box.lock:
+                box.discard()
+                box.dropped = True
+            box.cut()
         for conn, chunks in out.writes.items():
             box = boxes.get(conn)
             if box is None or box.dropped:
                 continue
             with box.lock:
-                box.pending += chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                over = sendq and len(box.pending) > sendq
-                if over:
-                    box.pending.clear()
-                    box.dropped = True
-            if over:
-                box.reason = f"Send queue exceeded ({sendq} bytes): reading too slowly"
-                log.info("dropping connection %d: %s", conn, box.reason)
-                box.cut()
-                continue
+                box.add(chunks)
             touched.append(box)
+        for conn in out.watch:
+            box = boxes.get(conn)
+            if box is not None and not box.dropped:
+                with box.lock:
+                    box.armed = True
+                touched.append(box)
         for conn, reason in out.closes.items():
             box = boxes.get(conn)
             if box is not None and not box.closing:
@@ -472,21 +633,47 @@ class ThreadedEngine:
                 touched.append(box)
         return touched
 
+    def _due(self, box: _Outbox) -> bool:
+        """Whether the hub may have to hear about this box's queue (a lock-free first look)."""
+        sendq = self.config.limits.sendq
+        return (bool(sendq) and box.queued > sendq) or (box.armed and box.queued <= LOW_WATER)
+
+    def _report(self, boxes: list[_Outbox]) -> list[_Outbox]:
+        """Tell the hub which queues are backlogged or drained; return the boxes its answer
+        touched. Decided and told under the engine lock, so the hub hears them in order."""
+        sendq = self.config.limits.sendq
+        with self._lock:
+            for box in boxes:
+                if self._outboxes.get(box.conn) is not box:
+                    continue
+                with box.lock:
+                    queued = box.report(sendq)
+                if queued > 0:
+                    self.hub.backlogged(box.conn, queued)
+                elif queued < 0:
+                    self.hub.drained(box.conn)
+            return self._dispatch(self.hub.take_output())
+
     def _send(self, boxes: list[_Outbox]) -> None:
         """Try each box once without blocking; hand leftovers to the service thread."""
-        leftovers = []
-        for box in boxes:
-            done = box.flush()
-            if done:
-                if box.closing or box.dropped:
-                    box.cut()
-            elif done is False:
-                leftovers.append(box)
-        if leftovers:
-            with self._lock:
-                self._to_watch.extend(leftovers)
-            self._wake()
-        elif not self._woken:
+        while boxes:
+            leftovers = []
+            due = []
+            for box in dict.fromkeys(boxes):
+                done = box.flush()
+                if done:
+                    if box.closing or box.dropped:
+                        box.cut()
+                elif done is False:
+                    leftovers.append(box)
+                if self._due(box):
+                    due.append(box)
+            if leftovers:
+                with self._lock:
+                    self._to_watch.extend(leftovers)
+                self._wake()
+            boxes = self._report(due) if due else []
+        if not self._woken:
             deadline = self.hub.next_deadline()
             if deadline is not None and deadline < self._wake_at:
                 self._wake()
@@ -497,9 +684,39 @@ class ThreadedEngine:
             with contextlib.suppress(OSError):
                 self._wake_w.send(b"x", socket.MSG_DONTWAIT)
 
-    def _unwatch(self, box: _Outbox, watched: dict[int, _Outbox]) -> None:
-        watched.pop(box.conn, None)
-        box.waiting = False
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            self._selector.unregister(box.sock)
+    def _watch(self, box: _Outbox, watched: dict[int, _Outbox]) -> None:
+        """Register a box whose writes wait for the kernel (service thread only)."""
+        with box.lock:
+            if box.finished or box.dropped:
+                return  # its socket is closed (its number may be someone else's already)
+            try:
+                fd = box.sock.fileno()
+                self._selector.register(fd, selectors.EVENT_WRITE, box)
+            except (KeyError, ValueError, OSError) as exc:
+                failed: Exception | None = exc
+            else:
+                failed = None
+                box.fd = fd
+                box.registered = True
+                watched[box.conn] = box
+        if failed is not None:  # never leave a box waiting on nobody: cut it, loudly
+            log.error("connection %d: cannot watch its socket (%s); dropping it", box.conn,
+                      failed)
+            with box.lock:
+                box.discard()
+                box.dropped = True
+                box.waiting = False
+            box.cut()
 
+    def _unwatch(self, box: _Outbox, watched: dict[int, _Outbox]) -> None:
+        """Stop watching a box (service thread only); close its socket if its reader is done."""
+        watched.pop(box.conn, None)
+        with box.lock:
+            box.waiting = False
+            if box.registered:
+                box.registered = False
+                with contextlib.suppress(KeyError, ValueError):
+                    self._selector.unregister(box.fd)
+            close = box.finished
+        if close:
+            box.sock.close()
