@@ -274,16 +274,16 @@ def main(argv: list[str] | None = None) -> int:
             log.info("received %s, shutting down", signal.Signals(signals[0]).name)
             engine.stop()
     if failure:
-        exc = failure[0]
-        if isinstance(exc, ssl.SSLError):
-            log.error("cannot use the TLS certificate/key: %s", exc)
+        error = failure[0]
+        if isinstance(error, ssl.SSLError):
+            log.error("cannot use the TLS certificate/key: %s", error)
             return 1
-        if isinstance(exc, OSError):
-            if config.tls and exc.filename:
-                log.error("cannot read %s: %s", exc.filename, exc.strerror or exc)
+        if isinstance(error, OSError):
+            if config.tls and error.filename:
+                log.error("cannot read %s: %s", error.filename, error.strerror or error)
             else:
-                log.error("cannot listen on %s: %s", config.host, exc.strerror or exc)
+                log.error("cannot listen on %s: %s", config.host, error.strerror or error)
             return 1
-        raise exc
+        raise error
     log.info("stopped")
     return 0

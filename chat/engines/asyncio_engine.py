@@ -5,8 +5,8 @@ are needed. The engine accepts connections itself (so running out of file descri
 off quietly, and TLS handshakes in progress are counted against the connection caps), keeps
 each connection's output as a queue of the hub's bytes objects (shared between recipients,
 never copied per reader) and feeds the transport a bounded amount at a time. It reports the
-unsent bytes to the hub (``backlogged`` over ``sendq``, ``drained`` back at ``LOW_WATER``) and
-obeys its verdicts: the send-queue policy is the hub's.
+unsent bytes to the hub (``backlogged`` over ``sendq``, ``drained`` back at the hub's
+``low_water``) and obeys its verdicts: the send-queue policy is the hub's.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from chat.config import ServerConfig
 from chat.engines.admission import HostCount, quit_reason
 from chat.engines.fdlimit import AcceptBackoff
 from chat.engines.sockopts import tune
-from chat.hub import LOW_WATER, Hub
+from chat.hub import Hub
 from chat.tls import server_context
 
 log = logging.getLogger("chat.engine.asyncio")
@@ -50,7 +50,7 @@ class _Connection(asyncio.Protocol):
         self.offset = 0  # bytes of chunks[0] already handed to the transport
         self.queued = 0  # bytes in chunks not yet handed to the transport
         self.paused = False  # the transport's buffer is over its high-water mark
-        self.armed = False  # the hub wants ``drained`` once the unsent bytes reach LOW_WATER
+        self.armed = False  # the hub wants ``drained`` once the unsent bytes reach low_water
         self.closing = False  # close once the queue is out
         self.dropped = False  # aborted: no more output
 
@@ -408,7 +408,7 @@ class AsyncioEngine:
             conn.armed = True
             self.hub.backlogged(conn.conn, unsent)
             self.flush_soon()
-        elif conn.armed and unsent <= LOW_WATER:
+        elif conn.armed and unsent <= self.hub.low_water:
             conn.armed = False
             self.hub.drained(conn.conn)
             self.flush_soon()

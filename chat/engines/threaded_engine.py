@@ -8,7 +8,7 @@ under that lock (the very bytes objects the hub made, shared between recipients)
 with non-blocking ``sendmsg``; what the kernel will not take yet is finished by one service
 thread that waits for writable sockets (and also runs the hub's timers). The engine reports
 byte-level facts to the hub (a queue over ``sendq``: ``backlogged``; back down to
-``LOW_WATER``: ``drained``) and obeys its verdicts: the send-queue policy is the hub's.
+the hub's ``low_water``: ``drained``) and obeys its verdicts: the send-queue policy is the hub's.
 
 TLS connections (their own listener) differ only in the socket calls: the handshake runs in
 the connection's thread, and since an SSL object must not be read and written at once, the
@@ -38,7 +38,7 @@ from chat.config import ServerConfig
 from chat.engines.admission import HostCount, quit_reason
 from chat.engines.fdlimit import AcceptBackoff
 from chat.engines.sockopts import tune
-from chat.hub import LOW_WATER, Hub, Output
+from chat.hub import Hub, Output
 from chat.tls import server_context
 
 log = logging.getLogger("chat.engine.threaded")
@@ -60,7 +60,7 @@ class _Outbox:
     first one sent up to ``offset``; ``queued`` counts the unsent bytes. ``waiting`` means the
     service thread owns flushing this box until it is empty; it changes only under ``lock``,
     together with the queue, so no byte can be left behind unowned. ``armed``: the hub wants
-    to hear (``drained``) once ``queued`` falls to ``LOW_WATER``.
+    to hear (``drained``) once ``queued`` falls to the hub's ``low_water``.
     """
 
     __slots__ = ("armed", "chunks", "close_by", "closing", "conn", "dropped", "fd", "finished",
@@ -133,7 +133,7 @@ class _Outbox:
         """One non-blocking send: bytes taken, or None if the kernel takes nothing now."""
         chunks = self.chunks
         head = memoryview(chunks[0])[self.offset:]
-        iov = [head]
+        iov: list[bytes | memoryview] = [head]
         size = len(head)
         for chunk in itertools.islice(chunks, 1, _IOV_MAX):
             if size >= _SEND_MAX:
@@ -150,7 +150,7 @@ class _Outbox:
         head = memoryview(self.chunks[0])[self.offset:]
         if len(head) >= size:
             return head[:size]
-        parts = [head]
+        parts: list[bytes | memoryview] = [head]
         have = len(head)
         for chunk in itertools.islice(self.chunks, 1, None):
             parts.append(chunk)
@@ -159,15 +159,15 @@ class _Outbox:
                 break
         return b"".join(parts)[:size]
 
-    def report(self, sendq: int) -> int:
+    def report(self, sendq: int, low_water: int) -> int:
         """What the hub must hear now (caller holds ``lock``): the unsent bytes when over
-        ``sendq`` (backlogged), -1 when an armed box fell to ``LOW_WATER`` (drained), else 0."""
+        ``sendq`` (backlogged), -1 when an armed box fell to ``low_water`` (drained), else 0."""
         if self.dropped or self.finished:
             return 0
         if sendq and self.queued > sendq:
             self.armed = True
             return self.queued
-        if self.armed and self.queued <= LOW_WATER:
+        if self.armed and self.queued <= low_water:
             self.armed = False
             return -1
         return 0
@@ -636,7 +636,8 @@ class ThreadedEngine:
     def _due(self, box: _Outbox) -> bool:
         """Whether the hub may have to hear about this box's queue (a lock-free first look)."""
         sendq = self.config.limits.sendq
-        return (bool(sendq) and box.queued > sendq) or (box.armed and box.queued <= LOW_WATER)
+        return (bool(sendq) and box.queued > sendq) or (
+            box.armed and box.queued <= self.hub.low_water)
 
     def _report(self, boxes: list[_Outbox]) -> list[_Outbox]:
         """Tell the hub which queues are backlogged or drained; return the boxes its answer
@@ -647,7 +648,7 @@ class ThreadedEngine:
                 if self._outboxes.get(box.conn) is not box:
                     continue
                 with box.lock:
-                    queued = box.report(sendq)
+                    queued = box.report(sendq, self.hub.low_water)
                 if queued > 0:
                     self.hub.backlogged(box.conn, queued)
                 elif queued < 0:
