@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,14 @@ from chat.engines import BackgroundServer
 
 ENGINE_NAMES = ["asyncio", "threaded"]
 WAIT = 15.0  # generous: CI machines have two cores and other work on them
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
+    """Poll server state that has no event of its own to wait on (sessions going away)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.01)
 
 
 class LineClient:

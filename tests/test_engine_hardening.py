@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import trustme
-from support import WAIT, LineClient, say_hello
+from support import WAIT, LineClient, say_hello, wait_until
 
 from chat.config import Limits
 from chat.engines.admission import HostCount, quit_reason
@@ -29,13 +29,6 @@ if TYPE_CHECKING:
 
 Serve = Callable[..., "Clients"]
 
-
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Poll server state that has no event of its own to wait on."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.01)
 
 
 def chat_works(made: Clients, a: str, b: str, text: str) -> None:

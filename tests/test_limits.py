@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from support import WAIT
+from support import wait_until
 
 from chat.cli import build_parser, config_from_args, parse_args
 from chat.config import Limits, ServerConfig
@@ -23,13 +22,6 @@ if TYPE_CHECKING:
 
 Serve = Callable[..., "Clients"]
 
-
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Poll server state that has no event of its own to wait on (sessions going away)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.01)
 
 
 def still_chatting(a: LineClient, b: LineClient, text: str) -> None:

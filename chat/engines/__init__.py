@@ -1,8 +1,9 @@
 """The two engines, selectable by name, and a helper that runs one in the background.
 
-Both take a :class:`ServerConfig`, expose ``run(on_ready)`` (blocking) and ``stop()`` (from any
-thread or a signal handler), and own a :class:`chat.hub.Hub`: they differ only in how they wait
-for sockets.
+Both keep one contract (:class:`Engine` in ``contract.py``): take a :class:`ServerConfig`,
+serve its listeners, ``run(on_ready)`` (blocking), ``stop()`` (from any thread or a signal
+handler), ``stats()``; each owns a :class:`chat.hub.Hub` and differs from the other only in
+how it waits for sockets.
 """
 
 from __future__ import annotations
@@ -11,24 +12,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
 
 from chat.config import ServerConfig
 from chat.engines.asyncio_engine import AsyncioEngine
+from chat.engines.contract import Engine, EngineStats
 from chat.engines.threaded_engine import ThreadedEngine
 from chat.hub import Hub
 
-
-class Engine(Protocol):
-    """What the CLI and tests need from an engine."""
-
-    name: str
-    hub: Hub
-
-    def run(self, on_ready: object = None) -> None: ...
-
-    def stop(self) -> None: ...
-
+__all__ = ["ENGINES", "BackgroundServer", "Engine", "EngineStats", "make_engine",
+           "serve_in_background"]
 
 ENGINES: dict[str, type[AsyncioEngine] | type[ThreadedEngine]] = {
     "asyncio": AsyncioEngine,
@@ -36,7 +28,7 @@ ENGINES: dict[str, type[AsyncioEngine] | type[ThreadedEngine]] = {
 }
 
 
-def make_engine(name: str, config: ServerConfig) -> AsyncioEngine | ThreadedEngine:
+def make_engine(name: str, config: ServerConfig) -> Engine:
     """An engine by name (``asyncio`` or ``threaded``)."""
     try:
         return ENGINES[name](config)
@@ -48,7 +40,7 @@ def make_engine(name: str, config: ServerConfig) -> AsyncioEngine | ThreadedEngi
 class BackgroundServer:
     """A server running in a thread of this process (tests, benchmarks, demos)."""
 
-    engine: AsyncioEngine | ThreadedEngine
+    engine: Engine
     host: str
     port: int
 

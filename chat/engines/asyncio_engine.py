@@ -19,9 +19,11 @@ import ssl
 from collections import deque
 from collections.abc import Callable
 
-from chat.config import ServerConfig
+from chat.config import Listener, ServerConfig
 from chat.engines.admission import HostCount, quit_reason
+from chat.engines.contract import EngineStats, open_fds
 from chat.engines.fdlimit import AcceptBackoff
+from chat.engines.listeners import bind_listeners
 from chat.engines.sockopts import tune
 from chat.hub import Hub
 from chat.tls import server_context
@@ -37,13 +39,14 @@ _BUSY = b"ERROR :Server is busy, try again later\r\n"
 class _Connection(asyncio.Protocol):
     """One connection: its id, transport and the output not yet handed to the transport."""
 
-    __slots__ = ("armed", "chunks", "closing", "conn", "dropped", "engine", "host", "offset",
-                 "paused", "queued", "tls", "transport")
+    __slots__ = ("armed", "chunks", "closing", "conn", "dialect", "dropped", "engine", "host",
+                 "offset", "paused", "queued", "tls", "transport")
 
-    def __init__(self, engine: AsyncioEngine, host: str, tls: bool) -> None:
+    def __init__(self, engine: AsyncioEngine, host: str, spec: Listener) -> None:
         self.engine = engine
         self.host = host
-        self.tls = tls
+        self.tls = spec.tls
+        self.dialect = spec.dialect  # pinned by the listener, or None: detected
         self.conn = 0
         self.transport: asyncio.Transport | None = None
         self.chunks: deque[bytes] = deque()
@@ -109,14 +112,16 @@ class AsyncioEngine:
         self._flush_due = False  # a flush is scheduled for the end of this loop iteration
         self._stop_requested = False  # stop() may come (from a signal) before the loop runs
         self._all_gone: asyncio.Event | None = None  # set when the last connection is lost
-        self._listeners: list[tuple[socket.socket, bool]] = []
+        self._listeners: list[tuple[socket.socket, Listener]] = []
         self._resume: dict[int, asyncio.TimerHandle] = {}  # accept paused after an error
         self._tasks: set[asyncio.Task[None]] = set()  # connections being set up (handshakes)
         self._tls_context: ssl.SSLContext | None = None
         self._handshaking = 0  # TLS connections accepted but not yet open in the hub
         self._hosts = HostCount(config.limits)  # sockets held per address, handshakes too
-        self._backoff = {False: AcceptBackoff("asyncio"), True: AcceptBackoff("asyncio TLS")}
+        self._backoff: dict[Listener, AcceptBackoff] = {}
         self.tls_port: int | None = None  # the TLS listener's port once listening
+        #: Every listener with the (host, port) it is bound to, once listening.
+        self.addresses: list[tuple[Listener, tuple[str, int]]] = []
         #: Connections refused because their set-up failed.
         self.setup_failures = 0
 
@@ -136,20 +141,15 @@ class AsyncioEngine:
         # Built first: a bad certificate fails start-up before anything listens.
         if config.tls_cert:
             self._tls_context = server_context(config.tls_cert, config.tls_key)
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-        listener = socket.create_server((config.host, config.port), backlog=1024,
-                                        family=family)
-        self._listeners.append((listener, False))
         try:
-            if self._tls_context is not None:
-                tls_listener = socket.create_server((config.host, config.tls_port),
-                                                    backlog=1024, family=family)
-                self._listeners.append((tls_listener, True))
-                self.tls_port = tls_listener.getsockname()[1]
-            for sock, tls in self._listeners:
+            self._listeners = bind_listeners(config)
+            self.addresses = [(spec, sock.getsockname()[:2]) for sock, spec in self._listeners]
+            self.tls_port = next((port for spec, (_, port) in self.addresses if spec.tls), None)
+            for sock, spec in self._listeners:
+                self._backoff[spec] = AcceptBackoff(f"asyncio {spec.port}")
                 sock.setblocking(False)
-                loop.add_reader(sock.fileno(), self._accept, sock, tls)
-            host, port = listener.getsockname()[:2]
+                loop.add_reader(sock.fileno(), self._accept, sock, spec)
+            host, port = self.addresses[0][1]
             if on_ready:
                 on_ready(host, port)
             await self._stopping.wait()
@@ -167,6 +167,14 @@ class AsyncioEngine:
             await self._close_all()
             if self._timer:
                 self._timer.cancel()
+
+    def stats(self) -> EngineStats:
+        """What the engine holds right now (read from any thread: a racy snapshot)."""
+        conns = list(self._conns.values())
+        queued = sum(c.queued + (c.transport.get_write_buffer_size() if c.transport else 0)
+                     for c in conns)
+        return EngineStats(connections=len(conns), handshaking=self._handshaking,
+                           queued_bytes=queued, workers=len(self._tasks), fds=open_fds())
 
     def stop(self) -> None:
         """Ask the engine to shut down; safe from any thread."""
@@ -191,9 +199,9 @@ class AsyncioEngine:
 
     # -- accepting -----------------------------------------------------------------------
 
-    def _accept(self, listener: socket.socket, tls: bool) -> None:
+    def _accept(self, listener: socket.socket, spec: Listener) -> None:
         """The listener is readable: take what is waiting (a bounded batch)."""
-        backoff = self._backoff[tls]
+        backoff = self._backoff[spec]
         for _ in range(_ACCEPT_BATCH):
             try:
                 sock, addr = listener.accept()
@@ -206,21 +214,22 @@ class AsyncioEngine:
                     fd = listener.fileno()
                     self._loop.remove_reader(fd)
                     self._resume[fd] = self._loop.call_later(delay, self._resume_accept,
-                                                             listener, tls)
+                                                             listener, spec)
                     return
                 continue
             backoff.succeeded()
-            self._adopt(sock, addr[0] if isinstance(addr, tuple) else "?", tls)
+            self._adopt(sock, addr[0] if isinstance(addr, tuple) else "?", spec)
 
-    def _resume_accept(self, listener: socket.socket, tls: bool) -> None:
+    def _resume_accept(self, listener: socket.socket, spec: Listener) -> None:
         assert self._loop is not None
         self._resume.pop(listener.fileno(), None)
         if not (self._stopping and self._stopping.is_set()):
-            self._loop.add_reader(listener.fileno(), self._accept, listener, tls)
+            self._loop.add_reader(listener.fileno(), self._accept, listener, spec)
 
-    def _adopt(self, sock: socket.socket, host: str, tls: bool) -> None:
+    def _adopt(self, sock: socket.socket, host: str, spec: Listener) -> None:
         """Hand an accepted socket to the loop as a transport, TLS after the caps allow it."""
         assert self._loop is not None
+        tls = spec.tls
         try:
             sock.setblocking(False)
             if tls:
@@ -230,7 +239,7 @@ class AsyncioEngine:
                     log.debug("TLS connection from %s refused: %s", host, refusal)
                     sock.close()
                     return
-            task = self._loop.create_task(self._connect(sock, host, tls))
+            task = self._loop.create_task(self._connect(sock, host, spec))
         except Exception as exc:
             self.setup_failures += 1
             log.warning("refused a connection from %s: set-up failed: %s", host,
@@ -246,19 +255,20 @@ class AsyncioEngine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _connect(self, sock: socket.socket, host: str, tls: bool) -> None:
+    async def _connect(self, sock: socket.socket, host: str, spec: Listener) -> None:
         assert self._loop is not None
         config = self.config
+        tls = spec.tls
         try:
             if tls:
                 # connection_made comes once the handshake is done (within its timeout).
                 await self._loop.connect_accepted_socket(
-                    lambda: _Connection(self, host, True), sock, ssl=self._tls_context,
+                    lambda: _Connection(self, host, spec), sock, ssl=self._tls_context,
                     ssl_handshake_timeout=config.tls_handshake_timeout,
                     ssl_shutdown_timeout=config.shutdown_grace or None)
             else:
                 await self._loop.connect_accepted_socket(
-                    lambda: _Connection(self, host, False), sock)
+                    lambda: _Connection(self, host, spec), sock)
         except (OSError, ssl.SSLError, EOFError) as exc:  # a failed handshake, a reset
             log.debug("connection from %s failed before it opened: %s", host, exc)
         except Exception as exc:
@@ -274,7 +284,7 @@ class AsyncioEngine:
 
     def opened(self, conn: _Connection) -> None:
         """A connection is ready (its TLS handshake, if any, done)."""
-        conn.conn = conn_id = self.hub.open(conn.host)
+        conn.conn = conn_id = self.hub.open(conn.host, conn.dialect)
         self._conns[conn_id] = conn
         self._hosts.add(conn.host)
         self.flush()

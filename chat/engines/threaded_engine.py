@@ -34,9 +34,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from chat.config import ServerConfig
+from chat.config import Listener, ServerConfig
 from chat.engines.admission import HostCount, quit_reason
+from chat.engines.contract import EngineStats, open_fds
 from chat.engines.fdlimit import AcceptBackoff
+from chat.engines.listeners import bind_listeners
 from chat.engines.sockopts import tune
 from chat.hub import Hub, Output
 from chat.tls import server_context
@@ -237,59 +239,47 @@ class ThreadedEngine:
         self._reader_ids = itertools.count(1)
         self._stop = threading.Event()
         self._accepting = threading.Event()  # set once connection threads may be started
-        self._listener: socket.socket | None = None
+        self._listeners: list[tuple[socket.socket, Listener]] = []
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._to_watch: list[_Outbox] = []  # handed to the service thread under _lock
         self._to_close: list[_Outbox] = []  # finished boxes the service thread must close
         self._woken = False  # a wake-up byte is already on its way
         self._wake_at = 0.0  # when the service thread will look again by itself
-        self._tls_listener: socket.socket | None = None
         self._tls_context: ssl.SSLContext | None = None
         self._handshaking: set[socket.socket] = set()  # TLS sockets not yet given to the hub
         self._hosts = HostCount(config.limits)  # sockets held per address, handshakes too
         self.tls_port: int | None = None  # the TLS listener's port once listening
         #: Connections refused because their set-up failed (no thread could be started...).
         self.setup_failures = 0
-        self._backoff = {False: AcceptBackoff("threaded"), True: AcceptBackoff("threaded TLS")}
+        #: Every listener with the (host, port) it is bound to, once listening.
+        self.addresses: list[tuple[Listener, tuple[str, int]]] = []
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def run(self, on_ready: Callable[[str, int], None] | None = None) -> None:
         """Serve until :meth:`stop`; calls ``on_ready(host, port)`` once listening."""
         config = self.config
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
         if config.tls_cert:
             self._tls_context = server_context(config.tls_cert, config.tls_key)
-        listener = socket.create_server((config.host, config.port), backlog=1024,
-                                        reuse_port=False, family=family)
-        self._listener = listener
-        if self._tls_context is not None:
-            try:
-                self._tls_listener = socket.create_server(
-                    (config.host, config.tls_port), backlog=1024, family=family)
-            except OSError:
-                listener.close()
-                raise
-            self.tls_port = self._tls_listener.getsockname()[1]
+        self._listeners = bind_listeners(config)
+        self.addresses = [(spec, sock.getsockname()[:2]) for sock, spec in self._listeners]
+        self.tls_port = next((port for spec, (_, port) in self.addresses if spec.tls), None)
         # The small stack is for these few long-lived threads only: it is restored before
         # any connection thread can start (acceptors wait for ``_accepting``).
         old_stack = threading.stack_size(_STACK_SIZE)
         try:
             service = threading.Thread(target=self._service, name="chat-service", daemon=True)
             service.start()
-            acceptors = [threading.Thread(target=self._accept, args=(listener, False),
-                                          name="chat-accept", daemon=True)]
-            if self._tls_listener is not None:
-                acceptors.append(threading.Thread(target=self._accept,
-                                                  args=(self._tls_listener, True),
-                                                  name="chat-accept-tls", daemon=True))
+            acceptors = [threading.Thread(target=self._accept, args=(sock, spec),
+                                          name=f"chat-accept-{spec.port}", daemon=True)
+                         for sock, spec in self._listeners]
             for acceptor in acceptors:
                 acceptor.start()
         finally:
             threading.stack_size(old_stack)
         self._accepting.set()
-        host, port = listener.getsockname()[:2]
+        host, port = self.addresses[0][1]
         if on_ready:
             on_ready(host, port)
         try:
@@ -298,16 +288,22 @@ class ThreadedEngine:
         finally:
             self._shutdown(acceptors, service)
 
+    def stats(self) -> EngineStats:
+        """What the engine holds right now (read from any thread: a racy snapshot)."""
+        boxes = list(self._outboxes.values())
+        return EngineStats(connections=len(boxes), handshaking=len(self._handshaking),
+                           queued_bytes=sum(box.queued for box in boxes),
+                           workers=len(self._readers), fds=open_fds())
+
     def stop(self) -> None:
         """Ask the engine to shut down; safe from any thread."""
         self._stop.set()
 
     def _shutdown(self, acceptors: list[threading.Thread], service: threading.Thread) -> None:
-        for listener in (self._listener, self._tls_listener):
-            if listener is not None:
-                with contextlib.suppress(OSError):
-                    listener.shutdown(socket.SHUT_RDWR)
-                listener.close()
+        for listener, _ in self._listeners:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
         for acceptor in acceptors:
             acceptor.join(2)
         with self._lock:
@@ -367,9 +363,10 @@ class ThreadedEngine:
         with self._readers_gone:
             return self._readers_gone.wait_for(lambda: not self._readers, timeout)
 
-    def _accept(self, listener: socket.socket, tls: bool) -> None:
+    def _accept(self, listener: socket.socket, spec: Listener) -> None:
         self._accepting.wait()
-        backoff = self._backoff[tls]
+        backoff = AcceptBackoff(f"threaded {spec.port}")
+        tls = spec.tls
         while not self._stop.is_set():
             try:
                 sock, addr = listener.accept()
@@ -382,7 +379,7 @@ class ThreadedEngine:
             backoff.succeeded()
             host = addr[0] if isinstance(addr, tuple) else "?"
             try:
-                self._admit(sock, host, tls)
+                self._admit(sock, host, spec)
             except Exception as exc:  # one connection's set-up: refuse it, keep accepting
                 self.setup_failures += 1
                 log.warning("refused a connection from %s: set-up failed: %s", host,
@@ -392,10 +389,10 @@ class ThreadedEngine:
                         sock.send(_BUSY, socket.MSG_DONTWAIT)
                 sock.close()
 
-    def _admit(self, sock: socket.socket, host: str, tls: bool) -> None:
+    def _admit(self, sock: socket.socket, host: str, spec: Listener) -> None:
         """Start serving one accepted socket; raises if it cannot be served."""
         tune(sock, self.config.limits)
-        if tls:
+        if spec.tls:
             with self._lock:
                 # Handshakes hold a socket and a thread each: they count towards both caps.
                 busy = len(self._outboxes) + len(self._handshaking)
@@ -408,14 +405,14 @@ class ThreadedEngine:
                 sock.close()
                 return
             try:
-                self._spawn(self._read_tls, sock, host)
+                self._spawn(self._read_tls, sock, host, spec.dialect)
             except BaseException:
                 with self._lock:
                     self._handshaking.discard(sock)
                     self._hosts.remove(host)
                 raise
             return
-        box, touched = self._open(sock, host, _Outbox)
+        box, touched = self._open(sock, host, _Outbox, spec.dialect)
         try:
             self._spawn(self._read, box)
         except BaseException:
@@ -428,10 +425,10 @@ class ThreadedEngine:
             raise
         self._send(touched)
 
-    def _open(self, sock: socket.socket, host: str,
-              kind: type[_Outbox]) -> tuple[_Outbox, list[_Outbox]]:
+    def _open(self, sock: socket.socket, host: str, kind: type[_Outbox],
+              dialect: str | None) -> tuple[_Outbox, list[_Outbox]]:
         with self._lock:
-            conn = self.hub.open(host)
+            conn = self.hub.open(host, dialect)
             box = self._outboxes[conn] = kind(conn, sock, host)
             self._hosts.add(host)
             return box, self._dispatch(self.hub.take_output())
@@ -486,7 +483,7 @@ class ThreadedEngine:
             box.sock.close()
         self._send(touched)
 
-    def _read_tls(self, raw: socket.socket, host: str) -> None:
+    def _read_tls(self, raw: socket.socket, host: str, dialect: str | None) -> None:
         """Handshake, then the same loop as :meth:`_read` with non-blocking reads."""
         assert self._tls_context is not None
         sock: socket.socket = raw
@@ -513,7 +510,7 @@ class ThreadedEngine:
         if failed or self._stop.is_set():
             sock.close()
             return
-        box, touched = self._open(sock, host, _TlsOutbox)
+        box, touched = self._open(sock, host, _TlsOutbox, dialect)
         self._send(touched)
         conn = box.conn
         poller = select.poll()
