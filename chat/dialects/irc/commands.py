@@ -161,7 +161,7 @@ def _mode(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
 
 
 def _time(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    now = time.strftime("%A %B %d %Y -- %H:%M:%S UTC", time.gmtime())
+    now = time.strftime("%A %B %d %Y -- %H:%M:%S UTC", time.gmtime(d.clock()))
     return [d.num("391", d.server, text=now)]
 
 

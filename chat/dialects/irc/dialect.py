@@ -3,6 +3,7 @@ renderers together, and holding the connection's wire state (capabilities, regis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chat.config import ServerConfig
@@ -43,8 +44,9 @@ class IrcDialect(Dialect):
 
     own_differs = True  # no copy of one's own message without echo-message
 
-    def __init__(self, config: ServerConfig, user: User) -> None:
-        super().__init__(config, user)
+    def __init__(self, config: ServerConfig, user: User,
+                 clock: Callable[[], float] | None = None) -> None:
+        super().__init__(config, user, clock)
         self.server = config.name
         self.caps = frozenset()
         self.capkey = ()
