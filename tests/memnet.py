@@ -12,6 +12,7 @@ count as the engine's unsent bytes, so send-queue policy can be driven without a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -102,6 +103,29 @@ class MemClient:
         words = head.split()[3:]
         return [*words, trailing] if sep else words
 
+    @property
+    def received(self) -> list[str]:
+        """Lines consumed so far by ``expect``/``new`` (as a socket client has read them)."""
+        return self.lines[:self._seen]
+
+    def verb(self, verb: str) -> str:
+        """The next new IRC line whose command is ``verb`` (tags and prefix skipped)."""
+        return self.expect(lambda text: irc_verb(text) == verb)
+
+    def sync(self, token: str = "sync") -> None:
+        """An IRC PING round trip: everything sent before it is then in ``received``."""
+        self.line(f"PING :{token}")
+        self.expect(lambda text: irc_verb(text) == "PONG" and text.endswith(f":{token}"))
+
+    def wait_closed(self) -> list[str]:
+        """The lines not yet consumed, once the connection is closed (fails if it is not)."""
+        assert self.closed is not None, "the connection is still open"
+        return self.new()
+
+    def close(self) -> None:
+        """The client closes its end (``MemoryNet.hang_up``)."""
+        self.net.hang_up(self)
+
     # -- reading control -----------------------------------------------------------------
 
     @property
@@ -124,6 +148,36 @@ class MemClient:
 def _irc_verb(line: str) -> str:
     words = line.split(" ", 2)
     return words[1] if line.startswith(":") and len(words) > 1 else words[0]
+
+
+def _irc_strip(line: str) -> str:
+    if line.startswith("@"):
+        line = line.partition(" ")[2]
+    if line.startswith(":"):
+        line = line.partition(" ")[2]
+    return line
+
+
+def irc_verb(line: str) -> str:
+    """The command of a received IRC line, its tags and prefix skipped."""
+    return _irc_strip(line).partition(" ")[0]
+
+
+def irc_params(line: str) -> list[str]:
+    """The parameters of a received IRC line (trailing included as the last one)."""
+    rest = _irc_strip(line).partition(" ")[2]
+    head, sep, trailing = rest.partition(" :") if not rest.startswith(":") else ("", ":", rest[1:])
+    params = head.split()
+    if sep:
+        params.append(trailing)
+    return params
+
+
+def assert_all_irc(lines: list[str]) -> None:
+    """Every line an IRC client got is an IRC line (never human text or JSON)."""
+    pattern = re.compile(r"(@\S+ )?(:\S+ )?([A-Z]+|\d{3})( |$)")
+    bad = [line for line in lines if not pattern.match(line)]
+    assert not bad, bad
 
 
 class MemoryNet:
@@ -163,10 +217,15 @@ class MemoryNet:
             client.expect_json(type="members", room=room)
         return client
 
-    def irc(self, nick: str, *rooms: str) -> MemClient:
-        """A registered IRC client in ``rooms``."""
+    def irc(self, nick: str, *rooms: str, caps: tuple[str, ...] = ()) -> MemClient:
+        """A registered IRC client in ``rooms``, with the IRCv3 ``caps`` negotiated if any."""
         client = self.connect()
+        if caps:
+            client.line("CAP LS 302")
         client.line(f"NICK {nick}").line(f"USER {nick} 0 * :{nick} the tester")
+        if caps:
+            client.line(f"CAP REQ :{' '.join(caps)}").expect(" ACK ")
+            client.line("CAP END")
         client.expect(lambda text: _irc_verb(text) == "001")
         for room in rooms:
             client.line(f"JOIN {room}")

@@ -6,7 +6,8 @@ only the engines own is tested over real sockets (tests/test_irc.py keeps end-to
 
 from __future__ import annotations
 
-from memnet import MemoryNet
+import pytest
+from memnet import MemoryNet, assert_all_irc
 
 # -- the clock is the hub's ------------------------------------------------------------------
 
@@ -24,11 +25,25 @@ def test_time_shows_the_hubs_wall_clock() -> None:
 def test_server_time_tags_show_the_hubs_wall_clock() -> None:
     net = MemoryNet()
     alice = net.irc("alice", "#lobby")
-    bob = net.connect()
-    bob.line("CAP LS 302").line("NICK bob").line("USER bob 0 * :bob")
-    bob.line("CAP REQ :server-time").line("CAP END").line("JOIN #lobby")
-    bob.expect(lambda text: " 366 " in text)
+    bob = net.irc("bob", "#lobby", caps=("server-time",))
     net.advance(2.5)
     alice.line("PRIVMSG #lobby :what time is it")
     line = bob.expect("what time is it")
     assert line.startswith("@time=2023-11-14T22:30:02.500Z :alice!")
+
+
+# -- every verb, any parameters ---------------------------------------------------------------
+
+@pytest.mark.parametrize("verb", ["JOIN", "PART", "TOPIC", "KICK", "MODE", "INVITE", "ISON",
+                                  "USERHOST", "PRIVMSG", "NOTICE", "NAMES", "LIST", "WHO",
+                                  "WHOIS", "AWAY", "WHOWAS", "MOTD", "VERSION", "TIME", "OPER",
+                                  "LUSERS", "TAGMSG", "CAP", "PING", "PONG", "NICK"])
+def test_every_command_with_no_or_odd_params_answers_and_never_crashes(verb: str) -> None:
+    net = MemoryNet()
+    alice = net.irc("alice", "#lobby")
+    alice.line(verb)
+    alice.line(f"{verb} #lobby")
+    alice.line(f"{verb} , ,, :")
+    alice.sync()
+    alice.line("PRIVMSG #lobby :still alive")
+    assert_all_irc(alice.lines)
