@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
-from memnet import irc_params, irc_verb
+from irc_lines import irc_params, irc_verb
 from support import ENGINE_NAMES, TEST_LIMITS, WAIT, Clients, LineClient
 
 from chat.config import ServerConfig

@@ -12,10 +12,11 @@ count as the engine's unsent bytes, so send-queue policy can be driven without a
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+
+from irc_lines import irc_verb
 
 from chat.config import Limits, ServerConfig
 from chat.hub import Hub
@@ -148,36 +149,6 @@ class MemClient:
 def _irc_verb(line: str) -> str:
     words = line.split(" ", 2)
     return words[1] if line.startswith(":") and len(words) > 1 else words[0]
-
-
-def _irc_strip(line: str) -> str:
-    if line.startswith("@"):
-        line = line.partition(" ")[2]
-    if line.startswith(":"):
-        line = line.partition(" ")[2]
-    return line
-
-
-def irc_verb(line: str) -> str:
-    """The command of a received IRC line, its tags and prefix skipped."""
-    return _irc_strip(line).partition(" ")[0]
-
-
-def irc_params(line: str) -> list[str]:
-    """The parameters of a received IRC line (trailing included as the last one)."""
-    rest = _irc_strip(line).partition(" ")[2]
-    head, sep, trailing = rest.partition(" :") if not rest.startswith(":") else ("", ":", rest[1:])
-    params = head.split()
-    if sep:
-        params.append(trailing)
-    return params
-
-
-def assert_all_irc(lines: list[str]) -> None:
-    """Every line an IRC client got is an IRC line (never human text or JSON)."""
-    pattern = re.compile(r"(@\S+ )?(:\S+ )?([A-Z]+|\d{3})( |$)")
-    bad = [line for line in lines if not pattern.match(line)]
-    assert not bad, bad
 
 
 class MemoryNet:

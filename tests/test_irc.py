@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from conftest import IrcClient
-from memnet import assert_all_irc
+from irc_lines import assert_all_irc
 from support import Clients
 
 Irc = Callable[..., IrcClient]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from memnet import MemoryNet, irc_params
+from irc_lines import irc_params
+from memnet import MemoryNet
 
 
 def test_join_several_with_keys_part_and_join_zero() -> None:

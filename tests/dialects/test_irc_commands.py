@@ -7,7 +7,8 @@ only the engines own is tested over real sockets (tests/test_irc.py keeps end-to
 from __future__ import annotations
 
 import pytest
-from memnet import MemoryNet, assert_all_irc
+from irc_lines import assert_all_irc
+from memnet import MemoryNet
 
 # -- the clock is the hub's ------------------------------------------------------------------
 

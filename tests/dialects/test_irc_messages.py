@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from memnet import MemoryNet, irc_params, irc_verb
+from irc_lines import irc_params, irc_verb
+from memnet import MemoryNet
 
 
 def test_private_messages_and_notices_across_dialects() -> None:

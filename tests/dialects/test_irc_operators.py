@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from memnet import MemoryNet, irc_params
+from irc_lines import irc_params
+from memnet import MemoryNet
 
 
 def test_creator_is_operator_and_can_kick() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from memnet import MemoryNet, irc_params, irc_verb
+from irc_lines import irc_params, irc_verb
+from memnet import MemoryNet
 
 
 def test_cap_negotiation_delays_registration_until_cap_end() -> None:
