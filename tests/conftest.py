@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
+from irc_lines import irc_params, irc_verb
 from support import ENGINE_NAMES, TEST_LIMITS, WAIT, Clients, LineClient
 
 from chat.config import ServerConfig
@@ -106,39 +107,17 @@ class IrcClient(LineClient):
 
     def numeric(self, code: str, timeout: float = WAIT) -> list[str]:
         """Wait for numeric ``code``; return its parameters after the recipient nick."""
-        line = self.expect(lambda text: _irc_verb(text) == code, timeout)
-        return _irc_params(line)[1:]
+        line = self.expect(lambda text: irc_verb(text) == code, timeout)
+        return irc_params(line)[1:]
 
     def verb(self, verb: str, timeout: float = WAIT) -> str:
         """Wait for a line whose command is ``verb`` (JOIN, PRIVMSG, ...); return the line."""
-        return self.expect(lambda text: _irc_verb(text) == verb, timeout)
+        return self.expect(lambda text: irc_verb(text) == verb, timeout)
 
     def sync(self, token: str = "sync") -> None:
         """Round trip: everything the server sent before this is in ``received`` after it."""
         self.cmd(f"PING :{token}")
-        self.expect(lambda text: _irc_verb(text) == "PONG" and text.endswith(f":{token}"))
-
-
-def _irc_strip(line: str) -> str:
-    if line.startswith("@"):
-        line = line.partition(" ")[2]
-    if line.startswith(":"):
-        line = line.partition(" ")[2]
-    return line
-
-
-def _irc_verb(line: str) -> str:
-    return _irc_strip(line).partition(" ")[0]
-
-
-def _irc_params(line: str) -> list[str]:
-    """Parameters of a received line (trailing included as the last one)."""
-    rest = _irc_strip(line).partition(" ")[2]
-    head, sep, trailing = rest.partition(" :") if not rest.startswith(":") else ("", ":", rest[1:])
-    params = head.split()
-    if sep:
-        params.append(trailing)
-    return params
+        self.expect(lambda text: irc_verb(text) == "PONG" and text.endswith(f":{token}"))
 
 
 @pytest.fixture

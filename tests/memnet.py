@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from irc_lines import irc_verb
+
 from chat.config import Limits, ServerConfig
 from chat.hub import Hub, HubObserver
 
@@ -102,6 +104,29 @@ class MemClient:
         words = head.split()[3:]
         return [*words, trailing] if sep else words
 
+    @property
+    def received(self) -> list[str]:
+        """Lines consumed so far by ``expect``/``new`` (as a socket client has read them)."""
+        return self.lines[:self._seen]
+
+    def verb(self, verb: str) -> str:
+        """The next new IRC line whose command is ``verb`` (tags and prefix skipped)."""
+        return self.expect(lambda text: irc_verb(text) == verb)
+
+    def sync(self, token: str = "sync") -> None:
+        """An IRC PING round trip: everything sent before it is then in ``received``."""
+        self.line(f"PING :{token}")
+        self.expect(lambda text: irc_verb(text) == "PONG" and text.endswith(f":{token}"))
+
+    def wait_closed(self) -> list[str]:
+        """The lines not yet consumed, once the connection is closed (fails if it is not)."""
+        assert self.closed is not None, "the connection is still open"
+        return self.new()
+
+    def close(self) -> None:
+        """The client closes its end (``MemoryNet.hang_up``)."""
+        self.net.hang_up(self)
+
     # -- reading control -----------------------------------------------------------------
 
     @property
@@ -165,10 +190,15 @@ class MemoryNet:
             client.expect_json(type="members", room=room)
         return client
 
-    def irc(self, nick: str, *rooms: str) -> MemClient:
-        """A registered IRC client in ``rooms``."""
+    def irc(self, nick: str, *rooms: str, caps: tuple[str, ...] = ()) -> MemClient:
+        """A registered IRC client in ``rooms``, with the IRCv3 ``caps`` negotiated if any."""
         client = self.connect()
+        if caps:
+            client.line("CAP LS 302")
         client.line(f"NICK {nick}").line(f"USER {nick} 0 * :{nick} the tester")
+        if caps:
+            client.line(f"CAP REQ :{' '.join(caps)}").expect(" ACK ")
+            client.line("CAP END")
         client.expect(lambda text: _irc_verb(text) == "001")
         for room in rooms:
             client.line(f"JOIN {room}")

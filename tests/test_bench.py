@@ -31,9 +31,9 @@ from chat.engines import BackgroundServer, serve_in_background
 ENGINES = ["asyncio", "threaded"]
 BENCH_LIMITS = Limits(rate_per_second=0, max_connections=0, max_per_ip=0, max_rooms_per_user=0,
                       ping_interval=0, register_timeout=0)
-HAS_IRC = (Path(chat.dialects.__file__).parent / "irc.py").exists()
+HAS_IRC = (Path(chat.dialects.__file__).parent / "irc").is_dir()
 DIALECTS = ["structured", pytest.param("irc", marks=pytest.mark.skipif(
-    not HAS_IRC, reason="our server has no IRC dialect yet (chat/dialects/irc.py)"))]
+    not HAS_IRC, reason="our server has no IRC dialect yet (chat/dialects/irc/)"))]
 
 
 @pytest.fixture(params=ENGINES)

@@ -7,7 +7,9 @@ typed events into bytes; it does no I/O and keeps no chat state beyond its own w
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from chat.config import ServerConfig
@@ -38,11 +40,15 @@ class Dialect(ABC):
     own_differs: ClassVar[bool] = False
 
     # Slots: one dialect object per connection, and idle connections are counted in thousands.
-    __slots__ = ("config", "user")
+    __slots__ = ("clock", "config", "user")
 
-    def __init__(self, config: ServerConfig, user: User) -> None:
+    def __init__(self, config: ServerConfig, user: User,
+                 clock: Callable[[], float] | None = None) -> None:
         self.config = config
         self.user = user  # the core's view of this connection, read-only here
+        #: Wall-clock seconds since the epoch: the hub passes its own, so a dialect never
+        #: reads the time itself (and tests can fix it). Alone, a dialect gets the real clock.
+        self.clock: Callable[[], float] = clock or time.time
 
     @classmethod
     @abstractmethod

@@ -222,7 +222,7 @@ class Hub:
         user = self.core.user(session.conn)
         assert user is not None
         self._fanout.break_segment()
-        session.dialect = dialect_cls(self.config, user)
+        session.dialect = dialect_cls(self.config, user, self.wallclock)
         session.reader.max_line = dialect_cls.max_line(self.config)
         self._run(session, session.dialect.start())
 

@@ -1,0 +1,168 @@
+"""Human input: slash commands, a handler per command in ``COMMANDS`` (``BEFORE`` until a
+nickname is picked)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from chat.core import commands as c
+from chat.dialects.base import Decoded
+from chat.dialects.human.render import lines
+
+HELP = """\
+Commands:
+  /nick NAME              change your nickname
+  /join #room [key]       join (or create) a room and talk there
+  /part [#room] [reason]  leave a room (default: the current one)
+  /rooms                  list rooms with member counts and topics
+  /who [#room]            list the members of a room
+  /msg NICK text          private message
+  /me text                action, shown as "* you text"
+  /topic [#room] [text]   show or set a room's topic
+  /whois NICK             who someone is, their rooms, away message and idle time
+  /away [message]         mark yourself away (no message: back)
+Room operators (whoever created the room, and whoever they give +o):
+  /kick [#room] NICK [reason]     remove someone from a room
+  /invite NICK [#room]            let someone into an invite-only (+i) room
+  /mode [#room] [+/-modes] [args] show or change modes: o (operator) v (voice) t (topic
+                                  lock) m (moderated) i (invite-only) k KEY, l LIMIT, b MASK (ban)
+  /op, /deop, /voice, /devoice NICK  shortcuts for /mode +o, -o, +v, -v in the current room
+  /quit [reason]          leave the server
+  /help                   this text
+Anything else you type is sent to your current room (start with // to send a line beginning
+with /)."""
+
+KICK_USAGE = "/kick [#room] NICK [reason]"
+
+
+class Args(NamedTuple):
+    """A slash command split the ways its handlers read it."""
+
+    verb: str  # lower case, without the slash
+    rest: str  # everything after the verb, stripped
+    word: str  # the first word of ``rest``
+    tail: str  # ``rest`` after its first word, stripped
+
+    @classmethod
+    def of(cls, text: str) -> Args:
+        verb, _, rest = text[1:].partition(" ")
+        rest = rest.strip()
+        word, _, tail = rest.partition(" ")
+        return cls(verb.lower(), rest, word, tail.strip())
+
+
+#: A slash command's handler: its arguments -> what ``decode`` returns.
+Command = Callable[[Args], list[Decoded]]
+
+
+def _usage(text: str) -> c.Invalid:
+    return c.Invalid("bad_request", f"Usage: {text}")
+
+
+def _help(a: Args) -> list[Decoded]:
+    return [lines(HELP)]
+
+
+def unknown(a: Args) -> list[Decoded]:
+    """Any slash command not in ``COMMANDS``."""
+    return [c.Invalid("unknown_command", f"Unknown command /{a.verb}; type /help")]
+
+
+def pick_first(a: Args) -> list[Decoded]:
+    """Any slash command but /nick, /help and /quit before a nickname is picked."""
+    return [lines("*** Pick a nickname first: type the name you want")]
+
+
+def _join(a: Args) -> list[Decoded]:
+    if not a.word:
+        return [_usage("/join #room")]
+    return [c.Join(a.word if a.word.startswith("#") else "#" + a.word, a.tail or None)]
+
+
+def _msg(a: Args) -> list[Decoded]:
+    return [c.Say(a.word, a.tail)] if a.word and a.tail else [_usage("/msg NICK text")]
+
+
+def _kick(a: Args) -> list[Decoded]:
+    if a.word.startswith("#"):
+        nick, _, reason = a.tail.partition(" ")
+        return [c.Kick(a.word, nick, reason.strip())] if nick else [_usage(KICK_USAGE)]
+    return [c.Kick(None, a.word, a.tail)] if a.word else [_usage(KICK_USAGE)]
+
+
+def _invite(a: Args) -> list[Decoded]:
+    if not a.word:
+        return [_usage("/invite NICK [#room]")]
+    return [c.Invite(a.word, a.tail.split()[0] if a.tail else None)]
+
+
+def _mode(a: Args) -> list[Decoded]:
+    args = a.rest.split()
+    target = None
+    if args and not args[0].startswith(("+", "-")):
+        target = args.pop(0)
+    return [c.Mode(target, args[0] if args else "", tuple(args[1:]))]
+
+
+def _op(a: Args) -> list[Decoded]:
+    """/op, /deop, /voice, /devoice NICK: +o, -o, +v, -v in the current room."""
+    if not a.word:
+        return [_usage(f"/{a.verb} NICK")]
+    sign = "-" if a.verb.startswith("de") else "+"
+    return [c.Mode(None, sign + ("o" if a.verb.endswith("op") else "v"), (a.word,))]
+
+
+def _in_room_or_current(a: Args) -> tuple[str | None, str]:
+    """``#room rest`` or just ``rest`` (meaning the current room)."""
+    return (a.word, a.tail) if a.word.startswith("#") else (None, a.rest)
+
+
+def _part(a: Args) -> list[Decoded]:
+    return [c.Part(*_in_room_or_current(a))]
+
+
+def _topic(a: Args) -> list[Decoded]:
+    room, text = _in_room_or_current(a)
+    return [c.SetTopic(room, text or None)]
+
+
+def _rooms(a: Args) -> list[Decoded]:
+    return [c.ListRooms()]
+
+
+def _who(a: Args) -> list[Decoded]:
+    return [c.ListMembers(a.word or None)]
+
+
+def _quit(a: Args) -> list[Decoded]:
+    return [c.Quit(a.rest)]
+
+
+#: Slash command -> handler once a nickname is picked; anything else is unknown.
+COMMANDS: dict[str, Command] = {
+    "help": _help,
+    "nick": lambda a: [c.ChangeNick(a.rest)] if a.rest else [_usage("/nick NAME")],
+    "join": _join,
+    "part": _part, "leave": _part,
+    "rooms": _rooms, "list": _rooms,
+    "who": _who, "names": _who,
+    "msg": _msg, "query": _msg, "tell": _msg,
+    "me": lambda a: [c.Say(None, a.rest, "action")] if a.rest else [_usage("/me text")],
+    "topic": _topic,
+    "quit": _quit,
+    "whois": lambda a: [c.Whois(a.word)] if a.word else [_usage("/whois NICK")],
+    "away": lambda a: [c.Away(a.rest)],
+    "back": lambda a: [c.Away("")],
+    "kick": _kick,
+    "invite": _invite,
+    "mode": _mode,
+    "op": _op, "deop": _op, "voice": _op, "devoice": _op,
+}
+
+#: Slash command -> handler before a nickname is picked; anything else asks for one first.
+BEFORE: dict[str, Command] = {
+    "quit": _quit,
+    "help": _help,
+    "nick": lambda a: [c.Register(a.rest, join_default=True)],
+}

@@ -1,0 +1,21 @@
+"""IRC dialect: standard IRC clients (irssi, weechat, ii, ...) on the same port as everyone else.
+
+The client side of RFC 1459/2812 as the Modern IRC client protocol document describes it, plus
+the IRCv3 capabilities most clients ask for. Only wire concerns live here; every chat rule (who
+may join, speak, kick, set modes) is the core's. The package is laid out by concern:
+
+- ``syntax``: line sizes, parsing a client's line, cutting text to fit a line;
+- ``numerics``: the core's error codes as IRC numerics, and numeric lines;
+- ``registration``: PASS/NICK/USER, CAP negotiation, the welcome burst and ISUPPORT;
+- ``commands``: input once registered, a handler per verb in ``COMMANDS``;
+- ``render``: output, a renderer per event type in ``RENDERERS``;
+- ``dialect``: :class:`IrcDialect`, the per-connection object that ties them together.
+"""
+
+from chat.dialects.irc.dialect import IrcDialect
+from chat.dialects.irc.numerics import NUMERICS
+from chat.dialects.irc.registration import CAPS, MAX_JOINS, MAX_TARGETS
+from chat.dialects.irc.syntax import LINE, TAGS, parse, split_utf8
+
+__all__ = ["CAPS", "LINE", "MAX_JOINS", "MAX_TARGETS", "NUMERICS", "TAGS", "IrcDialect", "parse",
+           "split_utf8"]

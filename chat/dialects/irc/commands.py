@@ -1,0 +1,201 @@
+"""Input after registration: one handler per IRC verb, found through ``COMMANDS``.
+
+A handler turns (verb, params) into core commands, each carrying the verb as ``ref`` so an error
+from the core becomes the numeric this verb expects (see ``numerics``), or into reply lines the
+core has no business with (WHOWAS, MOTD, TIME...).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from chat import __version__
+from chat.core import commands as c
+from chat.core.names import fold
+from chat.dialects.base import Decoded
+from chat.dialects.irc.registration import (
+    MAX_JOINS,
+    MAX_TARGETS,
+    Handler,
+    cap,
+    isupport,
+    motd,
+    need_params,
+    quit_server,
+)
+
+if TYPE_CHECKING:
+    from chat.dialects.irc.dialect import IrcDialect
+
+
+def _already(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    return [d.num("462", text="You may not reregister")]
+
+
+def _ignore(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    return []  # TAGMSG carries only client tags (typing...), which this server drops
+
+
+def _nick(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params or not params[0]:
+        return [d.num("431", text="No nickname given")]
+    return [c.ChangeNick(params[0], ref=verb)]
+
+
+def _ping(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params:
+        return [d.num("409", text="No origin specified")]
+    return [c.Ping(params[-1][:64], ref=verb)]
+
+
+def _pong(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    return [c.Pong(params[-1][:64] if params else "", ref=verb)]
+
+
+def _join(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params or not params[0]:
+        return [need_params(d, verb)]
+    if params[0] == "0":  # JOIN 0: leave every room
+        return [c.Part(room.name, "", ref="PART") for room in list(d.user.rooms.values())]
+    keys = params[1].split(",") if len(params) > 1 else []
+    out: list[Decoded] = []
+    for i, room in enumerate(params[0].split(",")[:MAX_JOINS]):
+        if not room or fold(room) in d.user.rooms:
+            continue  # already there: IRC servers say nothing
+        out.append(c.Join(room, keys[i] if i < len(keys) and keys[i] else None, ref=verb))
+    return out
+
+
+def _part(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params or not params[0]:
+        return [need_params(d, verb)]
+    reason = params[1] if len(params) > 1 else ""
+    return [c.Part(room, reason, ref=verb) for room in params[0].split(",")[:MAX_JOINS]
+            if room]
+
+
+def _privmsg(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params or not params[0]:
+        return [d.num("411", text=f"No recipient given ({verb})")]
+    if len(params) < 2 or not params[1]:
+        return [d.num("412", text="No text to send")]
+    text = params[1]
+    kind: c.MessageKind = "notice" if verb == "NOTICE" else "message"
+    if text.startswith("\x01"):
+        inner = text.strip("\x01")
+        if inner.upper().startswith("ACTION"):
+            kind, text = "action", inner[7:] or " "
+        else:
+            # Other CTCP (VERSION, PING, DCC) is client-to-client machinery the other
+            # dialects cannot carry; it is dropped, as many networks do.
+            return []
+    return [c.Say(target, text, kind, ref=verb)
+            for target in params[0].split(",")[:MAX_TARGETS] if target]
+
+
+def _names(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params or not params[0]:
+        return [d.num("366", "*", text="End of /NAMES list")]
+    return [c.ListMembers(room, ref=verb) for room in params[0].split(",")[:MAX_JOINS]
+            if room]
+
+
+def _topic(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params:
+        return [need_params(d, verb)]
+    if len(params) < 2:
+        return [c.SetTopic(params[0], None, ref=verb)]
+    # IRC servers cut over-long topics to TOPICLEN rather than refuse them.
+    return [c.SetTopic(params[0], params[1][: d.config.limits.topic_len], ref=verb)]
+
+
+def _list(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    names = tuple(n for n in params[0].split(",") if n.startswith("#")) if params else ()
+    return [c.ListRooms(ref=verb, names=names)]
+
+
+def _whois(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params or not params[-1]:
+        return [d.num("431", text="No nickname given")]
+    nick = params[-1].split(",")[0]  # WHOIS [server] nick: the nick is last
+    return [c.Whois(nick, ref=verb)]
+
+
+def _whowas(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params:
+        return [need_params(d, verb)]
+    return [d.num("406", params[0], text="There was no such nickname"),
+            d.num("369", params[0], text="End of WHOWAS")]
+
+
+def _lookup(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params:
+        return [need_params(d, verb)]
+    if verb == "ISON":
+        return [c.Lookup(tuple(" ".join(params).split()), ref=verb)]
+    return [c.Lookup(tuple(params[:5]), ref=verb)]  # USERHOST
+
+
+def _kick(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if len(params) < 2:
+        return [need_params(d, verb)]
+    reason = params[2] if len(params) > 2 else ""
+    return [c.Kick(params[0], nick, reason, ref=verb)
+            for nick in params[1].split(",")[:MAX_TARGETS] if nick]
+
+
+def _invite(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params:
+        return [d.num("337", text="End of /INVITE list")]
+    if len(params) < 2:
+        return [need_params(d, verb)]
+    return [c.Invite(params[0], params[1], ref=verb)]
+
+
+def _mode(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params:
+        return [need_params(d, verb)]
+    modes = params[1] if len(params) > 1 else ""
+    return [c.Mode(params[0], modes, tuple(params[2:]), ref=verb)]
+
+
+def _time(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    now = time.strftime("%A %B %d %Y -- %H:%M:%S UTC", time.gmtime(d.clock()))
+    return [d.num("391", d.server, text=now)]
+
+
+#: Verb -> handler once registered; any other verb gets 421.
+COMMANDS: dict[str, Handler] = {
+    "NICK": _nick,
+    "USER": _already,
+    "PASS": _already,
+    "CAP": cap,
+    "PING": _ping,
+    "PONG": _pong,
+    "QUIT": quit_server,
+    "JOIN": _join,
+    "PART": _part,
+    "PRIVMSG": _privmsg,
+    "NOTICE": _privmsg,
+    "NAMES": _names,
+    "TOPIC": _topic,
+    "LIST": _list,
+    "WHO": lambda d, verb, params: [c.Who(params[0] if params else "*", ref=verb)],
+    "WHOIS": _whois,
+    "WHOWAS": _whowas,
+    "AWAY": lambda d, verb, params: [c.Away(params[0] if params else "", ref=verb)],
+    "ISON": _lookup,
+    "USERHOST": _lookup,
+    "KICK": _kick,
+    "INVITE": _invite,
+    "MODE": _mode,
+    "MOTD": lambda d, verb, params: [motd(d)],
+    "VERSION": lambda d, verb, params: [
+        d.num("351", f"chat-{__version__}", d.server, text=""), isupport(d)],
+    "TIME": _time,
+    "TAGMSG": _ignore,
+    "OPER": lambda d, verb, params: [d.num("491", text="No server operators on this server")],
+    "LUSERS": lambda d, verb, params: [
+        d.num("255", text="I have clients and no other servers")],
+}

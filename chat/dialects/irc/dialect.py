@@ -1,0 +1,158 @@
+"""The IRC dialect object: one per IRC connection, tying syntax, registration, commands and
+renderers together, and holding the connection's wire state (capabilities, registration)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chat.config import ServerConfig
+from chat.core import commands as c
+from chat.core import events as e
+from chat.core.model import User
+from chat.core.names import unencodable
+from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
+from chat.dialects.irc.commands import COMMANDS
+from chat.dialects.irc.numerics import numeric
+from chat.dialects.irc.registration import BEFORE, OPENING
+from chat.dialects.irc.render import RENDERERS
+from chat.dialects.irc.syntax import LINE, TAGS, clip, mask, parse, text_of, too_long
+from chat.dialects.render import describe
+from chat.dialects.structured import iso_time
+
+
+class IrcDialect(Dialect):
+    """One IRC client: registration and capabilities here, everything else through the core."""
+
+    name = "irc"
+    __slots__ = ("capkey", "caps", "got_user", "ident", "negotiating", "realname", "server",
+                 "want_nick")
+    server: str  # the server's name, the source of its lines
+    #: Capabilities this client enabled: a set once a CAP REQ is acked (shared empty before).
+    caps: set[str] | frozenset[str]
+    capkey: tuple[str, ...]  # the caps, sorted: part of the encoding cache key
+    # What registration has collected so far (see ``registration``).
+    negotiating: bool  # CAP LS/REQ seen, END not yet: registration waits
+    want_nick: str
+    ident: str
+    realname: str
+    got_user: bool
+
+    #: Events sent to many connections: encoded once per (capabilities, is-the-source) variant.
+    _SHARED = (e.Message, e.Joined, e.Parted, e.Quitted, e.NickChanged, e.Kicked, e.ModeChanged,
+               e.Invited, e.PingRequest)
+
+    own_differs = True  # no copy of one's own message without echo-message
+
+    def __init__(self, config: ServerConfig, user: User,
+                 clock: Callable[[], float] | None = None) -> None:
+        super().__init__(config, user, clock)
+        self.server = config.name
+        self.caps = frozenset()
+        self.capkey = ()
+        self.negotiating = False
+        self.want_nick = ""
+        self.ident = ""
+        self.realname = ""
+        self.got_user = False
+
+    # -- detection and framing ------------------------------------------------------------
+
+    @classmethod
+    def sniff(cls, first_line: bytes) -> bool:
+        words = first_line.split(None, 1)
+        return bool(words) and words[0].upper() in OPENING
+
+    @classmethod
+    def max_line(cls, config: ServerConfig) -> int:
+        return LINE + TAGS
+
+    def line_too_long(self, limit: int) -> list[Decoded]:
+        return [self.num("417", text="Input line was too long")]
+
+    # -- what handlers and renderers build lines with -------------------------------------
+
+    @property
+    def me(self) -> str:
+        """This client's nick as numerics address it: ``*`` before registration."""
+        return self.user.nick or "*"
+
+    def set_caps(self, names: list[str]) -> None:
+        """Enable (``name``) or disable (``-name``) capabilities."""
+        if not isinstance(self.caps, set):
+            self.caps = set()
+        for n in names:
+            if n.startswith("-"):
+                self.caps.discard(n[1:])
+            else:
+                self.caps.add(n)
+        self.capkey = tuple(sorted(self.caps))
+
+    def num(self, code: str, *params: str, text: str | None = None) -> bytes:
+        """A numeric reply addressed to this client (so never shared with another)."""
+        return numeric(self.server, self.me, code, *params, text=text)
+
+    def server_line(self, rest: str) -> bytes:
+        """A line from the server, without tags."""
+        return (clip(f":{self.server} {rest}") + "\r\n").encode("utf-8")
+
+    def tags(self, event: e.Event, msgid: str | None = None) -> str:
+        """The message tags this client asked for, as a line prefix (or "")."""
+        tags = []
+        if "server-time" in self.caps:
+            tags.append(f"time={iso_time(event.ts)}")
+        if msgid is not None and "message-tags" in self.caps:
+            tags.append(f"msgid={msgid}")
+        return f"@{';'.join(tags)} " if tags else ""
+
+    def line_from(self, event: e.Event, rest: str, msgid: str | None = None) -> bytes:
+        """A line caused by ``event.source`` (or the server), with the tags this client wants."""
+        prefix = mask(event.source) if event.source else self.server
+        line = clip(f":{prefix} {rest}")
+        return (self.tags(event, msgid) + line + "\r\n").encode("utf-8")
+
+    # -- input -----------------------------------------------------------------------------
+
+    def decode(self, line: bytes) -> list[Decoded]:
+        if too_long(line):
+            return [self.num("417", text="Input line was too long")]
+        text = text_of(line)
+        if unencodable(text):
+            return [c.Invalid("bad_encoding", UNENCODABLE_TEXT)]
+        verb, params = parse(text)
+        if not verb:
+            return []
+        if not self.user.registered:
+            before = BEFORE.get(verb)
+            if before is None:
+                return [self.num("451", text="You have not registered")]
+            return before(self, verb, params)
+        handler = COMMANDS.get(verb)
+        if handler is None:
+            return [self.num("421", verb, text="Unknown command")]
+        return handler(self, verb, params)
+
+    # -- output ----------------------------------------------------------------------------
+
+    @property
+    def variant(self) -> tuple[str, tuple[str, ...]]:
+        """Room messages differ between connections only by capabilities (and is-the-sender)."""
+        return ("irc", self.capkey)
+
+    def encode(self, event: e.Event, cache: dict[Any, bytes | None]) -> bytes | None:
+        shared = isinstance(event, self._SHARED) or (
+            isinstance(event, e.Topic | e.AwayStatus) and event.changed)
+        if not shared:
+            return self._render(event, False)
+        is_self = event.source is not None and event.source.nick == self.user.nick
+        key = ("irc", self.capkey, is_self)
+        if key in cache:
+            return cache[key]
+        data = cache[key] = self._render(event, is_self)
+        return data
+
+    def _render(self, event: e.Event, is_self: bool) -> bytes | None:
+        renderer = RENDERERS.get(type(event))
+        if renderer is None:
+            return self.server_line(f"NOTICE {self.me} :{describe(event)}")
+        return renderer(self, event, is_self)

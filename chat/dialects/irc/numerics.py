@@ -1,0 +1,87 @@
+"""Numeric replies: the core's error codes as IRC numerics, and how a numeric line is built.
+
+The commands sent to the core carry the IRC verb as ``ref``; the core echoes ``ref`` on errors,
+which lets one core error code become the numeric IRC expects for that command (``not_in_room``
+is 404 for PRIVMSG but 442 for PART) and lets errors to NOTICE be dropped, as RFC 2812 requires.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chat.core import events as e
+from chat.dialects.irc.syntax import clip
+
+if TYPE_CHECKING:
+    from chat.dialects.irc.dialect import IrcDialect
+
+#: Core error code -> IRC numeric. The ``subject`` (and ``room``) of the error fill the
+#: numeric's parameters; see :func:`error`.
+NUMERICS = {
+    "not_registered": "451",
+    "already_registered": "462",
+    "nick_invalid": "432",
+    "nick_taken": "433",
+    "room_invalid": "403",
+    "no_such_nick": "401",
+    "no_such_room": "403",
+    "not_in_room": "442",
+    "cannot_send": "404",
+    "empty_message": "412",
+    "message_too_long": "417",
+    "topic_too_long": "417",
+    "line_too_long": "417",
+    "too_many_rooms": "405",
+    "room_full": "471",
+    "invite_only": "473",
+    "banned": "474",
+    "bad_key": "475",
+    "not_op": "482",
+    "user_not_in_room": "441",
+    "user_in_room": "443",
+    "unknown_mode": "472",
+    "list_full": "478",
+    "unknown_user_mode": "501",
+    "users_dont_match": "502",
+    "unknown_command": "421",
+    "too_many_matches": "416",
+    "mask_too_long": "416",
+}
+#: Numerics whose parameters are ``<subject> <room>`` rather than just ``<subject>``.
+TWO_SUBJECTS = {"441", "443", "478"}
+#: Numerics that carry only the text, no subject.
+_TEXT_ONLY = ("412", "417", "451", "462", "501", "502")
+
+
+def numeric(server: str, me: str, code: str, *params: str, text: str | None = None) -> bytes:
+    """The line ``:server code me params... [:text]``, clipped to the IRC line length."""
+    middle = " ".join((me, *params))
+    line = f":{server} {code} {middle}" + (f" :{text}" if text is not None else "")
+    return (clip(line) + "\r\n").encode("utf-8")
+
+
+def error(d: IrcDialect, event: e.Error, is_self: bool) -> bytes | None:
+    """A core error as the numeric the command that caused it expects (plus any end-of-list
+    numeric the client waits for)."""
+    verb = event.ref if isinstance(event.ref, str) else ""
+    if verb == "NOTICE":
+        return None  # RFC 2812: a NOTICE never causes an automatic reply, errors included
+    code = NUMERICS.get(event.code)
+    subject = event.subject or "*"
+    if code is None:
+        return d.server_line(f"NOTICE {d.me} :{event.text}")
+    if code == "442" and verb == "PRIVMSG":
+        code = "404"  # talking in a room one is not in: "cannot send to channel"
+    if code == "403" and verb == "NAMES" and event.code == "no_such_room":
+        return d.num("366", subject, text="End of /NAMES list")
+    if code in _TEXT_ONLY:
+        return d.num(code, text=event.text)
+    if code in TWO_SUBJECTS:
+        data = d.num(code, subject, event.room or "*", text=event.text)
+    else:
+        data = d.num(code, subject, text=event.text)
+    if verb == "WHOIS" and code == "401":
+        data += d.num("318", subject, text="End of /WHOIS list")
+    elif verb == "WHO" and code == "416":
+        data += d.num("315", "*", text="End of /WHO list")
+    return data

@@ -1,0 +1,165 @@
+"""Registration: PASS/NICK/USER, CAP negotiation, and the welcome burst (001-005 and the MOTD).
+
+Before registration only the verbs in ``BEFORE`` are understood; the core hears nothing until
+NICK and USER are both in and CAP negotiation (if the client started one) has ended.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from chat import __version__
+from chat.core import commands as c
+from chat.core import events as e
+from chat.core.modes import MAX_BANS, MAX_MODE_ARGS
+from chat.dialects.base import Decoded
+from chat.dialects.irc.syntax import host
+
+if TYPE_CHECKING:
+    from chat.dialects.irc.dialect import IrcDialect
+
+#: An input handler: (dialect, upper-case verb, params) -> what ``decode`` returns.
+Handler = Callable[["IrcDialect", str, list[str]], list[Decoded]]
+
+#: IRCv3 capabilities offered in ``CAP LS``.
+CAPS = ("away-notify", "echo-message", "message-tags", "multi-prefix", "server-time",
+        "userhost-in-names")
+#: First words that mark a connection as an IRC client.
+OPENING = {b"CAP", b"NICK", b"USER", b"PASS"}
+MAX_TARGETS = 4  # comma-separated targets per PRIVMSG/NOTICE/KICK (TARGMAX)
+MAX_JOINS = 20  # rooms per JOIN/PART/NAMES line
+# When this process started, for 003. Not the dialect's clock: it is a fact about the process.
+_STARTED = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+
+
+def need_params(d: IrcDialect, verb: str) -> bytes:
+    """461: the command came without the parameters it needs."""
+    return d.num("461", verb, text="Not enough parameters")
+
+
+def try_register(d: IrcDialect) -> list[Decoded]:
+    """Register once NICK and USER are in and CAP negotiation (if any) has ended.
+
+    After a 433 the client is still unregistered, so its next NICK lands here again.
+    """
+    if d.want_nick and d.got_user and not d.negotiating:
+        return [c.Register(d.want_nick, d.ident, d.realname, ref="NICK")]
+    return []
+
+
+def cap(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    """CAP LS/LIST/REQ/END, before registration (which it holds back) and after."""
+    sub = params[0].upper() if params else ""
+    registered = d.user.registered
+    if sub == "LS":
+        if not registered:
+            d.negotiating = True
+        return [d.server_line(f"CAP {d.me} LS :{' '.join(CAPS)}")]
+    if sub == "LIST":
+        return [d.server_line(f"CAP {d.me} LIST :{' '.join(sorted(d.caps))}")]
+    if sub == "REQ":
+        if not registered:
+            d.negotiating = True
+        asked = params[1] if len(params) > 1 else ""
+        names = asked.split()
+        if not names or any(n.removeprefix("-") not in CAPS for n in names):
+            return [d.server_line(f"CAP {d.me} NAK :{asked}")]
+        d.set_caps(names)  # all or nothing, as CAP 302 requires
+        return [d.server_line(f"CAP {d.me} ACK :{asked}")]
+    if sub == "END":
+        if registered:
+            return []
+        d.negotiating = False
+        return try_register(d)
+    return [d.num("410", sub or "*", text="Invalid CAP command")]
+
+
+def _pass(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    return [] if params else [need_params(d, verb)]  # no server password: any is fine
+
+
+def _nick(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params or not params[0]:
+        return [d.num("431", text="No nickname given")]
+    d.want_nick = params[0]
+    return try_register(d)
+
+
+def _user(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if len(params) < 4 or not params[0]:
+        return [need_params(d, verb)]
+    if d.got_user:
+        return [d.num("462", text="You may not reregister")]
+    d.ident, d.realname, d.got_user = params[0], params[3], True
+    return try_register(d)
+
+
+def _ping(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    if not params:
+        return [d.num("409", text="No origin specified")]
+    return [d.server_line(f"PONG {d.server} :{params[-1]}")]  # the core does not know us yet
+
+
+def quit_server(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
+    """QUIT, before or after registration: the core closes the connection."""
+    return [c.Quit(params[0] if params else "", ref=verb)]
+
+
+#: Verb -> handler before registration; any other verb gets 451.
+BEFORE: dict[str, Handler] = {
+    "CAP": cap,
+    "PASS": _pass,
+    "NICK": _nick,
+    "USER": _user,
+    "PING": _ping,
+    "PONG": lambda d, verb, params: [],
+    "QUIT": quit_server,
+}
+
+
+# -- the welcome burst -------------------------------------------------------------------
+
+def welcome(d: IrcDialect, event: e.Welcome, is_self: bool) -> bytes:
+    """001-004, ISUPPORT and the MOTD, once the core has registered the client."""
+    u = d.user
+    who = f"{u.nick}!{u.ident}@{host(u.host)}"
+    lines = [
+        d.num("001", text=f"Welcome to the {d.server} IRC network, {who}"),
+        d.num("002", text=f"Your host is {d.server}, running chat-{__version__}"),
+        d.num("003", text=f"This server was created {_STARTED}"),
+        d.num("004", d.server, f"chat-{__version__}", "iw", "biklmnotv", "bklov"),
+        isupport(d),
+        motd(d),
+    ]
+    return b"".join(lines)
+
+
+def isupport(d: IrcDialect) -> bytes:
+    """005 lines: what this server supports and its limits."""
+    lim = d.config.limits
+    tokens = [
+        f"AWAYLEN={lim.reason_len}", "CASEMAPPING=ascii",
+        *([f"CHANLIMIT=#:{lim.max_rooms_per_user}"] if lim.max_rooms_per_user else []),
+        "CHANMODES=b,k,l,imnt", f"CHANNELLEN={lim.room_len}", "CHANTYPES=#",
+        f"KICKLEN={lim.reason_len}", f"MAXLIST=b:{MAX_BANS}", f"MODES={MAX_MODE_ARGS}",
+        f"NETWORK={d.server}", f"NICKLEN={lim.nick_len}", "PREFIX=(ov)@+",
+        f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},KICK:{MAX_TARGETS},"
+        f"JOIN:{MAX_JOINS},PART:{MAX_JOINS},NAMES:{MAX_JOINS},WHOIS:1",
+        f"TOPICLEN={lim.topic_len}", "USERLEN=16",
+    ]
+    # At most 13 tokens per 005 line, as clients parse it.
+    return b"".join(d.num("005", *tokens[i:i + 13], text="are supported by this server")
+                    for i in range(0, len(tokens), 13))
+
+
+def motd(d: IrcDialect) -> bytes:
+    """375/372/376, or 422 when the server has no MOTD."""
+    text = d.config.motd
+    if not text:
+        return d.num("422", text="MOTD File is missing")
+    lines = [d.num("375", text=f"- {d.server} Message of the day - ")]
+    lines += [d.num("372", text=f"- {line}") for line in text.splitlines()]
+    lines.append(d.num("376", text="End of /MOTD command."))
+    return b"".join(lines)

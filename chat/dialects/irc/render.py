@@ -1,0 +1,201 @@
+"""Output: one renderer per core event type, found through ``RENDERERS``.
+
+A renderer gets (dialect, event, is_self) and returns the bytes for this client, or None to
+send nothing; ``is_self`` is whether this client caused the event. Event types with no
+renderer reach the client as a server NOTICE of their plain-English description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from chat.core import events as e
+from chat.core.names import fold
+from chat.dialects.irc.numerics import error
+from chat.dialects.irc.registration import welcome
+from chat.dialects.irc.syntax import LINE, host, mask, split_utf8
+
+if TYPE_CHECKING:
+    from chat.dialects.irc.dialect import IrcDialect
+
+#: A renderer: (dialect, event of its type, is_self) -> bytes, or None for nothing.
+Renderer = Callable[["IrcDialect", Any, bool], "bytes | None"]
+
+_ACTION = "\x01ACTION "
+
+
+def _message(d: IrcDialect, event: e.Message, is_self: bool) -> bytes | None:
+    private = event.room is None
+    if is_self and "echo-message" not in d.caps and not (
+            private and fold(event.target) == fold(d.user.nick)):
+        return None  # IRC clients show what they sent themselves, unless they asked
+    assert event.source is not None
+    verb = "NOTICE" if event.kind == "notice" else "PRIVMSG"
+    target = event.target if private else event.room
+    head = f":{mask(event.source)} {verb} {target} :"
+    budget = LINE - 2 - len(head.encode("utf-8"))
+    if event.kind == "action":
+        budget -= len(_ACTION) + 1
+    pieces = split_utf8(event.text, budget)
+    out = []
+    for i, piece in enumerate(pieces):
+        if event.kind == "action":
+            piece = f"{_ACTION}{piece}\x01"
+        msgid = event.id if i == 0 else f"{event.id}.{i}"
+        out.append(f"{d.tags(event, msgid)}{head}{piece}\r\n")
+    return "".join(out).encode("utf-8")
+
+
+def _topic(d: IrcDialect, event: e.Topic, is_self: bool) -> bytes:
+    if event.changed:
+        return d.line_from(event, f"TOPIC {event.room} :{event.topic}")
+    room = event.room or "*"
+    if not event.topic:
+        return d.num("331", room, text="No topic is set")
+    return (d.num("332", room, text=event.topic)
+            + d.num("333", room, event.set_by or d.server, str(int(event.set_at))))
+
+
+def _mode_changed(d: IrcDialect, event: e.ModeChanged, is_self: bool) -> bytes:
+    modes, args = e.mode_string(event.changes)
+    if not event.target.startswith("#"):
+        return d.line_from(event, f"MODE {event.target} :{modes}")
+    return d.line_from(event, " ".join(("MODE", event.target, modes, *args)))
+
+
+def _away_status(d: IrcDialect, event: e.AwayStatus, is_self: bool) -> bytes | None:
+    if not event.changed:
+        return d.num("301", event.nick, text=event.text)
+    if is_self:
+        if event.text:
+            return d.num("306", text="You have been marked as being away")
+        return d.num("305", text="You are no longer marked as being away")
+    if "away-notify" not in d.caps:
+        return None
+    return d.line_from(event, f"AWAY :{event.text}" if event.text else "AWAY")
+
+
+def _invited(d: IrcDialect, event: e.Invited, is_self: bool) -> bytes:
+    if is_self:
+        return d.num("341", event.target, event.room or "*")
+    return d.line_from(event, f"INVITE {event.target} {event.room}")
+
+
+def _parted(d: IrcDialect, event: e.Parted, is_self: bool) -> bytes:
+    return d.line_from(
+        event, f"PART {event.room} :{event.reason}" if event.reason else f"PART {event.room}")
+
+
+def _disconnect(d: IrcDialect, event: e.Disconnect, is_self: bool) -> bytes:
+    return f"ERROR :Closing Link: {host(d.user.host)} ({event.reason})\r\n".encode()
+
+
+# -- numeric replies to queries (NAMES, LIST, MODE, WHOIS, WHO, ISON/USERHOST) ------------
+
+def _prefix(d: IrcDialect, op: bool, voice: bool) -> str:
+    """@ and + for a member: both with multi-prefix, else only the highest."""
+    prefix = ("@" if op else "") + ("+" if voice else "")
+    return prefix if "multi-prefix" in d.caps else prefix[:1]
+
+
+def _names(d: IrcDialect, event: e.MemberList, is_self: bool) -> bytes:
+    full = "userhost-in-names" in d.caps
+    names = []
+    for m in event.members:
+        who = f"{m.nick}!{m.ident or m.nick}@{host(m.host)}" if full else m.nick
+        names.append(_prefix(d, m.op, m.voice) + who)
+    head = f":{d.server} 353 {d.me} = {event.room} :"
+    budget = LINE - 2 - len(head.encode("utf-8"))
+    out, line = [], ""
+    for name in names:
+        if line and len(line) + 1 + len(name) > budget:
+            out.append(f"{head}{line}\r\n".encode())
+            line = ""
+        line = f"{line} {name}" if line else name
+    if line:
+        out.append(f"{head}{line}\r\n".encode())
+    out.append(d.num("366", event.room or "*", text="End of /NAMES list"))
+    return b"".join(out)
+
+
+def _room_list(d: IrcDialect, event: e.RoomList, is_self: bool) -> bytes:
+    lines = [d.num("321", "Channel", text="Users  Name")]
+    lines += [d.num("322", r.name, str(r.members), text=r.topic) for r in event.rooms]
+    lines.append(d.num("323", text="End of /LIST"))
+    return b"".join(lines)
+
+
+def _mode_info(d: IrcDialect, event: e.ModeInfo, is_self: bool) -> bytes:
+    if not event.target.startswith("#"):
+        return d.num("221", event.modes)
+    return (d.num("324", event.target, event.modes, *event.args)
+            + d.num("329", event.target, str(int(event.created))))
+
+
+def _ban_list(d: IrcDialect, event: e.BanList, is_self: bool) -> bytes:
+    room = event.room or "*"
+    lines = [d.num("367", room, b.mask, b.set_by, str(int(b.set_at))) for b in event.bans]
+    lines.append(d.num("368", room, text="End of channel ban list"))
+    return b"".join(lines)
+
+
+def _whois(d: IrcDialect, event: e.WhoisReply, is_self: bool) -> bytes:
+    u = event.user
+    lines = [d.num("311", u.nick, u.ident, host(u.host), "*", text=u.realname)]
+    if event.rooms:
+        rooms = [_prefix(d, r.op, r.voice) + r.room for r in event.rooms]
+        lines.append(d.num("319", u.nick, text=" ".join(rooms)))
+    lines.append(d.num("312", u.nick, event.server, text="chat server"))
+    if u.away:
+        lines.append(d.num("301", u.nick, text=u.away))
+    lines.append(d.num("317", u.nick, str(event.idle), str(int(event.signon)),
+                       text="seconds idle, signon time"))
+    lines.append(d.num("318", u.nick, text="End of /WHOIS list"))
+    return b"".join(lines)
+
+
+def _who(d: IrcDialect, event: e.WhoReply, is_self: bool) -> bytes:
+    lines = []
+    for u in event.users:
+        flags = ("G" if u.away else "H") + _prefix(d, u.op, u.voice)
+        lines.append(d.num("352", u.room or "*", u.ident, host(u.host), d.server,
+                           u.nick, flags, text=f"0 {u.realname}"))
+    lines.append(d.num("315", event.mask, text="End of /WHO list"))
+    return b"".join(lines)
+
+
+def _presence(d: IrcDialect, event: e.Presence, is_self: bool) -> bytes:
+    if event.ref == "USERHOST":
+        replies = " ".join(f"{u.nick}={'-' if u.away else '+'}{u.ident}@{host(u.host)}"
+                           for u in event.users)
+        return d.num("302", text=replies)
+    return d.num("303", text=" ".join(u.nick for u in event.users))
+
+
+#: Event type -> renderer.
+RENDERERS: dict[type[e.Event], Renderer] = {
+    e.Message: _message,
+    e.Welcome: welcome,
+    e.Error: error,
+    e.Joined: lambda d, ev, s: d.line_from(ev, f"JOIN {ev.room}"),
+    e.Parted: _parted,
+    e.Quitted: lambda d, ev, s: d.line_from(ev, f"QUIT :{ev.reason}"),
+    e.NickChanged: lambda d, ev, s: d.line_from(ev, f"NICK :{ev.new_nick}"),
+    e.Kicked: lambda d, ev, s: d.line_from(ev, f"KICK {ev.room} {ev.target} :{ev.reason}"),
+    e.Topic: _topic,
+    e.ModeChanged: _mode_changed,
+    e.AwayStatus: _away_status,
+    e.Invited: _invited,
+    e.PongReply: lambda d, ev, s: d.server_line(f"PONG {d.server} :{ev.token}"),
+    e.PingRequest: lambda d, ev, s: f"PING :{ev.token}\r\n".encode(),
+    e.Notice: lambda d, ev, s: d.server_line(f"NOTICE {d.me} :{ev.text}"),
+    e.Disconnect: _disconnect,
+    e.MemberList: _names,
+    e.RoomList: _room_list,
+    e.ModeInfo: _mode_info,
+    e.BanList: _ban_list,
+    e.WhoisReply: _whois,
+    e.WhoReply: _who,
+    e.Presence: _presence,
+}

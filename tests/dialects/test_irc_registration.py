@@ -1,0 +1,96 @@
+"""IRC registration in memory (tests/memnet.py): PASS/NICK/USER, CAP negotiation, PING, QUIT."""
+
+from __future__ import annotations
+
+from irc_lines import irc_params, irc_verb
+from memnet import MemoryNet
+
+
+def test_cap_negotiation_delays_registration_until_cap_end() -> None:
+    net = MemoryNet()
+    c = net.connect()
+    c.line("CAP LS 302")
+    c.line("NICK alice")
+    c.line("USER al 0 * :Alice")
+    caps = irc_params(c.verb("CAP"))
+    assert caps[:2] == ["*", "LS"] and "server-time" in caps[2].split()
+    c.line("CAP REQ :server-time bogus-cap")
+    assert irc_params(c.verb("CAP"))[1:] == ["NAK", "server-time bogus-cap"]
+    c.line("CAP REQ :server-time echo-message")
+    assert irc_params(c.verb("CAP"))[1:] == ["ACK", "server-time echo-message"]
+    c.line("PING :before-end")  # answered at once, and still no welcome
+    c.expect("before-end")
+    assert not any(irc_verb(line) == "001" for line in c.received)
+    c.line("CAP END")
+    c.numeric("001")
+    c.line("CAP LIST")
+    assert irc_params(c.verb("CAP"))[1:] == ["LIST", "echo-message server-time"]
+
+
+def test_nick_errors_before_registration_leave_the_client_free_to_retry() -> None:
+    net = MemoryNet()
+    net.irc("Alice")
+    c = net.connect()
+    c.line("NICK")  # the first line picks the dialect: an IRC verb
+    c.numeric("431")
+    c.line("PRIVMSG #lobby :too early")
+    assert c.numeric("451")  # with "*" as the recipient before registration
+    assert c.received[-1].split()[2] == "*"
+    c.line("NICK alice")
+    c.line("USER al 0 * :Alice")
+    assert c.numeric("433")[0] == "alice"  # case-insensitive: Alice holds it
+    c.line("NICK 9lives")
+    assert c.numeric("432")[0] == "9lives"
+    c.line("NICK alice_")
+    c.numeric("001")
+    c.line("USER again 0 * :x")
+    c.numeric("462")
+    c.line("USER")
+    c.numeric("462")
+
+
+def test_user_needs_four_params() -> None:
+    net = MemoryNet()
+    c = net.connect()
+    c.line("USER onlyone")
+    assert c.numeric("461")[0] == "USER"
+
+
+def test_nick_is_free_again_once_its_connection_closes() -> None:
+    net = MemoryNet()
+    alice = net.irc("alice", "#lobby")
+    bob = net.irc("bob", "#lobby")
+    alice.close()
+    bob.verb("QUIT")
+    again = net.connect()
+    again.line("NICK alice")
+    again.line("USER a 0 * :a")
+    again.numeric("001")
+
+
+def test_pass_is_accepted_and_ping_pong_both_ways() -> None:
+    net = MemoryNet(ping_interval=0.3, ping_timeout=10)
+    c = net.connect()
+    c.line("PASS anything")
+    c.line("NICK alice")
+    c.line("USER a 0 * :a")
+    c.numeric("001")
+    c.line("PING :12345")
+    assert irc_params(c.expect("12345"))[-1] == "12345"
+    net.advance(0.3)
+    ping = c.verb("PING")  # the server asks once the client has been quiet
+    net.advance(0.1)  # the answer takes time: the hub counts a PONG at the ping's instant as none
+    c.line(f"PONG :{irc_params(ping)[-1]}")
+    net.advance(10.2)  # the next check is ping_timeout after the ping, and finds it answered
+    c.verb("PING")  # answered, so still connected and pinged again later
+    c.line("PING")
+    c.numeric("409")
+
+
+def test_quit_closes_with_error_and_tells_the_room() -> None:
+    net = MemoryNet()
+    alice = net.irc("alice", "#lobby")
+    bob = net.irc("bob", "#lobby")
+    bob.line("QUIT :see you")
+    assert irc_params(alice.verb("QUIT")) == ["see you"]
+    assert any(line.startswith("ERROR :") for line in bob.wait_closed())
