@@ -83,3 +83,40 @@ def test_signal_tells_clients_and_exits_promptly(engine: str, sig: signal.Signal
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("engine", ["asyncio", "threaded"])
+def test_sigterm_is_honoured_promptly_while_the_server_is_busy(engine: str) -> None:
+    """Attackers keep the server busy with the most expensive commands there are (long masks,
+    WHO scans, floods of messages); SIGTERM still stops it within the grace bound."""
+    proc, port = start_server(engine)
+    clients: list[LineClient] = []
+    try:
+        for n in range(30):  # nicks the masks have to work on
+            bot = LineClient("127.0.0.1", port)
+            clients.append(bot)
+            bot.request(type="hello", version=1, nick="a" * 25 + str(n))
+            bot.request(type="join", room="#busy")
+        attackers = []
+        for n in range(4):
+            attacker = LineClient("127.0.0.1", port)
+            clients.append(attacker)
+            attacker.send(f"NICK mallory{n}\r\nUSER m 0 * :m\r\nJOIN #busy\r\n")
+            attacker.expect(" 366 ")
+            attackers.append(attacker)
+        burst = ("WHO " + "*a" * 60 + "*b\r\n" + "WHO " + "*" * 120 + "x\r\n"
+                 + "PRIVMSG #busy :" + "x" * 400 + "\r\n" + "LIST\r\n") * 50
+        for attacker in attackers:
+            attacker.send(burst)
+        attackers[0].expect(" 315 ")  # the attack is being served
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT) == 0
+        elapsed = time.monotonic() - start
+        assert elapsed < GRACE + 3, f"took {elapsed:.1f} s to stop while busy"
+    finally:
+        for client in clients:
+            client.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
