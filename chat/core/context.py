@@ -73,6 +73,7 @@ class Context:
         self.config = config
         self.limits = config.limits
         self.clock = clock
+        self.started = clock()  # when the server started, on the wall clock
         self.users: dict[int, User] = {}
         self.nicks: dict[str, User] = {}  # folded nick -> registered user
         self.rooms: dict[str, Room] = {}  # folded name -> room

@@ -60,7 +60,7 @@ def register(ctx: Context, fx: Effects, user: User, cmd: c.Register) -> None:
         "topic_len": lim.topic_len, "message_len": lim.message_len,
     }
     ctx.reply(fx, user, e.Welcome, nick=user.nick, server=ctx.config.name,
-              motd=ctx.config.motd, limits=limits)
+              motd=ctx.config.motd, limits=limits, started=ctx.started)
     if cmd.join_default and ctx.config.default_room:
         join(ctx, fx, user, c.Join(ctx.config.default_room))
 

@@ -23,6 +23,7 @@ class Welcome(Event):
     server: str
     motd: str
     limits: dict[str, int]
+    started: float = 0.0  # when this server started (IRC's 003 says so)
 
 
 @dataclass(frozen=True, slots=True)

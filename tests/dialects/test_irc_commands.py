@@ -23,6 +23,14 @@ def test_time_shows_the_hubs_wall_clock() -> None:
     assert alice.numeric("391")[1] == "Tuesday November 14 2023 -- 22:31:01 UTC"
 
 
+def test_003_shows_when_the_server_started_on_its_wall_clock() -> None:
+    net = MemoryNet()
+    net.advance(3600)
+    alice = net.irc("alice")
+    created = alice.numeric("003")[0]
+    assert created == "This server was created 2023-11-14 22:30:00 UTC"  # not an hour later
+
+
 def test_server_time_tags_show_the_hubs_wall_clock() -> None:
     net = MemoryNet()
     alice = net.irc("alice", "#lobby")

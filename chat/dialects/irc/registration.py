@@ -31,7 +31,9 @@ OPENING = {b"CAP", b"NICK", b"USER", b"PASS"}
 MAX_TARGETS = 4  # comma-separated targets per PRIVMSG/NOTICE/KICK (TARGMAX)
 MAX_JOINS = 20  # rooms per JOIN/PART/NAMES line
 # When this process started, for 003. Not the dialect's clock: it is a fact about the process.
-_STARTED = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+def created(started: float) -> str:
+    """The server's start time as 003 shows it."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
 
 
 def need_params(d: IrcDialect, verb: str) -> bytes:
@@ -128,7 +130,7 @@ def welcome(d: IrcDialect, event: e.Welcome, is_self: bool) -> bytes:
     lines = [
         d.num("001", text=f"Welcome to the {d.server} IRC network, {who}"),
         d.num("002", text=f"Your host is {d.server}, running chat-{__version__}"),
-        d.num("003", text=f"This server was created {_STARTED}"),
+        d.num("003", text=f"This server was created {created(event.started)}"),
         d.num("004", d.server, f"chat-{__version__}", "iw", "biklmnotv", "bklov"),
         isupport(d),
         motd(d),
