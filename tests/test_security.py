@@ -1,20 +1,19 @@
-"""Hostile input over real sockets, both engines, every dialect: nothing a client sends reaches
-another client raw, look-alike names are refused, garbage gets errors and never a crash."""
+"""Hostile input in every dialect: nothing a client sends reaches another client raw, look-alike
+names are refused, garbage gets errors and never a crash.
+
+These are dialect and core rules, so they run in memory on the real hub (tests/memnet.py); what
+engines do with hostile peers (resets, stalls, slow handshakes) is in test_engine_hardening.py
+and test_hostile_engines.py."""
 
 from __future__ import annotations
 
 import json
 import random
 import unicodedata
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-
-if TYPE_CHECKING:
-    from support import Clients, LineClient
-
-Serve = Callable[..., "Clients"]
+from memnet import MemClient, MemoryNet
 
 # Everything a terminal or a line parser would act on. IRC formatting bytes (bold, colour,
 # italics, underline, reverse, reset) are allowed through on purpose.
@@ -29,16 +28,6 @@ def forbidden(text: str) -> list[str]:
         unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029\ufffd")]
 
 
-def irc_client(made: Clients, nick: str, *rooms: str) -> LineClient:
-    client = made.raw()
-    client.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n")
-    client.expect(" 001 ")
-    for room in rooms:
-        client.send(f"JOIN {room}\r\n")
-        client.expect(" 366 ")
-    return client
-
-
 def strings(obj: Any) -> list[str]:
     if isinstance(obj, str):
         return [obj]
@@ -49,7 +38,7 @@ def strings(obj: Any) -> list[str]:
     return []
 
 
-def _send_hostile(kind: str, sender: LineClient) -> None:
+def _send_hostile(kind: str, sender: MemClient) -> None:
     """Message, topic, part reason and quit reason, each carrying control characters."""
     if kind == "human":
         for line in (PAYLOAD, f"/topic {PAYLOAD}", f"/part #lobby {PAYLOAD}", "/join #lobby",
@@ -69,24 +58,24 @@ def _send_hostile(kind: str, sender: LineClient) -> None:
 
 
 @pytest.mark.parametrize("kind", ["human", "structured", "irc"])
-def test_control_characters_are_stripped_before_relay(serve_with: Serve, kind: str) -> None:
-    made = serve_with()
-    human = made.human("seer_h")
-    bot = made.bot("seer_j", "#lobby")
-    irc = irc_client(made, "seer_i", "#lobby")
+def test_control_characters_are_stripped_before_relay(kind: str) -> None:
+    net = MemoryNet()
+    human = net.human("seer_h")
+    bot = net.bot("seer_j", "#lobby")
+    irc = net.irc("seer_i", "#lobby")
     if kind == "human":
-        sender = made.human("mallory")
+        sender = net.human("mallory")
     elif kind == "structured":
-        sender = made.bot("mallory", "#lobby")
+        sender = net.bot("mallory", "#lobby")
     else:
-        sender = irc_client(made, "mallory", "#lobby")
+        sender = net.irc("mallory", "#lobby")
     _send_hostile(kind, sender)
     human.expect("mallory quit")
     bot.expect_json(type="quit")
     irc.expect(" QUIT ")
-    for line in human.received + irc.received:
+    for line in human.lines + irc.lines:  # everything they were sent, not just what was read
         assert not forbidden(line), (kind, line)
-    for line in bot.received:
+    for line in bot.lines:
         for text in strings(json.loads(line)):
             assert not forbidden(text), (kind, line)
     message = next(json.loads(x) for x in bot.received if "\"message\"" in x)
@@ -101,40 +90,40 @@ def test_control_characters_are_stripped_before_relay(serve_with: Serve, kind: s
     "ａlice",  # fullwidth a
     "alice\u200b", "al\u202eice", "ALICE", "Alice",
 ])
-def test_look_alike_and_control_nicks_are_refused(serve_with: Serve, nick: str) -> None:
-    made = serve_with()
-    made.bot("alice")
-    bot = made.raw()
+def test_look_alike_and_control_nicks_are_refused(nick: str) -> None:
+    net = MemoryNet()
+    net.bot("alice")
+    bot = net.connect()
     bot.request(type="hello", version=1, nick=nick)
     code = bot.expect_json(type="error")["code"]
     assert code == ("nick_taken" if nick.lower() == "alice" else "nick_invalid")
 
 
 @pytest.mark.parametrize("room", ["#lоbby", "#lobby\x00", "#lob\rby", "#ｌobby", "#lobby\u200b"])
-def test_look_alike_and_control_room_names_are_refused(serve_with: Serve, room: str) -> None:
-    made = serve_with()
-    bot = made.bot("bot", "#lobby")
+def test_look_alike_and_control_room_names_are_refused(room: str) -> None:
+    net = MemoryNet()
+    bot = net.bot("bot", "#lobby")
     bot.request(type="join", room=room)
     assert bot.expect_json(type="error")["code"] == "room_invalid"
     bot.request(type="join", room="#LOBBY")  # same room, whatever the case
     bot.expect_json(type="notice")
 
 
-def test_irc_nick_with_unicode_tricks_is_refused(serve_with: Serve) -> None:
-    made = serve_with()
-    irc_client(made, "alice")
-    other = made.raw()
+def test_irc_nick_with_unicode_tricks_is_refused() -> None:
+    net = MemoryNet()
+    net.irc("alice")
+    other = net.connect()
     other.send("NICK аlice\r\nUSER x 0 * :x\r\n".encode())
     assert " 432 " in other.expect(" 432 ")
     other.send(b"NICK ALICE\r\n")
     assert " 433 " in other.expect(" 433 ")
 
 
-def test_telnet_sequences_and_invalid_utf8_never_reach_others(serve_with: Serve) -> None:
-    made = serve_with()
-    human = made.human("person")
-    bot = made.bot("bot", "#lobby")
-    irc = irc_client(made, "ircer", "#lobby")
+def test_telnet_sequences_and_invalid_utf8_never_reach_others() -> None:
+    net = MemoryNet()
+    human = net.human("person")
+    bot = net.bot("bot", "#lobby")
+    irc = net.irc("ircer", "#lobby")
     human.send(b"one\xff\xfb\x01two\xff\xfa\x18\x01\xff\xf0three\r\n")
     human.send(b"bad \xc3\x28 utf8\r\n")
     assert human.expect("UTF-8") == "! That line was not valid UTF-8; nothing was sent"
@@ -150,17 +139,17 @@ def test_telnet_sequences_and_invalid_utf8_never_reach_others(serve_with: Serve)
 
 
 @pytest.mark.parametrize("prefix", [b"", b"{", b"NICK x\r\n", b"hello\r\n"])
-def test_random_garbage_gets_errors_and_the_server_carries_on(serve_with: Serve,
-                                                              prefix: bytes) -> None:
-    made = serve_with(max_line=1024)
-    alice, bob = made.bot("alice", "#lobby"), made.bot("bob", "#lobby")
+def test_random_garbage_gets_errors_and_the_server_carries_on(prefix: bytes) -> None:
+    net = MemoryNet(max_line=1024)
+    alice, bob = net.bot("alice", "#lobby"), net.bot("bob", "#lobby")
     rng = random.Random(len(prefix))
     for _ in range(3):
-        garbage = made.raw()
+        garbage = net.connect()
         garbage.send(prefix + rng.randbytes(64 * 1024) + b"\n")
-        garbage.reset()
-    noisy = made.raw()
+        garbage.close()  # a reset or a close: the hub is told the same
+    noisy = net.connect()
     noisy.send(prefix + bytes(rng.choice(b"\r\n\x00\xff{}\":[]\x1b\x80ab ") for _ in range(20000)))
     alice.request(type="message", to="#lobby", text="still fine")
     bob.expect_json(type="message", text="still fine")
-    assert not any("\ufffd" in line or forbidden(line) for line in bob.received)
+    assert not any("\ufffd" in line or forbidden(line) for line in bob.lines)
+    assert noisy.closed is None  # errors, never "Internal server error"
