@@ -76,7 +76,7 @@ def churn(host: str, port: int, cycles: int, seed: int) -> None:
 
 @pytest.mark.parametrize("engine", ["asyncio", "threaded"])
 def test_churn_returns_to_baseline(engine: str) -> None:
-    limits = Limits(rate_per_second=0, register_timeout=2)
+    limits = Limits(rate_per_second=0, register_timeout=0.5)
     config = ServerConfig(port=0, limits=limits, shutdown_grace=0.5)
     with serve_in_background(engine, config) as srv:
         watcher = socket.create_connection((srv.host, srv.port), timeout=10)
