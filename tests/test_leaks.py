@@ -11,8 +11,6 @@ import socket
 import threading
 import time
 
-import pytest
-
 from chat.config import Limits, ServerConfig
 from chat.engines import BackgroundServer, serve_in_background
 
@@ -74,7 +72,6 @@ def churn(host: str, port: int, cycles: int, seed: int) -> None:
         s.close()
 
 
-@pytest.mark.parametrize("engine", ["asyncio", "threaded"])
 def test_churn_returns_to_baseline(engine: str) -> None:
     limits = Limits(rate_per_second=0, register_timeout=0.5)
     config = ServerConfig(port=0, limits=limits, shutdown_grace=0.5)
