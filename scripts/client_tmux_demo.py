@@ -67,7 +67,7 @@ class Tmux:
                 return screen
             if time.monotonic() > deadline:
                 raise SystemExit(f"never saw {pattern!r} on {name}'s screen:\n{screen}")
-            time.sleep(0.1)
+            time.sleep(0.02)  # capture-pane is cheap; a coarser poll only adds latency
 
     def kill(self) -> None:
         if self.started:

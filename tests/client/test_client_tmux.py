@@ -13,7 +13,6 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "client_tmux_demo.py"
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-@pytest.mark.parametrize("engine", ["asyncio", "threaded"])
 def test_two_clients_chat_in_tmux_and_survive_a_server_restart(engine: str) -> None:
     result = subprocess.run([sys.executable, str(SCRIPT), "--engine", engine],
                             capture_output=True, text=True, timeout=150)
