@@ -50,6 +50,6 @@ def test_fifty_clients_get_every_broadcast_in_the_same_order(clients: Clients) -
 def test_the_engine_fires_the_hubs_timers(serve_with: Callable[..., Clients]) -> None:
     """An idle engine still wakes for the hub's next deadlines: the greeting of a silent
     connection, then its registration timeout."""
-    idle = serve_with(register_timeout=0.6).raw()
+    idle = serve_with(greet_delay=0.1, register_timeout=0.3).raw()
     assert "Pick a nickname" in idle.expect("Pick a nickname")
     assert any("Registration timed out" in line for line in idle.wait_closed())

@@ -86,7 +86,7 @@ def test_tls_and_plain_clients_chat_together(serve_with: Callable[..., Clients],
 
 def test_a_person_on_the_tls_port_is_greeted(serve_with: Callable[..., Clients],
                                             certs: Certs) -> None:
-    made = tls_server(serve_with, certs)
+    made = tls_server(serve_with, certs, greet_delay=0.1)  # the greeting waits out the delay
     srv = made.server
     person = TlsLineClient(srv.host, srv.tls_port or 0, certs.client())
     made.all.append(person)
@@ -124,7 +124,7 @@ def test_plaintext_on_the_tls_port_is_closed(serve_with: Callable[..., Clients],
 
 
 def test_a_stalled_handshake_times_out(serve_with: Callable[..., Clients], certs: Certs) -> None:
-    made = tls_server(serve_with, certs, tls_handshake_timeout=0.5)
+    made = tls_server(serve_with, certs, tls_handshake_timeout=0.2)
     srv = made.server
     with socket.create_connection((srv.host, srv.tls_port or 0), timeout=WAIT) as raw:
         assert raw.recv(4096) == b""  # closed by the server, having said nothing
