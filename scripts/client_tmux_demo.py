@@ -82,14 +82,17 @@ def start_server(engine: str, port: int = 0) -> tuple[subprocess.Popen[bytes], i
         proc = subprocess.Popen(
             [sys.executable, "-m", "chat", "--port", str(port), "--engine", engine],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline and proc.poll() is None:
-        found = re.search(r"ready:.*port=(\d+)", log.read_text(errors="replace"))
-        if found:
-            return proc, int(found.group(1))
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("the server never said it was ready:\n" + log.read_text())
+    try:  # the log is only read here; the server may keep writing to its unlinked file
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = re.search(r"ready:.*port=(\d+)", log.read_text(errors="replace"))
+            if found:
+                return proc, int(found.group(1))
+            time.sleep(0.02)
+        proc.kill()
+        raise SystemExit("the server never said it was ready:\n" + log.read_text())
+    finally:
+        log.unlink(missing_ok=True)
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
