@@ -77,8 +77,8 @@ async def test_fanout_counts_every_delivery(server: BackgroundServer, dialect: s
 
 async def test_rooms_counts_per_room(server: BackgroundServer) -> None:
     target = Target(server.host, server.port, "structured")
-    r = await run_rooms(target, RoomsParams(clients=10, rooms=3, rate_per_client=20,
-                                            duration=0.5, timeout=15))
+    r = await run_rooms(target, RoomsParams(clients=10, rooms=3, rate_per_client=40,
+                                            duration=0.25, timeout=15))
     # rooms of 4, 3 and 3 members; 10 messages per client
     assert r["deliveries"] == 10 * (4 * 3 + 3 * 2 + 3 * 2)
     assert r["lost"] == 0 and r["duplicated"] == 0 and r["disconnected"] == 0
