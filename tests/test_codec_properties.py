@@ -30,7 +30,7 @@ from chat.wire.framing import LineReader, LineTooLong, TelnetFilter
 from chat.wire.jsonlines import decode_json_line, encode_json_line
 
 CONFIG = ServerConfig(limits=Limits(rate_per_second=0))
-FAST = settings(max_examples=150, deadline=None,
+FAST = settings(max_examples=100, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 DIALECT_IDS = [d.name for d in DIALECTS]
 
