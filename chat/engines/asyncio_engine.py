@@ -31,7 +31,7 @@ from chat.tls import server_context
 log = logging.getLogger("chat.engine.asyncio")
 
 #: Bytes a transport's own buffer may hold: the rest waits in the connection's chunk queue.
-_FEED = 64 * 1024
+_FEED = 256 * 1024
 _ACCEPT_BATCH = 64  # accepts per readiness event, so one listener cannot starve the loop
 _BUSY = b"ERROR :Server is busy, try again later\r\n"
 
@@ -347,14 +347,24 @@ class AsyncioEngine:
         for conn_id, reason in out.aborts.items():
             self._abort(conn_id, reason)
         touched: dict[_Connection, None] = {}
+        low_water = self.hub.low_water
         for conn_id, chunks in out.writes.items():
             conn = conns.get(conn_id)
-            if conn is None or conn.dropped or conn.transport is None:
+            if conn is None or conn.dropped:
                 continue
-            if conn.transport.is_closing():
+            transport = conn.transport
+            if transport is None or transport.is_closing():
                 continue  # the peer is gone or we are closing: writing would only log warnings
-            conn.chunks.extend(chunks)
-            conn.queued += sum(map(len, chunks))
+            size = len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
+            if size <= _FEED and not conn.chunks and not conn.paused:
+                # The common case: nothing waits, so this flush's bytes go to the transport in
+                # one write (which hands them to the kernel at once when its buffer is empty).
+                transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                if conn.armed and transport.get_write_buffer_size() <= low_water:
+                    touched[conn] = None  # pump() tells the hub it has drained
+                continue
+            conn.chunks.extend(chunks)  # shared with other readers: queued, not copied
+            conn.queued += size
             touched[conn] = None
         for conn_id in out.watch:
             conn = conns.get(conn_id)

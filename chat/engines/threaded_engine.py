@@ -134,6 +134,11 @@ class _Outbox:
     def _send_once(self) -> int | None:
         """One non-blocking send: bytes taken, or None if the kernel takes nothing now."""
         chunks = self.chunks
+        if len(chunks) == 1 and not self.offset:  # the common case: one flush's bytes
+            try:
+                return self.sock.send(chunks[0], socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return None
         head = memoryview(chunks[0])[self.offset:]
         iov: list[bytes | memoryview] = [head]
         size = len(head)
