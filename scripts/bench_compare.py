@@ -471,7 +471,9 @@ def main(argv: list[str] | None = None) -> int:
 
     dialect = args.our_dialect
     if dialect == "auto":
-        dialect = "irc" if (ROOT / "chat" / "dialects" / "irc.py").exists() else "structured"
+        irc = ROOT / "chat" / "dialects" / "irc"  # a package now; a module before
+        speaks_irc = irc.with_suffix(".py").exists() or (irc / "__init__.py").exists()
+        dialect = "irc" if speaks_irc else "structured"
     servers = available_servers(args.servers.split(","), dialect)
     wanted = args.workloads.split(",")
     loads = [w for w in workloads(args.quick, args.idle_asyncio, args.idle_threaded,
