@@ -52,9 +52,8 @@ def small_send_buffers(monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
 
 # -- 4: a connection that cannot be set up is refused alone ----------------------------------
 
+@pytest.mark.parametrize("engine", ["threaded"])  # the only engine with a thread per connection
 def test_thread_start_failure_refuses_one_connection(serve_with: Serve, engine: str) -> None:
-    if engine != "threaded":
-        pytest.skip("only the threaded engine starts a thread per connection")
     made = serve_with()
     srv = made.server.engine
     real = srv._spawn
@@ -93,9 +92,8 @@ def test_socket_tuning_failure_refuses_one_connection(serve_with: Serve, engine:
     chat_works(made, "alice", "bob", "still accepting")
 
 
+@pytest.mark.parametrize("engine", ["threaded"])
 def test_connection_threads_get_the_default_stack(serve_with: Serve, engine: str) -> None:
-    if engine != "threaded":
-        pytest.skip("threaded engine only")
     made = serve_with()
     srv = made.server.engine
     real = srv._spawn
