@@ -295,7 +295,7 @@ def test_host_count_follows_the_hub_rules() -> None:
     assert count.refusal("10.0.0.1", 2) == "Too many connections from 10.0.0.1"
     assert count.refusal("10.0.0.2", 2) is None
     assert count.refusal("127.0.0.1", 2) is None  # loopback exempt by default
-    assert count.refusal("10.0.0.2", 10) == "Server is full"
+    assert count.refusal("10.0.0.2", 10) == "Server is full, try again later"
     count.remove("10.0.0.1")
     assert count.refusal("10.0.0.1", 2) is None
     count.remove("10.0.0.1")

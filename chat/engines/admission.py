@@ -1,17 +1,25 @@
-"""Connection caps the engines enforce themselves: TLS handshakes in progress.
+"""What both engines do when admitting a socket: cap TLS handshakes, refuse a connection
+whose set-up failed, and name the reason a connection ended.
 
 The hub counts a connection once it is open. A TLS connection is opened in the hub only after
 its handshake, which can take ``tls_handshake_timeout``: without a bound here, one address
 could hold any number of sockets (and, in the threaded engine, threads) in handshakes. So the
 engines count every socket they hold per address, handshakes included, and refuse a new
-handshake that would pass ``max_connections`` or ``max_per_ip``, with the hub's rules.
+handshake with the hub's own rule (``chat.hub.admission.refusal``).
 """
 
 from __future__ import annotations
 
 from chat.config import Limits
+from chat.hub.admission import refusal
 
-_LOOPBACK = ("127.", "::1", "::ffff:127.")
+#: Said to a plain connection refused because its set-up failed (no thread, a socket error).
+BUSY = b"ERROR :Server is busy, try again later\r\n"
+
+
+def setup_failure(exc: BaseException) -> object:
+    """What to log about a failed set-up: an OS or thread error as is, else only its type."""
+    return exc if isinstance(exc, OSError | RuntimeError) else type(exc).__name__
 
 
 def quit_reason(exc: BaseException | None) -> str:
@@ -47,10 +55,4 @@ class HostCount:
     def refusal(self, host: str, busy: int) -> str | None:
         """Why one more handshake from ``host`` must be refused (``busy`` sockets held in all),
         or None if it may go ahead."""
-        lim = self.limits
-        if lim.max_connections and busy >= lim.max_connections:
-            return "Server is full"
-        exempt = host.startswith(_LOOPBACK) and not lim.limit_loopback
-        if lim.max_per_ip and not exempt and self.hosts.get(host, 0) >= lim.max_per_ip:
-            return f"Too many connections from {host}"
-        return None
+        return refusal(self.limits, host, busy, self.hosts.get(host, 0))

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 
 from chat.config import Listener, ServerConfig
-from chat.engines.admission import HostCount, quit_reason
+from chat.engines.admission import BUSY, HostCount, quit_reason, setup_failure
 from chat.engines.contract import EngineStats, open_fds
 from chat.engines.fdlimit import AcceptBackoff
 from chat.engines.listeners import bind_listeners
@@ -33,7 +33,6 @@ log = logging.getLogger("chat.engine.asyncio")
 #: Bytes a transport's own buffer may hold: the rest waits in the connection's chunk queue.
 _FEED = 256 * 1024
 _ACCEPT_BATCH = 64  # accepts per readiness event, so one listener cannot starve the loop
-_BUSY = b"ERROR :Server is busy, try again later\r\n"
 
 
 class _Connection(asyncio.Protocol):
@@ -243,10 +242,10 @@ class AsyncioEngine:
         except Exception as exc:
             self.setup_failures += 1
             log.warning("refused a connection from %s: set-up failed: %s", host,
-                        exc if isinstance(exc, OSError | RuntimeError) else type(exc).__name__)
+                        setup_failure(exc))
             if not tls:
                 with contextlib.suppress(OSError):
-                    sock.send(_BUSY)
+                    sock.send(BUSY)
             sock.close()
             return
         if tls:
@@ -293,14 +292,14 @@ class AsyncioEngine:
         """``connection_made`` failed: refuse that one connection, once, with a log line."""
         self.setup_failures += 1
         log.warning("refused a connection from %s: set-up failed: %s", conn.host,
-                    exc if isinstance(exc, OSError | RuntimeError) else type(exc).__name__)
+                    setup_failure(exc))
         conn.dropped = True
         transport = conn.transport
         if transport is None:
             return
         if not conn.tls and not transport.is_closing():
             with contextlib.suppress(Exception):
-                transport.write(_BUSY)
+                transport.write(BUSY)
             transport.close()
         else:
             transport.abort()

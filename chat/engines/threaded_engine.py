@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable
 
 from chat.config import Listener, ServerConfig
-from chat.engines.admission import HostCount, quit_reason
+from chat.engines.admission import BUSY, HostCount, quit_reason, setup_failure
 from chat.engines.contract import EngineStats, open_fds
 from chat.engines.fdlimit import AcceptBackoff
 from chat.engines.listeners import bind_listeners
@@ -52,7 +52,6 @@ _RECV_SIZE = 65536
 _TLS_CHUNK = 16384  # one TLS record: a retried SSL write must repeat exactly the same bytes
 _IOV_MAX = 64  # chunks per sendmsg
 _SEND_MAX = 256 * 1024  # bytes offered per sendmsg
-_BUSY = b"ERROR :Server is busy, try again later\r\n"
 
 
 class _Outbox:
@@ -388,10 +387,10 @@ class ThreadedEngine:
             except Exception as exc:  # one connection's set-up: refuse it, keep accepting
                 self.setup_failures += 1
                 log.warning("refused a connection from %s: set-up failed: %s", host,
-                            exc if isinstance(exc, OSError | RuntimeError) else type(exc).__name__)
+                            setup_failure(exc))
                 if not tls:  # nothing can be said in plain text on the TLS port
                     with contextlib.suppress(OSError):
-                        sock.send(_BUSY, socket.MSG_DONTWAIT)
+                        sock.send(BUSY, socket.MSG_DONTWAIT)
                 sock.close()
 
     def _admit(self, sock: socket.socket, host: str, spec: Listener) -> None:

@@ -14,6 +14,7 @@ from chat.core import events as e
 from chat.dialects import DIALECTS, HumanDialect, detect
 from chat.dialects.base import Dialect
 from chat.hub import ratelimit
+from chat.hub.admission import refusal
 from chat.hub.fanout import Fanout
 from chat.hub.observers import HubObserver
 from chat.hub.output import LOW_WATER, Output
@@ -23,7 +24,6 @@ from chat.wire.framing import LineReader, LineTooLong
 
 log = logging.getLogger("chat.hub")
 
-_LOOPBACK = ("127.", "::1", "::ffff:127.")
 DIALECTS_BY_NAME = {dialect.name: dialect for dialect in DIALECTS}
 
 #: Unsent bytes beyond ``SENDQ_HARD * sendq`` cut a connection at once, however recently it
@@ -74,16 +74,14 @@ class Hub:
         conn = self._next_conn
         now = self.clock()
         lim = self.limits
+        refused = refusal(lim, host, len(self.sessions), self._per_host.get(host, 0))
         session = Session(conn, host, LineReader(lim.max_line), now, tokens=lim.rate_burst,
                           refilled=now, seen=now)
         self.sessions[conn] = session
         self._per_host[host] = self._per_host.get(host, 0) + 1
         self.core.connect(conn, host)
-        exempt = host.startswith(_LOOPBACK) and not lim.limit_loopback
-        if lim.max_connections and len(self.sessions) > lim.max_connections:
-            self._refuse(session, "Server is full, try again later")
-        elif lim.max_per_ip and not exempt and self._per_host[host] > lim.max_per_ip:
-            self._refuse(session, f"Too many connections from {host}")
+        if refused is not None:
+            self._refuse(session, refused)
         else:
             self.timers.at(now + self.config.greet_delay, conn, Timer.GREET)
             if lim.register_timeout:
