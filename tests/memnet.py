@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from irc_lines import irc_verb
+from irc_lines import irc_params, irc_verb
 
 from chat.config import Limits, ServerConfig
 from chat.hub import Hub, HubObserver
@@ -99,10 +99,7 @@ class MemClient:
 
     def numeric(self, code: str) -> list[str]:
         """The parameters after the target of the next IRC line with verb ``code``."""
-        line = self.expect(lambda text: _irc_verb(text) == code)
-        head, sep, trailing = line.partition(" :")
-        words = head.split()[3:]
-        return [*words, trailing] if sep else words
+        return irc_params(self.expect(lambda text: irc_verb(text) == code))[1:]
 
     @property
     def received(self) -> list[str]:
@@ -144,11 +141,6 @@ class MemClient:
             self._receive(data)
         self.unread.clear()
         self.net.pump()
-
-
-def _irc_verb(line: str) -> str:
-    words = line.split(" ", 2)
-    return words[1] if line.startswith(":") and len(words) > 1 else words[0]
 
 
 class MemoryNet:
@@ -199,10 +191,10 @@ class MemoryNet:
         if caps:
             client.line(f"CAP REQ :{' '.join(caps)}").expect(" ACK ")
             client.line("CAP END")
-        client.expect(lambda text: _irc_verb(text) == "001")
+        client.expect(lambda text: irc_verb(text) == "001")
         for room in rooms:
             client.line(f"JOIN {room}")
-            client.expect(lambda text: _irc_verb(text) == "366")
+            client.expect(lambda text: irc_verb(text) == "366")
         return client
 
     # -- time and the engine's side ------------------------------------------------------
