@@ -56,6 +56,12 @@ class _Connection(asyncio.Protocol):
         self.closing = False  # close once the queue is out
         self.dropped = False  # aborted: no more output
 
+    def drop(self) -> None:
+        """No more output: forget what is queued."""
+        self.chunks.clear()
+        self.queued = self.offset = 0
+        self.dropped = True
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
@@ -312,9 +318,7 @@ class AsyncioEngine:
 
     def lost(self, conn: _Connection, exc: Exception | None) -> None:
         """A connection's socket is closed."""
-        conn.chunks.clear()
-        conn.queued = conn.offset = 0
-        conn.dropped = True
+        conn.drop()
         conn_id = conn.conn
         if not conn_id or self._conns.get(conn_id) is not conn:
             return
@@ -436,9 +440,7 @@ class AsyncioEngine:
         conn = self._conns.get(conn_id)
         if conn is not None and conn.transport is not None:
             self._reasons[conn_id] = reason
-            conn.chunks.clear()
-            conn.queued = conn.offset = 0
-            conn.dropped = True
+            conn.drop()
             conn.transport.abort()
 
     def _schedule(self) -> None:
