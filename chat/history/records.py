@@ -1,0 +1,97 @@
+"""The values a history store keeps and answers with: plain, frozen, free of core objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+#: Kinds of history record. The first four are what people read (replayed on join); the rest
+#: are membership and nick events, replayed only to clients that ask for them.
+CHAT_KINDS = frozenset({"message", "action", "notice", "topic"})
+EVENT_KINDS = frozenset({"join", "part", "quit", "kick", "nick"})
+ALL_KINDS = CHAT_KINDS | EVENT_KINDS
+
+Direction = Literal["latest", "before", "after", "around", "between"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One room event as kept: who, when, what, under the id clients saw it with.
+
+    ``room`` is the room's name as shown; stores look rooms up by its folded form. ``text`` is
+    the message, topic or reason; ``target`` the kicked nick or the new nick. ``seq`` is the
+    store's order (0 until stored): records of one room compare by ``(ts, seq)``.
+    """
+
+    msgid: str
+    ts: float
+    room: str
+    kind: str
+    nick: str
+    ident: str = ""
+    host: str = ""
+    text: str = ""
+    target: str = ""
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A point in a room's history: a message id, or a time (epoch seconds)."""
+
+    msgid: str | None = None
+    ts: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A page of one room's history, as IRCv3 ``draft/chathistory`` asks for it.
+
+    - ``latest``: the newest ``limit`` records, or with ``ref`` the newest after it;
+    - ``before`` / ``after``: the ``limit`` records nearest ``ref`` on that side (exclusive);
+    - ``around``: up to ``limit`` records centred on ``ref`` (about half on each side);
+    - ``between``: records strictly between ``ref`` and ``end``, at most ``limit``, counted
+      from ``ref`` (so ``ref`` later than ``end`` pages backwards).
+
+    Answers are always oldest first. An unknown ``msgid`` gives an empty answer. ``kinds``
+    None means every kind.
+    """
+
+    room: str
+    direction: Direction
+    ref: Ref | None = None
+    end: Ref | None = None
+    limit: int = 50
+    kinds: frozenset[str] | None = CHAT_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """One ban as stored."""
+
+    mask: str
+    set_by: str
+    set_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """What survives a restart about a room (members and operators do not)."""
+
+    name: str
+    created: float
+    topic: str = ""
+    topic_by: str = ""
+    topic_at: float = 0.0
+    modes: str = "n"  # flag modes, e.g. "imnt"
+    key: str = ""
+    limit: int = 0
+    bans: tuple[Ban, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A room with history in a time window, and the time of its newest record there."""
+
+    room: str
+    latest: float

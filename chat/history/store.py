@@ -1,0 +1,46 @@
+"""The store interface: what the server asks of any history store (memory, SQLite, Redis).
+
+Calls are synchronous and may block on disk or network: the server only ever makes them from
+the history service's own threads (see ``service``), never from an engine's thread.
+A store is used by one writer thread and one reader thread at once, so an implementation must
+allow one ``append``/``save_rooms``/``prune`` caller concurrently with one reading caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from chat.history.records import Query, Record, RoomState, Target
+
+
+class StoreError(Exception):
+    """The store cannot be used (corrupt, read-only, locked, full disk); the text says why."""
+
+
+class HistoryStore(Protocol):
+    """Rooms and room history, kept somewhere."""
+
+    def append(self, records: Sequence[Record]) -> None:
+        """Keep these records, in this order, atomically (one transaction, one commit)."""
+
+    def save_rooms(self, rooms: Sequence[RoomState]) -> None:
+        """Insert or replace these rooms' states (by folded name), atomically."""
+
+    def load_rooms(self) -> list[RoomState]:
+        """Every saved room, for start-up."""
+
+    def query(self, query: Query) -> list[Record]:
+        """One page of a room's history, oldest first (see :class:`Query`)."""
+
+    def targets(self, rooms: Sequence[str], start: float, end: float,
+                limit: int) -> list[Target]:
+        """Of ``rooms``, those with a record in ``[start, end]`` (either order), each with its
+        newest time in the window, newest first, at most ``limit``."""
+
+    def prune(self, older_than: float, max_per_room: int, batch: int) -> int:
+        """Delete at most ``batch`` records that are older than ``older_than`` or beyond the
+        newest ``max_per_room`` of their room; return how many were deleted."""
+
+    def close(self) -> None:
+        """Finish: everything appended is durable after this returns."""
