@@ -37,6 +37,7 @@ from chat.config import (
 )
 from chat.engines import ENGINES, make_engine
 from chat.engines.fdlimit import fit_to_fd_limit
+from chat.history.store import StoreError
 
 log = logging.getLogger("chat")
 
@@ -100,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     tls.add_argument("--tls-handshake-timeout", type=float,
                      default=defaults.tls_handshake_timeout,
                      help="seconds a TLS client has to finish its handshake")
+    kept = parser.add_argument_group("history and rooms")
+    kept.add_argument("--data-dir", metavar="DIR", default="chat-data",
+                      help="where rooms and history are kept (an SQLite database, created on "
+                           "first start); 'none' keeps them in memory only")
+    kept.add_argument("--replay-lines", type=int, default=defaults.replay_lines,
+                      help="recent lines shown to someone joining a room (0: none)")
+    kept.add_argument("--history-days", type=float, default=defaults.history_days,
+                      help="days of history kept (0: for ever)")
+    kept.add_argument("--history-max-per-room", type=int,
+                      default=defaults.history_max_per_room,
+                      help="newest history records kept per room")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -226,6 +238,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_port=args.tls_port,
         tls_handshake_timeout=args.tls_handshake_timeout, limits=limits,
         listeners=tuple(args.listeners),
+        data_dir=None if args.data_dir.strip().lower() == "none" else args.data_dir,
+        replay_lines=args.replay_lines, history_days=args.history_days,
+        history_max_per_room=args.history_max_per_room,
     )
 
 
@@ -240,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         log.error("%s", exc)
         return 2
+    except StoreError as exc:  # corrupt, read-only, locked by another server, disk full
+        log.error("cannot use the data directory: %s", exc)
+        return 1
 
     def on_ready(host: str, port: int) -> None:
         if engine.tls_port is not None:

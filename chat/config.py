@@ -96,6 +96,10 @@ class Listener:
                              f"not {self.dialect!r}")
 
 
+#: Lines replayed on join are held in memory per room: a bound keeps that memory small.
+MAX_REPLAY_LINES = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     """What a server is started with; the CLI builds one from options and the config file."""
@@ -114,6 +118,11 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     #: Extra listeners beyond the plain port (and the TLS port when a certificate is set).
     listeners: tuple[Listener, ...] = ()
+    #: Where rooms and history are kept (an SQLite database in it); None keeps them in memory.
+    data_dir: str | None = None
+    replay_lines: int = 25  # recent lines a joiner is shown (0: none)
+    history_days: float = 30.0  # history older than this is pruned (0: kept for ever)
+    history_max_per_room: int = 100_000  # newest records kept per room
 
     def __post_init__(self) -> None:
         _check_numbers(self)
@@ -122,6 +131,8 @@ class ServerConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be a port number (0-65535)")
         if not self.tls_handshake_timeout:
             raise ValueError("--tls-handshake-timeout must be more than 0")
+        if self.replay_lines > MAX_REPLAY_LINES:
+            raise ValueError(f"--replay-lines is at most {MAX_REPLAY_LINES} ({self.replay_lines})")
         if any(listener.tls for listener in self.listeners) and not self.tls_cert:
             raise ValueError("a TLS listener needs --tls-cert")
 

@@ -13,6 +13,7 @@ Prints bob's screen; exits non-zero if anything expected never showed up.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import re
 import shutil
@@ -74,13 +75,19 @@ class Tmux:
             subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
+#: One data directory for every server this run starts, so history survives the restart.
+DATA_DIR = tempfile.mkdtemp(prefix="chat-demo-data-")
+atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
+
+
 def start_server(engine: str, port: int = 0) -> tuple[subprocess.Popen[bytes], int]:
     """``python -m chat`` on ``port`` (0: any); returns it and the port it logged."""
     fd, name = tempfile.mkstemp(prefix="chat-demo-server-", suffix=".log")
     log = Path(name)
     with os.fdopen(fd, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "chat", "--port", str(port), "--engine", engine],
+            [sys.executable, "-m", "chat", "--port", str(port), "--engine", engine,
+             "--data-dir", DATA_DIR],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:  # the log is only read here; the server may keep writing to its unlinked file
         deadline = time.monotonic() + WAIT

@@ -19,6 +19,7 @@ from typing import Any
 from irc_lines import irc_params, irc_verb
 
 from chat.config import Limits, ServerConfig
+from chat.history.service import open_history
 from chat.hub import Hub, HubObserver
 
 
@@ -153,7 +154,7 @@ class MemoryNet:
             config = replace(config, limits=replace(config.limits, **limits))
         self.clock = FakeClock()
         self.hub = Hub(config, clock=self.clock, wallclock=lambda: self.clock.now + 1.7e9,
-                       observers=observers)
+                       observers=observers, history=open_history(config, threaded=False))
         self.clients: dict[int, MemClient] = {}
 
     # -- connecting ----------------------------------------------------------------------

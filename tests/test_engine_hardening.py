@@ -114,7 +114,7 @@ def test_half_closed_client_with_a_backlog_does_not_stall_the_next_one(
         serve_with: Serve, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
     small_send_buffers(monkeypatch, engine)
     # A short close grace: the half-closed client never reads, so its close waits all of it.
-    made = serve_with(sendq=0, message_len=8000, shutdown_grace=0.2)
+    made = serve_with(sendq=0, message_len=8000, shutdown_grace=0.2, replay_lines=0)
     sender = made.bot("sender", "#big")
     stuck = made.bot("stuck", "#big", rcvbuf=4096)
     text = "h" * 7900

@@ -28,7 +28,7 @@ class ReferenceHub(Hub):
                     data = session.dialect.encode(output.event, cache)
                     if data:
                         self._fanout.out.writes.setdefault(conn, []).append(data)
-            else:
+            elif isinstance(output, e.Close):
                 session = self.sessions.get(output.conn)
                 if session is not None and session.closing is None:
                     session.closing = output.reason

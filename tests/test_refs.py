@@ -71,10 +71,12 @@ def test_a_join_answers_topic_and_members_with_the_ref_but_announces_without() -
     alice.request(type="topic", room="#r", topic="plans")
     bob = net.bot("bob")
     bob.request(type="join", room="#r", ref=3)
-    joined, topic, members = replies(bob)
+    joined, topic, members, history = replies(bob)
     assert joined["type"] == "join" and "ref" not in joined  # the room's event, not a reply
     assert (topic["type"], topic["ref"]) == ("topic", 3)
     assert (members["type"], members["ref"]) == ("members", 3)
+    assert (history["type"], history["ref"], history["replay"]) == ("history", 3, True)
+    assert [ev["topic"] for ev in history["events"]] == ["plans"]  # the topic change
     assert "ref" not in alice.expect_json(type="join", **{"from": "bob"})
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from chat.history.records import Direction, Ref
+
 MessageKind = Literal["message", "action", "notice"]
 
 
@@ -193,7 +195,36 @@ class Lookup:
     ref: object = None
 
 
+
+@dataclass(frozen=True, slots=True)
+class FetchHistory:
+    """Ask for a page of a room's history (see :class:`chat.history.records.Query`).
+
+    ``room`` None means the current room (human mode). ``everything`` asks for joins, parts,
+    quits, kicks and nick changes too, not just what people said.
+    """
+
+    room: str | None
+    direction: Direction = "latest"
+    anchor: Ref | None = None
+    end: Ref | None = None
+    limit: int = 50
+    everything: bool = False
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryTargets:
+    """Which of the user's rooms had activity between two times (IRCv3 CHATHISTORY TARGETS)."""
+
+    start: float
+    end: float
+    limit: int = 50
+    ref: object = None
+
+
 Command = (
     Register | ChangeNick | Join | Part | Say | SetTopic | ListRooms | ListMembers | Ping | Pong
     | Quit | Help | Invalid | Kick | Invite | Mode | Away | Whois | Who | Lookup
+    | FetchHistory | HistoryTargets
 )

@@ -6,15 +6,19 @@ are returned by it, so nothing a handler says can leak into the next call's answ
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from chat.config import ServerConfig
 from chat.core import events as e
-from chat.core.model import Room, User
+from chat.core.model import DEFAULT_ROOM_MODES, Room, User
 from chat.core.names import clean_text, fold, room_problem
 
 MAX_LOOKUP = 20  # names per ISON/USERHOST-style lookup, LIST by name, and spare invites
+#: Empty rooms kept in memory for their state and recent lines; beyond this the longest idle
+#: one is forgotten (its history stays in the store), so room churn cannot grow memory.
+MAX_IDLE_ROOMS = 10_000
 
 Handler = Callable[["Context", "Effects", User, Any], None]
 H = TypeVar("H", bound=Handler)
@@ -78,6 +82,8 @@ class Context:
         self.nicks: dict[str, User] = {}  # folded nick -> registered user
         self.rooms: dict[str, Room] = {}  # folded name -> room
         self.default_room = fold(config.default_room) if config.default_room else None
+        self.replay_lines = config.replay_lines
+        self.idle_rooms: OrderedDict[str, None] = OrderedDict()  # folded names, oldest first
         self._id_prefix = f"{int(clock() * 1000) % 36**6:x}-"
         self._next_id = 0
 
@@ -136,4 +142,18 @@ class Context:
         if user.current is room:
             user.current = next(reversed(user.rooms.values()), None)
         if not room.members:
-            del self.rooms[fold(room.name)]
+            self.room_emptied(room)
+
+    def room_emptied(self, room: Room) -> None:
+        """Nobody is left in ``room``: keep it while it has state or lines to replay."""
+        key = fold(room.name)
+        if not (room.recent or room.topic or room.key or room.limit or room.bans
+                or room.modes != DEFAULT_ROOM_MODES):
+            del self.rooms[key]
+            return
+        idle = self.idle_rooms
+        idle[key] = None
+        idle.move_to_end(key)
+        while len(idle) > MAX_IDLE_ROOMS:
+            oldest, _ = idle.popitem(last=False)
+            self.rooms.pop(oldest, None)

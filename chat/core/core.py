@@ -15,13 +15,16 @@ from collections.abc import Callable
 from chat.config import ServerConfig
 from chat.core import commands as c
 from chat.core import events as e
-from chat.core import messages, moderation, modes, presence, registration, rooms
+from chat.core import history, messages, moderation, modes, presence, registration, rooms
 from chat.core.context import Context, Effects, Handlers
 from chat.core.model import Room, User
+from chat.core.names import fold
+from chat.history.records import RoomState
 
 #: Every command the core handles, by type, gathered from the rule modules.
 HANDLERS = Handlers.merge(registration.HANDLERS, rooms.HANDLERS, messages.HANDLERS,
-                          moderation.HANDLERS, modes.HANDLERS, presence.HANDLERS)
+                          moderation.HANDLERS, modes.HANDLERS, presence.HANDLERS,
+                          history.HANDLERS)
 
 _BEFORE_REGISTRATION = (c.Register, c.Ping, c.Pong, c.Quit, c.Invalid)
 
@@ -84,6 +87,25 @@ class ChatCore:
         """A server ping with a unique token (its event id), for the idle check."""
         envelope = self._ctx.envelope()
         return e.PingRequest(*envelope, token=envelope[0])
+
+    def restore(self, rooms: list[RoomState], recent: dict[str, list[e.Event]]) -> None:
+        """Bring back rooms a store kept (at start, before anyone connects), empty, with the
+        recent lines of each (by folded name) for the next joiner."""
+        ctx = self._ctx
+        for state in rooms:
+            key = fold(state.name)
+            if key not in self.rooms:
+                room = history.restored(state, recent.get(key, []), ctx.replay_lines)
+                self.rooms[key] = room
+                ctx.room_emptied(room)
+
+    def recalled(self, recall: e.Recall,
+                 answer: list[e.Event] | list[tuple[str, float]]) -> list[e.Output]:
+        """A store answered ``recall``: the deliveries that give the answer to its asker."""
+        user = self.users.get(recall.conn)
+        if user is None:  # gone while the store looked
+            return []
+        return history.recalled(self._ctx, user, recall, answer)
 
     def user(self, conn: int) -> User | None:
         """The user behind a connection, for dialects that address replies by nick."""

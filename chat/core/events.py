@@ -17,6 +17,7 @@ from chat.core.envelope import Source as Source
 # Answers to one requester live in replies.py; re-exported so ``events`` stays the namespace
 # every dialect uses (``e.WhoisReply`` like ``e.Message``).
 from chat.core.replies import *  # noqa: F403
+from chat.history.records import Query, RoomState
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,26 @@ class AwayStatus(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class History(Event):
+    """Past events of ``room``, oldest first, for one user.
+
+    ``replay`` True: the recent lines shown on join; False: a page the user asked for (then
+    ``direction`` says which, for clients that page on). Each event keeps its original id and time.
+    """
+
+    events: tuple[Event, ...]
+    replay: bool = False
+    direction: str = "latest"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryTargetList(Event):
+    """The user's rooms with activity in a time window: ``(room, newest time)``, newest first."""
+
+    targets: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One event and the connections that must receive it, in the order the core decided.
 
@@ -166,4 +187,29 @@ class Close:
     reason: str
 
 
-Output = Delivery | Close
+@dataclass(frozen=True, slots=True)
+class SaveRoom:
+    """A room's lasting state changed (created, topic, modes, bans): a store keeps it."""
+
+    state: RoomState
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    """The core needs history it does not hold: the hub fetches it off the hot path and hands
+    the answer back through :meth:`ChatCore.recalled`.
+
+    ``query`` a page of one room; or, with ``query`` None, the ``rooms`` with activity between
+    ``start`` and ``end`` (at most ``limit``).
+    """
+
+    conn: int
+    query: Query | None
+    ref: object = None
+    rooms: tuple[str, ...] = ()
+    start: float = 0.0
+    end: float = 0.0
+    limit: int = 0
+
+
+Output = Delivery | Close | SaveRoom | Recall

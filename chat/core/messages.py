@@ -5,6 +5,7 @@ from __future__ import annotations
 from chat.core import commands as c
 from chat.core import events as e
 from chat.core.context import Context, Effects, Handlers
+from chat.core.history import remember
 from chat.core.model import Room, User
 from chat.core.moderation import banned
 from chat.core.names import clean_text
@@ -32,6 +33,7 @@ def say(ctx: Context, fx: Effects, user: User, cmd: c.Say) -> None:
         event = e.Message(*ctx.envelope(room.name, user.source), target=room.name, text=text,
                           kind=cmd.kind)
         fx.send(event, room.recipients)
+        remember(ctx, room, event)
         return
     peer = ctx.find_nick(fx, user, target)
     if peer is None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
-from chat.core.events import BanInfo, Member, Source
+from chat.core.events import BanInfo, Event, Member, Source
 
 #: Modes a new room starts with. ``n`` (no messages from outside) is what rooms always did;
 #: ``t`` (topic lock) is left to operators so anyone in a room can still set its topic.
@@ -56,6 +57,7 @@ class Room:
     key: str = ""  # +k: needed to join
     limit: int = 0  # +l: most members allowed (0: none)
     bans: list[BanInfo] = field(default_factory=list)  # +b masks, in the order set
+    recent: deque[Event] | None = None  # the last lines said, replayed to joiners
     _recipients: tuple[int, ...] | None = None
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 from chat.core import commands as c
 from chat.core import events as e
 from chat.core.context import Context, Effects, Handlers
+from chat.core.history import save
 from chat.core.model import Room, User
 from chat.core.moderation import is_op
 from chat.core.names import MAX_MASK, clean_text, fold, normalize_mask
@@ -48,6 +49,7 @@ def mode(ctx: Context, fx: Effects, user: User, cmd: c.Mode) -> None:
         event = e.ModeChanged(*ctx.envelope(room.name, user.source), target=room.name,
                               changes=applied)
         fx.send(event, room.recipients)
+        save(fx, room)
 
 
 def _parse(ctx: Context, fx: Effects, user: User, room: Room,

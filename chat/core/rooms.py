@@ -7,6 +7,7 @@ import heapq
 from chat.core import commands as c
 from chat.core import events as e
 from chat.core.context import MAX_LOOKUP, Context, Effects, Handlers
+from chat.core.history import remember, replay, save
 from chat.core.model import Room, User
 from chat.core.moderation import banned, is_op
 from chat.core.names import clean_text, fold, room_problem
@@ -37,12 +38,15 @@ def join(ctx: Context, fx: Effects, user: User, cmd: c.Join) -> None:
         return
     if room is None:
         room = ctx.rooms[key] = Room(name=name, created=ctx.clock())
-        # Whoever creates a room runs it, except the default room everyone is put in: it
+        save(fx, room)
+    elif not _may_join(ctx, fx, user, room, cmd):
+        return
+    if not room.members:
+        ctx.idle_rooms.pop(key, None)
+        # Whoever opens an empty room runs it, except the default room everyone is put in: it
         # belongs to the server, or its first user could lock every newcomer out of it.
         if key != ctx.default_room:
             room.ops.add(user.conn)
-    elif not _may_join(ctx, fx, user, room, cmd):
-        return
     if key in user.invites:
         user.invites.discard(key)  # type: ignore[union-attr]  # non-empty: a set
     room.add(user)
@@ -52,6 +56,7 @@ def join(ctx: Context, fx: Effects, user: User, cmd: c.Join) -> None:
     if room.topic:
         _send_topic(ctx, fx, user, room)
     ctx.reply(fx, user, e.MemberList, room.name, members=room.member_list())
+    replay(ctx, fx, user, room)
 
 
 def _may_join(ctx: Context, fx: Effects, user: User, room: Room, cmd: c.Join) -> bool:
@@ -118,6 +123,8 @@ def topic(ctx: Context, fx: Effects, user: User, cmd: c.SetTopic) -> None:
     event = e.Topic(*ctx.envelope(room.name, user.source), topic=room.topic,
                     set_by=room.topic_by, set_at=room.topic_at, changed=True)
     fx.send(event, room.recipients)
+    remember(ctx, room, event)
+    save(fx, room)
 
 
 @HANDLERS.on(c.ListRooms)

@@ -158,3 +158,18 @@ def _(event: e.Presence) -> str:
     if not event.users:
         return "None of them is online"
     return "Online: " + " ".join(u.nick for u in event.users)
+
+
+@describe.register
+def _(event: e.History) -> str:
+    count = len(event.events)
+    if event.replay:
+        return f"The last {count} line(s) of {event.room}"
+    return f"{count} line(s) of {event.room} history"
+
+
+@describe.register
+def _(event: e.HistoryTargetList) -> str:
+    if not event.targets:
+        return "No room of yours was active then"
+    return "Active rooms: " + " ".join(room for room, _ in event.targets)

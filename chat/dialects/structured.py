@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as _dt
+import functools
 import time as _time
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +13,7 @@ from chat.core import events as e
 from chat.core.names import unencodable
 from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
 from chat.dialects.render import describe
+from chat.history.records import Ref
 from chat.wire.jsonlines import (
     PROTOCOL_VERSION,
     JsonLineError,
@@ -26,6 +29,10 @@ def iso_time(ts: float) -> str:
     """Server timestamps as ISO 8601 UTC with milliseconds."""
     ms = int(ts * 1000) % 1000
     return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(ts)) + f".{ms:03d}Z"
+
+
+#: Lines a ``history`` request returns when it names no ``limit``.
+HISTORY_PAGE = 50
 
 
 class _BadRequest(Exception):
@@ -57,6 +64,49 @@ def _message(o: dict[str, Any], ref: object) -> c.Command:
     return c.Say(_text(o, "to"), _text(o, "text"), kind, ref)  # type: ignore[arg-type]
 
 
+def _point(o: dict[str, Any], key: str) -> Ref | None:
+    """A history reference: an event id, or an ISO 8601 UTC time like the ``ts`` of events."""
+    value = o.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        raise _BadRequest(f"'{key}' must be an event id or an ISO 8601 time")
+    if value[:4].isdigit() and "T" in value:
+        try:
+            when = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise _BadRequest(f"'{key}' is not a valid ISO 8601 time") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_dt.UTC)
+        return Ref(ts=when.timestamp())
+    return Ref(msgid=value)
+
+
+def _history(o: dict[str, Any], ref: object) -> c.Command:
+    """``before``/``after``/``around`` an id or time (both ``after`` and ``before``: between)."""
+    limit = o.get("limit", HISTORY_PAGE)
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise _BadRequest("'limit' must be an integer")
+    everything = o.get("all", False)
+    if not isinstance(everything, bool):
+        raise _BadRequest("'all' must be true or false")
+    before, after, around = _point(o, "before"), _point(o, "after"), _point(o, "around")
+    room = _text(o, "room")
+    fetch = functools.partial(c.FetchHistory, room, limit=limit, everything=everything,
+                              ref=ref)
+    if around is not None:
+        if before or after:
+            raise _BadRequest("'around' goes alone")
+        return fetch("around", around)
+    if before is not None and after is not None:
+        return fetch("between", after, before)
+    if before is not None:
+        return fetch("before", before)
+    if after is not None:
+        return fetch("after", after)
+    return fetch("latest")
+
+
 _REQUESTS: dict[str, Callable[[dict[str, Any], object], c.Command]] = {
     "hello": _hello,
     "join": lambda o, ref: c.Join(_text(o, "room"), o.get("key") and _text(o, "key"), ref),
@@ -77,6 +127,7 @@ _REQUESTS: dict[str, Callable[[dict[str, Any], object], c.Command]] = {
                                   _strings(o, "args"), ref),
     "away": lambda o, ref: c.Away(_text(o, "text", required=False), ref),
     "whois": lambda o, ref: c.Whois(_text(o, "nick"), ref),
+    "history": _history,
 }
 
 
@@ -136,7 +187,16 @@ _FIELDS: dict[type, Callable[[Any], dict[str, Any]]] = {
     e.WhoisReply: _whois,
     e.Error: lambda ev: {"type": "error", "code": ev.code, "ref": ev.ref},
     e.Disconnect: lambda ev: {"type": "disconnect", "reason": ev.reason},
+    e.History: lambda ev: {"type": "history", "replay": ev.replay, "direction": ev.direction,
+                           "events": [_replayed(past) for past in ev.events]},
 }
+
+
+def _replayed(event: e.Event) -> dict[str, Any]:
+    """A past event as it was sent then, marked as a replay."""
+    obj = event_to_json(event)
+    obj["replayed"] = True
+    return obj
 
 
 def _notice(event: e.Event) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from chat.engines.contract import EngineStats, open_fds
 from chat.engines.fdlimit import AcceptBackoff
 from chat.engines.listeners import bind_listeners
 from chat.engines.sockopts import tune
+from chat.history.service import open_history
 from chat.hub import Hub
 from chat.tls import server_context
 
@@ -107,7 +108,7 @@ class AsyncioEngine:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.hub = Hub(config)
+        self.hub = Hub(config, history=open_history(config))
         self._conns: dict[int, _Connection] = {}
         self._reasons: dict[int, str] = {}  # why we closed a connection, for its quit message
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -154,6 +155,9 @@ class AsyncioEngine:
                 self._backoff[spec] = AcceptBackoff(f"asyncio {spec.port}")
                 sock.setblocking(False)
                 loop.add_reader(sock.fileno(), self._accept, sock, spec)
+            self.hub.waker = lambda: loop.call_soon_threadsafe(self._answers)
+            if self.hub.history is not None:
+                self.hub.history.start()
             host, port = self.addresses[0][1]
             if on_ready:
                 on_ready(host, port)
@@ -172,6 +176,7 @@ class AsyncioEngine:
             await self._close_all()
             if self._timer:
                 self._timer.cancel()
+            self.hub.close()  # after every connection's quit reached it
 
     def stats(self) -> EngineStats:
         """What the engine holds right now (read from any thread: a racy snapshot)."""
@@ -451,6 +456,11 @@ class AsyncioEngine:
             self._timer.cancel()
         self._timer_at = deadline
         self._timer = self._loop.call_at(deadline, self._tick)
+
+    def _answers(self) -> None:
+        """The history thread answered: hand the answers out now."""
+        self.hub.tick()
+        self.flush()
 
     def _tick(self) -> None:
         self._timer, self._timer_at = None, float("inf")

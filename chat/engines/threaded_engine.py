@@ -40,6 +40,7 @@ from chat.engines.contract import EngineStats, open_fds
 from chat.engines.fdlimit import AcceptBackoff
 from chat.engines.listeners import bind_listeners
 from chat.engines.sockopts import tune
+from chat.history.service import open_history
 from chat.hub import Hub, Output
 from chat.tls import server_context
 
@@ -231,7 +232,8 @@ class ThreadedEngine:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.hub = Hub(config)
+        self.hub = Hub(config, history=open_history(config))
+        self.hub.waker = self._kick  # an answer from the history thread waits
         self._lock = threading.Lock()  # guards the hub and every outbox's membership
         self._outboxes: dict[int, _Outbox] = {}
         # Connection threads are bare _thread threads: a threading.Thread object (its Event,
@@ -283,6 +285,8 @@ class ThreadedEngine:
         finally:
             threading.stack_size(old_stack)
         self._accepting.set()
+        if self.hub.history is not None:
+            self.hub.history.start()
         host, port = self.addresses[0][1]
         if on_ready:
             on_ready(host, port)
@@ -325,6 +329,7 @@ class ThreadedEngine:
         self._join_readers(2)
         self._wake()
         service.join(2)
+        self.hub.close()  # after every connection's quit reached it
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
@@ -679,6 +684,11 @@ class ThreadedEngine:
             deadline = self.hub.next_deadline()
             if deadline is not None and deadline < self._wake_at:
                 self._wake()
+
+    def _kick(self) -> None:
+        """Wake the service thread from any thread (it then runs ``hub.tick``)."""
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x", socket.MSG_DONTWAIT)
 
     def _wake(self) -> None:
         if not self._woken:

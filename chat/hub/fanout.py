@@ -82,9 +82,10 @@ class Fanout:
         writes = self.out.writes
         for output in outputs:
             if output.__class__ is not e.Delivery:
-                session = sessions.get(output.conn)  # type: ignore[union-attr]
-                if session is not None:
-                    self.close(session, output.reason)  # type: ignore[union-attr]
+                if output.__class__ is e.Close:  # the rest (SaveRoom, Recall) is the hub's
+                    session = sessions.get(output.conn)  # type: ignore[union-attr]
+                    if session is not None:
+                        self.close(session, output.reason)  # type: ignore[union-attr]
                 continue
             event = output.event
             recipients = output.recipients

@@ -13,6 +13,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.dialects import DIALECTS, HumanDialect, detect
 from chat.dialects.base import Dialect
+from chat.history.service import Answer, HistoryService, Recorder
 from chat.hub import ratelimit
 from chat.hub.admission import refusal
 from chat.hub.fanout import Fanout
@@ -48,6 +49,7 @@ class Hub:
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
         observers: Sequence[HubObserver] = (),
+        history: HistoryService | None = None,
     ) -> None:
         self.config = config
         self.limits = config.limits
@@ -56,7 +58,15 @@ class Hub:
         self.core = ChatCore(config, wallclock)
         self.sessions: dict[int, Session] = {}
         self.timers = Timers()
+        self.history = history
+        if history is not None:
+            self.core.restore(*history.load())
+            observers = (Recorder(history), *observers)
         self.observers = tuple(observers)
+        #: Called (from any thread) when an answer from the history thread waits in the inbox:
+        #: the engine then calls ``tick`` soon, on its own thread.
+        self.waker: Callable[[], None] | None = None
+        self._inbox: deque[tuple[e.Recall, Answer]] = deque()
         #: Unsent bytes at or under which a connection counts as drained (engines read this).
         self.low_water = min(LOW_WATER, config.limits.sendq // 2) or LOW_WATER
         self._fanout = Fanout(self.sessions)
@@ -152,7 +162,16 @@ class Hub:
                 self._internal_error(session)
 
     def tick(self) -> None:
-        """Run what is due: greetings, timeouts, rate-limited lines."""
+        """Run what is due: answers from the history thread, greetings, timeouts, held lines."""
+        inbox = self._inbox
+        while inbox:
+            recall, answer = inbox.popleft()
+            try:
+                self._apply(self.core.recalled(recall, answer))
+            except Exception:
+                session = self.sessions.get(recall.conn)
+                if session is not None:
+                    self._internal_error(session)
         now = self.clock()
         for conn, kind in self.timers.due(now):
             session = self.sessions.get(conn)
@@ -168,6 +187,8 @@ class Hub:
 
         Safe to call without the engine's lock: a racing read gives a stale but valid answer.
         """
+        if self._inbox:
+            return 0.0  # an answer waits: at once
         return self.timers.next_deadline()
 
     def shutdown(self, reason: str = "Server shutting down") -> None:
@@ -175,6 +196,11 @@ class Hub:
         self._apply(self.core.shutdown(reason))
         for session in self.sessions.values():
             self._fanout.close(session, reason)
+
+    def close(self) -> None:
+        """The engine has closed every connection: commit history and close the store."""
+        if self.history is not None:
+            self.history.close()
 
     def take_output(self) -> Output:
         """Hand over (and forget) what the last calls produced."""
@@ -315,6 +341,23 @@ class Hub:
             self._fanout.deliver(outputs)
             for observer in self.observers:
                 observer.delivered(outputs)
+            for output in outputs:
+                if output.__class__ is e.Recall:
+                    self._recall(output)  # type: ignore[arg-type]
+
+    def _recall(self, recall: e.Recall) -> None:
+        """Ask the history thread; its answer comes back through the inbox and ``tick``."""
+        if self.history is None:
+            self._answered(recall, [])
+        else:
+            self.history.fetch(recall, self._answered)
+
+    def _answered(self, recall: e.Recall, answer: Answer) -> None:
+        """From the history thread: queue the answer and wake the engine."""
+        self._inbox.append((recall, answer))
+        waker = self.waker
+        if waker is not None:
+            waker()
 
     def _refuse(self, session: Session, reason: str) -> None:
         # The dialect is unknown yet, so the message must make sense to every client: an IRC

@@ -14,7 +14,8 @@ def test_join_announces_to_members_then_tells_joiner_topic_and_members() -> None
     core.handle(1, c.SetTopic("#a", "hi"))
     user(core, 2, "bob")
     out = core.handle(2, c.Join("#A"))  # rooms compare case-insensitively
-    assert deliveries(out) == [(e.Joined, (1, 2)), (e.Topic, (2,)), (e.MemberList, (2,))]
+    assert deliveries(out) == [(e.Joined, (1, 2)), (e.Topic, (2,)), (e.MemberList, (2,)),
+                               (e.History, (2,))]  # the topic change, replayed
     members = out[2].event.members  # type: ignore[union-attr]
     assert [(m.nick, m.op) for m in members] == [("alice", True), ("bob", False)]
 

@@ -22,6 +22,7 @@ Commands:
   /topic [#room] [text]   show or set a room's topic
   /whois NICK             who someone is, their rooms, away message and idle time
   /away [message]         mark yourself away (no message: back)
+  /history [#room] [N]    the last N lines said in a room (default 25, at most 100)
 Room operators (whoever created the room, and whoever they give +o):
   /kick [#room] NICK [reason]     remove someone from a room
   /invite NICK [#room]            let someone into an invite-only (+i) room
@@ -34,6 +35,7 @@ Anything else you type is sent to your current room (start with // to send a lin
 with /)."""
 
 KICK_USAGE = "/kick [#room] NICK [reason]"
+HISTORY_LINES = 25  # what /history shows without a count
 
 
 class Args(NamedTuple):
@@ -135,6 +137,16 @@ def _who(a: Args) -> list[Decoded]:
     return [c.ListMembers(a.word or None)]
 
 
+def _history(a: Args) -> list[Decoded]:
+    """/history [#room] [N]: the last N lines (the core checks the bounds)."""
+    room, count = _in_room_or_current(a)
+    if not count:
+        return [c.FetchHistory(room, limit=HISTORY_LINES)]
+    if not count.isdigit():
+        return [_usage("/history [#room] [N]")]
+    return [c.FetchHistory(room, limit=int(count[:6]))]
+
+
 def _quit(a: Args) -> list[Decoded]:
     return [c.Quit(a.rest)]
 
@@ -153,6 +165,7 @@ COMMANDS: dict[str, Command] = {
     "quit": _quit,
     "whois": lambda a: [c.Whois(a.word)] if a.word else [_usage("/whois NICK")],
     "away": lambda a: [c.Away(a.rest)],
+    "history": _history,
     "back": lambda a: [c.Away("")],
     "kick": _kick,
     "invite": _invite,

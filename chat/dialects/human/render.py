@@ -18,6 +18,14 @@ def time_of(ts: float) -> str:
     return time.strftime("[%H:%M]", time.localtime(ts))
 
 
+def stamp_of(ts: float, today: float) -> str:
+    """A past event's time: ``[HH:MM]`` on the day ``today`` falls in, else with the date."""
+    when = time.localtime(ts)
+    if time.localtime(today)[:3] == when[:3]:
+        return time.strftime("[%H:%M]", when)
+    return time.strftime("[%Y-%m-%d %H:%M]", when)
+
+
 def lines(text: str) -> bytes:
     """Text as CRLF-terminated lines, as a terminal wants them."""
     return "".join(f"{line}\r\n" for line in text.split("\n")).encode("utf-8", "replace")
@@ -88,6 +96,24 @@ def _room_list(d: HumanDialect, event: e.RoomList, stamp: str, key: Any) -> str:
     return "\n".join(out)
 
 
+def _history(d: HumanDialect, event: e.History, stamp: str, key: Any) -> str:
+    """Past lines between two markers, each with its own time (and date if not today)."""
+    room = event.room
+    if not event.events:
+        return f"{stamp} -- No history in {room}"
+    count = len(event.events)
+    what = "line" if count == 1 else "lines"
+    head = (f"--- {room}: the last {count} {what} before you came ---" if event.replay
+            else f"--- {room}: {count} earlier {what} ---")
+    out = [head]
+    for past in event.events:
+        when = stamp_of(past.ts, event.ts)
+        renderer = RENDERERS.get(type(past), prose) if type(past) is e.Message else prose
+        out.append(renderer(d, past, when, ("h", True)))  # the room is in the markers
+    out.append(f"--- end of {room} history ---")
+    return "\n".join(out)
+
+
 #: Event type -> renderer; any other event is shown as its description (``prose``).
 RENDERERS: dict[type[e.Event], Renderer] = {
     e.Message: _message,
@@ -98,4 +124,5 @@ RENDERERS: dict[type[e.Event], Renderer] = {
     e.Invited: _invited,
     e.AwayStatus: _away,
     e.RoomList: _room_list,
+    e.History: _history,
 }

@@ -1,0 +1,105 @@
+"""Remembering rooms: the recent lines replayed on join, lasting room state, history requests.
+
+The core holds only what a join needs at once (the last ``replay_lines`` of each room, in
+memory); older pages come from a store, which the core asks for with a :class:`Recall` effect
+and gets back through :meth:`ChatCore.recalled`, so it never waits on a disk.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from chat.core import commands as c
+from chat.core import events as e
+from chat.core.context import Context, Effects, Handlers
+from chat.core.model import DEFAULT_ROOM_MODES, Room, User
+from chat.history.records import ALL_KINDS, CHAT_KINDS, Ban, Query, RoomState
+
+HANDLERS = Handlers()
+
+#: Most records one history request returns (IRC's ISUPPORT ``CHATHISTORY``).
+MAX_PAGE = 100
+
+
+def remember(ctx: Context, room: Room, event: e.Event) -> None:
+    """Keep ``event`` (a line someone said, a topic change) for the next joiner's replay."""
+    if ctx.replay_lines:
+        recent = room.recent
+        if recent is None:
+            recent = room.recent = deque(maxlen=ctx.replay_lines)
+        recent.append(event)
+
+
+def replay(ctx: Context, fx: Effects, user: User, room: Room) -> None:
+    """Show a joiner what was said before it came."""
+    if room.recent:
+        ctx.reply(fx, user, e.History, room.name, events=tuple(room.recent), replay=True)
+
+
+def state_of(room: Room) -> RoomState:
+    """The part of a room that outlives its members."""
+    return RoomState(room.name, room.created, room.topic, room.topic_by, room.topic_at,
+                     "".join(sorted(room.modes)), room.key, room.limit,
+                     tuple(Ban(b.mask, b.set_by, b.set_at) for b in room.bans))
+
+
+def has_state(room: Room) -> bool:
+    """Whether the room holds anything worth keeping while nobody is in it."""
+    return bool(room.topic or room.key or room.limit or room.bans
+                or room.modes != DEFAULT_ROOM_MODES)
+
+
+def save(fx: Effects, room: Room) -> None:
+    """The room's lasting state changed: let a store keep it."""
+    fx.out.append(e.SaveRoom(state_of(room)))
+
+
+def restored(state: RoomState, recent: list[e.Event], replay_lines: int) -> Room:
+    """A room as a store kept it, with its recent lines, and nobody in it."""
+    room = Room(name=state.name, created=state.created, topic=state.topic,
+                topic_by=state.topic_by, topic_at=state.topic_at, modes=set(state.modes),
+                key=state.key, limit=state.limit,
+                bans=[e.BanInfo(b.mask, b.set_by, b.set_at) for b in state.bans])
+    if replay_lines and recent:
+        room.recent = deque(recent, maxlen=replay_lines)
+    return room
+
+
+@HANDLERS.on(c.FetchHistory)
+def fetch(ctx: Context, fx: Effects, user: User, cmd: c.FetchHistory) -> None:
+    """A page of a room's history, for its members (the store answers, later)."""
+    room = ctx.find_room(fx, user, cmd.room)
+    if room is None:
+        return
+    if user.conn not in room.members:
+        text = f"Join {room.name} to read its history"
+        ctx.error(fx, user, "not_in_room", text, room.name, room.name)
+        return
+    if not 0 < cmd.limit <= MAX_PAGE:
+        text = f"History comes in pages of 1 to {MAX_PAGE} lines"
+        ctx.error(fx, user, "bad_limit", text, str(cmd.limit), room.name)
+        return
+    kinds = ALL_KINDS if cmd.everything else CHAT_KINDS
+    query = Query(room.name, cmd.direction, cmd.anchor, cmd.end, cmd.limit, kinds)
+    fx.out.append(e.Recall(user.conn, query, fx.ref))
+
+
+@HANDLERS.on(c.HistoryTargets)
+def targets(ctx: Context, fx: Effects, user: User, cmd: c.HistoryTargets) -> None:
+    """Which of the user's rooms were active in a window (private history needs accounts)."""
+    limit = max(1, min(cmd.limit, MAX_PAGE))
+    rooms = tuple(room.name for room in user.rooms.values())
+    fx.out.append(e.Recall(user.conn, None, fx.ref, rooms, cmd.start, cmd.end, limit))
+
+
+def recalled(ctx: Context, user: User, recall: e.Recall,
+             answer: list[e.Event] | list[tuple[str, float]]) -> list[e.Output]:
+    """The store's answer to ``recall``, as an event for the user who asked."""
+    fx = Effects(user.conn, recall.ref)
+    if recall.query is None:
+        ctx.reply(fx, user, e.HistoryTargetList, targets=tuple(answer))  # type: ignore[arg-type]
+    else:
+        query = recall.query
+        ctx.reply(fx, user, e.History, query.room, events=tuple(answer),  # type: ignore[arg-type]
+                  direction=query.direction)
+    return fx.out

@@ -1,0 +1,241 @@
+"""The history service: one thread between the engines and a store, so no engine waits on disk.
+
+Engines hand over every core call's outputs with one lock-free ``deque.append`` (the
+:class:`Recorder` observer); the history thread turns them into records and commits what came
+in the last ``COMMIT_INTERVAL`` seconds in one transaction (group commit). History requests are
+answered on the same thread after pending writes are in, so an answer never misses a line the
+asker already saw; the answer goes back to the hub through a callback. Pruning runs there too,
+in small batches between commits.
+
+``threaded=False`` does every step at once on the caller's thread: the in-memory tests use it
+with a fake clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from chat.config import ServerConfig
+from chat.core import events as e
+from chat.history import convert
+from chat.history.records import CHAT_KINDS, Query, RoomState
+from chat.history.store import HistoryStore, StoreError
+from chat.wire.names import fold
+
+log = logging.getLogger("chat.history")
+
+#: Longest a record waits before it is committed (the window ``kill -9`` can lose).
+COMMIT_INTERVAL = 0.05
+#: Core calls waiting for the history thread; beyond this, records are dropped and counted.
+MAX_PENDING_WRITES = 200_000
+#: History requests waiting; beyond this, a request is answered empty and counted.
+MAX_PENDING_READS = 1_000
+#: Records deleted per prune step, and the pause between full prune passes (seconds).
+PRUNE_BATCH = 500
+PRUNE_EVERY = 60.0
+
+Answer = list[e.Event] | list[tuple[str, float]]
+Done = Callable[[e.Recall, Answer], None]
+
+
+class HistoryService:
+    """Feeds a store from the hub and answers history requests, off the engines' threads."""
+
+    def __init__(self, store: HistoryStore, config: ServerConfig, *, threaded: bool = True,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.config = config
+        self.threaded = threaded
+        self.clock = clock
+        self._writes: deque[Sequence[e.Output]] = deque()
+        self._reads: deque[tuple[e.Recall, Done]] = deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._next_prune = clock() + 10.0
+        self._last_complaint = 0.0
+        #: Counters (read by metrics and tests): records committed, records lost because the
+        #: queue was full, records a failing store refused, requests refused while busy.
+        self.written = 0
+        self.dropped = 0
+        self.failed = 0
+        self.refused = 0
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def load(self) -> tuple[list[RoomState], dict[str, list[e.Event]]]:
+        """Every kept room, and each one's recent lines for replay (at start, before serving)."""
+        rooms = self.store.load_rooms()
+        recent: dict[str, list[e.Event]] = {}
+        lines = self.config.replay_lines
+        if lines:
+            for state in rooms:
+                found = self.store.query(Query(state.name, "latest", limit=lines,
+                                               kinds=CHAT_KINDS))
+                if found:
+                    recent[fold(state.name)] = [convert.event(r) for r in found]
+        return rooms, recent
+
+    def start(self) -> None:
+        """Start the history thread (threaded mode)."""
+        if self.threaded and self._thread is None:
+            self._thread = threading.Thread(target=self._main, name="chat-history", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Commit everything handed over so far and close the store (clean shutdown)."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self._commit()
+        self._answer_reads()
+        try:
+            self.store.close()
+        except StoreError as exc:
+            log.error("closing the history store: %s", exc)
+
+    # -- engine side (called on the engine's thread, must never block) --------------------
+
+    def record(self, outputs: Sequence[e.Output]) -> None:
+        """One core call's outputs; whatever in them is history gets written soon."""
+        if len(self._writes) >= MAX_PENDING_WRITES:
+            self.dropped += 1
+            self._complain("history queue full: a core call's records were dropped")
+            return
+        self._writes.append(outputs)
+        if not self.threaded:
+            self._commit()
+
+    def fetch(self, recall: e.Recall, done: Done) -> None:
+        """Answer ``recall`` later by calling ``done`` (from the history thread)."""
+        if len(self._reads) >= MAX_PENDING_READS:
+            self.refused += 1
+            done(recall, [])
+            return
+        self._reads.append((recall, done))
+        if self.threaded:
+            self._wake.set()
+        else:
+            self._answer_reads()
+
+    @property
+    def queued(self) -> int:
+        """Core calls waiting to be written (a gauge for metrics)."""
+        return len(self._writes)
+
+    # -- the history thread --------------------------------------------------------------
+
+    def _main(self) -> None:
+        while not self._stopping:
+            self._wake.wait(COMMIT_INTERVAL)
+            self._wake.clear()
+            try:
+                self._commit()
+                self._answer_reads()
+                self._prune_step()
+            except Exception:  # a bug here must not stop history for good
+                log.exception("history thread")
+
+    def _commit(self) -> None:
+        """Everything handed over so far, in one transaction."""
+        writes = self._writes
+        if not writes:
+            return
+        records = []
+        rooms: dict[str, RoomState] = {}
+        while writes:
+            outputs = writes.popleft()
+            records.extend(convert.records(outputs))
+            for output in outputs:
+                if output.__class__ is e.SaveRoom:
+                    state = output.state  # type: ignore[union-attr]
+                    rooms[fold(state.name)] = state
+        try:
+            if rooms:
+                self.store.save_rooms(list(rooms.values()))
+            if records:
+                self.store.append(records)
+                self.written += len(records)
+        except Exception as exc:
+            self.failed += len(records)
+            self._complain(f"history write failed, {len(records)} records lost: {exc}")
+
+    def _answer_reads(self) -> None:
+        reads = self._reads
+        if reads:
+            self._commit()  # an answer must include every line already handed over
+        while reads:
+            recall, done = reads.popleft()
+            answer: Answer
+            try:
+                if recall.query is not None:
+                    answer = [convert.event(r) for r in self.store.query(recall.query)]
+                else:
+                    found = self.store.targets(recall.rooms, recall.start, recall.end,
+                                               recall.limit)
+                    answer = [(t.room, t.latest) for t in found]
+            except Exception as exc:
+                self._complain(f"history read failed: {exc}")
+                answer = []
+            done(recall, answer)
+
+    def _prune_step(self) -> None:
+        now = self.clock()
+        if now < self._next_prune:
+            return
+        days = self.config.history_days
+        older_than = now - days * 86400 if days else 0.0
+        try:
+            deleted = self.store.prune(older_than, self.config.history_max_per_room,
+                                       PRUNE_BATCH)
+        except Exception as exc:
+            self._complain(f"history pruning failed: {exc}")
+            deleted = 0
+        # A full batch means there is more: go on next round, between commits.
+        self._next_prune = now if deleted >= PRUNE_BATCH else now + PRUNE_EVERY
+
+    def _complain(self, text: str) -> None:
+        """Log a store problem, at most once every ten seconds (it may repeat per commit)."""
+        now = time.monotonic()
+        if now - self._last_complaint >= 10.0:
+            self._last_complaint = now
+            log.error("%s", text)
+
+
+class Recorder:
+    """The hub observer that hands every core call's outputs to the history service."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, service: HistoryService) -> None:
+        self.record = service.record
+
+    def delivered(self, outputs: Sequence[e.Output]) -> None:
+        """Queue for the history thread (one deque append)."""
+        self.record(outputs)
+
+    def flushed(self, out: object) -> None:
+        """Nothing per flush."""
+
+
+def open_history(config: ServerConfig, *, threaded: bool = True) -> HistoryService:
+    """The service over the configured store: SQLite in ``data_dir``, or memory without one.
+
+    Raises :class:`StoreError` with one clear sentence when the store cannot be used.
+    """
+    store: HistoryStore
+    if config.data_dir is None:
+        from chat.history.memory import MemoryStore
+
+        store = MemoryStore(config.history_max_per_room)
+    else:
+        from chat.history.sqlite import open_data_dir
+
+        store = open_data_dir(config.data_dir)
+    return HistoryService(store, config, threaded=threaded)
