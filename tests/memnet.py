@@ -19,7 +19,9 @@ from typing import Any
 from irc_lines import irc_params, irc_verb
 
 from chat.config import Limits, ServerConfig
-from chat.history.service import open_history
+from chat.history.memory import MemoryStore
+from chat.history.service import HistoryService
+from chat.history.store import HistoryStore
 from chat.hub import Hub, HubObserver
 
 
@@ -148,14 +150,40 @@ class MemoryNet:
     """A hub with a fake clock and in-memory clients: the engine reduced to its contract."""
 
     def __init__(self, config: ServerConfig | None = None,
-                 observers: Sequence[HubObserver] = (), **limits: Any) -> None:
+                 observers: Sequence[HubObserver] = (), store: HistoryStore | None = None,
+                 **limits: Any) -> None:
         config = config or ServerConfig(limits=Limits(rate_per_second=0))
         if limits:
             config = replace(config, limits=replace(config.limits, **limits))
         self.clock = FakeClock()
-        self.hub = Hub(config, clock=self.clock, wallclock=lambda: self.clock.now + 1.7e9,
-                       observers=observers, history=open_history(config, threaded=False))
+        self.observers = observers
+        #: The history store (in memory unless given): ``restart`` keeps it, as a disk would.
+        self.store = store or MemoryStore(config.history_max_per_room)
         self.clients: dict[int, MemClient] = {}
+        self.answers = False  # the history thread left answers in the hub's inbox
+        self.hub = self._hub(config)
+
+    def _hub(self, config: ServerConfig) -> Hub:
+        history = HistoryService(self.store, config, threaded=False,
+                                 clock=lambda: self.clock.now + 1.7e9)
+        hub = Hub(config, clock=self.clock, wallclock=lambda: self.clock.now + 1.7e9,
+                  observers=self.observers, history=history)
+        hub.waker = self._wake
+        return hub
+
+    def _wake(self) -> None:
+        self.answers = True
+
+    def restart(self, config: ServerConfig | None = None) -> None:
+        """Shut the server down (every client is told and closed) and start a new one on the
+        same store, as a restart of the process would."""
+        self.hub.shutdown()
+        self.pump()
+        for client in list(self.clients.values()):
+            self._gone(client.conn, "restart")
+        self.hub.close()
+        self.clients.clear()
+        self.hub = self._hub(config or self.hub.config)
 
     # -- connecting ----------------------------------------------------------------------
 
@@ -217,6 +245,9 @@ class MemoryNet:
         """Do what the hub's output says, as an engine would, until it has nothing more."""
         hub, sendq = self.hub, self.hub.limits.sendq
         for _ in range(10_000):
+            if self.answers:  # what a real engine does when the history thread wakes it
+                self.answers = False
+                hub.collect()
             out = hub.take_output()
             for conn, chunks in out.writes.items():
                 client = self.clients.get(conn)

@@ -97,9 +97,9 @@ def recalled(ctx: Context, user: User, recall: e.Recall,
     """The store's answer to ``recall``, as an event for the user who asked."""
     fx = Effects(user.conn, recall.ref)
     if recall.query is None:
-        ctx.reply(fx, user, e.HistoryTargetList, targets=tuple(answer))  # type: ignore[arg-type]
+        ctx.reply(fx, user, e.HistoryTargetList, targets=tuple(answer))
     else:
         query = recall.query
-        ctx.reply(fx, user, e.History, query.room, events=tuple(answer),  # type: ignore[arg-type]
+        ctx.reply(fx, user, e.History, query.room, events=tuple(answer),
                   direction=query.direction)
     return fx.out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import ssl
@@ -155,7 +156,7 @@ class AsyncioEngine:
                 self._backoff[spec] = AcceptBackoff(f"asyncio {spec.port}")
                 sock.setblocking(False)
                 loop.add_reader(sock.fileno(), self._accept, sock, spec)
-            self.hub.waker = lambda: loop.call_soon_threadsafe(self._answers)
+            self.hub.waker = functools.partial(loop.call_soon_threadsafe, self._answers)
             if self.hub.history is not None:
                 self.hub.history.start()
             host, port = self.addresses[0][1]

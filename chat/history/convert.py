@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from chat.core import events as e
 from chat.history.records import Record
@@ -13,7 +14,7 @@ def records(outputs: Iterable[e.Output]) -> Iterator[Record]:
     for output in outputs:
         if output.__class__ is not e.Delivery:
             continue
-        event = output.event  # type: ignore[union-attr]
+        event = output.event
         convert = _TO_RECORDS.get(event.__class__)
         if convert is not None:
             yield from convert(event)
@@ -54,7 +55,7 @@ def _nick(ev: e.NickChanged) -> Iterator[Record]:
         yield _record(ev, room, "nick", target=ev.new_nick)
 
 
-_TO_RECORDS = {e.Message: _message, e.Topic: _topic, e.Joined: _joined, e.Parted: _parted,
+_TO_RECORDS: dict[type, Callable[[Any], Iterator[Record]]] = {e.Message: _message, e.Topic: _topic, e.Joined: _joined, e.Parted: _parted,
                e.Kicked: _kicked, e.Quitted: _quitted, e.NickChanged: _nick}
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from chat.config import ServerConfig
 from chat.core import events as e
 from chat.history import convert
-from chat.history.records import CHAT_KINDS, Query, RoomState
+from chat.history.records import CHAT_KINDS, Query, Record, RoomState
 from chat.history.store import HistoryStore, StoreError
 from chat.wire.names import fold
 
@@ -147,14 +147,14 @@ class HistoryService:
         writes = self._writes
         if not writes:
             return
-        records = []
+        records: list[Record] = []
         rooms: dict[str, RoomState] = {}
         while writes:
             outputs = writes.popleft()
             records.extend(convert.records(outputs))
             for output in outputs:
                 if output.__class__ is e.SaveRoom:
-                    state = output.state  # type: ignore[union-attr]
+                    state = output.state
                     rooms[fold(state.name)] = state
         try:
             if rooms:

@@ -83,9 +83,9 @@ class Fanout:
         for output in outputs:
             if output.__class__ is not e.Delivery:
                 if output.__class__ is e.Close:  # the rest (SaveRoom, Recall) is the hub's
-                    session = sessions.get(output.conn)  # type: ignore[union-attr]
+                    session = sessions.get(output.conn)
                     if session is not None:
-                        self.close(session, output.reason)  # type: ignore[union-attr]
+                        self.close(session, output.reason)
                 continue
             event = output.event
             recipients = output.recipients

@@ -65,7 +65,7 @@ class Hub:
         self.observers = tuple(observers)
         #: Called (from any thread) when an answer from the history thread waits in the inbox:
         #: the engine then calls ``tick`` soon, on its own thread.
-        self.waker: Callable[[], None] | None = None
+        self.waker: Callable[[], object] | None = None
         self._inbox: deque[tuple[e.Recall, Answer]] = deque()
         #: Unsent bytes at or under which a connection counts as drained (engines read this).
         self.low_water = min(LOW_WATER, config.limits.sendq // 2) or LOW_WATER
@@ -163,15 +163,7 @@ class Hub:
 
     def tick(self) -> None:
         """Run what is due: answers from the history thread, greetings, timeouts, held lines."""
-        inbox = self._inbox
-        while inbox:
-            recall, answer = inbox.popleft()
-            try:
-                self._apply(self.core.recalled(recall, answer))
-            except Exception:
-                session = self.sessions.get(recall.conn)
-                if session is not None:
-                    self._internal_error(session)
+        self.collect()
         now = self.clock()
         for conn, kind in self.timers.due(now):
             session = self.sessions.get(conn)
@@ -181,6 +173,18 @@ class Hub:
                 self._fire(session, kind, now)
             except Exception:
                 self._internal_error(session)
+
+    def collect(self) -> None:
+        """Hand out the answers the history thread has left in the inbox."""
+        inbox = self._inbox
+        while inbox:
+            recall, answer = inbox.popleft()
+            try:
+                self._apply(self.core.recalled(recall, answer))
+            except Exception:
+                session = self.sessions.get(recall.conn)
+                if session is not None:
+                    self._internal_error(session)
 
     def next_deadline(self) -> float | None:
         """When ``tick`` next has work (on the hub's clock), or None.
@@ -343,7 +347,7 @@ class Hub:
                 observer.delivered(outputs)
             for output in outputs:
                 if output.__class__ is e.Recall:
-                    self._recall(output)  # type: ignore[arg-type]
+                    self._recall(output)
 
     def _recall(self, recall: e.Recall) -> None:
         """Ask the history thread; its answer comes back through the inbox and ``tick``."""
