@@ -55,8 +55,9 @@ def _nick(ev: e.NickChanged) -> Iterator[Record]:
         yield _record(ev, room, "nick", target=ev.new_nick)
 
 
-_TO_RECORDS: dict[type, Callable[[Any], Iterator[Record]]] = {e.Message: _message, e.Topic: _topic, e.Joined: _joined, e.Parted: _parted,
-               e.Kicked: _kicked, e.Quitted: _quitted, e.NickChanged: _nick}
+_TO_RECORDS: dict[type, Callable[[Any], Iterator[Record]]] = {
+    e.Message: _message, e.Topic: _topic, e.Joined: _joined, e.Parted: _parted,
+    e.Kicked: _kicked, e.Quitted: _quitted, e.NickChanged: _nick}
 
 
 def _record(ev: e.Event, room: str, kind: str, text: str = "", target: str = "") -> Record:
