@@ -162,6 +162,7 @@ class Server:
     kind: str  # "ours", "ngircd", "inspircd"
     dialect: str
     engine: str = ""
+    history: bool = False  # ours only: SQLite history on (a "+history" server name)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -182,6 +183,11 @@ class Server:
         if self.kind == "ours":
             cmd = [sys.executable, "-m", "chat", "--engine", self.engine, "--host", "127.0.0.1",
                    "--port", str(self.port), "--log-level", "WARNING", *OUR_LIMITS]
+            if self.history:  # the defaults: SQLite history, 25 lines replayed on join
+                cmd += ["--data-dir", str(Path(self.tmp.name, "data"))]
+            else:  # nothing kept, nothing replayed: the server as it was before history
+                cmd += ["--data-dir", "none", "--history-max-per-room", "0",
+                        "--replay-lines", "0"]
         elif self.kind == "ngircd":
             conf = Path(self.tmp.name, "ngircd.conf")
             conf.write_text(NGIRCD_CONF.format(port=self.port, dir=self.tmp.name))
@@ -225,9 +231,10 @@ def available_servers(names: list[str], our_dialect: str) -> list[Server]:
     """The servers asked for that are installed; says which are missing."""
     out: list[Server] = []
     for name in names:
-        if name in ("asyncio", "threaded"):
-            srv = Server(name, "ours", our_dialect, engine=name)
-            srv.version = f"chat-rooms ({our_dialect} dialect)"
+        engine, _, extra = name.partition("+")
+        if engine in ("asyncio", "threaded") and extra in ("", "history"):
+            srv = Server(name, "ours", our_dialect, engine=engine, history=bool(extra))
+            srv.version = f"chat-rooms ({our_dialect} dialect{', SQLite history' * srv.history})"
         elif shutil.which(name):
             srv = Server(name, name, "irc")
             srv.version = _version([name, "--version"])

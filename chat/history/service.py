@@ -224,13 +224,16 @@ class Recorder:
         """Nothing per flush."""
 
 
-def open_history(config: ServerConfig, *, threaded: bool = True) -> HistoryService:
-    """The service over the configured store: SQLite in ``data_dir``, or memory without one.
+def open_history(config: ServerConfig, *, threaded: bool = True) -> HistoryService | None:
+    """The service over the configured store: SQLite in ``data_dir``, or memory without one;
+    None when nothing is to be kept at all (no data directory and no history per room).
 
     Raises :class:`StoreError` with one clear sentence when the store cannot be used.
     """
     store: HistoryStore
     if config.data_dir is None:
+        if not config.history_max_per_room:
+            return None
         from chat.history.memory import MemoryStore
 
         store = MemoryStore(config.history_max_per_room)
