@@ -112,7 +112,9 @@ class MemoryStore:
             room = self._rooms.get(fold(query.room))
             if room is None or limit == 0:
                 return []
-            return _page(room, query, limit)
+            page = _page(room, query, limit)
+            # Like the SQLite store: every record carries the room's name as last written.
+            return [r if r.room == room.name else replace(r, room=room.name) for r in page]
 
     def targets(self, rooms: Sequence[str], start: float, end: float,
                 limit: int) -> list[Target]:
