@@ -100,16 +100,19 @@ def measure(directory: Path, messages: int, rooms: int, seed: int) -> dict[str, 
     results["latest100_p50_ms"] = _percentile(latest, 0.5)
     results["latest100_p99_ms"] = _percentile(latest, 0.99)
 
-    # Random existing msgids, chosen by seq so the sample is spread over the whole file.
-    max_seq = store._read.execute("SELECT max(seq) FROM messages").fetchone()[0]
+    # Random existing msgids: a random room, then a random time in its span.
+    spans = {name: store._read.execute(
+        "SELECT (SELECT ts FROM messages WHERE room_id = r.id ORDER BY ts LIMIT 1), "
+        "(SELECT ts FROM messages WHERE room_id = r.id ORDER BY ts DESC LIMIT 1), r.id "
+        "FROM rooms r WHERE r.name = ?", (name,)).fetchone() for name in room_names}
 
     def random_record() -> tuple[str, str, float]:
-        while True:
-            row = store._read.execute(
-                "SELECT m.msgid, r.name, m.ts FROM messages m JOIN rooms r ON r.id = m.room_id "
-                "WHERE m.seq >= ? ORDER BY m.seq LIMIT 1", (rng.randint(1, max_seq),)).fetchone()
-            if row is not None:
-                return row[0], row[1], row[2] / 1000
+        room = rng.choice(room_names)
+        low, high, room_id = spans[room]
+        row = store._read.execute(
+            "SELECT msgid, ts FROM messages WHERE room_id = ? AND ts >= ? ORDER BY ts LIMIT 1",
+            (room_id, rng.randint(low, high))).fetchone()
+        return row[0], room, row[1] / 1000
 
     paging: list[float] = []
     for _ in range(50):

@@ -68,8 +68,9 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_data(tmp_path: Path) -> 
     db.executescript("""
         INSERT INTO rooms (id, folded, name) VALUES (1, '#old', '#Old');
         INSERT INTO sources (id, nick, ident, host) VALUES (1, 'carol', 'c', 'h');
-        INSERT INTO messages (room_id, ts, kind, source_id, msgid, text, target)
-            VALUES (1, 1700000000500, 0, 1, 'v1-msg', 'from version 1', '');
+        INSERT INTO messages (room_id, ts, seq, kind, source_id, msgid, text, target)
+            VALUES (1, 1700000000500, 1, 0, 1, 'v1-msg', 'from version 1', '');
+        UPDATE counters SET value = 1 WHERE name = 'seq';
         PRAGMA user_version = 1;
     """)
     db.close()
