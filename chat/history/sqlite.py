@@ -153,7 +153,6 @@ class SqliteStore:
         self._room_ids: dict[str, int] = {}
         self._room_names: dict[int, str] = {}
         self._source_ids: dict[tuple[str, str, str], int] = {}
-        self._read_room_ids: dict[str, int] = {}
         _check_header(self.path)
         connections: list[sqlite3.Connection] = []
         try:
