@@ -1,0 +1,204 @@
+"""Measure the SQLite history store at size: build time, bytes per message, start-up, paging.
+
+    python scripts/bench_history.py                      # 1,000,000 messages over 100 rooms
+    python scripts/bench_history.py --messages 20000     # a quick run
+    python scripts/bench_history.py --db DIR             # reuse (or build once into) DIR
+
+Targets (see chat/history/sqlite.py): LATEST 100 and BEFORE paging p99 <= 5 ms, start-up <= 1 s,
+under 300 bytes on disk per message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import string
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from chat.history.records import Query, Record, Ref
+from chat.history.sqlite import DB_NAME, SqliteStore, open_data_dir
+
+WORDS = ["the", "a", "is", "it", "to", "and", "of", "in", "that", "you", "for", "on", "with",
+         "this", "was", "but", "not", "have", "are", "just", "like", "what", "so", "can",
+         "deploy", "server", "build", "merge", "review", "lunch", "today", "tomorrow", "bug",
+         "fixed", "works", "broken", "patch", "release", "coffee", "meeting", "thanks", "ok",
+         "python", "sqlite", "history", "message", "channel", "network", "latency", "disk"]
+
+
+def _nick(rng: random.Random) -> str:
+    return "".join(rng.choices(string.ascii_lowercase, k=rng.randint(5, 10)))
+
+
+def _text(rng: random.Random) -> str:
+    length = rng.randint(20, 120)
+    words: list[str] = []
+    size = 0
+    while size < length:
+        word = rng.choice(WORDS)
+        words.append(word)
+        size += len(word) + 1
+    return " ".join(words)[:length]
+
+
+def build(directory: Path, messages: int, rooms: int, batch: int, seed: int) -> float:
+    """Append ``messages`` records over ``rooms`` rooms in batches; return the seconds it took."""
+    rng = random.Random(seed)
+    people = [(_nick(rng), _nick(rng)[:8], f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
+               f"{rng.randint(1, 254)}") for _ in range(200)]
+    room_names = [f"#room{i}" for i in range(rooms)]
+    run = "".join(rng.choices(string.ascii_lowercase + string.digits, k=8))
+    ts = time.time() - messages * 0.5  # about two messages a second, ending now
+    store = open_data_dir(directory)
+    started = time.perf_counter()
+    for start in range(0, messages, batch):
+        records = []
+        for i in range(start, min(start + batch, messages)):
+            ts += rng.random()
+            nick, ident, host = rng.choice(people)
+            records.append(Record(f"{run}-{i}", round(ts, 3), rng.choice(room_names),
+                                  "message" if rng.random() < 0.9 else "join", nick, ident,
+                                  host, _text(rng)))
+        store.append(records)
+    store.close()
+    return time.perf_counter() - started
+
+
+def _percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def measure(directory: Path, messages: int, rooms: int, seed: int) -> dict[str, float]:
+    """The read-side numbers, in milliseconds unless named otherwise."""
+    rng = random.Random(seed + 1)
+    db_path = directory / DB_NAME
+    on_disk = sum(p.stat().st_size for p in directory.glob(DB_NAME + "*"))
+    results: dict[str, float] = {"bytes_per_message": on_disk / messages}
+
+    started = time.perf_counter()
+    store = open_data_dir(directory)
+    store.load_rooms()
+    room_names = [name for (name,) in store._read.execute("SELECT name FROM rooms")]
+    for name in room_names:
+        store.query(Query(name, "latest", limit=25))
+    results["startup_ms"] = (time.perf_counter() - started) * 1000
+
+    latest = [_timed(lambda: store.query(Query(rng.choice(room_names), "latest", limit=100)))
+              for _ in range(500)]
+    results["latest100_p50_ms"] = _percentile(latest, 0.5)
+    results["latest100_p99_ms"] = _percentile(latest, 0.99)
+
+    # Random existing msgids: a random room, then a random time in its span.
+    spans = {name: store._read.execute(
+        "SELECT (SELECT ts FROM messages WHERE room_id = r.id ORDER BY ts LIMIT 1), "
+        "(SELECT ts FROM messages WHERE room_id = r.id ORDER BY ts DESC LIMIT 1), r.id "
+        "FROM rooms r WHERE r.name = ?", (name,)).fetchone() for name in room_names}
+
+    def random_record() -> tuple[str, str, float]:
+        room = rng.choice(room_names)
+        low, high, room_id = spans[room]
+        row = store._read.execute(
+            "SELECT msgid, ts FROM messages WHERE room_id = ? AND ts >= ? ORDER BY ts LIMIT 1",
+            (room_id, rng.randint(low, high))).fetchone()
+        return row[0], room, row[1] / 1000
+
+    paging: list[float] = []
+    for _ in range(50):
+        msgid, room, _ts = random_record()
+        ref = Ref(msgid=msgid)
+        for _page in range(20):
+            started = time.perf_counter()
+            page = store.query(Query(room, "before", ref, limit=100))
+            paging.append((time.perf_counter() - started) * 1000)
+            if not page:
+                break
+            ref = Ref(msgid=page[0].msgid)
+    results["before_paging_p50_ms"] = _percentile(paging, 0.5)
+    results["before_paging_p99_ms"] = _percentile(paging, 0.99)
+
+    for direction in ("after", "around"):
+        samples = []
+        for _ in range(300):
+            msgid, room, _ts = random_record()
+            samples.append(_timed(lambda room=room, msgid=msgid, direction=direction:
+                                  store.query(Query(room, direction, Ref(msgid=msgid),
+                                                    limit=100))))
+        results[f"{direction}100_p99_ms"] = _percentile(samples, 0.99)
+
+    samples = []
+    for _ in range(300):
+        _msgid, room, ts = random_record()
+        samples.append(_timed(lambda room=room, ts=ts:
+                              store.query(Query(room, "before", Ref(ts=ts), limit=100))))
+    results["before_ts100_p99_ms"] = _percentile(samples, 0.99)
+
+    results["prune_nothing_ms"] = _timed(lambda: store.prune(0, 10**9, 1000))
+    store.close()
+
+    checker = SqliteStore(db_path)
+    results["quick_check_s"] = _timed(lambda: checker._write.execute(
+        "PRAGMA quick_check").fetchall()) / 1000
+    checker.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--rooms", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", type=Path, help="data directory to reuse (built if empty)")
+    parser.add_argument("--out", type=Path, default=Path("bench-history.json"))
+    args = parser.parse_args(argv)
+
+    directory = args.db or Path(tempfile.mkdtemp(prefix="bench-history-"))
+    results: dict[str, float] = {"messages": args.messages, "rooms": args.rooms,
+                                 "cpus": os.cpu_count() or 0}
+    try:
+        if not (directory / DB_NAME).exists():
+            results["build_s"] = build(directory, args.messages, args.rooms, args.batch,
+                                       args.seed)
+        results.update(measure(directory, args.messages, args.rooms, args.seed))
+    finally:
+        if args.db is None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    print(f"history store: {args.messages:,} messages, {args.rooms} rooms, "
+          f"{results['cpus']} CPUs")
+    labels = {
+        "build_s": (f"build (append, batches of {args.batch})", "s", None),
+        "bytes_per_message": ("bytes on disk per message", "B", 300),
+        "startup_ms": ("start-up (open + load_rooms + latest 25/room)", "ms", 1000),
+        "latest100_p50_ms": ("LATEST 100 p50", "ms", None),
+        "latest100_p99_ms": ("LATEST 100 p99", "ms", 5),
+        "before_paging_p50_ms": ("BEFORE paging (msgid, 100/page) p50", "ms", None),
+        "before_paging_p99_ms": ("BEFORE paging (msgid, 100/page) p99", "ms", 5),
+        "after100_p99_ms": ("AFTER 100 by msgid p99", "ms", None),
+        "around100_p99_ms": ("AROUND 100 by msgid p99", "ms", None),
+        "before_ts100_p99_ms": ("BEFORE 100 by timestamp p99", "ms", None),
+        "prune_nothing_ms": ("prune with nothing due", "ms", None),
+        "quick_check_s": ("PRAGMA quick_check (not run at open)", "s", None),
+    }
+    for key, (label, unit, target) in labels.items():
+        if key in results:
+            verdict = "" if target is None else (
+                "  ok" if results[key] <= target else f"  MISSED (target {target} {unit})")
+            print(f"  {label:<48} {results[key]:>10.2f} {unit}{verdict}")
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
