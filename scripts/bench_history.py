@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from chat.history.records import Query, Record, Ref
+from chat.history.records import Query, Record, Ref, RoomState
 from chat.history.sqlite import DB_NAME, SqliteStore, open_data_dir
 
 WORDS = ["the", "a", "is", "it", "to", "and", "of", "in", "that", "you", "for", "on", "with",
@@ -56,6 +56,9 @@ def build(directory: Path, messages: int, rooms: int, batch: int, seed: int) -> 
     ts = time.time() - messages * 0.5  # about two messages a second, ending now
     store = open_data_dir(directory)
     started = time.perf_counter()
+    # Every room has a lasting state too, as a server's rooms do (start-up loads them).
+    store.save_rooms([RoomState(name, ts, f"topic of {name}", "op", ts, "nt")
+                      for name in room_names])
     for start in range(0, messages, batch):
         records = []
         for i in range(start, min(start + batch, messages)):
