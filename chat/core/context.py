@@ -14,6 +14,7 @@ from chat.config import ServerConfig
 from chat.core import events as e
 from chat.core.model import DEFAULT_ROOM_MODES, Room, User
 from chat.core.names import clean_text, fold, room_problem
+from chat.history.records import event_id
 
 MAX_LOOKUP = 20  # names per ISON/USERHOST-style lookup, LIST by name, and spare invites
 #: Empty rooms kept in memory for their state and recent lines; beyond this the longest idle
@@ -84,14 +85,17 @@ class Context:
         self.default_room = fold(config.default_room) if config.default_room else None
         self.replay_lines = config.replay_lines
         self.idle_rooms: OrderedDict[str, None] = OrderedDict()  # folded names, oldest first
-        self._id_prefix = f"{int(clock() * 1000) % 36**6:x}-"
+        # Tells this process's ids from another's made in the same millisecond; from the start
+        # time, so a fake clock gives the same ids every run.
+        self._node = f"{int(self.started * 1000) % 0x10000:04x}"
         self._next_id = 0
 
     def envelope(self, room: str | None = None,
                  source: e.Source | None = None) -> tuple[str, float, Any, Any]:
         """A new event's common fields: a unique id, the time, the room and the cause."""
         self._next_id += 1
-        return f"{self._id_prefix}{self._next_id}", self.clock(), room, source
+        now = self.clock()
+        return event_id(now, self._node, self._next_id), now, room, source
 
     def reply(self, fx: Effects, user: User, cls: type[e.Event], room: str | None = None, /,
               **fields: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Sequence
-from dataclasses import replace
 
 from chat.history.records import ALL_KINDS, Query, Record, Ref, RoomState, Target
 from chat.history.store import StoreError
@@ -90,7 +89,7 @@ class MemoryStore:
                 if room is None:
                     room = self._rooms[folded] = _Room(record.room)
                 room.name = record.room
-                room.add(replace(record, seq=self._seq))
+                room.add(record._replace(seq=self._seq))
                 if len(room) > self.max_per_room:
                     room.drop_oldest(len(room) - self.max_per_room)
 
@@ -114,7 +113,7 @@ class MemoryStore:
                 return []
             page = _page(room, query, limit)
             # Like the SQLite store: every record carries the room's name as last written.
-            return [r if r.room == room.name else replace(r, room=room.name) for r in page]
+            return [r if r.room == room.name else r._replace(room=room.name) for r in page]
 
     def targets(self, rooms: Sequence[str], start: float, end: float,
                 limit: int) -> list[Target]:
