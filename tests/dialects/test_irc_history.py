@@ -195,21 +195,34 @@ def test_event_playback_adds_joins_parts_topics_and_nicks(net: MemoryNet, room: 
     net.advance(1)
     bob.line("PART #r :bye")
     net.advance(1)
+    net.irc("carol", "#r")
+    room.alice.line("KICK #r carol :out")
+    net.advance(1)
+    dave = net.irc("dave", "#r")
+    dave.line("QUIT :later")
+    net.advance(1)
     after = f"msgid={room.ids[5]}"
     playback = net.irc("ivan", "#r", caps=(*FULL, "draft/event-playback"))
-    body = batch(ask(playback, f"CHATHISTORY AFTER #r {after} 10"), "chathistory", "#r")
-    assert [irc_verb(line) for line in body] == ["JOIN", "TOPIC", "NICK", "PART", "JOIN"]
+    body = batch(ask(playback, f"CHATHISTORY AFTER #r {after} 20"), "chathistory", "#r")
+    assert [irc_verb(line) for line in body] == [
+        "JOIN", "TOPIC", "NICK", "PART", "JOIN", "KICK", "JOIN", "QUIT", "JOIN"]
     assert body[0].endswith(":bob!bob@127.0.0.1 JOIN #r")
     assert body[1].endswith(":alice!alice@127.0.0.1 TOPIC #r :news")
     assert body[2].endswith(":bob!bob@127.0.0.1 NICK :robert")
     assert body[3].endswith(":robert!bob@127.0.0.1 PART #r :bye")
+    assert body[5].endswith(":alice!alice@127.0.0.1 KICK #r carol :out")
+    assert body[7].endswith(":dave!dave@127.0.0.1 QUIT :later")
     assert all(tags(line)["msgid"] and re.fullmatch(ISO, tags(line)["time"]) for line in body)
     # Without event-playback: PRIVMSG and NOTICE only; the topic change as a server notice.
     plain = net.irc("jane", "#r", caps=FULL)
-    body = batch(ask(plain, f"CHATHISTORY AFTER #r {after} 10"), "chathistory", "#r")
+    body = batch(ask(plain, f"CHATHISTORY AFTER #r {after} 20"), "chathistory", "#r")
     assert [irc_verb(line) for line in body] == ["NOTICE"]
     assert irc_params(body[0]) == ["#r", "alice set the topic: news"]
     assert " :chat.local NOTICE " in body[0]
+    # event-playback without batch: membership lines would look live, so they are left out.
+    bare = net.irc("lee", "#r", caps=("server-time", "draft/event-playback"))
+    assert [irc_verb(line) for line in ask(bare, f"CHATHISTORY AFTER #r {after} 20")] == [
+        "NOTICE"]
 
 
 def test_actions_and_notices_come_back_as_they_were_sent(net: MemoryNet) -> None:
