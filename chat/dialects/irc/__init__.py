@@ -9,6 +9,7 @@ may join, speak, kick, set modes) is the core's. The package is laid out by conc
 - ``registration``: PASS/NICK/USER, CAP negotiation, the welcome burst and ISUPPORT;
 - ``commands``: input once registered, a handler per verb in ``COMMANDS``;
 - ``render``: output, a renderer per event type in ``RENDERERS``;
+- ``history``: CHATHISTORY in, ``chathistory`` batches out (its own ``RENDERERS``);
 - ``dialect``: :class:`IrcDialect`, the per-connection object that ties them together.
 """
 

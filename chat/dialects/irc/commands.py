@@ -14,6 +14,7 @@ from chat import __version__
 from chat.core import commands as c
 from chat.core.names import fold
 from chat.dialects.base import Decoded
+from chat.dialects.irc.history import chathistory
 from chat.dialects.irc.registration import (
     MAX_JOINS,
     MAX_TARGETS,
@@ -195,6 +196,7 @@ COMMANDS: dict[str, Handler] = {
         d.num("351", f"chat-{__version__}", d.server, text=""), isupport(d)],
     "TIME": _time,
     "TAGMSG": _ignore,
+    "CHATHISTORY": chathistory,
     "OPER": lambda d, verb, params: [d.num("491", text="No server operators on this server")],
     "LUSERS": lambda d, verb, params: [
         d.num("255", text="I have clients and no other servers")],

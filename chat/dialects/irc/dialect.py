@@ -13,20 +13,24 @@ from chat.core.model import User
 from chat.core.names import unencodable
 from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
 from chat.dialects.irc.commands import COMMANDS
+from chat.dialects.irc.history import RENDERERS as HISTORY_RENDERERS
 from chat.dialects.irc.numerics import numeric
 from chat.dialects.irc.registration import BEFORE, OPENING
-from chat.dialects.irc.render import RENDERERS
+from chat.dialects.irc.render import RENDERERS as EVENT_RENDERERS
 from chat.dialects.irc.syntax import LINE, TAGS, clip, mask, parse, text_of, too_long
 from chat.dialects.render import describe
 from chat.dialects.structured import iso_time
+
+#: Event type -> renderer: ``render``'s, and ``history``'s for the history events.
+RENDERERS = {**EVENT_RENDERERS, **HISTORY_RENDERERS}
 
 
 class IrcDialect(Dialect):
     """One IRC client: registration and capabilities here, everything else through the core."""
 
     name = "irc"
-    __slots__ = ("capkey", "caps", "got_user", "ident", "negotiating", "realname", "server",
-                 "want_nick")
+    __slots__ = ("batches", "capkey", "caps", "got_user", "ident", "negotiating", "realname",
+                 "server", "want_nick")
     server: str  # the server's name, the source of its lines
     #: Capabilities this client enabled: a set once a CAP REQ is acked (shared empty before).
     caps: set[str] | frozenset[str]
@@ -37,6 +41,7 @@ class IrcDialect(Dialect):
     ident: str
     realname: str
     got_user: bool
+    batches: int  # batches opened so far: their ids (see ``new_batch``)
 
     #: Events sent to many connections: encoded once per (capabilities, is-the-source) variant.
     _SHARED = (e.Message, e.Joined, e.Parted, e.Quitted, e.NickChanged, e.Kicked, e.ModeChanged,
@@ -55,6 +60,7 @@ class IrcDialect(Dialect):
         self.ident = ""
         self.realname = ""
         self.got_user = False
+        self.batches = 0
 
     # -- detection and framing ------------------------------------------------------------
 
@@ -96,20 +102,30 @@ class IrcDialect(Dialect):
         """A line from the server, without tags."""
         return (clip(f":{self.server} {rest}") + "\r\n").encode("utf-8")
 
-    def tags(self, event: e.Event, msgid: str | None = None) -> str:
-        """The message tags this client asked for, as a line prefix (or "")."""
-        tags = []
+    def new_batch(self) -> str | None:
+        """A fresh batch id, unique on this connection; None if the client did not enable
+        ``batch`` (then what would be batched is sent bare)."""
+        if "batch" not in self.caps:
+            return None
+        self.batches += 1
+        return str(self.batches)
+
+    def tags(self, event: e.Event, msgid: str | None = None, batch: str | None = None) -> str:
+        """The message tags this client asked for, as a line prefix (or ""); ``batch`` is the
+        id of the batch the line belongs to (only ever set when the client enabled ``batch``)."""
+        tags = [f"batch={batch}"] if batch is not None else []
         if "server-time" in self.caps:
             tags.append(f"time={iso_time(event.ts)}")
         if msgid is not None and "message-tags" in self.caps:
             tags.append(f"msgid={msgid}")
         return f"@{';'.join(tags)} " if tags else ""
 
-    def line_from(self, event: e.Event, rest: str, msgid: str | None = None) -> bytes:
+    def line_from(self, event: e.Event, rest: str, msgid: str | None = None,
+                  batch: str | None = None) -> bytes:
         """A line caused by ``event.source`` (or the server), with the tags this client wants."""
         prefix = mask(event.source) if event.source else self.server
         line = clip(f":{prefix} {rest}")
-        return (self.tags(event, msgid) + line + "\r\n").encode("utf-8")
+        return (self.tags(event, msgid, batch) + line + "\r\n").encode("utf-8")
 
     # -- input -----------------------------------------------------------------------------
 

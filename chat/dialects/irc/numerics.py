@@ -3,10 +3,13 @@
 The commands sent to the core carry the IRC verb as ``ref``; the core echoes ``ref`` on errors,
 which lets one core error code become the numeric IRC expects for that command (``not_in_room``
 is 404 for PRIVMSG but 442 for PART) and lets errors to NOTICE be dropped, as RFC 2812 requires.
+Commands decoded from CHATHISTORY carry a :class:`HistoryRef` instead, and their errors come
+out as IRCv3 standard replies (``FAIL CHATHISTORY ...``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chat.core import events as e
@@ -53,6 +56,35 @@ TWO_SUBJECTS = {"441", "443", "478"}
 _TEXT_ONLY = ("412", "417", "451", "462", "501", "502")
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryRef:
+    """The ``ref`` of a core command decoded from ``CHATHISTORY <sub> <target> ...``: the core
+    echoes it on its errors and answers, so an error becomes ``FAIL CHATHISTORY`` naming the
+    subcommand and target the client sent."""
+
+    sub: str
+    target: str
+
+
+#: Core error codes that mean "not a room you may read": ``FAIL CHATHISTORY INVALID_TARGET``.
+_BAD_TARGET = {"not_in_room", "no_such_room", "room_invalid"}
+
+
+def fail(d: IrcDialect, command: str, code: str, *context: str, text: str) -> bytes:
+    """An IRCv3 standard reply ``FAIL <command> <code> [<context>...] :<text>``."""
+    return d.server_line(" ".join(("FAIL", command, code, *context)) + f" :{text}")
+
+
+def history_error(d: IrcDialect, event: e.Error, ref: HistoryRef) -> bytes:
+    """A core error to a CHATHISTORY request, as the FAIL reply the chathistory spec names."""
+    if event.code in _BAD_TARGET:
+        return fail(d, "CHATHISTORY", "INVALID_TARGET", ref.sub, ref.target, text=event.text)
+    if event.code == "bad_limit":
+        return fail(d, "CHATHISTORY", "INVALID_PARAMS", ref.sub, event.subject or "*",
+                    text=event.text)
+    return fail(d, "CHATHISTORY", "MESSAGE_ERROR", ref.sub, ref.target, text=event.text)
+
+
 def numeric(server: str, me: str, code: str, *params: str, text: str | None = None) -> bytes:
     """The line ``:server code me params... [:text]``, clipped to the IRC line length."""
     middle = " ".join((me, *params))
@@ -63,6 +95,8 @@ def numeric(server: str, me: str, code: str, *params: str, text: str | None = No
 def error(d: IrcDialect, event: e.Error, is_self: bool) -> bytes | None:
     """A core error as the numeric the command that caused it expects (plus any end-of-list
     numeric the client waits for)."""
+    if isinstance(event.ref, HistoryRef):
+        return history_error(d, event, event.ref)
     verb = event.ref if isinstance(event.ref, str) else ""
     if verb == "NOTICE":
         return None  # RFC 2812: a NOTICE never causes an automatic reply, errors included

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from chat import __version__
 from chat.core import commands as c
 from chat.core import events as e
+from chat.core.history import MAX_PAGE
 from chat.core.modes import MAX_BANS, MAX_MODE_ARGS
 from chat.dialects.base import Decoded
 from chat.dialects.irc.syntax import host
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
 Handler = Callable[["IrcDialect", str, list[str]], list[Decoded]]
 
 #: IRCv3 capabilities offered in ``CAP LS``.
-CAPS = ("away-notify", "echo-message", "message-tags", "multi-prefix", "server-time",
-        "userhost-in-names")
+CAPS = ("away-notify", "batch", "draft/chathistory", "draft/event-playback", "echo-message",
+        "message-tags", "multi-prefix", "server-time", "userhost-in-names")
 #: First words that mark a connection as an IRC client.
 OPENING = {b"CAP", b"NICK", b"USER", b"PASS"}
 MAX_TARGETS = 4  # comma-separated targets per PRIVMSG/NOTICE/KICK (TARGMAX)
@@ -145,7 +146,8 @@ def isupport(d: IrcDialect) -> bytes:
         f"AWAYLEN={lim.reason_len}", "CASEMAPPING=ascii",
         *([f"CHANLIMIT=#:{lim.max_rooms_per_user}"] if lim.max_rooms_per_user else []),
         "CHANMODES=b,k,l,imnt", f"CHANNELLEN={lim.room_len}", "CHANTYPES=#",
-        f"KICKLEN={lim.reason_len}", f"MAXLIST=b:{MAX_BANS}", f"MODES={MAX_MODE_ARGS}",
+        f"CHATHISTORY={MAX_PAGE}", f"KICKLEN={lim.reason_len}", f"MAXLIST=b:{MAX_BANS}",
+        f"MODES={MAX_MODE_ARGS}", "MSGREFTYPES=msgid,timestamp",
         f"NETWORK={d.server}", f"NICKLEN={lim.nick_len}", "PREFIX=(ov)@+",
         f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},KICK:{MAX_TARGETS},"
         f"JOIN:{MAX_JOINS},PART:{MAX_JOINS},NAMES:{MAX_JOINS},WHOIS:1",

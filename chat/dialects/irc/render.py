@@ -26,24 +26,32 @@ _ACTION = "\x01ACTION "
 
 
 def _message(d: IrcDialect, event: e.Message, is_self: bool) -> bytes | None:
-    private = event.room is None
     if is_self and "echo-message" not in d.caps and not (
-            private and fold(event.target) == fold(d.user.nick)):
+            event.room is None and fold(event.target) == fold(d.user.nick)):
         return None  # IRC clients show what they sent themselves, unless they asked
+    return message_lines(d, event)
+
+
+def message_lines(d: IrcDialect, event: e.Message, batch: str | None = None,
+                  stamp: str = "") -> bytes:
+    """PRIVMSG/NOTICE lines for a message, cut to fit 512 bytes each (ids ``<id>``,
+    ``<id>.1``...); ``batch`` tags them into a batch, ``stamp`` goes in front of the text (a
+    past line's time, for clients without server-time)."""
     assert event.source is not None
+    private = event.room is None
     verb = "NOTICE" if event.kind == "notice" else "PRIVMSG"
     target = event.target if private else event.room
     head = f":{mask(event.source)} {verb} {target} :"
     budget = LINE - 2 - len(head.encode("utf-8"))
     if event.kind == "action":
         budget -= len(_ACTION) + 1
-    pieces = split_utf8(event.text, budget)
+    pieces = split_utf8(stamp + event.text, budget)
     out = []
     for i, piece in enumerate(pieces):
         if event.kind == "action":
             piece = f"{_ACTION}{piece}\x01"
         msgid = event.id if i == 0 else f"{event.id}.{i}"
-        out.append(f"{d.tags(event, msgid)}{head}{piece}\r\n")
+        out.append(f"{d.tags(event, msgid, batch)}{head}{piece}\r\n")
     return "".join(out).encode("utf-8")
 
 
