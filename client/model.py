@@ -14,6 +14,7 @@ and the newest and oldest ids it holds (where a gap fill and an older page start
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -517,20 +518,41 @@ class ChatModel:
         past = event.get("events")
         if conv is None or not isinstance(past, list):
             return
-        self.merge_history(conv, [p for p in past if isinstance(p, dict)])
+        self.merge_history(conv, [p for p in past if isinstance(p, dict)], event.get("direction"))
 
-    def merge_history(self, conv: Conversation, past: list[dict[str, Any]]) -> int:
+    def merge_history(self, conv: Conversation, past: list[dict[str, Any]],
+                      direction: object = "latest") -> int:
         """Put past events (oldest first) among ``conv``'s lines in time order; returns how many
-        were new. Lines already shown (same id) are skipped; none counts as unread."""
+        were new. Lines already shown (same id) are skipped; none counts as unread.
+
+        Many events share a millisecond, so their times alone cannot place them: a page comes in
+        the server's order, so each line goes after the page's previous one (or after the line
+        already shown with that id). The page's first new line goes before the lines of the same
+        time for a ``before`` page (all older than what is here), after them otherwise.
+        """
         added = 0
         stamped: list[tuple[datetime, str]] = []
+        lines = conv.lines
+        prev: int | None = None  # where the page's previous event is in ``lines``
         for event in past:
             line = self._history_line(conv, event)
             if line is None:
                 continue
             if line.id is not None:
                 stamped.append((line.ts, line.id))
-            if conv.remember(line) and self._insert(conv, line):
+                if not conv.remember(line):
+                    prev = _index_of(lines, line.id, prev)
+                    continue
+            if prev is None:
+                side = bisect.bisect_left if direction == "before" else bisect.bisect_right
+                at = side(lines, line.ts, key=lambda x: x.ts)
+            else:
+                at = prev + 1
+                while at < len(lines) and lines[at].ts < line.ts:
+                    at += 1
+            placed = self._insert(conv, at, line)
+            if placed is not None:
+                prev = placed
                 added += 1
         if stamped:
             first, last = stamped[0], stamped[-1]
@@ -563,17 +585,16 @@ class ChatModel:
                     id=_history_id(conv, event, replayed=True), history=True)
 
     @staticmethod
-    def _insert(conv: Conversation, line: Line) -> bool:
-        """Insert by time (after lines of the same time); False if older than a full scrollback."""
+    def _insert(conv: Conversation, at: int, line: Line) -> int | None:
+        """Insert at ``at``; where it went, or None if older than a full scrollback keeps."""
         lines = conv.lines
-        at = bisect.bisect_right(lines, line.ts, key=lambda x: x.ts)
         if len(lines) == lines.maxlen:
             if at == 0:
-                return False
+                return None
             lines.popleft()
             at -= 1
         lines.insert(at, line)
-        return True
+        return at
 
     def _on_pong(self, event: dict[str, Any]) -> None:
         pass  # keepalive answers: the connection layer notes them, nothing to show
@@ -592,3 +613,13 @@ def _history_id(conv: Conversation, event: dict[str, Any], *, replayed: bool = F
     rooms = event.get("rooms") if kind in ("quit", "nick") and not event.get("room") else None
     names = rooms if isinstance(rooms, list) else [event.get("room")]
     return event_id if any(isinstance(n, str) and fold(n) == conv.key for n in names) else None
+
+
+def _index_of(lines: deque[Line], line_id: str, after: int | None) -> int | None:
+    """Where the line with ``line_id`` is, looking after index ``after`` first."""
+    start = 0 if after is None else min(after + 1, len(lines))
+    for i, line in enumerate(itertools.islice(lines, start, None), start):
+        if line.id == line_id:
+            return i
+    return next((i for i, line in enumerate(itertools.islice(lines, start)) if line.id == line_id),
+                None)
