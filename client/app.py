@@ -50,7 +50,9 @@ class ChatApp:
             self.model, host, port, rooms=rooms, on_change=self.invalidate, backoff=backoff,
             keepalive=keepalive, ssl=ssl,
         )
-        self.pane = MessagePane(self.model)
+        # Paging up past the oldest line of a room asks the server for older lines.
+        self.pane = MessagePane(self.model, on_top=lambda conv: self.connection.request_older(
+            conv.name))
         self.input_buffer = Buffer(
             name="input", multiline=False, history=InMemoryHistory(),
             completer=ChatCompleter(self.model), complete_while_typing=False,

@@ -4,6 +4,13 @@ It connects, says ``hello``, answers the server's pings, notices a dead server (
 silence), says so, reconnects with backoff, takes the same nick back and rejoins the rooms the
 model says we are in. It never touches the UI: it calls ``on_change`` after every batch of
 events and the UI redraws from the model.
+
+History: a first join relies on the server's automatic replay of recent lines. After a
+reconnect, once the server confirms each rejoin, it fills the gap with ``history`` requests
+``after`` the newest event id the room showed before the drop, paging on from the last id
+returned while full pages come back (at most ``GAP_PAGES``); the model drops what the rejoin's
+own replay already brought. :meth:`Connection.request_older` asks for the page ``before`` the
+oldest loaded line, one request per room at a time, until a short page says there is no more.
 """
 
 from __future__ import annotations
@@ -16,15 +23,32 @@ import logging
 import random
 import ssl as ssl_module
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Literal
 
+from chat.wire.names import fold
 from client import protocol
-from client.model import ChatModel, ConnState
+from client.model import SCROLLBACK, ChatModel, ConnState
 
 log = logging.getLogger("client.connection")
 
 BACKOFF = (0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 10.0)  # seconds between attempts; the last repeats
 JITTER = 0.2  # +-20%, so clients dropped together do not all come back in the same instant
 NICK_ERRORS = ("nick_taken", "nick_invalid")
+GAP_PAGE = 100  # lines per gap-filling request after a reconnect (the protocol's maximum)
+GAP_PAGES = 10  # at most this many gap pages per room per reconnect
+OLDER_PAGE = 50  # lines per page when scrolling back past the oldest loaded line
+
+
+@dataclass(slots=True)
+class _HistoryAsk:
+    """A history request of ours still waiting for its answer (keyed by its ``ref``)."""
+
+    room: str  # folded
+    purpose: Literal["gap", "older"]
+    limit: int
+    page: int = 1
 
 
 def describe_error(exc: BaseException) -> str:
@@ -77,6 +101,12 @@ class Connection:
         self._wanted_nick = model.nick
         self._ping_ids = itertools.count(1)
         self._disconnect_reason = ""
+        self.gap_page = GAP_PAGE
+        self.gap_pages = GAP_PAGES
+        self.older_page = OLDER_PAGE
+        self._history_ids = itertools.count(1)
+        self._history_asks: dict[str, _HistoryAsk] = {}  # ref -> request waiting for its answer
+        self._gap_from: dict[str, str] = {}  # folded room -> newest id it showed before a drop
 
     @property
     def connected(self) -> bool:
@@ -99,6 +129,30 @@ class Connection:
             self._write(protocol.hello(nick))
             return True
         return self.send("nick", nick=nick)
+
+    def request_older(self, room: str) -> bool:
+        """Ask for the page of ``room``'s history before its oldest loaded line.
+
+        Nothing is sent (False) while a page is already on its way, once the beginning of the
+        history was reached, when the scrollback is full, or when not connected or not in the room.
+        """
+        conv = self.model.get(room)
+        if (conv is None or conv.kind != "room" or not conv.joined or conv.loading_older
+                or conv.history_start or len(conv.lines) >= SCROLLBACK or not self.connected):
+            return False
+        before = conv.oldest_id
+        if before is None and conv.lines:  # no line with an id yet: the oldest line's time
+            ts = conv.lines[0].ts.astimezone(UTC)
+            before = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+        conv.loading_older = True
+        self._ask_history(_HistoryAsk(conv.key, "older", self.older_page), conv.name,
+                          before=before)
+        return True
+
+    def _ask_history(self, ask: _HistoryAsk, room: str, **where: str | None) -> None:
+        ref = f"h{next(self._history_ids)}"
+        self._history_asks[ref] = ask
+        self._write(protocol.request("history", room=room, limit=ask.limit, ref=ref, **where))
 
     def reconnect_now(self) -> None:
         """Skip the rest of the backoff wait (``/reconnect``)."""
@@ -188,6 +242,10 @@ class Connection:
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
         codec = protocol.ClientProtocol()
+        # Requests of an earlier session are never answered now.
+        self._history_asks.clear()
+        for conv in self.model.conversations.values():
+            conv.loading_older = False
         self.model.set_state(ConnState.REGISTERING, "")
         self._write(protocol.hello(self._wanted_nick))
         self.on_change()
@@ -225,6 +283,12 @@ class Connection:
             rooms = self.model.joined_rooms() if reconnect else self.initial_rooms
             if reconnect:
                 self.model.info_all("Reconnected.", kind="info")
+                # Where each room's gap starts; asked once the server confirms the rejoin.
+                self._gap_from = {}
+                for room in rooms:
+                    conv = self.model.get(room)
+                    if conv is not None and conv.newest_id is not None:
+                        self._gap_from[conv.key] = conv.newest_id
             if rooms and not reconnect:
                 self.model.expect_join(rooms[0])  # start in the first room asked for
             for room in rooms:
@@ -244,7 +308,35 @@ class Connection:
             return
         if kind == "disconnect":
             self._disconnect_reason = str(event.get("reason") or "")
+        ref = event.get("ref")
+        ask = self._history_asks.pop(ref, None) if isinstance(ref, str) else None
         self.model.apply(event)
+        if kind == "join" and self.model.is_me(event.get("from")):
+            name = event.get("room")
+            after = self._gap_from.pop(fold(name), None) if isinstance(name, str) else None
+            if after is not None and isinstance(name, str):
+                self._ask_history(_HistoryAsk(fold(name), "gap", self.gap_page), name,
+                                  after=after)
+        if ask is not None:
+            self._history_answered(ask, event)
+
+    def _history_answered(self, ask: _HistoryAsk, event: dict[str, object]) -> None:
+        conv = self.model.conversations.get(ask.room)
+        past = event.get("events") if event.get("type") == "history" else None
+        if conv is None:
+            return
+        if ask.purpose == "older":
+            conv.loading_older = False
+            if isinstance(past, list) and len(past) < ask.limit:
+                conv.history_start = True  # a short (or empty) page: nothing older is left
+            return
+        # A gap page: a full one may have more after it.
+        if (isinstance(past, list) and past and len(past) >= ask.limit
+                and ask.page < self.gap_pages and conv.joined):
+            last = past[-1].get("id") if isinstance(past[-1], dict) else None
+            if isinstance(last, str):
+                self._ask_history(_HistoryAsk(ask.room, "gap", ask.limit, ask.page + 1),
+                                  conv.name, after=last)
 
     def _write(self, data: bytes) -> None:
         writer = self._writer

@@ -3,10 +3,18 @@
 ``ChatModel.apply(event)`` takes one event dict from the server and updates everything the
 UI draws from. Keeping this pure makes every rule here (who is in which room, where a private
 message goes, when a room counts as unread or mentioned) testable without sockets or a screen.
+
+History: a ``history`` event (the replay after a join, or the answer to a ``history`` request)
+merges its past events into the room's lines in time order, marked ``history`` and never counted
+as unread. Every room line the server keeps in history carries its event id; each conversation
+remembers the ids it shows (bounded), so a replay overlapping what is already there adds nothing,
+and the newest and oldest ids it holds (where a gap fill and an older page start from).
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -18,6 +26,9 @@ from chat.wire.names import fold
 
 SERVER_KEY = "*server*"
 SCROLLBACK = 5000  # lines kept per conversation
+SEEN_IDS = 2 * SCROLLBACK  # event ids remembered per conversation, for de-duplication
+# Event types the server keeps in a room's history (so their ids can anchor a history request).
+HISTORY_TYPES = frozenset({"message", "topic", "join", "part", "quit", "kick", "nick"})
 
 LineKind = Literal[
     "message", "action", "notice", "join", "part", "quit", "nick", "topic", "error", "info",
@@ -55,6 +66,8 @@ class Line:
     nick: str | None = None
     own: bool = False  # sent by us
     mention: bool = False  # mentions our nick
+    id: str | None = None  # the server's event id, for lines the server keeps in room history
+    history: bool = False  # replayed from history rather than seen live
 
 
 @dataclass(slots=True)
@@ -83,6 +96,35 @@ class Conversation:
     joined: bool = False  # rooms: we are a member right now
     unread: int = 0
     mentioned: bool = False
+    # History bookkeeping (rooms): ids shown here, oldest first, at most SEEN_IDS of them...
+    seen: dict[str, None] = field(default_factory=dict)
+    # ...the newest and the oldest of them, as (local time, id)...
+    newest: tuple[datetime, str] | None = None
+    oldest: tuple[datetime, str] | None = None
+    # ...and the state of loading older lines: a request in flight, or nothing older left.
+    loading_older: bool = False
+    history_start: bool = False
+
+    @property
+    def newest_id(self) -> str | None:
+        """Id of the newest room event shown (live or history): where a gap fill starts."""
+        return self.newest[1] if self.newest else None
+
+    @property
+    def oldest_id(self) -> str | None:
+        """Id of the oldest room event loaded: where the next older page ends."""
+        return self.oldest[1] if self.oldest else None
+
+    def remember(self, line: Line) -> bool:
+        """Note ``line``'s id; False if a line with that id is already here."""
+        if line.id is None:
+            return True
+        if line.id in self.seen:
+            return False
+        self.seen[line.id] = None
+        if len(self.seen) > SEEN_IDS:
+            del self.seen[next(iter(self.seen))]
+        return True
 
     @property
     def key(self) -> str:
@@ -258,7 +300,13 @@ class ChatModel:
         handler(event)
 
     def _add(self, conv: Conversation, line: Line, count: bool = True) -> None:
+        if not conv.remember(line):
+            return  # already shown (it came in a history answer first)
         conv.lines.append(line)
+        if line.id is not None:
+            conv.newest = (line.ts, line.id)  # live: the newest by definition
+            if conv.oldest is None:
+                conv.oldest = (line.ts, line.id)
         if not count or conv.key == self.current_key:
             return
         # Server chatter (welcome, motd, goodbyes) is not worth a number in the side panel.
@@ -270,7 +318,8 @@ class ChatModel:
     def _line(self, conv: Conversation, event: dict[str, Any], kind: LineKind, text: str,
               *, nick: str | None = None, mention: bool = False) -> None:
         own = self.is_me(nick)
-        self._add(conv, Line(parse_ts(event.get("ts")), kind, text, nick, own, mention and not own))
+        self._add(conv, Line(parse_ts(event.get("ts")), kind, text, nick, own, mention and not own,
+                             id=_history_id(conv, event)))
 
     def _room(self, event: dict[str, Any], create: bool = False) -> Conversation | None:
         name = event.get("room")
@@ -463,8 +512,114 @@ class ChatModel:
     def _on_disconnect(self, event: dict[str, Any]) -> None:
         self._line(self.server, event, "notice", str(event.get("text", "")))
 
+    def _on_history(self, event: dict[str, Any]) -> None:
+        """Past events of a room (the replay on join, or an answer to a history request)."""
+        conv = self._room(event)
+        past = event.get("events")
+        if conv is None or not isinstance(past, list):
+            return
+        self.merge_history(conv, [p for p in past if isinstance(p, dict)], event.get("direction"))
+
+    def merge_history(self, conv: Conversation, past: list[dict[str, Any]],
+                      direction: object = "latest") -> int:
+        """Put past events (oldest first) among ``conv``'s lines in time order; returns how many
+        were new. Lines already shown (same id) are skipped; none counts as unread.
+
+        Many events share a millisecond, so their times alone cannot place them: a page comes in
+        the server's order, so each line goes after the page's previous one (or after the line
+        already shown with that id). The page's first new line goes before the lines of the same
+        time for a ``before`` page (all older than what is here), after them otherwise.
+        """
+        added = 0
+        stamped: list[tuple[datetime, str]] = []
+        lines = conv.lines
+        prev: int | None = None  # where the page's previous event is in ``lines``
+        for event in past:
+            line = self._history_line(conv, event)
+            if line is None:
+                continue
+            if line.id is not None:
+                stamped.append((line.ts, line.id))
+                if not conv.remember(line):
+                    prev = _index_of(lines, line.id, prev)
+                    continue
+            if prev is None:
+                side = bisect.bisect_left if direction == "before" else bisect.bisect_right
+                at = side(lines, line.ts, key=lambda x: x.ts)
+            else:
+                at = prev + 1
+                while at < len(lines) and lines[at].ts < line.ts:
+                    at += 1
+            placed = self._insert(conv, at, line)
+            if placed is not None:
+                prev = placed
+                added += 1
+        if stamped:
+            first, last = stamped[0], stamped[-1]
+            if conv.oldest is None or first[0] <= conv.oldest[0]:
+                conv.oldest = first
+            if conv.newest is None or last[0] >= conv.newest[0]:
+                conv.newest = last
+        return added
+
+    def _history_line(self, conv: Conversation, event: dict[str, Any]) -> Line | None:
+        kind = event.get("type")
+        nick = event.get("from") if isinstance(event.get("from"), str) else None
+        text = str(event.get("text", ""))
+        line_kind: LineKind
+        mention = False
+        if kind == "message":
+            sub = event.get("kind")
+            line_kind = sub if sub in ("action", "notice") else "message"
+            mention = self.mentions_me(text) and not self.is_me(nick)
+        elif kind == "topic":
+            line_kind = "topic"
+            nick = event.get("set_by") if isinstance(event.get("set_by"), str) else nick
+        elif kind in ("join", "part", "quit", "nick"):
+            line_kind = kind
+        elif kind == "kick":
+            line_kind = "part"
+        else:
+            return None
+        return Line(parse_ts(event.get("ts")), line_kind, text, nick, self.is_me(nick), mention,
+                    id=_history_id(conv, event, replayed=True), history=True)
+
+    @staticmethod
+    def _insert(conv: Conversation, at: int, line: Line) -> int | None:
+        """Insert at ``at``; where it went, or None if older than a full scrollback keeps."""
+        lines = conv.lines
+        if len(lines) == lines.maxlen:
+            if at == 0:
+                return None
+            lines.popleft()
+            at -= 1
+        lines.insert(at, line)
+        return at
+
     def _on_pong(self, event: dict[str, Any]) -> None:
         pass  # keepalive answers: the connection layer notes them, nothing to show
 
     def _on_ping(self, event: dict[str, Any]) -> None:
         pass  # answered by the connection layer
+
+
+def _history_id(conv: Conversation, event: dict[str, Any], *, replayed: bool = False) -> str | None:
+    """The event's id if the server keeps this event in ``conv``'s history, else None."""
+    event_id, kind = event.get("id"), event.get("type")
+    if conv.kind != "room" or not isinstance(event_id, str) or kind not in HISTORY_TYPES:
+        return None
+    if kind == "topic" and not (event.get("changed") or replayed):
+        return None  # the topic shown on join is a reply, not a room event
+    rooms = event.get("rooms") if kind in ("quit", "nick") and not event.get("room") else None
+    names = rooms if isinstance(rooms, list) else [event.get("room")]
+    return event_id if any(isinstance(n, str) and fold(n) == conv.key for n in names) else None
+
+
+def _index_of(lines: deque[Line], line_id: str, after: int | None) -> int | None:
+    """Where the line with ``line_id`` is, looking after index ``after`` first."""
+    start = 0 if after is None else min(after + 1, len(lines))
+    for i, line in enumerate(itertools.islice(lines, start, None), start):
+        if line.id == line_id:
+            return i
+    return next((i for i, line in enumerate(itertools.islice(lines, start)) if line.id == line_id),
+                None)

@@ -4,9 +4,18 @@ A custom control rather than a ``Window`` over a text control, because prompt_to
 to keep a cursor visible, and a chat log has no cursor: it has "the newest line at the bottom"
 or "where the user scrolled to". We wrap and slice the rows ourselves, so new messages never
 move the view while the user reads history, and PageUp/PageDown move by whole screens.
+
+The scroll position is the line at the bottom of the view (the object, not its index), so
+history lines inserted above it never move what the user is reading. A day separator row goes
+between lines of different local days; above the oldest line a row says whether older lines are
+loading or there are none. Paging up onto the oldest line calls ``on_top`` (the app asks the
+server for an older page there).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.layout.controls import UIContent, UIControl
@@ -20,8 +29,20 @@ INDENT = 6  # continuation rows start under the text, after "HH:MM "
 _MARKERS = {"join": "-->", "part": "<--", "quit": "<--", "nick": "---", "topic": "---"}
 
 
+def day_separator(ts: datetime) -> str:
+    """The row between lines of different days: ``─── Monday 30 November 2026 ───``."""
+    return f"─── {ts:%A} {ts.day} {ts:%B %Y} ───"
+
+
 def render_line(line: Line) -> StyleAndTextTuples:
-    """One logical line as styled fragments (not yet wrapped)."""
+    """One logical line as styled fragments (not yet wrapped); history lines are dimmed."""
+    out = _render_line(line)
+    if line.history:
+        out = [(style + " class:history", text) for style, text, *_ in out]
+    return out
+
+
+def _render_line(line: Line) -> StyleAndTextTuples:
     out: StyleAndTextTuples = [("class:timestamp", line.ts.strftime("%H:%M") + " ")]
     nick = line.nick or ""
     if line.kind == "message":
@@ -75,10 +96,13 @@ def wrap(
 class MessagePane(UIControl):
     """Draws the model's current conversation; remembers a scroll position per conversation."""
 
-    def __init__(self, model: ChatModel) -> None:
+    def __init__(self, model: ChatModel,
+                 on_top: Callable[[Conversation], object] | None = None) -> None:
         self.model = model
-        # conversation key -> index of the line shown at the bottom; absent means "follow".
-        self._bottom: dict[str, int] = {}
+        self.on_top = on_top
+        # conversation key -> the line shown at the bottom; absent means "follow".
+        self._bottom: dict[str, Line] = {}
+        self._hint: dict[str, int] = {}  # where that line was last found
         self.width = 80
         self.height = 24
 
@@ -88,37 +112,79 @@ class MessagePane(UIControl):
         """Whether the pane follows new messages for ``conv`` (default: the current one)."""
         return (conv or self.model.current).key not in self._bottom
 
-    def _rows(self, line: Line) -> int:
-        return len(wrap(render_line(line), self.width))
+    def bottom_index(self, conv: Conversation) -> int | None:
+        """Index of the line at the bottom of the view; None when following new lines."""
+        line = self._bottom.get(conv.key)
+        if line is None:
+            return None
+        lines = conv.lines
+        hint = self._hint.get(conv.key, -1)
+        if not (0 <= hint < len(lines) and lines[hint] is line):
+            # Lines were inserted above it (history) or dropped: find it again.
+            hint = next((i for i, x in enumerate(lines) if x is line), -1)
+        if hint < 0 or hint >= len(lines) - 1:  # gone, or the newest line: follow again
+            self.forget(conv.key)
+            return None
+        self._hint[conv.key] = hint
+        return hint
+
+    def _set_bottom(self, conv: Conversation, index: int) -> None:
+        self._bottom[conv.key] = conv.lines[index]
+        self._hint[conv.key] = index
+
+    def _line_rows(self, conv: Conversation, i: int, width: int) -> list[StyleAndTextTuples]:
+        """Line ``i`` wrapped, after a day separator (or, for the oldest, the top row)."""
+        lines = conv.lines
+        rows = wrap(render_line(lines[i]), width)
+        if i > 0 and lines[i - 1].ts.date() != lines[i].ts.date():
+            rows.insert(0, [("class:day-separator", day_separator(lines[i].ts)[:width])])
+        elif i == 0 and conv.kind == "room":
+            if conv.loading_older:
+                rows.insert(0, [("class:history-edge", "─── loading older lines… ───"[:width])])
+            elif conv.history_start:
+                rows.insert(0, [("class:history-edge", "─── beginning of history ───"[:width])])
+        return rows
+
+    def _rows(self, conv: Conversation, i: int) -> int:
+        return len(self._line_rows(conv, i, self.width))
 
     def page_up(self) -> None:
-        """Back by a screen, stopping when the oldest line is at the top."""
+        """Back by a screen, stopping when the oldest line is at the top (which asks for more)."""
         conv = self.model.current
-        lines = conv.lines
+        lines: Sequence[Line] = conv.lines
         if not lines:
+            self._reached_top(conv)
             return
-        bottom = self._bottom.get(conv.key, len(lines) - 1)
+        bottom = self.bottom_index(conv)
+        bottom = len(lines) - 1 if bottom is None else bottom
         page = max(1, self.height - 2)
         rows = 0
         i = bottom
         while i > 0 and rows < page:
-            rows += self._rows(lines[i])
+            rows += self._rows(conv, i)
             i -= 1
         # Never scroll so far that the screen would not be full.
         first_full, rows = 0, 0
-        for j, line in enumerate(lines):
-            rows += self._rows(line)
+        for j in range(len(lines)):
+            rows += self._rows(conv, j)
             if rows >= self.height - 1:
                 first_full = j
                 break
         else:
-            return  # everything fits: nothing to scroll
-        self._bottom[conv.key] = max(i, first_full)
+            self._reached_top(conv)  # everything fits: nothing to scroll, but maybe older lines
+            return
+        self._set_bottom(conv, max(i, first_full))
+        if i <= first_full:
+            self._reached_top(conv)
+
+    def _reached_top(self, conv: Conversation) -> None:
+        if self.on_top is not None and conv.kind == "room":
+            self.on_top(conv)
 
     def page_down(self) -> None:
         """Forward by a screen; reaching the newest line pins the view again."""
         conv = self.model.current
-        bottom = self._bottom.get(conv.key)
+        bottom = self.bottom_index(conv)
         if bottom is None:
             return
         page = max(1, self.height - 2)
@@ -126,19 +192,20 @@ class MessagePane(UIControl):
         i = bottom
         while i < len(conv.lines) - 1 and rows < page:
             i += 1
-            rows += self._rows(conv.lines[i])
+            rows += self._rows(conv, i)
         if i >= len(conv.lines) - 1:
-            self._bottom.pop(conv.key, None)
+            self.forget(conv.key)
         else:
-            self._bottom[conv.key] = i
+            self._set_bottom(conv, i)
 
     def scroll_to_end(self) -> None:
         """Follow new messages again."""
-        self._bottom.pop(self.model.current.key, None)
+        self.forget(self.model.current.key)
 
     def forget(self, key: str) -> None:
         """Drop the scroll position of a conversation (cleared or closed)."""
         self._bottom.pop(key, None)
+        self._hint.pop(key, None)
 
     # -- drawing -----------------------------------------------------------------------------
 
@@ -146,15 +213,12 @@ class MessagePane(UIControl):
         """Exactly ``height`` rows (older ones above, padding at the top) for the current view."""
         conv = self.model.current
         lines = conv.lines
-        bottom = self._bottom.get(conv.key)
-        if bottom is not None and bottom >= len(lines) - 1:
-            bottom = None
-            self._bottom.pop(conv.key, None)
+        bottom = self.bottom_index(conv)
         room = height - (1 if bottom is not None else 0)
         rows: list[StyleAndTextTuples] = []
         i = len(lines) - 1 if bottom is None else bottom
         while i >= 0 and len(rows) < room:
-            rows[:0] = wrap(render_line(lines[i]), width)
+            rows[:0] = self._line_rows(conv, i, width)
             i -= 1
         rows = rows[-room:] if room > 0 else []
         rows[:0] = [[] for _ in range(room - len(rows))]

@@ -36,6 +36,9 @@ STYLE = Style.from_dict({
     "info": "ansibrightblack italic",
     "error": "ansired bold",
     "scroll-hint": "reverse",
+    "history": "dim",  # lines replayed from history, not seen live
+    "day-separator": "ansibrightblack bold",
+    "history-edge": "ansibrightblack italic",  # "beginning of history" / "loading older lines"
     "sidebar": "bg:#1c1c1c",
     "sidebar.title": "bold underline",
     "sidebar.entry": "",

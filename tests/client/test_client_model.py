@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from prompt_toolkit.completion import CompleteEvent
@@ -14,10 +15,13 @@ from client.pane import MessagePane, wrap
 from client.protocol import ClientProtocol, hello, request
 
 TS = "2026-11-25T14:03:12.345Z"
+_IDS = itertools.count(1)
 
 
 def ev(type: str, **fields: Any) -> dict[str, Any]:
-    base = {"type": type, "id": "x", "ts": TS, "room": None, "from": None, "text": ""}
+    # Every event gets its own id, as from a real server (the model drops repeated ids).
+    base = {"type": type, "id": f"x{next(_IDS)}", "ts": TS, "room": None, "from": None,
+            "text": ""}
     base.update(fields)
     return base
 
