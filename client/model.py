@@ -534,7 +534,7 @@ class ChatModel:
         stamped: list[tuple[datetime, str]] = []
         lines = conv.lines
         prev: int | None = None  # where the page's previous event is in ``lines``
-        for event in past:
+        for index, event in enumerate(past):
             line = self._history_line(conv, event)
             if line is None:
                 continue
@@ -544,8 +544,16 @@ class ChatModel:
                     prev = _index_of(lines, line.id, prev)
                     continue
             if prev is None:
-                side = bisect.bisect_left if direction == "before" else bisect.bisect_right
-                at = side(lines, line.ts, key=lambda x: x.ts)
+                # A line of this page already shown later in it marks the spot: the page's
+                # order is the server's, and is right even within one millisecond.
+                known = next((p.get("id") for p in past[index + 1:]
+                              if isinstance(p.get("id"), str) and p.get("id") in conv.seen), None)
+                found = None if known is None else _index_of(lines, known, None)
+                if found is not None:
+                    at = found
+                else:
+                    side = bisect.bisect_left if direction == "before" else bisect.bisect_right
+                    at = side(lines, line.ts, key=lambda x: x.ts)
             else:
                 at = prev + 1
                 while at < len(lines) and lines[at].ts < line.ts:

@@ -102,6 +102,18 @@ def test_a_replay_after_a_reconnect_never_shows_a_line_twice() -> None:
     assert model.get("#a").newest_id == model.get("#a").lines[-1].id
 
 
+def test_a_gap_page_goes_before_a_replay_of_the_same_millisecond() -> None:
+    """After a reconnect the join replay (the newest lines) may come before the gap page that
+    holds older lines too; all in one millisecond, only the page's order can place them."""
+    model = ChatModel("alice")
+    join(model, "#a", T0, "bob")
+    burst = [msg("#a", "bob", f"gap {i}", T0) for i in range(6)]
+    model.apply(history("#a", burst[3:], replay=True))
+    model.apply(history("#a", burst, direction="after"))
+    assert [t for t in texts(model, "#a") if t.startswith("gap")] == [
+        f"gap {i}" for i in range(6)]
+
+
 def test_a_live_line_that_came_first_in_a_history_answer_is_not_repeated() -> None:
     model = ChatModel("alice")
     join(model, "#a", T0)
