@@ -6,18 +6,39 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from chat.core import events as e
-from chat.history.records import Record
+from chat.history.records import Record, RoomState
+from chat.wire.names import fold
 
 
-def records(outputs: Iterable[e.Output]) -> Iterator[Record]:
-    """The records a core call's outputs leave in history (room events only, never replies)."""
+def records(outputs: Iterable[e.Output], into: list[Record],
+            rooms: dict[str, RoomState]) -> None:
+    """Add to ``into`` the records a core call's outputs leave in history (room events only,
+    never replies), and to ``rooms`` the room states it saves (the last one per room wins).
+    Room messages, nearly all of history, take the shortest path: this runs once per message
+    on the history thread."""
     for output in outputs:
         if output.__class__ is not e.Delivery:
+            if output.__class__ is e.SaveRoom:
+                state = output.state
+                rooms[fold(state.name)] = state
             continue
         event = output.event
+        if event.__class__ is e.Message:
+            room = event.room
+            if room is not None:  # private messages are kept only for accounts (not yet)
+                source = event.source
+                if source is not None:
+                    into.append(_new(Record, (event.id, event.ts, room, event.kind, source.nick,
+                                             source.ident, source.host, event.text, "", 0)))
+                else:
+                    into.append(_record(event, room, event.kind, event.text))
+            continue
         convert = _TO_RECORDS.get(event.__class__)
         if convert is not None:
-            yield from convert(event)
+            into.extend(convert(event))
+
+
+_new = tuple.__new__  # a Record from a full tuple of fields, skipping the keyword handling
 
 
 def _message(ev: e.Message) -> Iterator[Record]:

@@ -150,12 +150,7 @@ class HistoryService:
         records: list[Record] = []
         rooms: dict[str, RoomState] = {}
         while writes:
-            outputs = writes.popleft()
-            records.extend(convert.records(outputs))
-            for output in outputs:
-                if output.__class__ is e.SaveRoom:
-                    state = output.state
-                    rooms[fold(state.name)] = state
+            convert.records(writes.popleft(), records, rooms)
         try:
             if rooms:
                 self.store.save_rooms(list(rooms.values()))
