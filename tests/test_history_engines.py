@@ -84,6 +84,13 @@ def test_a_restart_keeps_rooms_and_history_for_every_dialect(engine: str,
         history = bot.expect_json(type="history", room="#keep", replay=True)
         assert [ev["text"] for ev in history["events"]][-3:] == [
             "from irc", "from json", "from telnet"]
+        irc = irc_client(made.server, "ircuser")  # no capabilities: times in the text
+        made.all.append(irc)
+        irc.cmd("JOIN #keep sesame")
+        irc.numeric("366")
+        for text in ("from irc", "from json", "from telnet"):
+            line = irc.verb("PRIVMSG")
+            assert line.endswith(f"] {text}") and " :[" in line  # [HH:MM] then the text
         bot.request(type="mode", target="#keep", args=[], ref=1)
         modes = bot.expect_json(type="modes", ref=1)
         assert modes["modes"] == "+ntk"
@@ -206,3 +213,32 @@ def test_a_data_directory_that_cannot_be_created_is_one_clear_error(tmp_path: Pa
     blocker.write_text("not a directory")
     error = failed_start(blocker / "data")
     assert "cannot use the data directory" in error
+
+
+def test_chathistory_is_answered_through_the_engine(engine: str, tmp_path: Path) -> None:
+    with running(engine, tmp_path / "data") as made:
+        bot = made.bot("talker", "#r")
+        for n in range(5):
+            bot.request(type="message", to="#r", text=f"line {n}")
+        bot.expect_json(type="message", text="line 4")
+        client = IrcClient(made.server.host, made.server.port)
+        made.all.append(client)
+        client.cmd("CAP LS 302")
+        client.cmd("NICK reader")
+        client.cmd("USER reader 0 * :reader")
+        client.verb("CAP")
+        client.cmd("CAP REQ :batch server-time message-tags draft/chathistory")
+        client.expect(" ACK ")
+        client.cmd("CAP END")
+        client.numeric("376")
+        client.cmd("JOIN #r")
+        client.numeric("366")
+        client.cmd("CHATHISTORY LATEST #r * 3")
+        opened = client.verb("BATCH")
+        assert " chathistory #r" in opened
+        lines = [client.verb("PRIVMSG") for _ in range(3)]
+        assert [line.rsplit(":", 1)[1] for line in lines] == ["line 2", "line 3", "line 4"]
+        assert all("time=" in line and "msgid=" in line and "batch=" in line for line in lines)
+        assert client.verb("BATCH").split()[-1].startswith("-")
+        client.cmd("CHATHISTORY BEFORE #r timestamp=bogus 3")
+        assert "FAIL CHATHISTORY" in client.expect("FAIL CHATHISTORY")
