@@ -184,8 +184,14 @@ def test_a_read_only_database_is_refused_at_open(tmp_path: Path) -> None:
         directory.chmod(0o755)
         SqliteStore(directory / DB_NAME).close()
         (directory / DB_NAME).chmod(0o644)
+        # A copy of the package nobody can read (the checkout may sit under /root).
+        code = directory / "code"
+        shutil.copytree(WORKTREE / "chat", code / "chat",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for path in [code, *code.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
         done = subprocess.run([python, "-c", _READ_ONLY_CHECK, str(directory / DB_NAME),
-                               str(WORKTREE)], user=65534, group=65534, capture_output=True,
+                               str(code)], user=65534, group=65534, capture_output=True,
                               text=True, timeout=30, check=False, cwd=directory)
         assert done.returncode == 3, done.stdout + done.stderr
         assert str(directory / DB_NAME) in done.stdout
