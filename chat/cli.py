@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     kept.add_argument("--history-max-per-room", type=int,
                       default=defaults.history_max_per_room,
                       help="newest history records kept per room")
+    accounts = parser.add_argument_group("accounts")
+    accounts.add_argument("--password-hash-time", type=int, default=defaults.password_hash_time,
+                          help="argon2id passes per password hash")
+    accounts.add_argument("--password-hash-memory", type=int,
+                          default=defaults.password_hash_memory,
+                          help="argon2id memory per password hash, in KiB")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -241,6 +247,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         data_dir=None if args.data_dir.strip().lower() == "none" else args.data_dir,
         replay_lines=args.replay_lines, history_days=args.history_days,
         history_max_per_room=args.history_max_per_room,
+        password_hash_time=args.password_hash_time,
+        password_hash_memory=args.password_hash_memory,
     )
 
 

@@ -123,6 +123,9 @@ class ServerConfig:
     replay_lines: int = 25  # recent lines a joiner is shown (0: none)
     history_days: float = 30.0  # history older than this is pruned (0: kept for ever)
     history_max_per_room: int = 100_000  # newest records kept per room
+    #: argon2id cost for account passwords: passes, and memory in KiB (OWASP's minimum).
+    password_hash_time: int = 2
+    password_hash_memory: int = 19456
 
     def __post_init__(self) -> None:
         _check_numbers(self)
@@ -131,6 +134,9 @@ class ServerConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be a port number (0-65535)")
         if not self.tls_handshake_timeout:
             raise ValueError("--tls-handshake-timeout must be more than 0")
+        if self.password_hash_time < 1 or self.password_hash_memory < 8:
+            raise ValueError("--password-hash-time must be at least 1 and "
+                             "--password-hash-memory at least 8 (KiB)")
         if self.replay_lines > MAX_REPLAY_LINES:
             raise ValueError(f"--replay-lines is at most {MAX_REPLAY_LINES} ({self.replay_lines})")
         if any(listener.tls for listener in self.listeners) and not self.tls_cert:

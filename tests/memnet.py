@@ -18,11 +18,17 @@ from typing import Any
 
 from irc_lines import irc_params, irc_verb
 
+from chat.accounts.memory import MemoryAccounts
+from chat.accounts.passwords import Hasher
+from chat.accounts.service import AuthService
 from chat.config import Limits, ServerConfig
 from chat.history.memory import MemoryStore
 from chat.history.service import HistoryService
 from chat.history.store import HistoryStore
 from chat.hub import Hub, HubObserver
+
+#: argon2id at its cheapest: tests check what hashing decides, not what it costs.
+CHEAP_HASHES = Hasher(time_cost=1, memory_kib=64)
 
 
 class FakeClock:
@@ -159,6 +165,7 @@ class MemoryNet:
         self.observers = observers
         #: The history store (in memory unless given): ``restart`` keeps it, as a disk would.
         self.store = store or MemoryStore(config.history_max_per_room)
+        self.account_store = MemoryAccounts()  # kept by ``restart`` too
         self.clients: dict[int, MemClient] = {}
         self.answers = False  # the history thread left answers in the hub's inbox
         self.hub = self._hub(config)
@@ -166,8 +173,10 @@ class MemoryNet:
     def _hub(self, config: ServerConfig) -> Hub:
         history = HistoryService(self.store, config, threaded=False,
                                  clock=lambda: self.clock.now + 1.7e9)
+        accounts = AuthService(self.account_store, CHEAP_HASHES, threaded=False,
+                               clock=lambda: self.clock.now + 1.7e9)
         hub = Hub(config, clock=self.clock, wallclock=lambda: self.clock.now + 1.7e9,
-                  observers=self.observers, history=history)
+                  observers=self.observers, history=history, accounts=accounts)
         hub.waker = self._wake
         return hub
 

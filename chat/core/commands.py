@@ -6,7 +6,7 @@ a wire format. ``ref`` is the client's correlation token (structured mode), echo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from chat.history.records import Direction, Ref
@@ -223,8 +223,42 @@ class HistoryTargets:
     ref: object = None
 
 
+
+@dataclass(frozen=True, slots=True)
+class RegisterAccount:
+    """Register an account named after the user's nick, with ``password``."""
+
+    password: str = field(repr=False)
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """Log in to ``account`` (None: the account named like the current nick)."""
+
+    account: str | None
+    password: str = field(repr=False)
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Logout:
+    """Stop being logged in."""
+
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePassword:
+    """Change the logged-in account's password (the old one proves it is the owner)."""
+
+    old: str = field(repr=False)
+    new: str = field(repr=False)
+    ref: object = None
+
+
 Command = (
     Register | ChangeNick | Join | Part | Say | SetTopic | ListRooms | ListMembers | Ping | Pong
     | Quit | Help | Invalid | Kick | Invite | Mode | Away | Whois | Who | Lookup
-    | FetchHistory | HistoryTargets
+    | FetchHistory | HistoryTargets | RegisterAccount | Login | Logout | ChangePassword
 )

@@ -14,6 +14,7 @@ from chat.config import ServerConfig
 from chat.core import events as e
 from chat.core.model import DEFAULT_ROOM_MODES, Room, User
 from chat.core.names import clean_text, fold, room_problem
+from chat.core.throttle import FailedLogins
 from chat.history.records import event_id
 
 MAX_LOOKUP = 20  # names per ISON/USERHOST-style lookup, LIST by name, and spare invites
@@ -85,6 +86,8 @@ class Context:
         self.default_room = fold(config.default_room) if config.default_room else None
         self.replay_lines = config.replay_lines
         self.idle_rooms: OrderedDict[str, None] = OrderedDict()  # folded names, oldest first
+        self.accounts: set[str] = set()  # folded names of every registered account
+        self.failed_logins = FailedLogins()  # per address and per account name
         # Tells this process's ids from another's made in the same millisecond; from the start
         # time, so a fake clock gives the same ids every run.
         self._node = f"{int(self.started * 1000) % 0x10000:04x}"

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 
 from chat.config import ServerConfig
+from chat.core import accounts, history, messages, moderation, modes, presence, registration, rooms
 from chat.core import commands as c
 from chat.core import events as e
-from chat.core import history, messages, moderation, modes, presence, registration, rooms
 from chat.core.context import Context, Effects, Handlers
 from chat.core.model import Room, User
 from chat.core.names import fold
@@ -24,9 +24,10 @@ from chat.history.records import RoomState
 #: Every command the core handles, by type, gathered from the rule modules.
 HANDLERS = Handlers.merge(registration.HANDLERS, rooms.HANDLERS, messages.HANDLERS,
                           moderation.HANDLERS, modes.HANDLERS, presence.HANDLERS,
-                          history.HANDLERS)
+                          history.HANDLERS, accounts.HANDLERS)
 
-_BEFORE_REGISTRATION = (c.Register, c.Ping, c.Pong, c.Quit, c.Invalid)
+#: Commands a connection may send before it has a nick (IRC's SASL logs in before).
+_BEFORE_REGISTRATION = (c.Register, c.Ping, c.Pong, c.Quit, c.Invalid, c.Login)
 
 
 class ChatCore:
@@ -106,6 +107,17 @@ class ChatCore:
         if user is None:  # gone while the store looked
             return []
         return history.recalled(self._ctx, user, recall, answer)
+
+    def restore_accounts(self, names: list[str]) -> None:
+        """Every registered account's name (at start)."""
+        self._ctx.accounts.update(fold(name) for name in names)
+
+    def authenticated(self, request: e.Authenticate, result: e.AuthResult) -> list[e.Output]:
+        """The account workers answered ``request``: what the user (and its rooms) are told."""
+        user = self.users.get(request.conn)
+        if user is None:
+            return []
+        return accounts.authenticated(self._ctx, user, request, result)
 
     def user(self, conn: int) -> User | None:
         """The user behind a connection, for dialects that address replies by nick."""

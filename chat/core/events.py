@@ -8,7 +8,7 @@ without touching the command handling that made them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chat.core.commands import MessageKind
 from chat.core.envelope import Event as Event
@@ -167,6 +167,22 @@ class HistoryTargetList(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class AccountStatus(Event):
+    """The user's own account changed: ``status`` is ``registered``, ``logged_in``,
+    ``logged_out`` or ``password_changed``; ``account`` is the account (empty when out)."""
+
+    account: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChanged(Event):
+    """``source`` logged in to ``account`` (or out: ``account`` empty); told to the rooms."""
+
+    account: str
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One event and the connections that must receive it, in the order the core decided.
 
@@ -212,4 +228,31 @@ class Recall:
     limit: int = 0
 
 
-Output = Delivery | Close | SaveRoom | Recall
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """The core needs a password hashed or checked (slow by design): the hub hands it to the
+    account workers and the result comes back through :meth:`ChatCore.authenticated`.
+
+    ``op`` is ``register``, ``login`` or ``password`` (check ``password``, then set
+    ``new_password``). The passwords are never logged and never shown in a repr.
+    """
+
+    conn: int
+    op: str
+    account: str
+    password: str = field(repr=False)
+    new_password: str = field(default="", repr=False)
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """A worker's answer: ``ok``, the account as stored, and if not ok why (``taken``,
+    ``wrong``, ``busy``, ``error``)."""
+
+    ok: bool
+    account: str
+    problem: str = ""
+
+
+Output = Delivery | Close | SaveRoom | Recall | Authenticate

@@ -25,6 +25,8 @@ class User:
     rooms: dict[str, Room] = field(default_factory=dict)  # folded name -> room, in join order
     current: Room | None = None  # where a human's plain lines go
     away: str = ""  # the away message; empty when present
+    account: str = ""  # the account logged in to; empty when not
+    authenticating: bool = False  # an account request is with the workers
     # Both start as a shared empty frozenset and become a set on first change: most users
     # never set a mode or get an invite, and an empty set costs 216 bytes per connection.
     modes: set[str] | frozenset[str] = frozenset()  # user modes: i (invisible), w (wallops)

@@ -173,3 +173,23 @@ def _(event: e.HistoryTargetList) -> str:
     if not event.targets:
         return "No room of yours was active then"
     return "Active rooms: " + " ".join(room for room, _ in event.targets)
+
+
+_ACCOUNT_STATUS = {
+    "registered": "Account {account} registered; you are logged in to it",
+    "logged_in": "You are now logged in as {account}",
+    "logged_out": "You are now logged out",
+    "password_changed": "Your password is changed",
+}
+
+
+@describe.register
+def _(event: e.AccountStatus) -> str:
+    return _ACCOUNT_STATUS.get(event.status, event.status).format(account=event.account)
+
+
+@describe.register
+def _(event: e.AccountChanged) -> str:
+    if event.account:
+        return f"{_who(event)} is logged in as {event.account}"
+    return f"{_who(event)} logged out"

@@ -128,6 +128,11 @@ _REQUESTS: dict[str, Callable[[dict[str, Any], object], c.Command]] = {
     "away": lambda o, ref: c.Away(_text(o, "text", required=False), ref),
     "whois": lambda o, ref: c.Whois(_text(o, "nick"), ref),
     "history": _history,
+    "register": lambda o, ref: c.RegisterAccount(_text(o, "password"), ref),
+    "login": lambda o, ref: c.Login(_text(o, "account", required=False) or None,
+                                    _text(o, "password"), ref),
+    "logout": lambda o, ref: c.Logout(ref),
+    "password": lambda o, ref: c.ChangePassword(_text(o, "old"), _text(o, "new"), ref),
 }
 
 
@@ -187,6 +192,10 @@ _FIELDS: dict[type, Callable[[Any], dict[str, Any]]] = {
     e.WhoisReply: _whois,
     e.Error: lambda ev: {"type": "error", "code": ev.code, "ref": ev.ref},
     e.Disconnect: lambda ev: {"type": "disconnect", "reason": ev.reason},
+    e.AccountStatus: lambda ev: {"type": "account", "account": ev.account or None,
+                                 "status": ev.status},
+    e.AccountChanged: lambda ev: {"type": "account_notify", "nick": ev.source.nick,
+                                  "account": ev.account or None},
     e.History: lambda ev: {"type": "history", "replay": ev.replay, "direction": ev.direction,
                            "events": [_replayed(past) for past in ev.events]},
 }

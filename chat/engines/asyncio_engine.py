@@ -20,6 +20,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable
 
+from chat.accounts.service import open_accounts
 from chat.config import Listener, ServerConfig
 from chat.engines.admission import BUSY, HostCount, quit_reason, setup_failure
 from chat.engines.contract import EngineStats, open_fds
@@ -109,7 +110,9 @@ class AsyncioEngine:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.hub = Hub(config, history=open_history(config))
+        history = open_history(config)
+        accounts = open_accounts(config, history.store if history else None)
+        self.hub = Hub(config, history=history, accounts=accounts)
         self._conns: dict[int, _Connection] = {}
         self._reasons: dict[int, str] = {}  # why we closed a connection, for its quit message
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -157,8 +160,7 @@ class AsyncioEngine:
                 sock.setblocking(False)
                 loop.add_reader(sock.fileno(), self._accept, sock, spec)
             self.hub.waker = functools.partial(loop.call_soon_threadsafe, self._answers)
-            if self.hub.history is not None:
-                self.hub.history.start()
+            self.hub.start()
             host, port = self.addresses[0][1]
             if on_ready:
                 on_ready(host, port)

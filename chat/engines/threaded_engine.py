@@ -34,6 +34,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from chat.accounts.service import open_accounts
 from chat.config import Listener, ServerConfig
 from chat.engines.admission import BUSY, HostCount, quit_reason, setup_failure
 from chat.engines.contract import EngineStats, open_fds
@@ -232,7 +233,9 @@ class ThreadedEngine:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.hub = Hub(config, history=open_history(config))
+        history = open_history(config)
+        accounts = open_accounts(config, history.store if history else None)
+        self.hub = Hub(config, history=history, accounts=accounts)
         self.hub.waker = self._kick  # an answer from the history thread waits
         self._lock = threading.Lock()  # guards the hub and every outbox's membership
         self._outboxes: dict[int, _Outbox] = {}
@@ -285,8 +288,7 @@ class ThreadedEngine:
         finally:
             threading.stack_size(old_stack)
         self._accepting.set()
-        if self.hub.history is not None:
-            self.hub.history.start()
+        self.hub.start()
         host, port = self.addresses[0][1]
         if on_ready:
             on_ready(host, port)

@@ -7,6 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from chat.accounts.service import AuthService
 from chat.config import ServerConfig
 from chat.core import ChatCore
 from chat.core import commands as c
@@ -50,6 +51,7 @@ class Hub:
         wallclock: Callable[[], float] = time.time,
         observers: Sequence[HubObserver] = (),
         history: HistoryService | None = None,
+        accounts: AuthService | None = None,
     ) -> None:
         self.config = config
         self.limits = config.limits
@@ -63,10 +65,15 @@ class Hub:
             self.core.restore(*history.load())
             observers = (Recorder(history), *observers)
         self.observers = tuple(observers)
+        self.accounts = accounts
+        if accounts is not None:
+            self.core.restore_accounts(accounts.names())
         #: Called (from any thread) when an answer from the history thread waits in the inbox:
         #: the engine then calls ``tick`` soon, on its own thread.
         self.waker: Callable[[], object] | None = None
-        self._inbox: deque[tuple[e.Recall, Answer]] = deque()
+        #: Work finished on other threads (history answers, password checks): the connection
+        #: it is for, and the core call that hands it out.
+        self._inbox: deque[tuple[int, Callable[[], list[e.Output]]]] = deque()
         #: Unsent bytes at or under which a connection counts as drained (engines read this).
         self.low_water = min(LOW_WATER, config.limits.sendq // 2) or LOW_WATER
         self._fanout = Fanout(self.sessions)
@@ -175,14 +182,14 @@ class Hub:
                 self._internal_error(session)
 
     def collect(self) -> None:
-        """Hand out the answers the history thread has left in the inbox."""
+        """Hand out what other threads finished (history answers, password checks)."""
         inbox = self._inbox
         while inbox:
-            recall, answer = inbox.popleft()
+            conn, finish = inbox.popleft()
             try:
-                self._apply(self.core.recalled(recall, answer))
+                self._apply(finish())
             except Exception:
-                session = self.sessions.get(recall.conn)
+                session = self.sessions.get(conn)
                 if session is not None:
                     self._internal_error(session)
 
@@ -201,10 +208,19 @@ class Hub:
         for session in self.sessions.values():
             self._fanout.close(session, reason)
 
+    def start(self) -> None:
+        """The engine is serving: start the history thread and the account workers."""
+        if self.history is not None:
+            self.history.start()
+        if self.accounts is not None:
+            self.accounts.start()
+
     def close(self) -> None:
         """The engine has closed every connection: commit history and close the store."""
         if self.history is not None:
             self.history.close()
+        if self.accounts is not None:
+            self.accounts.close()
 
     def take_output(self) -> Output:
         """Hand over (and forget) what the last calls produced."""
@@ -348,6 +364,8 @@ class Hub:
             for output in outputs:
                 if output.__class__ is e.Recall:
                     self._recall(output)
+                elif output.__class__ is e.Authenticate:
+                    self._authenticate(output)
 
     def _recall(self, recall: e.Recall) -> None:
         """Ask the history thread; its answer comes back through the inbox and ``tick``."""
@@ -358,7 +376,22 @@ class Hub:
 
     def _answered(self, recall: e.Recall, answer: Answer) -> None:
         """From the history thread: queue the answer and wake the engine."""
-        self._inbox.append((recall, answer))
+        self._post(recall.conn, lambda: self.core.recalled(recall, answer))
+
+    def _authenticate(self, request: e.Authenticate) -> None:
+        """Hand a password to the account workers; the result comes back through the inbox."""
+        if self.accounts is None:
+            self._checked(request, e.AuthResult(False, request.account, "error"))
+        else:
+            self.accounts.submit(request, self._checked)
+
+    def _checked(self, request: e.Authenticate, result: e.AuthResult) -> None:
+        """From an account worker: queue the result and wake the engine."""
+        self._post(request.conn, lambda: self.core.authenticated(request, result))
+
+    def _post(self, conn: int, finish: Callable[[], list[e.Output]]) -> None:
+        """Any thread: queue work for the engine's thread (``collect``), and wake it."""
+        self._inbox.append((conn, finish))
         waker = self.waker
         if waker is not None:
             waker()

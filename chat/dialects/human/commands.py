@@ -23,6 +23,11 @@ Commands:
   /whois NICK             who someone is, their rooms, away message and idle time
   /away [message]         mark yourself away (no message: back)
   /history [#room] [N]    the last N lines said in a room (default 25, at most 100)
+Accounts (your nick, kept for you):
+  /register PASSWORD      register your current nick as an account
+  /login [ACCOUNT] PASSWORD   log in (/identify works too)
+  /logout                 log out
+  /password OLD NEW       change your password
 Room operators (whoever created the room, and whoever they give +o):
   /kick [#room] NICK [reason]     remove someone from a room
   /invite NICK [#room]            let someone into an invite-only (+i) room
@@ -147,6 +152,29 @@ def _history(a: Args) -> list[Decoded]:
     return [c.FetchHistory(room, limit=int(count[:6]))]
 
 
+def _register(a: Args) -> list[Decoded]:
+    if not a.word or a.tail:
+        return [_usage("/register PASSWORD (no spaces)")]
+    return [c.RegisterAccount(a.word)]
+
+
+def _login(a: Args) -> list[Decoded]:
+    """/login PASSWORD or /login ACCOUNT PASSWORD."""
+    words = a.rest.split()
+    if len(words) == 1:
+        return [c.Login(None, words[0])]
+    if len(words) == 2:
+        return [c.Login(words[0], words[1])]
+    return [_usage(f"/{a.verb} [ACCOUNT] PASSWORD")]
+
+
+def _password(a: Args) -> list[Decoded]:
+    words = a.rest.split()
+    if len(words) != 2:
+        return [_usage("/password OLD NEW")]
+    return [c.ChangePassword(words[0], words[1])]
+
+
 def _quit(a: Args) -> list[Decoded]:
     return [c.Quit(a.rest)]
 
@@ -166,6 +194,10 @@ COMMANDS: dict[str, Command] = {
     "whois": lambda a: [c.Whois(a.word)] if a.word else [_usage("/whois NICK")],
     "away": lambda a: [c.Away(a.rest)],
     "history": _history,
+    "register": _register,
+    "login": _login, "identify": _login,
+    "logout": lambda a: [c.Logout()],
+    "password": _password,
     "back": lambda a: [c.Away("")],
     "kick": _kick,
     "invite": _invite,

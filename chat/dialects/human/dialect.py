@@ -61,8 +61,10 @@ class HumanDialect(Dialect):
     # -- output --------------------------------------------------------------------------
 
     def encode(self, event: e.Event, cache: dict[Any, bytes | None]) -> bytes | None:
-        if isinstance(event, e.PingRequest):
-            return None  # a person cannot answer; TCP keepalive covers dead peers
+        if isinstance(event, e.PingRequest | e.AccountChanged):
+            # A person cannot answer a ping (TCP keepalive covers dead peers); who logged in
+            # is shown by /whois, not as noise in every room.
+            return None
         current = self.user.current
         key: Any = ("h", current is not None and current.name == event.room)
         if isinstance(event, e.Message) and event.room is None:

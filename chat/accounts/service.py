@@ -1,0 +1,112 @@
+"""The account workers: password hashing and checking on threads of their own.
+
+An argon2 hash takes tens of milliseconds by design; done on the event loop or under the
+threaded engine's lock it would stall every client for that long. The core hands each request
+over as an :class:`~chat.core.events.Authenticate` effect; a worker hashes or verifies, talks to
+the store, and hands a result back through the hub's inbox (the same path history answers
+take). ``threaded=False`` does it at once on the caller's thread, for the in-memory tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from chat.accounts.passwords import Hasher
+from chat.accounts.records import Account
+from chat.accounts.store import AccountStore
+from chat.config import ServerConfig
+from chat.core import events as e
+
+log = logging.getLogger("chat.accounts")
+
+#: Requests waiting for a worker; beyond this a request fails at once as "busy".
+MAX_PENDING = 64
+WORKERS = 2
+
+Done = Callable[[e.Authenticate, e.AuthResult], None]
+
+
+class AuthService:
+    """Registers accounts, checks and changes passwords, off the engines' threads."""
+
+    def __init__(self, store: AccountStore, hasher: Hasher | None = None, *,
+                 threaded: bool = True, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.hasher = hasher or Hasher()
+        self.threaded = threaded
+        self.clock = clock
+        self._queue: queue.Queue[tuple[e.Authenticate, Done] | None] = queue.Queue(MAX_PENDING)
+        self._workers: list[threading.Thread] = []
+
+    def names(self) -> list[str]:
+        """Every account name (at start, for nick protection and registration checks)."""
+        return self.store.account_names()
+
+    def start(self) -> None:
+        """Start the worker threads (threaded mode)."""
+        if self.threaded and not self._workers:
+            for n in range(WORKERS):
+                worker = threading.Thread(target=self._main, name=f"chat-accounts-{n}",
+                                          daemon=True)
+                worker.start()
+                self._workers.append(worker)
+
+    def close(self) -> None:
+        """Let the workers finish what they hold, then stop them."""
+        for _ in self._workers:
+            self._queue.put(None)
+        for worker in self._workers:
+            worker.join(timeout=10)
+        self._workers = []
+
+    def submit(self, request: e.Authenticate, done: Done) -> None:
+        """Handle ``request`` soon and call ``done`` with the result (from a worker thread)."""
+        if not self.threaded:
+            done(request, self._handle(request))
+            return
+        try:
+            self._queue.put_nowait((request, done))
+        except queue.Full:
+            done(request, e.AuthResult(False, request.account, "busy"))
+
+    def _main(self) -> None:
+        while (item := self._queue.get()) is not None:
+            request, done = item
+            try:
+                result = self._handle(request)
+            except Exception:  # a store failure: the asker is told, the worker goes on
+                log.exception("account request %s failed", request.op)
+                result = e.AuthResult(False, request.account, "error")
+            done(request, result)
+
+    def _handle(self, request: e.Authenticate) -> e.AuthResult:
+        op = request.op
+        name = request.account
+        if op == "register":
+            password_hash, scram = self.hasher.hash(request.password)
+            made = self.store.create_account(Account(name, password_hash, scram, self.clock()))
+            return e.AuthResult(made, name, "" if made else "taken")
+        account = self.store.get_account(name)
+        ok = self.hasher.verify(account.password_hash if account else None, request.password)
+        if not ok or account is None:
+            return e.AuthResult(False, name, "wrong")
+        if op == "password":
+            password_hash, scram = self.hasher.hash(request.new_password)
+            if not self.store.set_password(account.name, password_hash, scram):
+                return e.AuthResult(False, name, "wrong")
+        return e.AuthResult(True, account.name)
+
+
+def open_accounts(config: ServerConfig, store: object | None) -> AuthService:
+    """The account workers over ``store`` when it keeps accounts too (SQLite), else memory."""
+    from chat.accounts.memory import MemoryAccounts
+
+    accounts: AccountStore = MemoryAccounts()
+    if isinstance(store, AccountStore):
+        accounts = store
+    hasher = Hasher(config.password_hash_time, config.password_hash_memory)
+    return AuthService(accounts, hasher)
