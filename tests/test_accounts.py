@@ -193,3 +193,38 @@ def test_the_workers_hash_off_the_callers_thread_and_refuse_when_full() -> None:
 def test_passwords_never_show_in_a_repr() -> None:
     request = e.Authenticate(1, "password", "alice", "old secret", "new secret")
     assert "secret" not in repr(request)
+
+
+def test_scram_sha_256_proves_the_password_without_sending_it() -> None:
+    import scramp
+
+    store = MemoryAccounts()
+    service = AuthService(store, CHEAP_HASHES, threaded=False)
+    results: list[e.AuthResult] = []
+
+    def run(op: str, message: str, conn: int = 1) -> e.AuthResult:
+        service.submit(e.Authenticate(conn, op, "", message), lambda r, res: results.append(res))
+        return results[-1]
+
+    service.submit(e.Authenticate(1, "register", "alice", "correct horse"), lambda r, s: None)
+    for password, ok in (("correct horse", True), ("wrong horse", False)):
+        client = scramp.ScramClient(["SCRAM-SHA-256"], "alice", password)
+        first = run("scram-first", client.get_client_first())
+        assert first.ok and first.account == "alice"
+        client.set_server_first(first.reply)
+        final = run("scram-final", client.get_client_final())
+        assert final.ok is ok
+        if ok:
+            client.set_server_final(final.reply)  # the server proved it knows the password too
+    # An unknown account looks the same until the proof fails: same salt on every try.
+    salts = []
+    for _ in range(2):
+        client = scramp.ScramClient(["SCRAM-SHA-256"], "nobody", "whatever")
+        first = run("scram-first", client.get_client_first(), conn=2)
+        assert first.ok
+        salts.append(first.reply.split(",s=")[1].split(",")[0])
+        client.set_server_first(first.reply)
+        assert not run("scram-final", client.get_client_final(), conn=2).ok
+    assert salts[0] == salts[1]
+    assert not run("scram-first", "not a scram message").ok
+    assert not run("scram-final", "c=biws,r=x,p=y", conn=9).ok  # no exchange under way

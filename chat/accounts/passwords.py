@@ -21,7 +21,7 @@ MAX_PASSWORD = 256
 #: SCRAM iteration count (RFC 7677 asks for at least 4096).
 SCRAM_ITERATIONS = 4096
 
-_SCRAM = scramp.ScramMechanism("SCRAM-SHA-256")
+SCRAM = scramp.ScramMechanism("SCRAM-SHA-256")
 
 
 def password_problem(password: str) -> str | None:
@@ -48,7 +48,7 @@ class Hasher:
 
     def hash(self, password: str) -> tuple[str, Scram]:
         """The argon2id hash and the SCRAM credentials of ``password``."""
-        salt, stored_key, server_key, iterations = _SCRAM.make_auth_info(
+        salt, stored_key, server_key, iterations = SCRAM.make_auth_info(
             password, iteration_count=SCRAM_ITERATIONS)
         return self._argon2().hash(password), Scram(salt, stored_key, server_key, iterations)
 

@@ -9,13 +9,20 @@ take). ``threaded=False`` does it at once on the caller's thread, for the in-mem
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import queue
+import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
-from chat.accounts.passwords import Hasher
+import scramp
+
+from chat.accounts.passwords import SCRAM, SCRAM_ITERATIONS, Hasher
 from chat.accounts.records import Account
 from chat.accounts.store import AccountStore
 from chat.config import ServerConfig
@@ -41,6 +48,7 @@ class AuthService:
         self.clock = clock
         self._queue: queue.Queue[tuple[e.Authenticate, Done] | None] = queue.Queue(MAX_PENDING)
         self._workers: list[threading.Thread] = []
+        self._scram = ScramExchanges(store)
 
     def names(self) -> list[str]:
         """Every account name (at start, for nick protection and registration checks)."""
@@ -85,6 +93,10 @@ class AuthService:
 
     def _handle(self, request: e.Authenticate) -> e.AuthResult:
         op = request.op
+        if op == "scram-first":
+            return self._scram.first(request.conn, request.password)
+        if op == "scram-final":
+            return self._scram.final(request.conn, request.password)
         name = request.account
         if op == "register":
             password_hash, scram = self.hasher.hash(request.password)
@@ -110,3 +122,62 @@ def open_accounts(config: ServerConfig, store: object | None) -> AuthService:
         accounts = store
     hasher = Hasher(config.password_hash_time, config.password_hash_memory)
     return AuthService(accounts, hasher)
+
+
+class ScramExchanges:
+    """SCRAM-SHA-256 exchanges between their two steps, per connection (bounded)."""
+
+    #: Exchanges held at once; the oldest is forgotten first (its client then fails).
+    MAX_HELD = 1000
+
+    def __init__(self, store: AccountStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._held: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+        self._secret = secrets.token_bytes(32)  # for stand-in credentials
+
+    def first(self, conn: int, message: str) -> e.AuthResult:
+        """The client-first message: look the account up, answer with server-first."""
+        names: list[str] = []
+
+        def credentials(name: str) -> tuple[bytes, bytes, bytes, int]:
+            names.append(name)
+            account = self.store.get_account(name) if len(name) <= 64 else None
+            if account is None:  # a stand-in that fails later, exactly like a wrong password
+                return self._stand_in(name)
+            return tuple(account.scram)  # type: ignore[return-value]
+
+        server = SCRAM.make_server(credentials)
+        try:
+            server.set_client_first(message)
+            reply = server.get_server_first()
+        except scramp.ScramException:
+            return e.AuthResult(False, names[0] if names else "", "wrong")
+        with self._lock:
+            self._held[conn] = (server, names[0])
+            while len(self._held) > self.MAX_HELD:
+                self._held.popitem(last=False)
+        return e.AuthResult(True, names[0], reply=reply)
+
+    def final(self, conn: int, message: str) -> e.AuthResult:
+        """The client-final message: check the proof, answer with server-final."""
+        with self._lock:
+            held = self._held.pop(conn, None)
+        if held is None:
+            return e.AuthResult(False, "", "wrong")
+        server, name = held
+        try:
+            server.set_client_final(message)
+            reply = server.get_server_final()
+        except scramp.ScramException:
+            return e.AuthResult(False, name, "wrong")
+        account = self.store.get_account(name)
+        if account is None:
+            return e.AuthResult(False, name, "wrong")
+        return e.AuthResult(True, account.name, reply=reply)
+
+    def _stand_in(self, name: str) -> tuple[bytes, bytes, bytes, int]:
+        """The same made-up credentials for a name every time: retrying says nothing."""
+        seed = hmac.new(self._secret, name.encode(), hashlib.sha256).digest()
+        return seed[:16], hashlib.sha256(seed + b"s").digest(), hashlib.sha256(
+            seed + b"k").digest(), SCRAM_ITERATIONS

@@ -20,6 +20,8 @@ from chat.core.names import fold, nick_problem
 HANDLERS = Handlers()
 
 WRONG = "Wrong account name or password"
+#: A SCRAM message is a few hundred bytes; anything much longer is not one.
+MAX_SCRAM_MESSAGE = 2048
 
 
 def _throttled(ctx: Context, fx: Effects, user: User, account: str) -> bool:
@@ -75,6 +77,28 @@ def login(ctx: Context, fx: Effects, user: User, cmd: c.Login) -> None:
     fx.out.append(e.Authenticate(user.conn, "login", account, cmd.password, ref=fx.ref))
 
 
+@HANDLERS.on(c.ScramStep)
+def scram_step(ctx: Context, fx: Effects, user: User, cmd: c.ScramStep) -> None:
+    """SASL SCRAM-SHA-256, a step at a time (the workers hold the exchange between steps)."""
+    if user.account:
+        ctx.error(fx, user, "already_logged_in", f"You are logged in as {user.account}")
+        return
+    if len(cmd.message) > MAX_SCRAM_MESSAGE:
+        ctx.error(fx, user, "login_failed", WRONG)
+        return
+    if not cmd.final:
+        wait = ctx.failed_logins.wait(ctx.clock(), "host:" + user.host)
+        if wait:
+            text = f"Too many failed logins; try again in {math.ceil(wait)} seconds"
+            ctx.error(fx, user, "login_throttled", text)
+            return
+    if _busy(ctx, fx, user):
+        return
+    user.authenticating = True
+    op = "scram-final" if cmd.final else "scram-first"
+    fx.out.append(e.Authenticate(user.conn, op, "", cmd.message, ref=fx.ref))
+
+
 @HANDLERS.on(c.Logout)
 def logout(ctx: Context, fx: Effects, user: User, cmd: c.Logout) -> None:
     """Stop being logged in; the rooms are told (IRC account-notify)."""
@@ -109,7 +133,14 @@ def authenticated(ctx: Context, user: User, request: e.Authenticate,
     fx = Effects(user.conn, request.ref)
     user.authenticating = False
     op = request.op
+    if result.ok and op == "scram-first":
+        if _throttled(ctx, fx, user, result.account):
+            return fx.out
+        ctx.reply(fx, user, e.SaslChallenge, data=result.reply)
+        return fx.out
     if result.ok:
+        if op == "scram-final":
+            ctx.reply(fx, user, e.SaslChallenge, data=result.reply)
         if op == "password":
             ctx.reply(fx, user, e.AccountStatus, account=user.account, status="password_changed")
             return fx.out
@@ -127,8 +158,10 @@ def authenticated(ctx: Context, user: User, request: e.Authenticate,
     elif result.problem in ("busy", "error"):
         ctx.error(fx, user, "try_again", "The server could not check that now; try again soon")
     else:
-        ctx.failed_logins.failed(ctx.clock(), "host:" + user.host,
-                                 "account:" + fold(request.account))
+        keys = ["host:" + user.host]
+        if result.account:
+            keys.append("account:" + fold(result.account))
+        ctx.failed_logins.failed(ctx.clock(), *keys)
         ctx.error(fx, user, "login_failed", WRONG)
     return fx.out
 

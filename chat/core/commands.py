@@ -257,8 +257,20 @@ class ChangePassword:
     ref: object = None
 
 
+
+@dataclass(frozen=True, slots=True)
+class ScramStep:
+    """One client message of a SASL SCRAM-SHA-256 exchange (RFC 5802): the client-first
+    message, then (``final``) the client-final one. The account is named inside the first."""
+
+    message: str = field(repr=False)
+    final: bool = False
+    ref: object = None
+
+
 Command = (
     Register | ChangeNick | Join | Part | Say | SetTopic | ListRooms | ListMembers | Ping | Pong
     | Quit | Help | Invalid | Kick | Invite | Mode | Away | Whois | Who | Lookup
     | FetchHistory | HistoryTargets | RegisterAccount | Login | Logout | ChangePassword
+    | ScramStep
 )

@@ -27,7 +27,7 @@ HANDLERS = Handlers.merge(registration.HANDLERS, rooms.HANDLERS, messages.HANDLE
                           history.HANDLERS, accounts.HANDLERS)
 
 #: Commands a connection may send before it has a nick (IRC's SASL logs in before).
-_BEFORE_REGISTRATION = (c.Register, c.Ping, c.Pong, c.Quit, c.Invalid, c.Login)
+_BEFORE_REGISTRATION = (c.Register, c.Ping, c.Pong, c.Quit, c.Invalid, c.Login, c.ScramStep)
 
 
 class ChatCore:

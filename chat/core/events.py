@@ -176,6 +176,13 @@ class AccountStatus(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class SaslChallenge(Event):
+    """The server's next SCRAM message to the user (server-first, then server-final)."""
+
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
 class AccountChanged(Event):
     """``source`` logged in to ``account`` (or out: ``account`` empty); told to the rooms."""
 
@@ -234,7 +241,8 @@ class Authenticate:
     account workers and the result comes back through :meth:`ChatCore.authenticated`.
 
     ``op`` is ``register``, ``login`` or ``password`` (check ``password``, then set
-    ``new_password``). The passwords are never logged and never shown in a repr.
+    ``new_password``), or ``scram-first``/``scram-final`` (``password`` holds the client's SCRAM
+    message). The passwords are never logged and never shown in a repr.
     """
 
     conn: int
@@ -253,6 +261,7 @@ class AuthResult:
     ok: bool
     account: str
     problem: str = ""
+    reply: str = ""  # SCRAM: the server's message to send back
 
 
 Output = Delivery | Close | SaveRoom | Recall | Authenticate
