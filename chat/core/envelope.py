@@ -12,6 +12,8 @@ class Source:
     nick: str
     ident: str = ""
     host: str = ""
+    account: str = ""  # the account it was logged in to (IRC account-tag, extended-join)
+    realname: str = ""
 
 
 @dataclass(frozen=True, slots=True)

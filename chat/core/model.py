@@ -37,10 +37,12 @@ class User:
 
     @property
     def source(self) -> Source:
-        """Snapshot used as the cause of events; rebuilt only when the nick changes."""
-        if self._source is None or self._source.nick != self.nick:
-            self._source = Source(self.nick, self.ident or self.nick, self.host)
-        return self._source
+        """Snapshot used as the cause of events; rebuilt only when the nick or account changes."""
+        source = self._source
+        if source is None or source.nick != self.nick or source.account != self.account:
+            source = self._source = Source(self.nick, self.ident or self.nick, self.host,
+                                           self.account, self.realname)
+        return source
 
 
 @dataclass(eq=False, slots=True)

@@ -15,9 +15,10 @@ MAX_WHO = 200  # entries in one WHO reply for a mask (a room's WHO lists the who
 
 def _entry(user: User, room: Room | None = None) -> e.UserEntry:
     if room is None:
-        return e.UserEntry(user.nick, user.ident, user.host, user.realname, user.away)
+        return e.UserEntry(user.nick, user.ident, user.host, user.realname, user.away,
+                           account=user.account)
     return e.UserEntry(user.nick, user.ident, user.host, user.realname, user.away, room.name,
-                       user.conn in room.ops, user.conn in room.voiced)
+                       user.conn in room.ops, user.conn in room.voiced, user.account)
 
 
 @HANDLERS.on(c.Away)

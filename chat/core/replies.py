@@ -118,6 +118,7 @@ class UserEntry:
     room: str = ""
     op: bool = False
     voice: bool = False
+    account: str = ""
 
 
 @dataclass(frozen=True, slots=True)

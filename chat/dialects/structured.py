@@ -158,7 +158,8 @@ def _whois(event: e.WhoisReply) -> dict[str, Any]:
     u = event.user
     rooms = [{"room": r.room, "op": r.op, "voice": r.voice} for r in event.rooms]
     return {"type": "whois", "nick": u.nick, "ident": u.ident, "host": u.host,
-            "realname": u.realname, "away": u.away, "rooms": rooms, "idle": event.idle,
+            "realname": u.realname, "away": u.away, "account": u.account or None,
+            "rooms": rooms, "idle": event.idle,
             "signon": iso_time(event.signon)}
 
 
