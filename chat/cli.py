@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
                       default=defaults.history_max_per_room,
                       help="newest history records kept per room")
     accounts = parser.add_argument_group("accounts")
+    accounts.add_argument("--nick-protection", choices=["grace", "strict", "off"],
+                          default=defaults.nick_protection,
+                          help="a registered nick used without logging in: renamed after "
+                               "--nick-grace seconds (grace), refused (strict), or allowed")
+    accounts.add_argument("--nick-grace", type=float, default=defaults.nick_grace,
+                          help="seconds to log in before a registered nick is taken back")
     accounts.add_argument("--password-hash-time", type=int, default=defaults.password_hash_time,
                           help="argon2id passes per password hash")
     accounts.add_argument("--password-hash-memory", type=int,
@@ -247,6 +253,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         data_dir=None if args.data_dir.strip().lower() == "none" else args.data_dir,
         replay_lines=args.replay_lines, history_days=args.history_days,
         history_max_per_room=args.history_max_per_room,
+        nick_protection=args.nick_protection, nick_grace=args.nick_grace,
         password_hash_time=args.password_hash_time,
         password_hash_memory=args.password_hash_memory,
     )

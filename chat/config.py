@@ -14,7 +14,7 @@ MAX_SECONDS = 30 * 24 * 3600.0  # longest timer or timeout: beyond it, socket op
 _MINIMUM = {"max_line": 512, "nick_len": 1, "room_len": 2, "topic_len": 1, "message_len": 1,
             "rate_burst": 1, "recvq_lines": 1}
 _SECONDS = {"sendq_grace", "register_timeout", "ping_interval", "ping_timeout", "greet_delay",
-            "shutdown_grace", "tls_handshake_timeout"}
+            "shutdown_grace", "tls_handshake_timeout", "nick_grace"}
 
 
 def _check_numbers(obj: object) -> None:
@@ -123,6 +123,10 @@ class ServerConfig:
     replay_lines: int = 25  # recent lines a joiner is shown (0: none)
     history_days: float = 30.0  # history older than this is pruned (0: kept for ever)
     history_max_per_room: int = 100_000  # newest records kept per room
+    #: A registered nick used without its account: rename after ``nick_grace`` seconds
+    #: ("grace"), refuse it at once ("strict"), or let it be ("off").
+    nick_protection: str = "grace"
+    nick_grace: float = 30.0
     #: argon2id cost for account passwords: passes, and memory in KiB (OWASP's minimum).
     password_hash_time: int = 2
     password_hash_memory: int = 19456
@@ -134,6 +138,9 @@ class ServerConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be a port number (0-65535)")
         if not self.tls_handshake_timeout:
             raise ValueError("--tls-handshake-timeout must be more than 0")
+        if self.nick_protection not in ("grace", "strict", "off"):
+            raise ValueError("--nick-protection must be grace, strict or off, "
+                             f"not {self.nick_protection!r}")
         if self.password_hash_time < 1 or self.password_hash_memory < 8:
             raise ValueError("--password-hash-time must be at least 1 and "
                              "--password-hash-memory at least 8 (KiB)")

@@ -228,3 +228,51 @@ def test_scram_sha_256_proves_the_password_without_sending_it() -> None:
     assert salts[0] == salts[1]
     assert not run("scram-first", "not a scram message").ok
     assert not run("scram-final", "c=biws,r=x,p=y", conn=9).ok  # no exchange under way
+
+
+def test_a_registered_nick_is_taken_back_after_the_grace_unless_its_owner_logs_in() -> None:
+    net = MemoryNet(CONFIG)
+    registered(net, "alice", "correct-horse").close()
+    squatter = net.human("alice")
+    squatter.expect("belongs to a registered account. Log in (/login PASSWORD) within 30")
+    watcher = net.bot("watcher", "#lobby")
+    net.advance(29)
+    assert net.hub.core.user(squatter.conn).nick == "alice"  # type: ignore[union-attr]
+    net.advance(1)
+    squatter.expect("You are now Guest1: the nickname alice belongs to a registered account")
+    assert watcher.expect_json(type="nick")["nick"] == "Guest1"
+    owner = net.human("bob")
+    owner.line("/nick alice")
+    owner.expect("belongs to a registered account")
+    net.advance(10)
+    owner.line("/login correct-horse")
+    owner.expect("You are now logged in as alice")
+    net.advance(60)
+    assert net.hub.core.user(owner.conn).nick == "alice"  # type: ignore[union-attr]
+
+
+def test_a_later_nick_change_gets_a_grace_of_its_own() -> None:
+    net = MemoryNet(CONFIG)
+    registered(net, "alice").close()
+    registered(net, "anna").close()
+    person = net.human("alice")
+    net.advance(20)
+    person.line("/nick anna")
+    net.advance(10)  # the first grace ends, but the nick now is anna's, taken 10 s ago
+    assert net.hub.core.user(person.conn).nick == "anna"  # type: ignore[union-attr]
+    net.advance(20)
+    person.expect("You are now Guest")
+
+
+def test_strict_protection_refuses_a_registered_nick() -> None:
+    from dataclasses import replace
+
+    net = MemoryNet(replace(CONFIG, nick_protection="strict"))
+    registered(net, "alice").close()
+    bob = net.bot("bob")
+    bob.request(type="nick", nick="ALICE", ref=1)
+    assert bob.expect_json(type="error", ref=1)["code"] == "nick_protected"
+    bob.request(type="login", account="alice", password="correct horse")
+    bob.expect_json(type="account", status="logged_in")
+    bob.request(type="nick", nick="alice", ref=2)
+    assert bob.expect_json(type="nick")["nick"] == "alice"

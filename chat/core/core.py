@@ -119,6 +119,11 @@ class ChatCore:
             return []
         return accounts.authenticated(self._ctx, user, request, result)
 
+    def nick_grace_over(self, conn: int) -> list[e.Output]:
+        """The time to log in to a registered nick ``conn`` took is up."""
+        user = self.users.get(conn)
+        return [] if user is None else registration.nick_grace_over(self._ctx, user)
+
     def user(self, conn: int) -> User | None:
         """The user behind a connection, for dialects that address replies by nick."""
         return self.users.get(conn)

@@ -264,4 +264,13 @@ class AuthResult:
     reply: str = ""  # SCRAM: the server's message to send back
 
 
-Output = Delivery | Close | SaveRoom | Recall | Authenticate
+@dataclass(frozen=True, slots=True)
+class Later:
+    """The core wants to look at ``conn`` again after ``delay`` seconds (the hub keeps time):
+    for now only the grace to log in to a registered nick (``ChatCore.nick_grace_over``)."""
+
+    conn: int
+    delay: float
+
+
+Output = Delivery | Close | SaveRoom | Recall | Authenticate | Later

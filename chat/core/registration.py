@@ -37,7 +37,52 @@ def _nick_free(ctx: Context, fx: Effects, user: User, nick: str) -> bool:
     if holder is not None and holder is not user:
         ctx.error(fx, user, "nick_taken", f"Nickname {nick!r} is already in use", nick)
         return False
+    if protected(ctx, user, nick) and ctx.config.nick_protection == "strict":
+        text = f"The nickname {nick} belongs to a registered account: log in to use it"
+        ctx.error(fx, user, "nick_protected", text, nick)
+        return False
     return True
+
+
+def protected(ctx: Context, user: User, nick: str) -> bool:
+    """Whether ``nick`` is a registered account's that ``user`` is not logged in to."""
+    folded = fold(nick)
+    return (ctx.config.nick_protection != "off" and folded in ctx.accounts
+            and fold(user.account) != folded)
+
+
+def _warn_if_protected(ctx: Context, fx: Effects, user: User) -> None:
+    """Using someone's registered nick: log in within the grace, or be renamed."""
+    if protected(ctx, user, user.nick):
+        grace = ctx.config.nick_grace
+        text = (f"The nickname {user.nick} belongs to a registered account. Log in "
+                f"(/login PASSWORD) within {grace:g} seconds or you will be renamed.")
+        ctx.reply(fx, user, e.Notice, text=text)
+        user.grace_until = ctx.clock() + grace
+        fx.out.append(e.Later(user.conn, grace))
+
+
+def nick_grace_over(ctx: Context, user: User) -> list[e.Output]:
+    """The grace is over: still on someone else's registered nick means a guest nick now."""
+    fx = Effects(user.conn)
+    if not user.registered or not protected(ctx, user, user.nick):
+        return fx.out
+    if ctx.clock() < user.grace_until - 0.5:  # a later change started a new grace
+        return fx.out
+    old = user.nick
+    guest = _guest_nick(ctx)
+    _rename(ctx, fx, user, guest)
+    text = f"You are now {guest}: the nickname {old} belongs to a registered account"
+    ctx.reply(fx, user, e.Notice, text=text)
+    return fx.out
+
+
+def _guest_nick(ctx: Context) -> str:
+    while True:
+        ctx.guests += 1
+        nick = f"Guest{ctx.guests}"[: ctx.limits.nick_len]
+        if fold(nick) not in ctx.nicks and fold(nick) not in ctx.accounts:
+            return nick
 
 
 @HANDLERS.on(c.Register)
@@ -61,6 +106,7 @@ def register(ctx: Context, fx: Effects, user: User, cmd: c.Register) -> None:
     }
     ctx.reply(fx, user, e.Welcome, nick=user.nick, server=ctx.config.name,
               motd=ctx.config.motd, limits=limits, started=ctx.started)
+    _warn_if_protected(ctx, fx, user)
     if cmd.join_default and ctx.config.default_room:
         join(ctx, fx, user, c.Join(ctx.config.default_room))
 
@@ -70,12 +116,18 @@ def change_nick(ctx: Context, fx: Effects, user: User, cmd: c.ChangeNick) -> Non
     """Rename; everyone sharing a room hears it once."""
     if cmd.nick == user.nick or not _nick_free(ctx, fx, user, cmd.nick):
         return
+    _rename(ctx, fx, user, cmd.nick)
+    _warn_if_protected(ctx, fx, user)
+
+
+def _rename(ctx: Context, fx: Effects, user: User, nick: str) -> None:
+    """``user`` is now ``nick``; everyone sharing a room hears it once."""
     recipients = ctx.neighbours(user)
     rooms = tuple(room.name for room in user.rooms.values())
-    event = e.NickChanged(*ctx.envelope(None, user.source), new_nick=cmd.nick, rooms=rooms)
+    event = e.NickChanged(*ctx.envelope(None, user.source), new_nick=nick, rooms=rooms)
     del ctx.nicks[fold(user.nick)]
-    user.nick = cmd.nick
-    ctx.nicks[fold(cmd.nick)] = user
+    user.nick = nick
+    ctx.nicks[fold(nick)] = user
     fx.send(event, recipients)
 
 

@@ -366,6 +366,8 @@ class Hub:
                     self._recall(output)
                 elif output.__class__ is e.Authenticate:
                     self._authenticate(output)
+                elif output.__class__ is e.Later:
+                    self.timers.at(self.clock() + output.delay, output.conn, Timer.NICK)
 
     def _recall(self, recall: e.Recall) -> None:
         """Ask the history thread; its answer comes back through the inbox and ``tick``."""
@@ -439,6 +441,8 @@ class Hub:
             self._drain_backlog(session, now)
         elif kind is Timer.IDLE:
             self._check_idle(session, now)
+        elif kind is Timer.NICK:
+            self._apply(self.core.nick_grace_over(conn))
         elif kind is Timer.SENDQ:
             grace = self.limits.sendq_grace
             if session.over_since and now - session.over_since >= grace * 0.999:

@@ -15,6 +15,7 @@ class Timer(IntEnum):
     RATE = 3  # rate-limited lines may go on
     IDLE = 4  # liveness: ping a silent client, or drop one that did not answer
     SENDQ = 5  # the send queue has been over its limit for the grace period
+    NICK = 6  # the grace to log in to a registered nick is over
 
 
 class Timers:
