@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import getpass
 import logging
 import signal
 import ssl
@@ -27,6 +28,7 @@ import tomllib
 from typing import Any
 
 from chat import __version__
+from chat.accounts.passwords import Hasher, password_problem
 from chat.config import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -204,12 +206,14 @@ def load_config_file(path: str, parser: argparse.ArgumentParser) -> dict[str, An
     actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in
                ("help", "version", "config")}
     limit_names = {f.name for f in dataclasses.fields(Limits)}
+    values: dict[str, Any] = {}
+    if "operators" in data:
+        values["operators"] = _operators(path, data.pop("operators"))
     items = [(k, v) for k, v in data.items() if k != "limits"]
     limits_table = data.get("limits", {})
     if not isinstance(limits_table, dict):
         raise ConfigFileError(f"{path}: 'limits' must be a table")
     items += [(k, v) for k, v in limits_table.items()]
-    values: dict[str, Any] = {}
     for key, value in items:
         dest = key.replace("-", "_")
         action = actions.get(dest)
@@ -220,6 +224,34 @@ def load_config_file(path: str, parser: argparse.ArgumentParser) -> dict[str, An
         except ConfigFileError as exc:
             raise ConfigFileError(f"{path}: {exc}") from None
     return values
+
+
+def _operators(path: str, table: object) -> tuple[tuple[str, str], ...]:
+    """``[operators.NAME]`` tables, each with ``password = "<argon2id hash>"``."""
+    if not isinstance(table, dict):
+        raise ConfigFileError(f"{path}: 'operators' must hold [operators.NAME] tables")
+    found = []
+    for name, entry in table.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("password"), str) or (
+                set(entry) - {"password"}):
+            raise ConfigFileError(f"{path}: [operators.{name}] needs password = \"<hash>\" "
+                                  "(and nothing else)")
+        found.append((name, entry["password"]))
+    return tuple(found)
+
+
+def hash_password(stdin: Any = None) -> int:
+    """``chat-server hash-password``: read a password from stdin, print its argon2id hash (for
+    ``[operators.NAME] password = "..."``). Nothing is echoed or logged."""
+    stdin = stdin or sys.stdin
+    password = (getpass.getpass("Password: ") if stdin.isatty()
+                else stdin.readline().rstrip("\r\n"))
+    problem = password_problem(password)
+    if problem:
+        print(f"chat-server: {problem}", file=sys.stderr)
+        return 2
+    print(Hasher().hash(password)[0])
+    return 0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -249,7 +281,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         greet_delay=args.greet_delay, motd=args.motd, shutdown_grace=args.shutdown_grace,
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_port=args.tls_port,
         tls_handshake_timeout=args.tls_handshake_timeout, limits=limits,
-        listeners=tuple(args.listeners),
+        listeners=tuple(args.listeners), operators=tuple(getattr(args, "operators", ())),
         data_dir=None if args.data_dir.strip().lower() == "none" else args.data_dir,
         replay_lines=args.replay_lines, history_days=args.history_days,
         history_max_per_room=args.history_max_per_room,
@@ -261,6 +293,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the server in the foreground until SIGINT/SIGTERM; exit 0 after a clean stop."""
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["hash-password"]:
+        return hash_password()
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

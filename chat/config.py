@@ -130,6 +130,9 @@ class ServerConfig:
     #: argon2id cost for account passwords: passes, and memory in KiB (OWASP's minimum).
     password_hash_time: int = 2
     password_hash_memory: int = 19456
+    #: Server operators: (name, argon2id hash) pairs, from ``[operators.NAME]`` tables in the
+    #: config file (hashes made by ``chat-server hash-password``).
+    operators: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         _check_numbers(self)
@@ -138,6 +141,10 @@ class ServerConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be a port number (0-65535)")
         if not self.tls_handshake_timeout:
             raise ValueError("--tls-handshake-timeout must be more than 0")
+        for name, password_hash in self.operators:
+            if not password_hash.startswith("$argon2"):
+                raise ValueError(f"operator {name!r}: password must be a hash made by "
+                                 "'chat-server hash-password'")
         if self.nick_protection not in ("grace", "strict", "off"):
             raise ValueError("--nick-protection must be grace, strict or off, "
                              f"not {self.nick_protection!r}")

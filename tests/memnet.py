@@ -174,7 +174,8 @@ class MemoryNet:
         history = HistoryService(self.store, config, threaded=False,
                                  clock=lambda: self.clock.now + 1.7e9)
         accounts = AuthService(self.account_store, CHEAP_HASHES, threaded=False,
-                               clock=lambda: self.clock.now + 1.7e9)
+                               clock=lambda: self.clock.now + 1.7e9,
+                               operators=config.operators)
         hub = Hub(config, clock=self.clock, wallclock=lambda: self.clock.now + 1.7e9,
                   observers=self.observers, history=history, accounts=accounts)
         hub.waker = self._wake

@@ -27,6 +27,7 @@ from chat.accounts.records import Account
 from chat.accounts.store import AccountStore
 from chat.config import ServerConfig
 from chat.core import events as e
+from chat.wire.names import fold
 
 log = logging.getLogger("chat.accounts")
 
@@ -41,8 +42,10 @@ class AuthService:
     """Registers accounts, checks and changes passwords, off the engines' threads."""
 
     def __init__(self, store: AccountStore, hasher: Hasher | None = None, *,
-                 threaded: bool = True, clock: Callable[[], float] = time.time) -> None:
+                 threaded: bool = True, clock: Callable[[], float] = time.time,
+                 operators: tuple[tuple[str, str], ...] = ()) -> None:
         self.store = store
+        self.operators = {fold(name): (name, password_hash) for name, password_hash in operators}
         self.hasher = hasher or Hasher()
         self.threaded = threaded
         self.clock = clock
@@ -98,6 +101,11 @@ class AuthService:
         if op == "scram-final":
             return self._scram.final(request.conn, request.password)
         name = request.account
+        if op == "oper":
+            found = self.operators.get(fold(name))
+            ok = self.hasher.verify(found[1] if found else None, request.password)
+            return e.AuthResult(ok and found is not None, found[0] if found else name,
+                                "" if ok else "wrong")
         if op == "register":
             password_hash, scram = self.hasher.hash(request.password)
             made = self.store.create_account(Account(name, password_hash, scram, self.clock()))
@@ -121,7 +129,7 @@ def open_accounts(config: ServerConfig, store: object | None) -> AuthService:
     if isinstance(store, AccountStore):
         accounts = store
     hasher = Hasher(config.password_hash_time, config.password_hash_memory)
-    return AuthService(accounts, hasher)
+    return AuthService(accounts, hasher, operators=config.operators)
 
 
 class ScramExchanges:

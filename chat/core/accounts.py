@@ -13,6 +13,7 @@ import math
 from chat.accounts.passwords import MAX_PASSWORD, password_problem
 from chat.core import commands as c
 from chat.core import events as e
+from chat.core import operators
 from chat.core.context import Context, Effects, Handlers
 from chat.core.model import User
 from chat.core.names import fold, nick_problem
@@ -133,6 +134,9 @@ def authenticated(ctx: Context, user: User, request: e.Authenticate,
     fx = Effects(user.conn, request.ref)
     user.authenticating = False
     op = request.op
+    if op == "oper":
+        operators.opered(ctx, fx, user, request, result)
+        return fx.out
     if result.ok and op == "scram-first":
         if _throttled(ctx, fx, user, result.account):
             return fx.out

@@ -268,9 +268,49 @@ class ScramStep:
     ref: object = None
 
 
+
+@dataclass(frozen=True, slots=True)
+class Oper:
+    """Become a server operator (``name`` and password from the server's config)."""
+
+    name: str
+    password: str = field(repr=False)
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """(Server operators) disconnect ``nick`` from the server."""
+
+    nick: str
+    reason: str = ""
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wallops:
+    """(Server operators) a message to everyone who asked for them (user mode ``+w``)."""
+
+    text: str
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBan:
+    """(Server operators) ban a ``nick!ident@host`` mask from the whole server for ``seconds``
+    (0: until lifted); whoever matches now is disconnected. ``remove`` lifts it; an empty mask
+    lists the bans."""
+
+    mask: str
+    seconds: float = 0.0
+    reason: str = ""
+    remove: bool = False
+    ref: object = None
+
+
 Command = (
     Register | ChangeNick | Join | Part | Say | SetTopic | ListRooms | ListMembers | Ping | Pong
     | Quit | Help | Invalid | Kick | Invite | Mode | Away | Whois | Who | Lookup
     | FetchHistory | HistoryTargets | RegisterAccount | Login | Logout | ChangePassword
-    | ScramStep
+    | ScramStep | Oper | Kill | Wallops | ServerBan
 )

@@ -89,6 +89,7 @@ class Context:
         self.accounts: set[str] = set()  # folded names of every registered account
         self.failed_logins = FailedLogins()  # per address and per account name
         self.guests = 0  # the last GuestN nick handed out
+        self.server_bans: list[e.ServerBanInfo] = []  # server-wide bans (operators set them)
         # Tells this process's ids from another's made in the same millisecond; from the start
         # time, so a fake clock gives the same ids every run.
         self._node = f"{int(self.started * 1000) % 0x10000:04x}"

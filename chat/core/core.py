@@ -13,7 +13,17 @@ import time
 from collections.abc import Callable
 
 from chat.config import ServerConfig
-from chat.core import accounts, history, messages, moderation, modes, presence, registration, rooms
+from chat.core import (
+    accounts,
+    history,
+    messages,
+    moderation,
+    modes,
+    operators,
+    presence,
+    registration,
+    rooms,
+)
 from chat.core import commands as c
 from chat.core import events as e
 from chat.core.context import Context, Effects, Handlers
@@ -24,7 +34,7 @@ from chat.history.records import RoomState
 #: Every command the core handles, by type, gathered from the rule modules.
 HANDLERS = Handlers.merge(registration.HANDLERS, rooms.HANDLERS, messages.HANDLERS,
                           moderation.HANDLERS, modes.HANDLERS, presence.HANDLERS,
-                          history.HANDLERS, accounts.HANDLERS)
+                          history.HANDLERS, accounts.HANDLERS, operators.HANDLERS)
 
 #: Commands a connection may send before it has a nick (IRC's SASL logs in before).
 _BEFORE_REGISTRATION = (c.Register, c.Ping, c.Pong, c.Quit, c.Invalid, c.Login, c.ScramStep)
@@ -107,6 +117,10 @@ class ChatCore:
         if user is None:  # gone while the store looked
             return []
         return history.recalled(self._ctx, user, recall, answer)
+
+    def restore_server_bans(self, bans: list[e.ServerBanInfo]) -> None:
+        """The server-wide bans a store kept (at start)."""
+        self._ctx.server_bans[:] = bans
 
     def restore_accounts(self, names: list[str]) -> None:
         """Every registered account's name (at start)."""

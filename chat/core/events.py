@@ -190,6 +190,38 @@ class AccountChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class OperStatus(Event):
+    """The user is now a server operator, as ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class WallopsMessage(Event):
+    """A server operator's message to everyone with user mode ``+w``."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBanInfo:
+    """One server-wide ban."""
+
+    mask: str
+    reason: str
+    set_by: str
+    set_at: float
+    expires: float = 0.0  # epoch seconds; 0: until lifted
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBanList(Event):
+    """The server-wide bans in force (answer to an operator)."""
+
+    bans: tuple[ServerBanInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One event and the connections that must receive it, in the order the core decided.
 
@@ -273,4 +305,11 @@ class Later:
     delay: float
 
 
-Output = Delivery | Close | SaveRoom | Recall | Authenticate | Later
+@dataclass(frozen=True, slots=True)
+class SaveServerBans:
+    """The server-wide bans changed: a store keeps the whole list."""
+
+    bans: tuple[ServerBanInfo, ...]
+
+
+Output = Delivery | Close | SaveRoom | Recall | Authenticate | Later | SaveServerBans

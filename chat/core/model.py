@@ -28,6 +28,7 @@ class User:
     account: str = ""  # the account logged in to; empty when not
     authenticating: bool = False  # an account request is with the workers
     grace_until: float = 0.0  # when the grace to log in to a registered nick ends
+    oper: str = ""  # the server operator name it logged in as (OPER); empty when none
     # Both start as a shared empty frozenset and become a set on first change: most users
     # never set a mode or get an invite, and an empty set costs 216 bytes per connection.
     modes: set[str] | frozenset[str] = frozenset()  # user modes: i (invisible), w (wallops)

@@ -77,3 +77,18 @@ def invite(ctx: Context, fx: Effects, user: User, cmd: c.Invite) -> None:
     guest.invites.add(fold(room.name))
     event = e.Invited(*ctx.envelope(room.name, user.source), target=guest.nick)
     fx.send(event, (user.conn, guest.conn))
+
+
+def hostmask(user: User) -> str:
+    """``nick!ident@host``, as ban masks match."""
+    return f"{user.nick}!{user.ident or user.nick}@{user.host}"
+
+
+def server_banned(ctx: Context, user: User) -> e.ServerBanInfo | None:
+    """The server ban ``user`` falls under, if any (expired ones do not count)."""
+    if not ctx.server_bans:
+        return None
+    now = ctx.clock()
+    mask = hostmask(user)
+    return next((b for b in ctx.server_bans if (not b.expires or b.expires > now)
+                 and mask_match(b.mask, mask)), None)

@@ -10,6 +10,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.context import Context, Effects, Handlers
 from chat.core.model import User
+from chat.core.moderation import server_banned
 from chat.core.names import clean_ident, clean_text, fold, nick_problem
 from chat.core.rooms import join
 
@@ -96,6 +97,13 @@ def register(ctx: Context, fx: Effects, user: User, cmd: c.Register) -> None:
     user.nick = cmd.nick
     user.ident = clean_ident(cmd.ident)[:16] or cmd.nick
     user.realname = clean_text(cmd.realname)[:100]
+    ban = server_banned(ctx, user)
+    if ban is not None:
+        reason = f"Banned from this server: {ban.reason}"
+        fx.send(e.Disconnect(*ctx.envelope(), reason=reason), (user.conn,))
+        del ctx.users[user.conn]
+        fx.close(user.conn, reason)
+        return
     user.registered = True
     user.signon = user.last_active = ctx.clock()
     ctx.nicks[fold(cmd.nick)] = user
@@ -158,3 +166,12 @@ def announce_quit(ctx: Context, fx: Effects, user: User, reason: str) -> None:
 def invalid(ctx: Context, fx: Effects, user: User, cmd: c.Invalid) -> None:
     """A line the dialect could not parse: the error it chose, phrased by the core."""
     ctx.error(fx, user, cmd.code, cmd.text)
+
+
+def disconnect(ctx: Context, fx: Effects, victim: User, reason: str) -> None:
+    """Tell ``victim`` why, tell its rooms, close it."""
+    fx.send(e.Disconnect(*ctx.envelope(), reason=reason), (victim.conn,))
+    if victim.registered:
+        announce_quit(ctx, fx, victim, reason)
+    del ctx.users[victim.conn]
+    fx.close(victim.conn, reason)

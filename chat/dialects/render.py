@@ -195,3 +195,21 @@ def _(event: e.AccountChanged) -> str:
     if event.account:
         return f"{_who(event)} is logged in as {event.account}"
     return f"{_who(event)} logged out"
+
+
+@describe.register
+def _(event: e.OperStatus) -> str:
+    return f"You are now a server operator ({event.name})"
+
+
+@describe.register
+def _(event: e.WallopsMessage) -> str:
+    return f"!{_who(event)}! {event.text}"
+
+
+@describe.register
+def _(event: e.ServerBanList) -> str:
+    if not event.bans:
+        return "No server bans"
+    return "Server bans: " + "; ".join(
+        f"{b.mask} ({b.reason}, by {b.set_by})" for b in event.bans)

@@ -133,7 +133,22 @@ _REQUESTS: dict[str, Callable[[dict[str, Any], object], c.Command]] = {
                                     _text(o, "password"), ref),
     "logout": lambda o, ref: c.Logout(ref),
     "password": lambda o, ref: c.ChangePassword(_text(o, "old"), _text(o, "new"), ref),
+    "oper": lambda o, ref: c.Oper(_text(o, "name"), _text(o, "password"), ref),
+    "kill": lambda o, ref: c.Kill(_text(o, "nick"), _text(o, "reason", required=False), ref),
+    "wallops": lambda o, ref: c.Wallops(_text(o, "text"), ref),
+    "server_ban": lambda o, ref: c.ServerBan(_text(o, "mask"), _seconds(o, "duration"),
+                                             _text(o, "reason", required=False), ref=ref),
+    "server_unban": lambda o, ref: c.ServerBan(_text(o, "mask"), remove=True, ref=ref),
+    "server_bans": lambda o, ref: c.ServerBan("", ref=ref),
 }
+
+
+def _seconds(o: dict[str, Any], key: str) -> float:
+    value = o.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            0 <= value <= 10 * 365 * 86400):
+        raise _BadRequest(f"'{key}' must be a number of seconds (0: until lifted)")
+    return float(value)
 
 
 def _strings(obj: dict[str, Any], key: str) -> tuple[str, ...]:
@@ -197,6 +212,11 @@ _FIELDS: dict[type, Callable[[Any], dict[str, Any]]] = {
                                  "status": ev.status},
     e.AccountChanged: lambda ev: {"type": "account_notify", "nick": ev.source.nick,
                                   "account": ev.account or None},
+    e.OperStatus: lambda ev: {"type": "oper", "name": ev.name},
+    e.WallopsMessage: lambda ev: {"type": "wallops"},
+    e.ServerBanList: lambda ev: {"type": "server_bans", "bans": [
+        {"mask": b.mask, "reason": b.reason, "set_by": b.set_by, "set_at": iso_time(b.set_at),
+         "expires": iso_time(b.expires) if b.expires else None} for b in ev.bans]},
     e.History: lambda ev: {"type": "history", "replay": ev.replay, "direction": ev.direction,
                            "events": [_replayed(past) for past in ev.events]},
 }

@@ -28,6 +28,12 @@ Accounts (your nick, kept for you):
   /login [ACCOUNT] PASSWORD   log in (/identify works too)
   /logout                 log out
   /password OLD NEW       change your password
+Server operators:
+  /oper NAME PASSWORD     become a server operator
+  /kill NICK [reason]     disconnect someone from the server
+  /wallops text           a message to every operator and user with mode +w
+  /ban MASK [DURATION] [reason]   ban nick!ident@host from the server (DURATION: 30m, 2h,
+                          7d; none: until lifted); /unban MASK; /bans lists them
 Room operators (whoever created the room, and whoever they give +o):
   /kick [#room] NICK [reason]     remove someone from a room
   /invite NICK [#room]            let someone into an invite-only (+i) room
@@ -175,6 +181,29 @@ def _password(a: Args) -> list[Decoded]:
     return [c.ChangePassword(words[0], words[1])]
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(text: str) -> float | None:
+    """``90``, ``30m``, ``2h``, ``7d``, ``1w`` in seconds; None if it is not a duration."""
+    unit = _UNITS.get(text[-1:].lower(), 0) if text else 0
+    number = text[:-1] if unit else text
+    if not number.isdigit() or len(number) > 9:
+        return None
+    return float(int(number) * (unit or 1))
+
+
+def _ban(a: Args) -> list[Decoded]:
+    """/ban MASK [DURATION] [reason]"""
+    if not a.word:
+        return [_usage("/ban MASK [DURATION] [reason]")]
+    rest = a.tail
+    seconds = duration(rest.split(" ", 1)[0]) if rest else None
+    if seconds is not None:
+        rest = rest.partition(" ")[2].strip()
+    return [c.ServerBan(a.word, seconds or 0.0, rest)]
+
+
 def _quit(a: Args) -> list[Decoded]:
     return [c.Quit(a.rest)]
 
@@ -198,6 +227,13 @@ COMMANDS: dict[str, Command] = {
     "login": _login, "identify": _login,
     "logout": lambda a: [c.Logout()],
     "password": _password,
+    "oper": lambda a: ([c.Oper(a.word, a.tail)] if a.word and a.tail and " " not in a.tail
+                       else [_usage("/oper NAME PASSWORD")]),
+    "kill": lambda a: [c.Kill(a.word, a.tail)] if a.word else [_usage("/kill NICK [reason]")],
+    "wallops": lambda a: [c.Wallops(a.rest)] if a.rest else [_usage("/wallops text")],
+    "ban": _ban,
+    "unban": lambda a: [c.ServerBan(a.word, remove=True)] if a.word else [_usage("/unban MASK")],
+    "bans": lambda a: [c.ServerBan("")],
     "back": lambda a: [c.Away("")],
     "kick": _kick,
     "invite": _invite,
