@@ -17,6 +17,7 @@ from chat.core import operators
 from chat.core.context import Context, Effects, Handlers
 from chat.core.model import User
 from chat.core.names import fold, nick_problem
+from chat.core.owners import grant_founder
 
 HANDLERS = Handlers()
 
@@ -154,6 +155,8 @@ def authenticated(ctx: Context, user: User, request: e.Authenticate,
         status = "registered" if op == "register" else "logged_in"
         ctx.reply(fx, user, e.AccountStatus, account=result.account, status=status)
         _tell_rooms(ctx, fx, user)
+        for room in user.rooms.values():  # rooms it founded, it runs
+            grant_founder(ctx, fx, user, room)
         return fx.out
     if result.problem == "taken":
         ctx.accounts.add(fold(result.account))

@@ -308,9 +308,21 @@ class ServerBan:
     ref: object = None
 
 
+
+@dataclass(frozen=True, slots=True)
+class RegisterRoom:
+    """Register ``room`` to the user's account: its founder is an operator on every join.
+    ``unregister`` gives it up; ``to`` hands it to another account."""
+
+    room: str | None
+    unregister: bool = False
+    to: str = ""
+    ref: object = None
+
+
 Command = (
     Register | ChangeNick | Join | Part | Say | SetTopic | ListRooms | ListMembers | Ping | Pong
     | Quit | Help | Invalid | Kick | Invite | Mode | Away | Whois | Who | Lookup
     | FetchHistory | HistoryTargets | RegisterAccount | Login | Logout | ChangePassword
-    | ScramStep | Oper | Kill | Wallops | ServerBan
+    | ScramStep | Oper | Kill | Wallops | ServerBan | RegisterRoom
 )

@@ -20,6 +20,7 @@ from chat.core import (
     moderation,
     modes,
     operators,
+    owners,
     presence,
     registration,
     rooms,
@@ -34,7 +35,8 @@ from chat.history.records import RoomState
 #: Every command the core handles, by type, gathered from the rule modules.
 HANDLERS = Handlers.merge(registration.HANDLERS, rooms.HANDLERS, messages.HANDLERS,
                           moderation.HANDLERS, modes.HANDLERS, presence.HANDLERS,
-                          history.HANDLERS, accounts.HANDLERS, operators.HANDLERS)
+                          history.HANDLERS, accounts.HANDLERS, operators.HANDLERS,
+                          owners.HANDLERS)
 
 #: Commands a connection may send before it has a nick (IRC's SASL logs in before).
 _BEFORE_REGISTRATION = (c.Register, c.Ping, c.Pong, c.Quit, c.Invalid, c.Login, c.ScramStep)

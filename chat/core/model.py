@@ -64,6 +64,7 @@ class Room:
     limit: int = 0  # +l: most members allowed (0: none)
     bans: list[BanInfo] = field(default_factory=list)  # +b masks, in the order set
     recent: deque[Event] | None = None  # the last lines said, replayed to joiners
+    founder: str = ""  # the account that registered the room; it gets +o on every join
     _recipients: tuple[int, ...] | None = None
 
     @property

@@ -11,6 +11,7 @@ from chat.core.history import remember, replay, save
 from chat.core.model import Room, User
 from chat.core.moderation import banned, is_op
 from chat.core.names import clean_text, fold, room_problem
+from chat.core.owners import grant_founder, is_founder
 
 HANDLERS = Handlers()
 
@@ -43,9 +44,10 @@ def join(ctx: Context, fx: Effects, user: User, cmd: c.Join) -> None:
         return
     if not room.members:
         ctx.idle_rooms.pop(key, None)
-        # Whoever opens an empty room runs it, except the default room everyone is put in: it
-        # belongs to the server, or its first user could lock every newcomer out of it.
-        if key != ctx.default_room:
+        # Whoever opens an empty room runs it, except the default room everyone is put in (it
+        # belongs to the server, or its first user could lock every newcomer out of it) and a
+        # registered room (its founder runs it).
+        if key != ctx.default_room and (not room.founder or is_founder(user, room)):
             room.ops.add(user.conn)
     if key in user.invites:
         user.invites.discard(key)  # type: ignore[union-attr]  # non-empty: a set
@@ -53,6 +55,7 @@ def join(ctx: Context, fx: Effects, user: User, cmd: c.Join) -> None:
     user.rooms[key] = room
     user.current = room
     fx.send(e.Joined(*ctx.envelope(room.name, user.source)), room.recipients)
+    grant_founder(ctx, fx, user, room)
     if room.topic:
         _send_topic(ctx, fx, user, room)
     ctx.reply(fx, user, e.MemberList, room.name, members=room.member_list())

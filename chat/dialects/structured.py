@@ -140,6 +140,10 @@ _REQUESTS: dict[str, Callable[[dict[str, Any], object], c.Command]] = {
                                              _text(o, "reason", required=False), ref=ref),
     "server_unban": lambda o, ref: c.ServerBan(_text(o, "mask"), remove=True, ref=ref),
     "server_bans": lambda o, ref: c.ServerBan("", ref=ref),
+    "register_room": lambda o, ref: c.RegisterRoom(_text(o, "room"), ref=ref),
+    "unregister_room": lambda o, ref: c.RegisterRoom(_text(o, "room"), unregister=True, ref=ref),
+    "transfer_room": lambda o, ref: c.RegisterRoom(_text(o, "room"), to=_text(o, "account"),
+                                                   ref=ref),
 }
 
 

@@ -109,6 +109,7 @@ class RoomState:
     key: str = ""
     limit: int = 0
     bans: tuple[Ban, ...] = ()
+    founder: str = ""  # the account that registered the room (empty: nobody owns it)
 
 
 @dataclass(frozen=True, slots=True)

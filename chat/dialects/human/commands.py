@@ -28,6 +28,8 @@ Accounts (your nick, kept for you):
   /login [ACCOUNT] PASSWORD   log in (/identify works too)
   /logout                 log out
   /password OLD NEW       change your password
+  /register #room         make a room you run yours: you get +o on every join
+  /unregister #room       give it up; /transfer #room ACCOUNT hands it to another account
 Server operators:
   /oper NAME PASSWORD     become a server operator
   /kill NICK [reason]     disconnect someone from the server
@@ -159,6 +161,8 @@ def _history(a: Args) -> list[Decoded]:
 
 
 def _register(a: Args) -> list[Decoded]:
+    if a.word.startswith("#"):
+        return [c.RegisterRoom(a.word)] if not a.tail else [_usage("/register #room")]
     if not a.word or a.tail:
         return [_usage("/register PASSWORD (no spaces)")]
     return [c.RegisterAccount(a.word)]
@@ -227,6 +231,10 @@ COMMANDS: dict[str, Command] = {
     "login": _login, "identify": _login,
     "logout": lambda a: [c.Logout()],
     "password": _password,
+    "unregister": lambda a: ([c.RegisterRoom(a.word, unregister=True)] if a.word
+                             else [_usage("/unregister #room")]),
+    "transfer": lambda a: ([c.RegisterRoom(a.word, to=a.tail)] if a.word and a.tail
+                           else [_usage("/transfer #room ACCOUNT")]),
     "oper": lambda a: ([c.Oper(a.word, a.tail)] if a.word and a.tail and " " not in a.tail
                        else [_usage("/oper NAME PASSWORD")]),
     "kill": lambda a: [c.Kill(a.word, a.tail)] if a.word else [_usage("/kill NICK [reason]")],
