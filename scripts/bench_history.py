@@ -7,7 +7,10 @@
     python scripts/bench_history.py --cold 50            # also cold-cache samples (root)
 
 ``--batch`` is how many records (spread over the rooms at random) each ``append`` gets, so
-``batch / rooms`` is about a chunk's size: 5000 over 100 rooms makes chunks of ~50.
+``batch / rooms`` is about a chunk's size: 5000 over 100 rooms makes chunks of ~50. The build
+writes two messages a second of simulated time, so one batch stands for a commit but covers far
+more time than a server's 50 ms one; it lifts ``sqlite.CHUNK_SPAN_MAX`` so that chunks keep the
+batch's size (``--span-max 10000``, the server's rule, would cut them to single records here).
 
 Targets (see chat/history/sqlite.py): LATEST 100 and BEFORE paging p99 <= 5 ms, start-up <= 1 s,
 under 300 bytes on disk per message.
@@ -26,6 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from chat.history import sqlite
 from chat.history.records import Query, Record, Ref, RoomState, event_id
 from chat.history.sqlite import DB_NAME, SqliteStore, decode_chunk, open_data_dir
 
@@ -208,6 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", type=Path, help="data directory to reuse (built if empty)")
     parser.add_argument("--out", type=Path, default=Path("bench-history.json"))
+    parser.add_argument("--span-max", type=int, default=10**12, metavar="MS",
+                        help="CHUNK_SPAN_MAX while building (default: no limit)")
     parser.add_argument("--cold", type=int, default=0, metavar="N",
                         help="also N cold-cache LATEST and BEFORE samples (needs root)")
     args = parser.parse_args(argv)
@@ -217,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
                                  "cpus": os.cpu_count() or 0}
     try:
         if not (directory / DB_NAME).exists():
+            sqlite.CHUNK_SPAN_MAX = args.span_max
             results["build_s"] = build(directory, args.messages, args.rooms, args.batch,
                                        args.seed)
         results.update(measure(directory, args.messages, args.rooms, args.seed, args.cold))

@@ -2,7 +2,8 @@
 
 Layout, chosen so that the history thread's write is one row per room per commit (a group
 commit of a busy room costs about a microsecond per record, see
-``scripts/bench_history_append.py``) and a page is one or two primary-key range scans:
+``scripts/bench_history_append.py``) and a page is a short walk of one index plus the one to
+three chunks it unpacks (``scripts/bench_history.py``):
 
 - ``rooms``: one row per room ever written to, an integer id for the folded name, the name as
   last written, a record count (so pruning finds full rooms without counting) and ``span``, the
@@ -17,8 +18,8 @@ commit of a busy room costs about a microsecond per record, see
   commit touches 100 rooms: every room's last leaf page, mostly overflow, rewritten per commit,
   and SQLite advises against WITHOUT ROWID for rows this big.) Inside a chunk the records are in
   ``(ts, seq)`` order with non-decreasing ``ts`` and consecutive seqs (``first_seq + i``), so a
-  chunk is split where the clock steps back, and after :data:`CHUNK_MAX` records. See
-  :func:`pack` for the format;
+  chunk is split where the clock steps back, after :data:`CHUNK_MAX` records and past
+  :data:`CHUNK_SPAN_MAX` ms. See :func:`_encode` for the format;
 - ``counters``: the store's global ``seq`` counter;
 - ``room_state``: what survives a restart about a room, bans as JSON.
 
@@ -68,6 +69,10 @@ KIND_BY_CHAR: dict[str, str] = {char: name for name, char in KIND_CHARS.items()}
 #: while the per-chunk costs (a row, an SQL call: a few microseconds) are already nothing per
 #: record at this size; bigger chunks would make pages dearer and appends no cheaper.
 CHUNK_MAX = 512
+#: Widest time range (ms) of one chunk. A commit covers 50 ms, so this only cuts a chunk when
+#: the clock jumps forward inside a commit, or after the history thread fell far behind. It
+#: bounds a room's ``span``, and so how many index entries a page may walk past (see _Page).
+CHUNK_SPAN_MAX = 10_000
 
 #: Version 1, the first schema, exactly as first shipped (kept so tests can build a v1 file).
 SCHEMA_V1 = """
@@ -126,8 +131,9 @@ UPDATE rooms SET count = (SELECT count(*) FROM messages WHERE messages.room_id =
 def _migrate_v3(db: sqlite3.Connection) -> None:
     """Version 3: records in chunks (see the module docstring) instead of a row each, no
     ``sources`` table and no msgid index. Old rows are read in ``(room, ts, seq)`` order and
-    written as chunks of up to :data:`CHUNK_MAX`; seqs are numbered afresh in that order (a
-    chunk's seqs are consecutive), which keeps every room's order."""
+    written as chunks (at most :data:`CHUNK_MAX` records and :data:`CHUNK_SPAN_MAX` ms); seqs
+    are numbered afresh in that order (a chunk's seqs are consecutive), which keeps every
+    room's order."""
     db.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY, room_id INTEGER NOT NULL, "
                "first_ts INTEGER NOT NULL, first_seq INTEGER NOT NULL, last_ts INTEGER NOT NULL, "
                "count INTEGER NOT NULL, data BLOB NOT NULL)")
@@ -141,15 +147,17 @@ def _migrate_v3(db: sqlite3.Connection) -> None:
                           "WHERE m.room_id = ? ORDER BY m.ts, m.seq", (room_id,))
         span = 0
         while block := rows.fetchmany(CHUNK_MAX):
-            ms, msgids, codes, nicks, idents, hosts, texts, targets = map(
-                list, zip(*block, strict=True))
-            kinds = [KIND_NAMES.get(code, "message") for code in codes]
-            db.execute("INSERT INTO chunks (room_id, first_ts, first_seq, last_ts, count, data) "
-                       "VALUES (?, ?, ?, ?, ?, ?)",
-                       (room_id, ms[0], seq + 1, ms[-1], len(ms),
-                        _encode(ms, msgids, kinds, nicks, idents, hosts, texts, targets)))
-            seq += len(ms)
-            span = max(span, ms[-1] - ms[0])
+            all_ms = [row[0] for row in block]
+            for i, j in _runs(all_ms):
+                ms, msgids, codes, nicks, idents, hosts, texts, targets = map(
+                    list, zip(*block[i:j], strict=True))
+                kinds = [KIND_NAMES.get(code, "message") for code in codes]
+                db.execute("INSERT INTO chunks (room_id, first_ts, first_seq, last_ts, count, "
+                           "data) VALUES (?, ?, ?, ?, ?, ?)",
+                           (room_id, ms[0], seq + 1, ms[-1], len(ms),
+                            _encode(ms, msgids, kinds, nicks, idents, hosts, texts, targets)))
+                seq += len(ms)
+                span = max(span, ms[-1] - ms[0])
         db.execute("UPDATE rooms SET span = ?, count = (SELECT coalesce(sum(count), 0) FROM "
                    "chunks WHERE room_id = ?) WHERE id = ?", (span, room_id, room_id))
     db.execute("UPDATE counters SET value = max(value, ?) WHERE name = 'seq'", (seq,))
@@ -275,11 +283,12 @@ def decode_chunk(first_ts: int, first_seq: int, data: bytes, room: str = "") -> 
 
 
 def _runs(ms: list[int]) -> list[tuple[int, int]]:
-    """``ms`` cut into ``[i, j)`` runs of at most CHUNK_MAX where time never steps back."""
+    """``ms`` cut into ``[i, j)`` runs where time never steps back, of at most CHUNK_MAX
+    records and CHUNK_SPAN_MAX ms."""
     runs = []
     start = 0
     for i in range(1, len(ms)):
-        if ms[i] < ms[i - 1] or i - start >= CHUNK_MAX:
+        if ms[i] < ms[i - 1] or i - start >= CHUNK_MAX or ms[i] - ms[start] > CHUNK_SPAN_MAX:
             runs.append((start, i))
             start = i
     runs.append((start, len(ms)))
@@ -444,7 +453,8 @@ class SqliteStore:
             for room_id, group in self._groups(db, records):
                 cols = list(zip(*group, strict=True))
                 ms = list(map(round, map(_MS, cols[1])))
-                whole = len(ms) <= CHUNK_MAX and ms == sorted(ms)
+                whole = (len(ms) <= CHUNK_MAX and ms[-1] - ms[0] <= CHUNK_SPAN_MAX
+                         and ms == sorted(ms))
                 runs = [(0, len(ms))] if whole else _runs(ms)
                 span = 0
                 for i, j in runs:
@@ -648,12 +658,14 @@ class SqliteStore:
 
 
 class _Page:
-    """One query's reads: walks a room's chunks along the primary key from a reference point.
+    """One query's reads: walks the ``chunks_room`` index from a reference point, and reads
+    and unpacks only the chunks that can hold an answer.
 
     Bounds are ``(ts_ms, seq)`` keys, compared strictly. Chunks may overlap in time (the
-    clock stepped back between commits), so a walk also reads chunks that start up to the
-    room's ``span`` earlier than a bound: a chunk starting before ``t - span`` ends before
-    ``t``.
+    clock stepped back between commits), so a walk also passes index entries of chunks that
+    start up to the room's ``span`` (at most CHUNK_SPAN_MAX) before a bound: a chunk starting
+    before ``t - span`` ends before ``t``. Entries whose ``last_ts`` shows they cannot help are
+    skipped without reading the chunk.
     """
 
     def __init__(self, db: sqlite3.Connection, room_id: int, room: str, span: int,
@@ -661,13 +673,15 @@ class _Page:
         self.db, self.room_id, self.room, self.span = db, room_id, room, span
         self.wanted = None if kinds is None else frozenset(
             KIND_CHARS[k] for k in kinds if k in KIND_CHARS)
-        self.chunks: dict[tuple[int, int], _Chunk] = {}
+        self.chunks: dict[int, _Chunk] = {}
 
-    def chunk(self, first_ts: int, first_seq: int, data: bytes) -> _Chunk:
-        key = (first_ts, first_seq)
-        chunk = self.chunks.get(key)
+    def chunk(self, chunk_id: int, first_ts: int, first_seq: int) -> _Chunk:
+        """A chunk, read and unpacked once per query."""
+        chunk = self.chunks.get(chunk_id)
         if chunk is None:
-            chunk = self.chunks[key] = _Chunk(first_ts, first_seq, data)
+            (data,) = self.db.execute("SELECT data FROM chunks WHERE id = ?",
+                                      (chunk_id,)).fetchone()
+            chunk = self.chunks[chunk_id] = _Chunk(first_ts, first_seq, data)
         return chunk
 
     def position(self, ref: Ref) -> tuple[Key, Key] | None:
@@ -680,11 +694,11 @@ class _Page:
             # The id has its time truncated to the ms, the record's ts is rounded: +-1 ms.
             ms = round(when * 1000)
             found: Key | None = None
-            for first_ts, first_seq, data in self.db.execute(
-                    "SELECT first_ts, first_seq, data FROM chunks WHERE room_id = ? AND "
+            for chunk_id, first_ts, first_seq in self.db.execute(
+                    "SELECT id, first_ts, first_seq FROM chunks WHERE room_id = ? AND "
                     "first_ts >= ? AND first_ts <= ? AND last_ts >= ?",
-                    (self.room_id, ms - 1 - self.span, ms + 1, ms - 1)):
-                chunk = self.chunk(first_ts, first_seq, data)
+                    (self.room_id, ms - 1 - self.span, ms + 1, ms - 1)).fetchall():
+                chunk = self.chunk(chunk_id, first_ts, first_seq)
                 i = chunk.find(ref.msgid)
                 if i is not None and (found is None or first_seq + i > found[1]):
                     found = (chunk.ms[i], first_seq + i)
@@ -696,7 +710,7 @@ class _Page:
 
     def newest(self, before: Key | None, floor: Key | None, limit: int) -> list[Record]:
         """The ``limit`` newest records with ``floor < key < before``, oldest first."""
-        sql = "SELECT first_ts, first_seq, data FROM chunks WHERE room_id = ?"
+        sql = "SELECT id, first_ts, first_seq, last_ts FROM chunks WHERE room_id = ?"
         params: list[object] = [self.room_id]
         if before is not None:
             sql += " AND first_ts <= ?"
@@ -708,10 +722,15 @@ class _Page:
         span, wanted = self.span, self.wanted
         found: list[tuple[int, int, _Chunk, int]] = []
         edge: float | None = None  # the time of the limit-th newest found so far
-        for first_ts, first_seq, data in self.db.execute(sql, params):
-            if edge is not None and first_ts + span < edge:
-                break  # this chunk and every one after it end before the edge
-            chunk = self.chunk(first_ts, first_seq, data)
+        for chunk_id, first_ts, first_seq, last_ts in self.db.execute(sql, params):
+            if edge is not None:
+                if first_ts + span < edge:
+                    break  # this chunk and every one after it end before the edge
+                if last_ts < edge:
+                    continue
+            if floor is not None and last_ts < floor[0]:
+                continue
+            chunk = self.chunk(chunk_id, first_ts, first_seq)
             ms = chunk.ms
             high = len(ms) if before is None else chunk.below(before)
             low = 0 if floor is None else chunk.below((floor[0], floor[1] + 1))
@@ -737,7 +756,7 @@ class _Page:
 
     def oldest(self, after: Key | None, ceiling: Key | None, limit: int) -> list[Record]:
         """The ``limit`` oldest records with ``after < key < ceiling``, oldest first."""
-        sql = "SELECT first_ts, first_seq, data FROM chunks WHERE room_id = ?"
+        sql = "SELECT id, first_ts, first_seq, last_ts FROM chunks WHERE room_id = ?"
         params: list[object] = [self.room_id]
         if after is not None:
             sql += " AND first_ts >= ?"
@@ -749,10 +768,12 @@ class _Page:
         wanted = self.wanted
         found: list[tuple[int, int, _Chunk, int]] = []
         edge: float | None = None  # the time of the limit-th oldest found so far
-        for first_ts, first_seq, data in self.db.execute(sql, params):
+        for chunk_id, first_ts, first_seq, last_ts in self.db.execute(sql, params):
             if edge is not None and first_ts > edge:
                 break  # this chunk and every one after it start after the edge
-            chunk = self.chunk(first_ts, first_seq, data)
+            if after is not None and last_ts < after[0]:
+                continue
+            chunk = self.chunk(chunk_id, first_ts, first_seq)
             ms = chunk.ms
             low = 0 if after is None else chunk.below((after[0], after[1] + 1))
             high = len(ms) if ceiling is None else chunk.below(ceiling)

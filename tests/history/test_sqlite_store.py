@@ -19,6 +19,7 @@ import pytest
 from chat.history.records import ALL_KINDS, Ban, Query, Record, Ref, RoomState, event_id
 from chat.history.sqlite import (
     CHUNK_MAX,
+    CHUNK_SPAN_MAX,
     DB_NAME,
     MIGRATIONS,
     SCHEMA_V1,
@@ -99,7 +100,8 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_data(tmp_path: Path) -> 
     many = CHUNK_MAX + 10
     db.executemany("INSERT INTO messages (room_id, ts, seq, kind, source_id, msgid, text, "
                    "target) VALUES (2, ?, ?, 4, 1, ?, ?, '')",
-                   [(round((T0 + n) * 1000), 10 + 3 * n, mid(n), f"b{n}") for n in range(many)])
+                   [(round(T0 * 1000) + 10 * n, 10 + 3 * n, mid(n, T0 + n / 100), f"b{n}")
+                    for n in range(many)])
     db.execute("UPDATE counters SET value = ? WHERE name = 'seq'", (10 + 3 * many,))
     db.commit()
     db.close()
@@ -115,10 +117,11 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_data(tmp_path: Path) -> 
             "v1-msg", T0 + 0.5, "#Old", "carol", "from version 1")
         got = store.query(Query("#b", "latest", limit=10_000, kinds=None))
         assert [(r.msgid, r.ts, r.kind, r.text) for r in got] == [
-            (mid(n), T0 + n, "join", f"b{n}") for n in range(many)]
+            (mid(n, T0 + n / 100), (round(T0 * 1000) + 10 * n) / 1000, "join", f"b{n}")
+            for n in range(many)]
         assert [r.seq for r in got] == sorted(r.seq for r in got)
         # Found by the time in their ids, across the chunk boundary.
-        ref = Ref(mid(CHUNK_MAX))
+        ref = Ref(mid(CHUNK_MAX, T0 + CHUNK_MAX / 100))
         before = store.query(Query("#b", "before", ref, limit=3, kinds=None))
         assert [r.text for r in before] == [f"b{n}" for n in range(CHUNK_MAX - 3, CHUNK_MAX)]
         # New records sort after the old ones.
@@ -287,10 +290,15 @@ def test_one_chunk_per_room_per_append_split_past_the_maximum(tmp_path: Path) ->
     try:
         store.append([rec(n, room="#room" if n % 3 else "#Other") for n in range(1, 10)])
         assert sorted(chunk_sizes(store)) == [3, 6]
-        store.append([rec(n) for n in range(10, 10 + CHUNK_MAX + 5)])
+        store.append([rec(n, ts=T0 + 10 + n / 1000) for n in range(10, 10 + CHUNK_MAX + 5)])
         assert sorted(chunk_sizes(store)) == [3, 5, 6, CHUNK_MAX]
         ids = latest(store)
         assert ids == [f"m{n}" for n in range(1, 10 + CHUNK_MAX + 5) if n % 3 or n >= 10]
+        # A clock jump forward inside one append: no chunk spans more than CHUNK_SPAN_MAX.
+        store.append([rec(1000, room="#y"), rec(1001, room="#y"),
+                      rec(1002, room="#y", ts=T0 + 1001 + CHUNK_SPAN_MAX / 1000 + 0.001)])
+        assert [r.room for r in store.query(Query("#y", "latest"))] == ["#y"] * 3
+        assert chunk_sizes(store).count(2) == 1 and chunk_sizes(store).count(1) == 1
         # One room under two spellings in one append: one chunk, in order, the last name.
         store.append([rec(2000, room="#x"), rec(2001, room="#X"), rec(2002, room="#x")])
         got = store.query(Query("#x", "latest"))
