@@ -3,6 +3,14 @@
     python scripts/bench_history.py                      # 1,000,000 messages over 100 rooms
     python scripts/bench_history.py --messages 20000     # a quick run
     python scripts/bench_history.py --db DIR             # reuse (or build once into) DIR
+    python scripts/bench_history.py --batch 100000       # ~1000 per room per append (chunks)
+    python scripts/bench_history.py --cold 50            # also cold-cache samples (root)
+
+``--batch`` is how many records (spread over the rooms at random) each ``append`` gets, so
+``batch / rooms`` is about a chunk's size: 5000 over 100 rooms makes chunks of ~50. The build
+writes two messages a second of simulated time, so one batch stands for a commit but covers far
+more time than a server's 50 ms one; it lifts ``sqlite.CHUNK_SPAN_MAX`` so that chunks keep the
+batch's size (``--span-max 10000``, the server's rule, would cut them to single records here).
 
 Targets (see chat/history/sqlite.py): LATEST 100 and BEFORE paging p99 <= 5 ms, start-up <= 1 s,
 under 300 bytes on disk per message.
@@ -21,8 +29,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from chat.history.records import Query, Record, Ref, RoomState
-from chat.history.sqlite import DB_NAME, SqliteStore, open_data_dir
+from chat.history import sqlite
+from chat.history.records import Query, Record, Ref, RoomState, event_id
+from chat.history.sqlite import DB_NAME, SqliteStore, decode_chunk, open_data_dir
 
 WORDS = ["the", "a", "is", "it", "to", "and", "of", "in", "that", "you", "for", "on", "with",
          "this", "was", "but", "not", "have", "are", "just", "like", "what", "so", "can",
@@ -64,7 +73,8 @@ def build(directory: Path, messages: int, rooms: int, batch: int, seed: int) -> 
         for i in range(start, min(start + batch, messages)):
             ts += rng.random()
             nick, ident, host = rng.choice(people)
-            records.append(Record(f"{run}-{i}", round(ts, 3), rng.choice(room_names),
+            at = round(ts, 3)  # ids carry their time, as the server's do
+            records.append(Record(event_id(at, run, i), at, rng.choice(room_names),
                                   "message" if rng.random() < 0.9 else "join", nick, ident,
                                   host, _text(rng)))
         store.append(records)
@@ -83,7 +93,14 @@ def _timed(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def measure(directory: Path, messages: int, rooms: int, seed: int) -> dict[str, float]:
+def _drop_caches() -> None:
+    """Empty the kernel's page cache (root only), so reads go to the disk."""
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+def measure(directory: Path, messages: int, rooms: int, seed: int,
+            cold: int = 0) -> dict[str, float]:
     """The read-side numbers, in milliseconds unless named otherwise."""
     rng = random.Random(seed + 1)
     db_path = directory / DB_NAME
@@ -105,17 +122,22 @@ def measure(directory: Path, messages: int, rooms: int, seed: int) -> dict[str, 
 
     # Random existing msgids: a random room, then a random time in its span.
     spans = {name: store._read.execute(
-        "SELECT (SELECT ts FROM messages WHERE room_id = r.id ORDER BY ts LIMIT 1), "
-        "(SELECT ts FROM messages WHERE room_id = r.id ORDER BY ts DESC LIMIT 1), r.id "
-        "FROM rooms r WHERE r.name = ?", (name,)).fetchone() for name in room_names}
+        "SELECT min(c.first_ts), max(c.last_ts), r.id FROM rooms r JOIN chunks c ON "
+        "c.room_id = r.id WHERE r.name = ?", (name,)).fetchone() for name in room_names}
+    chunk_counts = store._read.execute("SELECT count(*), avg(count), max(count) "
+                                       "FROM chunks").fetchone()
+    results["chunks"], results["records_per_chunk"], results["chunk_max"] = chunk_counts
 
     def random_record() -> tuple[str, str, float]:
         room = rng.choice(room_names)
         low, high, room_id = spans[room]
+        t = rng.randint(low, high)
         row = store._read.execute(
-            "SELECT msgid, ts FROM messages WHERE room_id = ? AND ts >= ? ORDER BY ts LIMIT 1",
-            (room_id, rng.randint(low, high))).fetchone()
-        return row[0], room, row[1] / 1000
+            "SELECT first_ts, first_seq, data FROM chunks WHERE room_id = ? AND first_ts <= ? "
+            "ORDER BY first_ts DESC LIMIT 1", (room_id, t)).fetchone()
+        records = decode_chunk(*row)
+        record = next((r for r in records if r.ts * 1000 >= t), records[-1])
+        return record.msgid, room, record.ts
 
     paging: list[float] = []
     for _ in range(50):
@@ -148,7 +170,32 @@ def measure(directory: Path, messages: int, rooms: int, seed: int) -> dict[str, 
     results["before_ts100_p99_ms"] = _percentile(samples, 0.99)
 
     results["prune_nothing_ms"] = _timed(lambda: store.prune(0, 10**9, 1000))
+
+    if cold:
+        def cold_timed(fn: Callable[[], object]) -> float:
+            store._read.execute("PRAGMA shrink_memory")  # SQLite's own page cache
+            _drop_caches()
+            return _timed(fn)
+
+        picks = [random_record() for _ in range(cold)]
+        samples = [cold_timed(lambda: store.query(Query(rng.choice(room_names), "latest",
+                                                        limit=100))) for _ in range(cold)]
+        results["cold_latest100_p50_ms"] = _percentile(samples, 0.5)
+        results["cold_latest100_max_ms"] = max(samples)
+        samples = [cold_timed(lambda room=room, msgid=msgid: store.query(
+            Query(room, "before", Ref(msgid=msgid), limit=100))) for msgid, room, _ts in picks]
+        results["cold_before100_p50_ms"] = _percentile(samples, 0.5)
+        results["cold_before100_max_ms"] = max(samples)
     store.close()
+    if cold:
+        _drop_caches()
+        started = time.perf_counter()
+        store = open_data_dir(directory)
+        store.load_rooms()
+        for name in room_names:
+            store.query(Query(name, "latest", limit=25))
+        results["cold_startup_ms"] = (time.perf_counter() - started) * 1000
+        store.close()
 
     checker = SqliteStore(db_path)
     results["quick_check_s"] = _timed(lambda: checker._write.execute(
@@ -165,6 +212,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", type=Path, help="data directory to reuse (built if empty)")
     parser.add_argument("--out", type=Path, default=Path("bench-history.json"))
+    parser.add_argument("--span-max", type=int, default=10**12, metavar="MS",
+                        help="CHUNK_SPAN_MAX while building (default: no limit)")
+    parser.add_argument("--cold", type=int, default=0, metavar="N",
+                        help="also N cold-cache LATEST and BEFORE samples (needs root)")
     args = parser.parse_args(argv)
 
     directory = args.db or Path(tempfile.mkdtemp(prefix="bench-history-"))
@@ -172,9 +223,10 @@ def main(argv: list[str] | None = None) -> None:
                                  "cpus": os.cpu_count() or 0}
     try:
         if not (directory / DB_NAME).exists():
+            sqlite.CHUNK_SPAN_MAX = args.span_max
             results["build_s"] = build(directory, args.messages, args.rooms, args.batch,
                                        args.seed)
-        results.update(measure(directory, args.messages, args.rooms, args.seed))
+        results.update(measure(directory, args.messages, args.rooms, args.seed, args.cold))
     finally:
         if args.db is None:
             shutil.rmtree(directory, ignore_errors=True)
@@ -184,6 +236,9 @@ def main(argv: list[str] | None = None) -> None:
     labels = {
         "build_s": (f"build (append, batches of {args.batch})", "s", None),
         "bytes_per_message": ("bytes on disk per message", "B", 300),
+        "chunks": ("chunks", "", None),
+        "records_per_chunk": ("records per chunk (mean)", "", None),
+        "chunk_max": ("records per chunk (max)", "", None),
         "startup_ms": ("start-up (open + load_rooms + latest 25/room)", "ms", 1000),
         "latest100_p50_ms": ("LATEST 100 p50", "ms", None),
         "latest100_p99_ms": ("LATEST 100 p99", "ms", 5),
@@ -194,6 +249,11 @@ def main(argv: list[str] | None = None) -> None:
         "before_ts100_p99_ms": ("BEFORE 100 by timestamp p99", "ms", None),
         "prune_nothing_ms": ("prune with nothing due", "ms", None),
         "quick_check_s": ("PRAGMA quick_check (not run at open)", "s", None),
+        "cold_startup_ms": ("cold: start-up", "ms", 1000),
+        "cold_latest100_p50_ms": ("cold: LATEST 100 p50", "ms", None),
+        "cold_latest100_max_ms": ("cold: LATEST 100 max", "ms", None),
+        "cold_before100_p50_ms": ("cold: BEFORE 100 by msgid p50", "ms", None),
+        "cold_before100_max_ms": ("cold: BEFORE 100 by msgid max", "ms", None),
     }
     for key, (label, unit, target) in labels.items():
         if key in results:

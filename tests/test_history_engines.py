@@ -19,7 +19,7 @@ from support import TEST_LIMITS, WAIT, Clients, LineClient, say_hello, wait_unti
 
 from chat.config import ServerConfig
 from chat.engines import BackgroundServer, serve_in_background
-from chat.history.sqlite import KIND_CODES
+from chat.history.sqlite import decode_chunk
 
 
 @contextmanager
@@ -137,9 +137,8 @@ def stored_count(data: Path) -> int:
     """Messages committed to the database, read as another process would."""
     db = sqlite3.connect(f"file:{data / 'chat.sqlite3'}?mode=ro", uri=True, timeout=5)
     try:
-        found = db.execute("SELECT count(*) FROM messages WHERE kind = ?",
-                           (KIND_CODES["message"],))
-        return int(found.fetchone()[0])
+        rows = db.execute("SELECT first_ts, first_seq, data FROM chunks").fetchall()
+        return sum(r.kind == "message" for row in rows for r in decode_chunk(*row))
     except sqlite3.OperationalError:
         return 0
     finally:

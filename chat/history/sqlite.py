@@ -1,17 +1,30 @@
 """A history store in one SQLite file (stdlib ``sqlite3``), for servers that remember.
 
-Layout, chosen for size (about 160 bytes a message with its indexes, see
-``scripts/bench_history.py``) and for pages that are one index range scan:
+Layout, chosen so that the history thread's write is one row per room per commit (a group
+commit of a busy room costs about a microsecond per record, see
+``scripts/bench_history_append.py``) and a page is a short walk of one index plus the one to
+three chunks it unpacks (``scripts/bench_history.py``):
 
 - ``rooms``: one row per room ever written to, an integer id for the folded name, the name as
-  last written and a message count (so pruning finds full rooms without counting);
-- ``sources``: distinct (nick, ident, host) triples, so a message carries a small integer
-  instead of ~30 bytes of repeated text;
-- ``messages``: clustered on ``(room_id, ts, seq)`` (a WITHOUT ROWID table), the order every
-  page is read in, so a page of one room is a few adjacent disk pages even with a cold cache;
-  ``ts`` is integer milliseconds, ``kind`` a small integer, ``seq`` the store's global counter
-  (kept in ``counters``); one secondary index finds msgids;
+  last written, a record count (so pruning finds full rooms without counting) and ``span``, the
+  widest time range (ms) of any chunk the room ever had (how far back a chunk can start and
+  still reach a given time);
+- ``chunks``: a room's records in packed runs, ``(room_id, first_ts, first_seq)`` unique,
+  with ``last_ts`` and ``count``. One ``append`` writes one chunk per room it touches, never
+  adding to an older chunk. A rowid table (new chunks go at its end, each one contiguous) with
+  a covering index ``chunks_room`` on ``(room_id, first_ts, first_seq, last_ts, count)``: pages
+  and pruning walk the small index and read only the chunks they unpack. (Clustering the chunks
+  themselves by room, a WITHOUT ROWID table, cost 2.5 times the CPU per appended record when a
+  commit touches 100 rooms: every room's last leaf page, mostly overflow, rewritten per commit,
+  and SQLite advises against WITHOUT ROWID for rows this big.) Inside a chunk the records are in
+  ``(ts, seq)`` order with non-decreasing ``ts`` and consecutive seqs (``first_seq + i``), so a
+  chunk is split where the clock steps back, after :data:`CHUNK_MAX` records and past
+  :data:`CHUNK_SPAN_MAX` ms. See :func:`_encode` for the format;
+- ``counters``: the store's global ``seq`` counter;
 - ``room_state``: what survives a restart about a room, bans as JSON.
+
+There is no index of message ids: an id begins with its time (``records.event_id``), so the
+record is in the chunks of its room whose ``[first_ts, last_ts]`` holds that millisecond.
 
 The file is in WAL mode with two connections, one for the writer thread and one for the reader
 thread, each behind its own lock: a reader never waits for a write and the other way round.
@@ -25,11 +38,14 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from itertools import accumulate
+from operator import itemgetter, sub
 from pathlib import Path
 
-from chat.history.records import Ban, Query, Record, Ref, RoomState, Target
+from chat.history.records import Ban, Query, Record, Ref, RoomState, Target, id_time
 from chat.history.store import StoreError
 from chat.wire.names import fold
 
@@ -44,6 +60,19 @@ KIND_CODES: dict[str, int] = {
     "join": 4, "part": 5, "quit": 6, "kick": 7, "nick": 8,
 }
 KIND_NAMES: dict[int, str] = {code: name for name, code in KIND_CODES.items()}
+#: The same codes as one character each, as chunks keep them ("0" is a message).
+KIND_CHARS: dict[str, str] = {name: chr(48 + code) for name, code in KIND_CODES.items()}
+KIND_BY_CHAR: dict[str, str] = {char: name for name, char in KIND_CHARS.items()}
+
+#: Most records in one chunk. A room's share of one commit is one chunk unless it is bigger
+#: than this. 512 keeps the worst chunk a query decodes small (~70 KB, ~0.1 ms to decode),
+#: while the per-chunk costs (a row, an SQL call: a few microseconds) are already nothing per
+#: record at this size; bigger chunks would make pages dearer and appends no cheaper.
+CHUNK_MAX = 512
+#: Widest time range (ms) of one chunk. A commit covers 50 ms, so this only cuts a chunk when
+#: the clock jumps forward inside a commit, or after the history thread fell far behind. It
+#: bounds a room's ``span``, and so how many index entries a page may walk past (see _Page).
+CHUNK_SPAN_MAX = 10_000
 
 #: Version 1, the first schema, exactly as first shipped (kept so tests can build a v1 file).
 SCHEMA_V1 = """
@@ -97,16 +126,173 @@ ALTER TABLE rooms ADD COLUMN count INTEGER NOT NULL DEFAULT 0;
 UPDATE rooms SET count = (SELECT count(*) FROM messages WHERE messages.room_id = rooms.id);
 """
 
-#: Step ``i`` takes a database from version ``i`` to ``i + 1``. Append only; never edit one.
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2)
+
+
+def _migrate_v3(db: sqlite3.Connection) -> None:
+    """Version 3: records in chunks (see the module docstring) instead of a row each, no
+    ``sources`` table and no msgid index. Old rows are read in ``(room, ts, seq)`` order and
+    written as chunks (at most :data:`CHUNK_MAX` records and :data:`CHUNK_SPAN_MAX` ms); seqs
+    are numbered afresh in that order (a chunk's seqs are consecutive), which keeps every
+    room's order."""
+    db.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY, room_id INTEGER NOT NULL, "
+               "first_ts INTEGER NOT NULL, first_seq INTEGER NOT NULL, last_ts INTEGER NOT NULL, "
+               "count INTEGER NOT NULL, data BLOB NOT NULL)")
+    db.execute("CREATE UNIQUE INDEX chunks_room ON chunks (room_id, first_ts, first_seq, "
+               "last_ts, count)")
+    db.execute("ALTER TABLE rooms ADD COLUMN span INTEGER NOT NULL DEFAULT 0")
+    seq = 0
+    for (room_id,) in db.execute("SELECT id FROM rooms ORDER BY id").fetchall():
+        rows = db.execute("SELECT m.ts, m.msgid, m.kind, s.nick, s.ident, s.host, m.text, "
+                          "m.target FROM messages m JOIN sources s ON s.id = m.source_id "
+                          "WHERE m.room_id = ? ORDER BY m.ts, m.seq", (room_id,))
+        span = 0
+        while block := rows.fetchmany(CHUNK_MAX):
+            all_ms = [row[0] for row in block]
+            for i, j in _runs(all_ms):
+                ms, msgids, codes, nicks, idents, hosts, texts, targets = map(
+                    list, zip(*block[i:j], strict=True))
+                kinds = [KIND_NAMES.get(code, "message") for code in codes]
+                db.execute("INSERT INTO chunks (room_id, first_ts, first_seq, last_ts, count, "
+                           "data) VALUES (?, ?, ?, ?, ?, ?)",
+                           (room_id, ms[0], seq + 1, ms[-1], len(ms),
+                            _encode(ms, msgids, kinds, nicks, idents, hosts, texts, targets)))
+                seq += len(ms)
+                span = max(span, ms[-1] - ms[0])
+        db.execute("UPDATE rooms SET span = ?, count = (SELECT coalesce(sum(count), 0) FROM "
+                   "chunks WHERE room_id = ?) WHERE id = ?", (span, room_id, room_id))
+    db.execute("UPDATE counters SET value = max(value, ?) WHERE name = 'seq'", (seq,))
+    db.execute("DROP INDEX messages_msgid")
+    db.execute("DROP TABLE messages")
+    db.execute("DROP TABLE sources")
+
+
+#: Step ``i`` takes a database from version ``i`` to ``i + 1``: a script, or a function for a
+#: step SQL alone cannot do. Append only; never edit one.
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
+    SCHEMA_V1, SCHEMA_V2, _migrate_v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _HEADER = b"SQLite format 3\x00"
 _BIG = 1 << 62  # a seq after every stored seq: (t, _BIG) sorts after every record at t
-_COLUMNS = ("SELECT m.seq, m.ts, m.kind, m.msgid, m.text, m.target, s.nick, s.ident, s.host "
-            "FROM messages m JOIN sources s ON s.id = m.source_id ")
+_MS = (1000.0).__mul__
+_ROOM = itemgetter(2)
+_KEY = itemgetter(0, 1)
 
 Key = tuple[float, int]  # a position in a room: (ts in ms, seq)
+
+
+# -- chunks ------------------------------------------------------------------------------------
+
+
+def _encode(ms: Sequence[int], msgids: Sequence[str], kinds: Sequence[str],
+            nicks: Sequence[str], idents: Sequence[str], hosts: Sequence[str],
+            texts: Sequence[str], targets: Sequence[str]) -> bytes:
+    """One chunk's ``data``: records of one room, ``ms`` (their times) non-decreasing.
+
+    UTF-8 text of NUL-separated fields: an empty field (so the data starts with a NUL), the
+    msgids' common prefix, the time deltas in ms (from the previous record; the first is 0,
+    the row has ``first_ts``) comma-separated, the kind codes (one character each, see
+    :data:`KIND_CHARS`), then whole columns: msgid suffixes, nicks, idents, hosts, texts,
+    targets. Each step is one C call over the batch (``join``, ``map``), no Python per record.
+    If a field holds a NUL itself the chunk is JSON instead, a list of the same fields (it
+    starts with ``[``).
+
+    Raises KeyError for an unknown kind.
+    """
+    codes = "".join(map(KIND_CHARS.__getitem__, kinds))
+    prefix = _common_prefix(msgids)
+    cut = len(prefix)
+    suffixes = list(map(itemgetter(slice(cut, None)), msgids)) if cut else list(msgids)
+    deltas = list(map(sub, ms, [ms[0], *ms[:-1]]))
+    parts = ["", prefix, ",".join(map(str, deltas)), codes, *suffixes]
+    parts += nicks
+    parts += idents
+    parts += hosts
+    parts += texts
+    parts += targets
+    text = "\0".join(parts)
+    if text.count("\0") != 3 + 6 * len(ms):  # a field with a NUL of its own
+        text = json.dumps([prefix, deltas, codes, suffixes, nicks, idents, hosts, texts,
+                           targets], ensure_ascii=False, separators=(",", ":"))
+    return text.encode()
+
+
+def _common_prefix(words: Sequence[str]) -> str:
+    low, high = min(words), max(words)
+    for i, char in enumerate(low):
+        if char != high[i]:
+            return low[:i]
+    return low
+
+
+class _Chunk:
+    """One chunk unpacked: columns, and each record's time in ms."""
+
+    __slots__ = ("codes", "first_seq", "hosts", "idents", "ids", "ms", "nicks", "prefix",
+                 "targets", "texts")
+
+    def __init__(self, first_ts: int, first_seq: int, data: bytes) -> None:
+        self.first_seq = first_seq
+        if data[:1] == b"\0":
+            parts = data.decode().split("\0")
+            n = (len(parts) - 4) // 6
+            self.prefix, deltas, self.codes = parts[1], parts[2], parts[3]
+            ms = list(map(int, deltas.split(",")))
+            self.ids = parts[4:4 + n]
+            self.nicks = parts[4 + n:4 + 2 * n]
+            self.idents = parts[4 + 2 * n:4 + 3 * n]
+            self.hosts = parts[4 + 3 * n:4 + 4 * n]
+            self.texts = parts[4 + 4 * n:4 + 5 * n]
+            self.targets = parts[4 + 5 * n:]
+        else:
+            (self.prefix, ms, self.codes, self.ids, self.nicks, self.idents, self.hosts,
+             self.texts, self.targets) = json.loads(data)
+        ms[0] += first_ts
+        self.ms = list(accumulate(ms))
+
+    def record(self, i: int, room: str) -> Record:
+        return Record(self.prefix + self.ids[i], self.ms[i] / 1000, room,
+                      KIND_BY_CHAR.get(self.codes[i], "message"), self.nicks[i], self.idents[i],
+                      self.hosts[i], self.texts[i], self.targets[i], self.first_seq + i)
+
+    def below(self, key: Key) -> int:
+        """How many records sort before ``key`` (so the index of the first one at or after)."""
+        t, s = key
+        ms = self.ms
+        lo = bisect_left(ms, t)
+        if lo == len(ms) or ms[lo] != t:
+            return lo
+        return min(bisect_right(ms, t, lo), max(lo, s - self.first_seq))
+
+    def find(self, msgid: str) -> int | None:
+        """The index of the last record with this msgid, or None."""
+        prefix = self.prefix
+        if not msgid.startswith(prefix):
+            return None
+        ids = self.ids
+        suffix = msgid[len(prefix):]
+        if suffix not in ids:
+            return None
+        return len(ids) - 1 - ids[::-1].index(suffix)
+
+
+def decode_chunk(first_ts: int, first_seq: int, data: bytes, room: str = "") -> list[Record]:
+    """Every record of one ``chunks`` row, oldest first (for tools and tests)."""
+    chunk = _Chunk(first_ts, first_seq, data)
+    return [chunk.record(i, room) for i in range(len(chunk.ms))]
+
+
+def _runs(ms: list[int]) -> list[tuple[int, int]]:
+    """``ms`` cut into ``[i, j)`` runs where time never steps back, of at most CHUNK_MAX
+    records and CHUNK_SPAN_MAX ms."""
+    runs = []
+    start = 0
+    for i in range(1, len(ms)):
+        if ms[i] < ms[i - 1] or i - start >= CHUNK_MAX or ms[i] - ms[start] > CHUNK_SPAN_MAX:
+            runs.append((start, i))
+            start = i
+    runs.append((start, len(ms)))
+    return runs
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -150,9 +336,10 @@ class SqliteStore:
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
         # Writer-side caches; entries made inside a transaction count only once it commits.
-        self._room_ids: dict[str, int] = {}
+        self._room_ids: dict[str, int] = {}  # by folded name
+        self._name_ids: dict[str, int] = {}  # by name as written
         self._room_names: dict[int, str] = {}
-        self._source_ids: dict[tuple[str, str, str], int] = {}
+        self._room_spans: dict[int, int] = {}
         _check_header(self.path)
         connections: list[sqlite3.Connection] = []
         try:
@@ -209,6 +396,9 @@ class SqliteStore:
                 raise StoreError(f"opening {self.path}: the file is a SQLite database but not "
                                  f"a chat history (it has tables and no schema version)")
             for step in MIGRATIONS[version:]:
+                if callable(step):
+                    step(db)
+                    continue
                 for statement in _statements(step):
                     db.execute(statement)
             if version != SCHEMA_VERSION:
@@ -245,64 +435,101 @@ class SqliteStore:
                 self._write.execute("ROLLBACK")
         # Ids handed out inside the failed transaction are gone with it.
         self._room_ids.clear()
+        self._name_ids.clear()
         self._room_names.clear()
-        self._source_ids.clear()
+        self._room_spans.clear()
 
     def append(self, records: Sequence[Record]) -> None:
-        """Keep ``records`` in order in one transaction: the group commit."""
+        """Keep ``records`` in order in one transaction (the group commit): one chunk per room
+        (more only past CHUNK_MAX records or CHUNK_SPAN_MAX ms, or where the clock stepped
+        back), seqs consecutive within a chunk. Python does a few C-level passes per room
+        (``zip``, ``map``, ``join``), nothing per record but a dict lookup when several rooms
+        share the batch."""
         if not records:
             return
         with self._writing("appending to") as db:
-            rows = []
-            added: dict[int, int] = {}
-            for record in records:
-                kind = KIND_CODES.get(record.kind)
-                if kind is None:
-                    raise StoreError(f"appending to {self.path}: unknown record kind "
-                                     f"{record.kind!r}")
-                room_id = self._room_id(db, record.room)
-                added[room_id] = added.get(room_id, 0) + 1
-                rows.append((room_id, round(record.ts * 1000), kind,
-                             self._source_id(db, record.nick, record.ident, record.host),
-                             record.msgid, record.text, record.target))
             seq = db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0]
-            db.executemany("INSERT INTO messages (seq, room_id, ts, kind, source_id, msgid, "
-                           "text, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           [(seq + i, *row) for i, row in enumerate(rows, 1)])
-            db.execute("UPDATE counters SET value = ? WHERE name = 'seq'", (seq + len(rows),))
-            db.executemany("UPDATE rooms SET count = count + ? WHERE id = ?",
-                           [(n, room_id) for room_id, n in added.items()])
+            rows = []
+            counts = []
+            spans = []
+            for room_id, group in self._groups(db, records):
+                cols = list(zip(*group, strict=True))
+                ms = list(map(round, map(_MS, cols[1])))
+                whole = (len(ms) <= CHUNK_MAX and ms[-1] - ms[0] <= CHUNK_SPAN_MAX
+                         and ms == sorted(ms))
+                runs = [(0, len(ms))] if whole else _runs(ms)
+                span = 0
+                for i, j in runs:
+                    part = cols if len(runs) == 1 else [col[i:j] for col in cols]
+                    run = ms if len(runs) == 1 else ms[i:j]
+                    try:
+                        data = _encode(run, part[0], part[3], part[4], part[5], part[6],
+                                       part[7], part[8])
+                    except KeyError as error:
+                        raise StoreError(f"appending to {self.path}: unknown record kind "
+                                         f"{error.args[0]!r}") from None
+                    rows.append((room_id, run[0], seq + 1, run[-1], j - i, data))
+                    seq += j - i
+                    span = max(span, run[-1] - run[0])
+                counts.append((len(ms), room_id))
+                if span > self._room_spans[room_id]:
+                    spans.append((span, room_id))
+            db.executemany("INSERT INTO chunks (room_id, first_ts, first_seq, last_ts, count, "
+                           "data) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            db.execute("UPDATE counters SET value = ? WHERE name = 'seq'", (seq,))
+            db.executemany("UPDATE rooms SET count = count + ? WHERE id = ?", counts)
+            if spans:
+                db.executemany("UPDATE rooms SET span = max(span, ?) WHERE id = ?", spans)
+                for span, room_id in spans:
+                    self._room_spans[room_id] = max(span, self._room_spans[room_id])
+
+    def _groups(self, db: sqlite3.Connection,
+                records: Sequence[Record]) -> list[tuple[int, Sequence[Record]]]:
+        """``records`` by room id, each room's in order; room names folded once per name."""
+        names = list(map(_ROOM, records))
+        first = names[0]
+        if names.count(first) == len(names):  # the busy case: one room
+            return [(self._room_id(db, first), records)]
+        by_name: dict[str, list[Record]] = {}
+        for record, name in zip(records, names, strict=True):
+            group = by_name.get(name)
+            if group is None:
+                by_name[name] = [record]
+            else:
+                group.append(record)
+        ids = {name: self._room_id(db, name) for name in by_name}
+        if len(set(ids.values())) == len(ids):
+            return [(ids[name], group) for name, group in by_name.items()]
+        # One room written under two spellings: regroup in order; the last spelling wins.
+        by_id: dict[int, list[Record]] = {}
+        for record, name in zip(records, names, strict=True):
+            by_id.setdefault(ids[name], []).append(record)
+        for group in by_id.values():
+            self._room_id(db, group[-1].room)
+        return list(by_id.items())
 
     def _room_id(self, db: sqlite3.Connection, name: str) -> int:
-        folded = fold(name)
-        room_id = self._room_ids.get(folded)
+        room_id = self._name_ids.get(name)
         if room_id is None:
-            row = db.execute("SELECT id, name FROM rooms WHERE folded = ?", (folded,)).fetchone()
-            if row is None:
-                cursor = db.execute("INSERT INTO rooms (folded, name) VALUES (?, ?)",
-                                    (folded, name))
-                row = (cursor.lastrowid, name)
-            room_id = self._room_ids[folded] = row[0]
-            self._room_names[room_id] = row[1]
+            folded = fold(name)
+            room_id = self._room_ids.get(folded)
+            if room_id is None:
+                row = db.execute("SELECT id, name, span FROM rooms WHERE folded = ?",
+                                 (folded,)).fetchone()
+                if row is None:
+                    cursor = db.execute("INSERT INTO rooms (folded, name) VALUES (?, ?)",
+                                        (folded, name))
+                    row = (cursor.lastrowid, name, 0)
+                room_id = self._room_ids[folded] = row[0]
+                self._room_names[room_id] = row[1]
+                self._room_spans[room_id] = row[2]
+            if len(self._name_ids) > 100_000:
+                self._name_ids.clear()
+            self._name_ids[name] = room_id
         if self._room_names[room_id] != name:  # the display name follows the latest record
             db.execute("UPDATE rooms SET name = ? WHERE id = ?", (name, room_id))
             self._room_names[room_id] = name
         return room_id
-
-    def _source_id(self, db: sqlite3.Connection, nick: str, ident: str, host: str) -> int:
-        key = (nick, ident, host)
-        source_id = self._source_ids.get(key)
-        if source_id is None:
-            row = db.execute("SELECT id FROM sources WHERE nick = ? AND ident = ? AND host = ?",
-                             key).fetchone()
-            if row is None:
-                cursor = db.execute("INSERT INTO sources (nick, ident, host) VALUES (?, ?, ?)",
-                                    key)
-                row = (cursor.lastrowid,)
-            if len(self._source_ids) > 100_000:
-                self._source_ids.clear()
-            source_id = self._source_ids[key] = row[0]
-        return source_id
 
     def save_rooms(self, rooms: Sequence[RoomState]) -> None:
         """Insert or replace these rooms' states (by folded name) in one transaction."""
@@ -317,28 +544,40 @@ class SqliteStore:
                  for r in rooms])
 
     def prune(self, older_than: float, max_per_room: int, batch: int) -> int:
-        """Delete up to ``batch`` of the oldest records that are too old or over the room cap,
-        in one short transaction. Cheap when nothing is due: one index probe per room."""
+        """Delete whole chunks, oldest first, whose newest record is older than
+        ``older_than``, or which the room can lose and still keep ``max_per_room`` records; in
+        one short transaction. Pruning is per chunk: a room keeps up to one chunk (at most
+        CHUNK_MAX records) more than the cap, and a chunk stays until its newest record is old.
+        At most ``batch`` records go per call, except that a single due chunk bigger than
+        ``batch`` goes whole (else it could never go). Cheap when nothing is due: one
+        primary-key probe per room."""
         cap = max(0, max_per_room)
         cutoff = older_than * 1000
         deleted = 0
         with self._writing("pruning") as db:
             rooms = db.execute("SELECT id, count FROM rooms WHERE count > 0").fetchall()
             for room_id, count in rooms:
-                room_batch = batch - deleted
-                if room_batch <= 0:
+                if deleted >= batch:
                     break
-                old = db.execute(
-                    "SELECT count(*) FROM (SELECT 1 FROM messages WHERE room_id = ? AND ts < ? "
-                    "LIMIT ?)", (room_id, cutoff, room_batch)).fetchone()[0]
-                n = min(max(old, count - cap), room_batch)
-                if n <= 0:
+                doomed = []
+                n = 0
+                cursor = db.execute("SELECT first_ts, first_seq, last_ts, count FROM chunks "
+                                    "WHERE room_id = ? ORDER BY first_ts, first_seq",
+                                    (room_id,))
+                for first_ts, first_seq, last_ts, size in cursor:
+                    if last_ts >= cutoff and count - n - size < cap:
+                        break
+                    if deleted + n + size > batch and deleted + n > 0:
+                        break
+                    doomed.append((room_id, first_ts, first_seq))
+                    n += size
+                    if deleted + n >= batch:
+                        break
+                cursor.close()
+                if not doomed:
                     continue
-                ts, seq = db.execute("SELECT ts, seq FROM messages WHERE room_id = ? "
-                                     "ORDER BY ts, seq LIMIT 1 OFFSET ?",
-                                     (room_id, n - 1)).fetchone()
-                db.execute("DELETE FROM messages WHERE room_id = ? AND ts <= ? AND "
-                           "(ts < ? OR seq <= ?)", (room_id, ts, ts, seq))
+                db.executemany("DELETE FROM chunks WHERE room_id = ? AND first_ts = ? AND "
+                               "first_seq = ?", doomed)
                 db.execute("UPDATE rooms SET count = count - ? WHERE id = ?", (n, room_id))
                 deleted += n
         return deleted
@@ -371,9 +610,10 @@ class SqliteStore:
                                 for mask, set_by, set_at in json.loads(bans)))
                 for name, created, topic, topic_by, topic_at, modes, key, limit, bans in rows]
 
-    def _read_room(self, db: sqlite3.Connection, name: str) -> tuple[int, str] | None:
-        row = db.execute("SELECT id, name FROM rooms WHERE folded = ?", (fold(name),)).fetchone()
-        return None if row is None else (row[0], row[1])
+    def _read_room(self, db: sqlite3.Connection, name: str) -> tuple[int, str, int] | None:
+        row = db.execute("SELECT id, name, span FROM rooms WHERE folded = ?",
+                         (fold(name),)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
 
     def query(self, query: Query) -> list[Record]:
         """One page of a room's history, oldest first (see :class:`Query`)."""
@@ -384,7 +624,7 @@ class SqliteStore:
             room = self._read_room(db, query.room)
             if room is None:
                 return []
-            return _Page(db, room[0], room[1], query.kinds).answer(query, limit)
+            return _Page(db, *room, query.kinds).answer(query, limit)
 
     def targets(self, rooms: Sequence[str], start: float, end: float,
                 limit: int) -> list[Target]:
@@ -396,11 +636,9 @@ class SqliteStore:
                 room = self._read_room(db, name)
                 if room is None or room[0] in found:
                     continue
-                row = db.execute("SELECT ts FROM messages WHERE room_id = ? AND ts >= ? AND "
-                                 "ts <= ? ORDER BY ts DESC LIMIT 1",
-                                 (room[0], low, high)).fetchone()
-                if row is not None:
-                    found[room[0]] = Target(room[1], row[0] / 1000)
+                newest = _Page(db, *room, None).newest((high, _BIG), (low, -1), 1)
+                if newest:
+                    found[room[0]] = Target(room[1], newest[0].ts)
         return sorted(found.values(), key=lambda t: t.latest, reverse=True)[:max(0, limit)]
 
     # -- closing ---------------------------------------------------------------------------
@@ -422,76 +660,171 @@ class SqliteStore:
 
 
 class _Page:
-    """One query's SQL: bounds are ``(ts_ms, seq)`` keys, compared strictly."""
+    """One query's reads: walks the ``chunks_room`` index from a reference point, and reads
+    and unpacks only the chunks that can hold an answer.
 
-    def __init__(self, db: sqlite3.Connection, room_id: int, room: str,
+    Bounds are ``(ts_ms, seq)`` keys, compared strictly. Chunks may overlap in time (the
+    clock stepped back between commits), so a walk also passes index entries of chunks that
+    start up to the room's ``span`` (at most CHUNK_SPAN_MAX) before a bound: a chunk starting
+    before ``t - span`` ends before ``t``. Entries whose ``last_ts`` shows they cannot help are
+    skipped without reading the chunk.
+    """
+
+    def __init__(self, db: sqlite3.Connection, room_id: int, room: str, span: int,
                  kinds: frozenset[str] | None) -> None:
-        self.db, self.room_id, self.room = db, room_id, room
-        codes = sorted(KIND_CODES[k] for k in kinds or () if k in KIND_CODES)
-        self.kind_sql = "" if kinds is None else f" AND m.kind IN ({','.join(map(str, codes))})"
+        self.db, self.room_id, self.room, self.span = db, room_id, room, span
+        self.wanted = None if kinds is None else frozenset(
+            KIND_CHARS[k] for k in kinds if k in KIND_CHARS)
+        self.chunks: dict[int, _Chunk] = {}
+
+    def chunk(self, chunk_id: int, first_ts: int, first_seq: int) -> _Chunk:
+        """A chunk, read and unpacked once per query."""
+        chunk = self.chunks.get(chunk_id)
+        if chunk is None:
+            (data,) = self.db.execute("SELECT data FROM chunks WHERE id = ?",
+                                      (chunk_id,)).fetchone()
+            chunk = self.chunks[chunk_id] = _Chunk(first_ts, first_seq, data)
+        return chunk
 
     def position(self, ref: Ref) -> tuple[Key, Key] | None:
         """The keys just before and just after ``ref`` (the same for a msgid; for a time,
         the key before every record at it and the key after them); None if unknown."""
         if ref.msgid is not None:
-            row = self.db.execute("SELECT ts, seq FROM messages WHERE msgid = ? AND room_id = ? "
-                                  "ORDER BY seq DESC LIMIT 1",
-                                  (ref.msgid, self.room_id)).fetchone()
-            return None if row is None else ((row[0], row[1]), (row[0], row[1]))
+            when = id_time(ref.msgid)
+            if when is None:
+                return None
+            # The id has its time truncated to the ms, the record's ts is rounded: +-1 ms.
+            ms = round(when * 1000)
+            found: Key | None = None
+            for chunk_id, first_ts, first_seq in self.db.execute(
+                    "SELECT id, first_ts, first_seq FROM chunks WHERE room_id = ? AND "
+                    "first_ts >= ? AND first_ts <= ? AND last_ts >= ?",
+                    (self.room_id, ms - 1 - self.span, ms + 1, ms - 1)).fetchall():
+                chunk = self.chunk(chunk_id, first_ts, first_seq)
+                i = chunk.find(ref.msgid)
+                if i is not None and (found is None or first_seq + i > found[1]):
+                    found = (chunk.ms[i], first_seq + i)
+            return None if found is None else (found, found)
         if ref.ts is not None:
             t = ref.ts * 1000
             return ((t, 0), (t, _BIG))
         return None
 
-    def run(self, after: Key | None, before: Key | None, newest: bool,
-            limit: int) -> list[Record]:
-        """Records with ``after < key < before``, the ``limit`` nearest ``before`` if
-        ``newest`` else nearest ``after``; oldest first."""
-        sql = _COLUMNS + "WHERE m.room_id = ?" + self.kind_sql
+    def newest(self, before: Key | None, floor: Key | None, limit: int) -> list[Record]:
+        """The ``limit`` newest records with ``floor < key < before``, oldest first."""
+        sql = "SELECT id, first_ts, first_seq, last_ts FROM chunks WHERE room_id = ?"
+        params: list[object] = [self.room_id]
+        if before is not None:
+            sql += " AND first_ts <= ?"
+            params.append(before[0])
+        if floor is not None:
+            sql += " AND first_ts >= ?"
+            params.append(floor[0] - self.span)
+        sql += " ORDER BY first_ts DESC, first_seq DESC"
+        span, wanted = self.span, self.wanted
+        found: list[tuple[int, int, _Chunk, int]] = []
+        edge: float | None = None  # the time of the limit-th newest found so far
+        for chunk_id, first_ts, first_seq, last_ts in self.db.execute(sql, params):
+            if edge is not None:
+                if first_ts + span < edge:
+                    break  # this chunk and every one after it end before the edge
+                if last_ts < edge:
+                    continue
+            if floor is not None and last_ts < floor[0]:
+                continue
+            chunk = self.chunk(chunk_id, first_ts, first_seq)
+            ms = chunk.ms
+            high = len(ms) if before is None else chunk.below(before)
+            low = 0 if floor is None else chunk.below((floor[0], floor[1] + 1))
+            if wanted is None:
+                found += [(ms[i], first_seq + i, chunk, i)
+                          for i in range(max(low, high - limit), high)]
+            else:
+                codes = chunk.codes
+                taken = 0
+                for i in range(high - 1, low - 1, -1):
+                    if codes[i] in wanted:
+                        found.append((ms[i], first_seq + i, chunk, i))
+                        taken += 1
+                        if taken >= limit:
+                            break
+            if len(found) >= limit:
+                found.sort(key=_KEY, reverse=True)
+                del found[limit:]
+                edge = found[-1][0]
+        found.sort(key=_KEY)
+        room = self.room
+        return [chunk.record(i, room) for _ts, _seq, chunk, i in found[-limit:]]
+
+    def oldest(self, after: Key | None, ceiling: Key | None, limit: int) -> list[Record]:
+        """The ``limit`` oldest records with ``after < key < ceiling``, oldest first."""
+        sql = "SELECT id, first_ts, first_seq, last_ts FROM chunks WHERE room_id = ?"
         params: list[object] = [self.room_id]
         if after is not None:
-            sql += " AND m.ts >= ? AND (m.ts > ? OR m.seq > ?)"
-            params += [after[0], after[0], after[1]]
-        if before is not None:
-            sql += " AND m.ts <= ? AND (m.ts < ? OR m.seq < ?)"
-            params += [before[0], before[0], before[1]]
-        order = "DESC" if newest else "ASC"
-        sql += f" ORDER BY m.ts {order}, m.seq {order} LIMIT ?"
-        params.append(limit)
-        rows = self.db.execute(sql, params).fetchall()
-        if newest:
-            rows.reverse()
+            sql += " AND first_ts >= ?"
+            params.append(after[0] - self.span)
+        if ceiling is not None:
+            sql += " AND first_ts <= ?"
+            params.append(ceiling[0])
+        sql += " ORDER BY first_ts, first_seq"
+        wanted = self.wanted
+        found: list[tuple[int, int, _Chunk, int]] = []
+        edge: float | None = None  # the time of the limit-th oldest found so far
+        for chunk_id, first_ts, first_seq, last_ts in self.db.execute(sql, params):
+            if edge is not None and first_ts > edge:
+                break  # this chunk and every one after it start after the edge
+            if after is not None and last_ts < after[0]:
+                continue
+            chunk = self.chunk(chunk_id, first_ts, first_seq)
+            ms = chunk.ms
+            low = 0 if after is None else chunk.below((after[0], after[1] + 1))
+            high = len(ms) if ceiling is None else chunk.below(ceiling)
+            if wanted is None:
+                found += [(ms[i], first_seq + i, chunk, i)
+                          for i in range(low, min(high, low + limit))]
+            else:
+                codes = chunk.codes
+                taken = 0
+                for i in range(low, high):
+                    if codes[i] in wanted:
+                        found.append((ms[i], first_seq + i, chunk, i))
+                        taken += 1
+                        if taken >= limit:
+                            break
+            if len(found) >= limit:
+                found.sort(key=_KEY)
+                del found[limit:]
+                edge = found[-1][0]
+        found.sort(key=_KEY)
         room = self.room
-        return [Record(msgid, ts / 1000, room, KIND_NAMES.get(kind, "message"), nick, ident,
-                       host, text, target, seq)
-                for seq, ts, kind, msgid, text, target, nick, ident, host in rows]
+        return [chunk.record(i, room) for _ts, _seq, chunk, i in found[:limit]]
 
     def answer(self, query: Query, limit: int) -> list[Record]:
         ref = query.ref
         if ref is None:
-            return self.run(None, None, True, limit) if query.direction == "latest" else []
+            return self.newest(None, None, limit) if query.direction == "latest" else []
         pos = self.position(ref)
         if pos is None:
             return []
         low, high = pos
         if query.direction == "latest":
-            return self.run(high, None, True, limit)
+            return self.newest(None, high, limit)
         if query.direction == "before":
-            return self.run(None, low, True, limit)
+            return self.newest(low, None, limit)
         if query.direction == "after":
-            return self.run(high, None, False, limit)
+            return self.oldest(high, None, limit)
         if query.direction == "around":
             half = limit // 2
-            older = self.run(None, low, True, half) if half else []
-            return older + self.run((low[0], low[1] - 1), None, False, limit - half)
+            older = self.newest(low, None, half) if half else []
+            return older + self.oldest((low[0], low[1] - 1), None, limit - half)
         if query.end is None:
             return []
         end = self.position(query.end)
         if end is None:
             return []
         if low <= end[0]:
-            return self.run(high, end[0], False, limit)
-        return self.run(end[1], low, True, limit)
+            return self.oldest(high, end[0], limit)
+        return self.newest(low, end[1], limit)
 
 
 def _check_header(path: str) -> None:

@@ -40,7 +40,9 @@ class HistoryStore(Protocol):
 
     def prune(self, older_than: float, max_per_room: int, batch: int) -> int:
         """Delete at most ``batch`` records that are older than ``older_than`` or beyond the
-        newest ``max_per_room`` of their room; return how many were deleted."""
+        newest ``max_per_room`` of their room; return how many were deleted. A store that
+        keeps records in groups (SQLite's chunks) deletes whole groups: it may keep a little
+        more than asked, and deletes a lone group bigger than ``batch`` whole."""
 
     def close(self) -> None:
         """Finish: everything appended is durable after this returns."""
