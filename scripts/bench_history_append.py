@@ -64,8 +64,7 @@ def _sqlite(directory: Path, prefill: int) -> Callable[[], HistoryStore]:
     store = SqliteStore(template)
     calls = core_calls(prefill, 100, 5_000, seed=2)
     for start in range(0, prefill, 5_000):
-        store.append([r for outputs in calls[start:start + 5_000]
-                      for r in convert.records(outputs)])
+        store.append(_records(calls[start:start + 5_000]))
     store.close()
     counter = iter(range(1_000_000))
 
@@ -75,6 +74,14 @@ def _sqlite(directory: Path, prefill: int) -> Callable[[], HistoryStore]:
         return SqliteStore(path)
 
     return make
+
+
+def _records(calls: list[list[e.Output]]) -> list[Record]:
+    """The records these core calls leave, as the history thread makes them."""
+    records: list[Record] = []
+    for outputs in calls:
+        convert.records(outputs, records, {}, [])
+    return records
 
 
 def run_commits(make: Callable[[], HistoryStore], calls: list[list[e.Output]],
@@ -93,9 +100,8 @@ def run_commits(make: Callable[[], HistoryStore], calls: list[list[e.Output]],
     store.close()
 
     store = make()
-    batches: list[list[Record]] = [
-        [r for outputs in calls[start:start + per_commit] for r in convert.records(outputs)]
-        for start in range(0, len(calls), per_commit)]
+    batches: list[list[Record]] = [_records(calls[start:start + per_commit])
+                                   for start in range(0, len(calls), per_commit)]
     appending = 0.0
     for batch in batches:
         started = time.process_time()

@@ -14,6 +14,17 @@ class Scram(NamedTuple):
     iterations: int
 
 
+class ServerBan(NamedTuple):
+    """One server-wide ban (operators set them): a ``nick!ident@host`` mask, until ``expires``
+    (epoch seconds; 0: until lifted)."""
+
+    mask: str
+    reason: str
+    set_by: str
+    set_at: float
+    expires: float = 0.0
+
+
 class Account(NamedTuple):
     """A registered account: its name as chosen, an argon2id hash, SCRAM credentials."""
 

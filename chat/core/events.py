@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chat.accounts.records import ServerBan as ServerBanInfo
 from chat.core.commands import MessageKind
 from chat.core.envelope import Event as Event
 from chat.core.envelope import Source as Source
@@ -201,17 +202,6 @@ class WallopsMessage(Event):
     """A server operator's message to everyone with user mode ``+w``."""
 
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ServerBanInfo:
-    """One server-wide ban."""
-
-    mask: str
-    reason: str
-    set_by: str
-    set_at: float
-    expires: float = 0.0  # epoch seconds; 0: until lifted
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,10 @@ from chat.wire.names import fold
 
 
 def records(outputs: Iterable[e.Output], into: list[Record],
-            rooms: dict[str, RoomState]) -> None:
+            rooms: dict[str, RoomState], bans: list[tuple[e.ServerBanInfo, ...]]) -> None:
     """Add to ``into`` the records a core call's outputs leave in history (room events only,
-    never replies), and to ``rooms`` the room states it saves (the last one per room wins).
+    never replies), to ``rooms`` the room states it saves (the last one per room wins), and
+    to ``bans`` the server ban lists (the last one wins).
     Room messages, nearly all of history, take the shortest path: this runs once per message
     on the history thread."""
     for output in outputs:
@@ -21,6 +22,8 @@ def records(outputs: Iterable[e.Output], into: list[Record],
             if output.__class__ is e.SaveRoom:
                 state = output.state
                 rooms[fold(state.name)] = state
+            elif output.__class__ is e.SaveServerBans:
+                bans.append(output.bans)
             continue
         event = output.event
         if event.__class__ is e.Message:

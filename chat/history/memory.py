@@ -12,6 +12,7 @@ import bisect
 import threading
 from collections.abc import Sequence
 
+from chat.accounts.records import ServerBan
 from chat.history.records import ALL_KINDS, Query, Record, Ref, RoomState, Target
 from chat.history.store import StoreError
 from chat.wire.names import fold
@@ -74,6 +75,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._rooms: dict[str, _Room] = {}
         self._states: dict[str, RoomState] = {}
+        self._server_bans: list[ServerBan] = []
         self._seq = 0
 
     def append(self, records: Sequence[Record]) -> None:
@@ -147,6 +149,16 @@ class MemoryStore:
                     room.drop_oldest(count)
                     deleted += count
         return deleted
+
+    def save_server_bans(self, bans: Sequence[ServerBan]) -> None:
+        """Replace the server-wide bans kept."""
+        with self._lock:
+            self._server_bans = list(bans)
+
+    def load_server_bans(self) -> list[ServerBan]:
+        """The server-wide bans kept."""
+        with self._lock:
+            return list(self._server_bans)
 
     def close(self) -> None:
         """Nothing to flush: memory is gone with the process."""

@@ -80,6 +80,10 @@ class HistoryService:
                     recent[fold(state.name)] = [convert.event(r) for r in found]
         return rooms, recent
 
+    def server_bans(self) -> list[e.ServerBanInfo]:
+        """The server-wide bans kept (at start)."""
+        return self.store.load_server_bans()
+
     def start(self) -> None:
         """Start the history thread (threaded mode)."""
         if self.threaded and self._thread is None:
@@ -149,11 +153,14 @@ class HistoryService:
             return
         records: list[Record] = []
         rooms: dict[str, RoomState] = {}
+        bans: list[tuple[e.ServerBanInfo, ...]] = []
         while writes:
-            convert.records(writes.popleft(), records, rooms)
+            convert.records(writes.popleft(), records, rooms, bans)
         try:
             if rooms:
                 self.store.save_rooms(list(rooms.values()))
+            if bans:
+                self.store.save_server_bans(bans[-1])
             if records:
                 self.store.append(records)
                 self.written += len(records)

@@ -45,6 +45,7 @@ from itertools import accumulate
 from operator import itemgetter, sub
 from pathlib import Path
 
+from chat.accounts.records import Account, Scram, ServerBan
 from chat.history.records import Ban, Query, Record, Ref, RoomState, Target, id_time
 from chat.history.store import StoreError
 from chat.wire.names import fold
@@ -166,10 +167,33 @@ def _migrate_v3(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE sources")
 
 
+#: Version 4: accounts (argon2id hash and SCRAM credentials, never a password), server-wide
+#: bans, and each room's founder account.
+SCHEMA_V4 = """
+CREATE TABLE accounts (
+    folded TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    scram_salt BLOB NOT NULL,
+    scram_stored_key BLOB NOT NULL,
+    scram_server_key BLOB NOT NULL,
+    scram_iterations INTEGER NOT NULL,
+    created REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE server_bans (
+    mask TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at REAL NOT NULL,
+    expires REAL NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE room_state ADD COLUMN founder TEXT NOT NULL DEFAULT '';
+"""
+
 #: Step ``i`` takes a database from version ``i`` to ``i + 1``: a script, or a function for a
 #: step SQL alone cannot do. Append only; never edit one.
 MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
-    SCHEMA_V1, SCHEMA_V2, _migrate_v3)
+    SCHEMA_V1, SCHEMA_V2, _migrate_v3, SCHEMA_V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _HEADER = b"SQLite format 3\x00"
@@ -538,10 +562,67 @@ class SqliteStore:
         with self._writing("saving rooms to") as db:
             db.executemany(
                 'INSERT OR REPLACE INTO room_state (folded, name, created, topic, topic_by, '
-                'topic_at, modes, key, "limit", bans) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+                'topic_at, modes, key, "limit", bans, founder) '
+                'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
                 [(fold(r.name), r.name, r.created, r.topic, r.topic_by, r.topic_at, r.modes,
-                  r.key, r.limit, json.dumps([[b.mask, b.set_by, b.set_at] for b in r.bans]))
+                  r.key, r.limit, json.dumps([[b.mask, b.set_by, b.set_at] for b in r.bans]),
+                  r.founder)
                  for r in rooms])
+
+    # -- accounts and server bans (the AccountStore interface, and the bans' two calls) --
+
+    def create_account(self, account: Account) -> bool:
+        """Keep a new account unless its name (any case) is taken."""
+        scram = account.scram
+        with self._writing("registering an account in") as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO accounts (folded, name, password_hash, scram_salt, "
+                "scram_stored_key, scram_server_key, scram_iterations, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (fold(account.name), account.name, account.password_hash, scram.salt,
+                 scram.stored_key, scram.server_key, scram.iterations, account.created))
+            return cursor.rowcount == 1
+
+    def get_account(self, name: str) -> Account | None:
+        """The account called ``name`` (any case), or None."""
+        with self._reading("reading an account from") as db:
+            row = db.execute(
+                "SELECT name, password_hash, scram_salt, scram_stored_key, scram_server_key, "
+                "scram_iterations, created FROM accounts WHERE folded = ?",
+                (fold(name),)).fetchone()
+        if row is None:
+            return None
+        return Account(row[0], row[1], Scram(row[2], row[3], row[4], row[5]), row[6])
+
+    def set_password(self, name: str, password_hash: str, scram: Scram) -> bool:
+        """New credentials for an existing account."""
+        with self._writing("changing a password in") as db:
+            cursor = db.execute(
+                "UPDATE accounts SET password_hash = ?, scram_salt = ?, scram_stored_key = ?, "
+                "scram_server_key = ?, scram_iterations = ? WHERE folded = ?",
+                (password_hash, scram.salt, scram.stored_key, scram.server_key,
+                 scram.iterations, fold(name)))
+            return cursor.rowcount == 1
+
+    def account_names(self) -> list[str]:
+        """Every account's name."""
+        with self._reading("listing accounts in") as db:
+            return [name for (name,) in db.execute("SELECT name FROM accounts")]
+
+    def save_server_bans(self, bans: Sequence[ServerBan]) -> None:
+        """The server-wide bans now in force (replacing what was kept)."""
+        with self._writing("saving server bans to") as db:
+            db.execute("DELETE FROM server_bans")
+            db.executemany("INSERT OR REPLACE INTO server_bans (mask, reason, set_by, set_at, "
+                           "expires) VALUES (?, ?, ?, ?, ?)",
+                           [(b.mask, b.reason, b.set_by, b.set_at, b.expires) for b in bans])
+
+    def load_server_bans(self) -> list[ServerBan]:
+        """The server-wide bans kept (expired ones included: the core drops them)."""
+        with self._reading("loading server bans from") as db:
+            rows = db.execute("SELECT mask, reason, set_by, set_at, expires FROM server_bans "
+                              "ORDER BY set_at").fetchall()
+        return [ServerBan(*row) for row in rows]
 
     def prune(self, older_than: float, max_per_room: int, batch: int) -> int:
         """Delete whole chunks, oldest first, whose newest record is older than
@@ -604,11 +685,12 @@ class SqliteStore:
         """Every saved room, for start-up."""
         with self._reading("loading rooms from") as db:
             rows = db.execute('SELECT name, created, topic, topic_by, topic_at, modes, key, '
-                              '"limit", bans FROM room_state').fetchall()
+                              '"limit", bans, founder FROM room_state').fetchall()
         return [RoomState(name, created, topic, topic_by, topic_at, modes, key, limit,
                           tuple(Ban(mask, set_by, set_at)
-                                for mask, set_by, set_at in json.loads(bans)))
-                for name, created, topic, topic_by, topic_at, modes, key, limit, bans in rows]
+                                for mask, set_by, set_at in json.loads(bans)), founder)
+                for name, created, topic, topic_by, topic_at, modes, key, limit, bans, founder
+                in rows]
 
     def _read_room(self, db: sqlite3.Connection, name: str) -> tuple[int, str, int] | None:
         row = db.execute("SELECT id, name, span FROM rooms WHERE folded = ?",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from chat.accounts.records import ServerBan
 from chat.history.records import Query, Record, RoomState, Target
 
 
@@ -43,6 +44,12 @@ class HistoryStore(Protocol):
         newest ``max_per_room`` of their room; return how many were deleted. A store that
         keeps records in groups (SQLite's chunks) deletes whole groups: it may keep a little
         more than asked, and deletes a lone group bigger than ``batch`` whole."""
+
+    def save_server_bans(self, bans: Sequence[ServerBan]) -> None:
+        """The server-wide bans now in force, replacing those kept."""
+
+    def load_server_bans(self) -> list[ServerBan]:
+        """The server-wide bans kept, for start-up."""
 
     def close(self) -> None:
         """Finish: everything appended is durable after this returns."""

@@ -63,6 +63,7 @@ class Hub:
         self.history = history
         if history is not None:
             self.core.restore(*history.load())
+            self.core.restore_server_bans(history.server_bans())
             observers = (Recorder(history), *observers)
         self.observers = tuple(observers)
         self.accounts = accounts
