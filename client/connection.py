@@ -319,7 +319,6 @@ class Connection:
         self._history_asks.clear()
         self._account_asks.clear()
         self._login_ref = None
-        self._pending_rooms = []
         for conv in self.model.conversations.values():
             conv.loading_older = False
         self.model.set_state(ConnState.REGISTERING, "")
@@ -362,7 +361,10 @@ class Connection:
             self._wanted_nick = self.model.nick
             self.sessions += 1
             self.model.set_state(ConnState.CONNECTED, "")
-            rooms = self.model.joined_rooms() if reconnect else self.initial_rooms
+            rooms = self.model.joined_rooms() if reconnect else list(self.initial_rooms)
+            # Rooms a login held back when the last session dropped are still wanted.
+            held, self._pending_rooms = self._pending_rooms, []
+            rooms += [r for r in held if fold(r) not in {fold(x) for x in rooms}]
             if reconnect:
                 self.model.info_all("Reconnected.", kind="info")
                 # Where each room's gap starts; asked once the server confirms the rejoin.

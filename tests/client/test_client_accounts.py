@@ -124,6 +124,16 @@ def test_login_goes_before_the_joins_on_connect_and_after_a_reconnect() -> None:
     assert PASSWORD not in all_text(model)
 
 
+def test_rooms_held_back_by_a_login_are_joined_after_a_drop() -> None:
+    model = ChatModel("alice")
+    conn = Connection(model, "127.0.0.1", 1, rooms=["#a"], password=PASSWORD)
+    assert session(conn).types() == ["login"]
+    drop(conn)  # before the login was answered: #a was never joined
+    writer = session(conn)
+    answer(conn, writer.sent[0])
+    assert [(r["type"], r.get("room")) for r in writer.sent] == [("login", None), ("join", "#a")]
+
+
 def test_the_account_is_kept_when_the_nick_comes_back_as_a_variant() -> None:
     model = ChatModel("alice")
     conn = Connection(model, "127.0.0.1", 1, rooms=["#a"], account="alice", password=PASSWORD)
