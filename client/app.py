@@ -44,11 +44,14 @@ class ChatApp:
         keepalive: float = 60.0,
         mouse: bool = False,
         ssl: SSLContext | None = None,
+        account: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.model = ChatModel(nick)
+        # ``password`` (with ``account``, default the nick) logs in on every connect.
         self.connection = Connection(
             self.model, host, port, rooms=rooms, on_change=self.invalidate, backoff=backoff,
-            keepalive=keepalive, ssl=ssl,
+            keepalive=keepalive, ssl=ssl, account=account, password=password,
         )
         # Paging up past the oldest line of a room asks the server for older lines.
         self.pane = MessagePane(self.model, on_top=lambda conv: self.connection.request_older(
@@ -72,6 +75,13 @@ class ChatApp:
 
     def _accept(self, buffer: Buffer) -> bool:
         # Returning True keeps the text in the box: used when nothing could be sent.
+        if commands.is_secret(buffer.text):
+            # A password: run it, then empty the box before prompt_toolkit records the line in
+            # the history (it does after this returns), sent or not; the undo stack goes too.
+            commands.execute(self.context, buffer.text)
+            buffer.reset()
+            self.invalidate()
+            return False
         sent = commands.execute(self.context, buffer.text)
         if sent:
             buffer.append_to_history()

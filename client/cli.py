@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import os
 import re
 import ssl
 import sys
@@ -15,6 +16,8 @@ from chat.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TLS_PORT
 from chat.core.names import nick_problem
 from chat.tls import client_context
 from client.app import ChatApp
+
+PASSWORD_ENV = "CHAT_PASSWORD"
 
 
 def default_nick() -> str:
@@ -40,11 +43,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--nick", default=None, help="your nickname (default: your login name)")
     p.add_argument("--join", action="append", metavar="ROOM", default=None,
                    help="room to join on connect; repeat for more (default #lobby)")
+    p.add_argument("--login", nargs="?", const="", default=None, metavar="ACCOUNT",
+                   help=f"log in to ACCOUNT (default: your nick) on every connect; the password "
+                        f"comes from ${PASSWORD_ENV} or is asked for, never from the command line")
     p.add_argument("--mouse", action="store_true",
                    help="scroll with the mouse wheel (the terminal's own text selection then "
                         "needs Shift)")
     p.add_argument("--log", metavar="FILE", help="write debug logs to FILE")
     return p.parse_args(argv)
+
+
+def read_password(account: str) -> str | None:
+    """``$CHAT_PASSWORD`` if set, else asked for on the terminal (before the full-screen UI);
+    None if the user gave up (Ctrl+C, Ctrl+D) or there is no terminal to ask on."""
+    password = os.environ.get(PASSWORD_ENV)
+    if password:
+        return password
+    try:
+        password = getpass.getpass(f"Password for {account}: ")
+    except (EOFError, KeyboardInterrupt):
+        print(file=sys.stderr)
+        return None
+    return password or None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         # Log records must never be printed over the full-screen UI.
         logging.basicConfig(handlers=[logging.NullHandler()])
     rooms = [r if r.startswith("#") else "#" + r for r in (args.join or ["#lobby"])]
+    account = password = None
+    if args.login is not None:
+        account = args.login or nick
+        password = read_password(account)
+        if password is None:
+            print(f"chat-client: no password for {account}; set {PASSWORD_ENV} or type it",
+                  file=sys.stderr)
+            return 2
     context = None
     if use_tls:
         try:
@@ -75,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ssl.SSLError) as exc:
             print(f"chat-client: cannot use CA file {args.ca_file!r}: {exc}", file=sys.stderr)
             return 2
-    app = ChatApp(args.host, args.port, nick, rooms, mouse=args.mouse, ssl=context)
+    app = ChatApp(args.host, args.port, nick, rooms, mouse=args.mouse, ssl=context,
+                  account=account, password=password)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C before the UI took the terminal
         asyncio.run(app.run_async())
     return 0

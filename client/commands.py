@@ -285,6 +285,87 @@ def _clear(ctx: Context, args: str) -> bool:
     return True
 
 
+# -- accounts: lines with a password never reach the input history or the scrollback ------------
+
+MASK = "********"  # always eight: the length of a password is not shown either
+# Per command: which of its arguments are secret ("last": all but a first word, when two or more).
+SECRET_COMMANDS = {"register": "all", "login": "last", "identify": "last", "password": "all"}
+
+
+def secret_spans(text: str) -> list[tuple[int, int]]:
+    """Where the passwords are in an input line (start, end), for masking; [] if it has none."""
+    if not text.startswith("/"):
+        return []
+    name, sep, _ = text[1:].partition(" ")
+    rule = SECRET_COMMANDS.get(name.lower())
+    if rule is None or not sep:
+        return []
+    start = len(name) + 2
+    args = text[start:]
+    if rule == "all":
+        return [(start, len(text))] if args.strip() else []
+    # /login [account] password: the account is the first word only when another follows.
+    stripped = args.lstrip()
+    first, _, rest = stripped.partition(" ")
+    if not rest.strip():
+        return [(start, len(text))] if first else []
+    after_first = start + (len(args) - len(stripped)) + len(first)
+    return [(after_first + len(rest) - len(rest.lstrip()) + 1, len(text))]
+
+
+def is_secret(text: str) -> bool:
+    """Whether ``text`` is an account command (it must stay out of the input history)."""
+    name = text[1:].partition(" ")[0].lower() if text.startswith("/") else ""
+    return name in SECRET_COMMANDS
+
+
+def _account_command(ctx: Context, text: str, sent: bool) -> bool:
+    if not sent:
+        return _not_connected(ctx)
+    ctx.model.info(text)
+    return True
+
+
+@command("register", "/register password",
+         "Register your nick as an account (and log in); the password stays out of the history")
+def _register(ctx: Context, args: str) -> bool:
+    if not args:
+        return _usage(ctx, "register")
+    return _account_command(ctx, f"/register {MASK}", ctx.connection.register(args))
+
+
+def _login_command(name: str) -> Callable[[Context, str], bool]:
+    def run(ctx: Context, args: str) -> bool:
+        first, _, rest = args.partition(" ")
+        if not first:
+            return _usage(ctx, name)
+        account, password = (first, rest.strip()) if rest.strip() else (None, first)
+        shown = f"/{name} {account + ' ' if account else ''}{MASK}"
+        return _account_command(ctx, shown, ctx.connection.login(account, password))
+    return run
+
+
+command("login", "/login [account] password",
+        "Log in to your account (default: your nick); reconnects log in again")(
+    _login_command("login"))
+command("identify", "/identify [account] password", "The same as /login")(
+    _login_command("identify"))
+
+
+@command("logout", "/logout", "Log out of your account (reconnects stay logged out)")
+def _logout(ctx: Context, args: str) -> bool:
+    return _account_command(ctx, "/logout", ctx.connection.logout())
+
+
+@command("password", "/password old new", "Change your account's password")
+def _password(ctx: Context, args: str) -> bool:
+    words = args.split()
+    if len(words) != 2:
+        return _usage(ctx, "password")
+    return _account_command(ctx, f"/password {MASK} {MASK}",
+                            ctx.connection.change_password(words[0], words[1]))
+
+
 @command("reconnect", "/reconnect", "Try to reconnect now instead of waiting")
 def _reconnect(ctx: Context, args: str) -> bool:
     ctx.connection.reconnect_now()

@@ -11,6 +11,12 @@ reconnect, once the server confirms each rejoin, it fills the gap with ``history
 returned while full pages come back (at most ``GAP_PAGES``); the model drops what the rejoin's
 own replay already brought. :meth:`Connection.request_older` asks for the page ``before`` the
 oldest loaded line, one request per room at a time, until a short page says there is no more.
+
+Accounts: with credentials (``--login``, or a successful ``/login`` or ``/register``), every
+session logs in right after ``welcome`` and joins its rooms only once the login is answered (or
+after ``login_timeout``), so rooms see the account from the start. A wrong password is said once
+and forgotten (no retry with it); a throttled login is not retried for a minute. The password is
+kept in memory only, never logged and never shown.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import itertools
 import logging
 import random
 import ssl as ssl_module
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -39,6 +46,8 @@ NICK_ERRORS = ("nick_taken", "nick_invalid")
 GAP_PAGE = 100  # lines per gap-filling request after a reconnect (the protocol's maximum)
 GAP_PAGES = 10  # at most this many gap pages per room per reconnect
 OLDER_PAGE = 50  # lines per page when scrolling back past the oldest loaded line
+LOGIN_TIMEOUT = 10.0  # seconds to wait for the login's answer before joining without it
+THROTTLE_PAUSE = 60.0  # no automatic login for this long after the server throttled one
 
 
 @dataclass(slots=True)
@@ -49,6 +58,18 @@ class _HistoryAsk:
     purpose: Literal["gap", "older"]
     limit: int
     page: int = 1
+
+
+@dataclass(slots=True, repr=False)
+class _AccountAsk:
+    """An account request of ours waiting for its answer: what to remember if it succeeds."""
+
+    kind: Literal["login", "register", "password", "logout", "auto"]
+    account: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:  # never a password in a log line or a traceback
+        return f"_AccountAsk({self.kind!r}, {self.account!r})"
 
 
 def describe_error(exc: BaseException) -> str:
@@ -82,6 +103,9 @@ class Connection:
         keepalive: float = 60.0,
         jitter: float = JITTER,
         ssl: ssl_module.SSLContext | None = None,
+        account: str | None = None,
+        password: str | None = None,
+        login_timeout: float = LOGIN_TIMEOUT,
     ) -> None:
         self.model = model
         self.ssl = ssl  # a verifying context (chat.tls.client_context) for the TLS port
@@ -107,6 +131,17 @@ class Connection:
         self._history_ids = itertools.count(1)
         self._history_asks: dict[str, _HistoryAsk] = {}  # ref -> request waiting for its answer
         self._gap_from: dict[str, str] = {}  # folded room -> newest id it showed before a drop
+        # Accounts: what every session logs in with (account, password), memory only.
+        self._credentials: tuple[str, str] | None = None
+        if password is not None:
+            self._credentials = (account or model.nick, password)
+        self.login_timeout = login_timeout
+        self._account_ids = itertools.count(1)
+        self._account_asks: dict[str, _AccountAsk] = {}  # ref -> account request in flight
+        self._login_ref: str | None = None  # the automatic login this session waits for
+        self._login_deadline = 0.0  # time.monotonic() when we stop waiting for it
+        self._pending_rooms: list[str] = []  # joins held back until the login is answered
+        self._no_login_until = 0.0  # time.monotonic(): after a throttled login
 
     @property
     def connected(self) -> bool:
@@ -153,6 +188,44 @@ class Connection:
         ref = f"h{next(self._history_ids)}"
         self._history_asks[ref] = ask
         self._write(protocol.request("history", room=room, limit=ask.limit, ref=ref, **where))
+
+    @property
+    def login_account(self) -> str | None:
+        """The account each new session logs in to, if any."""
+        return self._credentials[0] if self._credentials else None
+
+    @property
+    def logging_in(self) -> bool:
+        """The automatic login of this session is still waiting for its answer."""
+        return self._login_ref is not None
+
+    def login(self, account: str | None, password: str) -> bool:
+        """``/login``: log in now; on success later sessions log in with the same password."""
+        account = account or self.model.nick
+        return self._account_request("login", _AccountAsk("login", account, password),
+                                     account=account, password=password)
+
+    def register(self, password: str) -> bool:
+        """``/register``: register our nick as an account (and log in to it)."""
+        return self._account_request("register", _AccountAsk("register", self.model.nick,
+                                                             password), password=password)
+
+    def logout(self) -> bool:
+        """``/logout``: log out; later sessions stay logged out."""
+        return self._account_request("logout", _AccountAsk("logout"))
+
+    def change_password(self, old: str, new: str) -> bool:
+        """``/password``: change it; later sessions log in with the new one."""
+        return self._account_request("password", _AccountAsk("password", password=new),
+                                     old=old, new=new)
+
+    def _account_request(self, request: str, ask: _AccountAsk, **fields: object) -> bool:
+        if not self.connected:
+            return False
+        ref = f"a{next(self._account_ids)}"
+        self._account_asks[ref] = ask
+        self._write(protocol.request(request, ref=ref, **fields))
+        return True
 
     def reconnect_now(self) -> None:
         """Skip the rest of the backoff wait (``/reconnect``)."""
@@ -244,6 +317,8 @@ class Connection:
         codec = protocol.ClientProtocol()
         # Requests of an earlier session are never answered now.
         self._history_asks.clear()
+        self._account_asks.clear()
+        self._login_ref = None
         for conv in self.model.conversations.values():
             conv.loading_older = False
         self.model.set_state(ConnState.REGISTERING, "")
@@ -251,10 +326,16 @@ class Connection:
         self.on_change()
         pinged = False
         while True:
+            timeout = self.keepalive / 2 if pinged else self.keepalive
+            if self._login_ref is not None:
+                timeout = max(0.0, min(timeout, self._login_deadline - time.monotonic()))
             try:
-                data = await asyncio.wait_for(
-                    reader.read(65536), self.keepalive / 2 if pinged else self.keepalive)
+                data = await asyncio.wait_for(reader.read(65536), timeout)
             except TimeoutError:
+                if self._login_ref is not None and time.monotonic() >= self._login_deadline:
+                    self._login_timed_out()
+                    self.on_change()
+                    continue
                 if pinged:
                     self._disconnect_reason = "the server stopped answering"
                     return
@@ -280,7 +361,10 @@ class Connection:
             self._wanted_nick = self.model.nick
             self.sessions += 1
             self.model.set_state(ConnState.CONNECTED, "")
-            rooms = self.model.joined_rooms() if reconnect else self.initial_rooms
+            rooms = self.model.joined_rooms() if reconnect else list(self.initial_rooms)
+            # Rooms a login held back when the last session dropped are still wanted.
+            held, self._pending_rooms = self._pending_rooms, []
+            rooms += [r for r in held if fold(r) not in {fold(x) for x in rooms}]
             if reconnect:
                 self.model.info_all("Reconnected.", kind="info")
                 # Where each room's gap starts; asked once the server confirms the rejoin.
@@ -291,8 +375,10 @@ class Connection:
                         self._gap_from[conv.key] = conv.newest_id
             if rooms and not reconnect:
                 self.model.expect_join(rooms[0])  # start in the first room asked for
-            for room in rooms:
-                self._write(protocol.request("join", room=room))
+            if self._start_login():
+                self._pending_rooms = list(rooms)  # joined once the login is answered
+                return
+            self._join_all(rooms)
             return
         if kind == "error" and registering and event.get("code") in NICK_ERRORS:
             self.model.apply(event)
@@ -309,6 +395,11 @@ class Connection:
         if kind == "disconnect":
             self._disconnect_reason = str(event.get("reason") or "")
         ref = event.get("ref")
+        if isinstance(ref, str) and ref == self._login_ref and kind in ("account", "error"):
+            self._login_answered(event)
+            return
+        if isinstance(ref, str) and kind in ("account", "error") and ref in self._account_asks:
+            self._account_answered(self._account_asks.pop(ref), event)
         ask = self._history_asks.pop(ref, None) if isinstance(ref, str) else None
         self.model.apply(event)
         if kind == "join" and self.model.is_me(event.get("from")):
@@ -319,6 +410,81 @@ class Connection:
                                   after=after)
         if ask is not None:
             self._history_answered(ask, event)
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def _join_all(self, rooms: Sequence[str]) -> None:
+        for room in rooms:
+            self._write(protocol.request("join", room=room))
+
+    def _start_login(self) -> bool:
+        """Send this session's automatic login, if we have credentials; True if sent."""
+        if self._credentials is None or time.monotonic() < self._no_login_until:
+            return False
+        account, password = self._credentials
+        self._login_ref = f"login{next(self._account_ids)}"
+        self._login_deadline = time.monotonic() + self.login_timeout
+        self.model.set_state(ConnState.CONNECTED, f"logging in as {account}")
+        self._write(protocol.request("login", account=account, password=password,
+                                     ref=self._login_ref))
+        return True
+
+    def _finish_login(self) -> None:
+        """The automatic login is over, one way or another: join the rooms held back."""
+        self._login_ref = None
+        if self.model.state is ConnState.CONNECTED:
+            self.model.set_state(ConnState.CONNECTED, "")
+        rooms, self._pending_rooms = self._pending_rooms, []
+        self._join_all(rooms)
+
+    def _login_timed_out(self) -> None:
+        account = self.login_account
+        self.model.info(f"The server did not answer the login as {account} in time; "
+                        "carrying on without an account (/login to try again).",
+                        self.model.server, kind="error")
+        self._finish_login()
+
+    def _login_answered(self, event: dict[str, object]) -> None:
+        if event.get("type") == "account":
+            self.model.apply(event)
+        else:
+            code, text = event.get("code"), str(event.get("text") or "")
+            account = self.login_account
+            if code == "login_failed":
+                # A wrong password stays wrong: forget it rather than fail at every reconnect.
+                self._credentials = None
+                advice = "/login to try again"
+            elif code == "login_throttled":
+                self._no_login_until = time.monotonic() + THROTTLE_PAUSE
+                advice = "the client will not try again for a minute; /login later"
+            else:
+                advice = "/login to try again"
+            reason = text.rstrip(".") or str(code)
+            self._account_error(f"Could not log in as {account}: {reason}. "
+                                f"You are connected without an account ({advice}).")
+        self._finish_login()
+
+    def _account_error(self, text: str) -> None:
+        """Said in the server tab and where the user looks, once each."""
+        self.model.info(text, self.model.server, kind="error")
+        if self.model.current is not self.model.server:
+            self.model.info(text, kind="error")
+
+    def _account_answered(self, ask: _AccountAsk, event: dict[str, object]) -> None:
+        """What a successful /login, /register, /password or /logout changes for reconnects."""
+        if event.get("type") != "account":
+            return  # an error: the model shows it; nothing to remember
+        status, account = event.get("status"), event.get("account")
+        if status in ("logged_in", "registered") and ask.password is not None:
+            name = account if isinstance(account, str) else ask.account or self.model.nick
+            self._credentials = (name, ask.password)
+            self._no_login_until = 0.0
+        elif status == "password_changed" and ask.password is not None:
+            known = account if isinstance(account, str) else self.login_account
+            if known:
+                self._credentials = (known, ask.password)
+        elif status == "logged_out":
+            self._credentials = None
 
     def _history_answered(self, ask: _HistoryAsk, event: dict[str, object]) -> None:
         conv = self.model.conversations.get(ask.room)

@@ -17,9 +17,16 @@ from prompt_toolkit.layout import (
 )
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.menus import CompletionsMenu
-from prompt_toolkit.layout.processors import BeforeInput
+from prompt_toolkit.layout.processors import (
+    BeforeInput,
+    Processor,
+    Transformation,
+    TransformationInput,
+)
 from prompt_toolkit.utils import get_cwidth
 
+from chat.wire.names import fold
+from client.commands import secret_spans
 from client.model import ChatModel, ConnState
 from client.style import nick_style
 
@@ -70,19 +77,41 @@ _STATE_STYLE = {
 
 
 def status_fragments(model: ChatModel) -> StyleAndTextTuples:
-    """Connection state, our nick, the current conversation and its topic."""
+    """Connection state, our nick (and account), the current conversation and its topic."""
     state = model.state.value + (f": {model.state_detail}" if model.state_detail else "")
     conv = model.current
     out: StyleAndTextTuples = [
         ("class:status", " ["), (_STATE_STYLE[model.state], state), ("class:status", "] "),
-        ("class:status.nick", model.nick), ("class:status", " in "),
-        ("class:status.room", conv.name),
+        ("class:status.nick", model.nick),
     ]
+    if model.account:
+        same = fold(model.account) == fold(model.nick)
+        out.append(("class:status.account",
+                    " (logged in)" if same else f" (logged in as {model.account})"))
+    out += [("class:status", " in "), ("class:status.room", conv.name)]
     if conv.kind == "room" and conv.topic:
         out += [("class:status", " — "), ("class:status.topic", conv.topic)]
     elif conv.kind == "private":
         out += [("class:status", " — private conversation")]
     return out
+
+
+class MaskPasswords(Processor):
+    """Shows the password of ``/login``, ``/register``... as ``*`` while it is typed (one star
+    per character, so the cursor stays where it is)."""
+
+    def apply_transformation(self, ti: TransformationInput) -> Transformation:
+        spans = secret_spans(ti.document.text)
+        if not spans:
+            return Transformation(ti.fragments)
+        out: StyleAndTextTuples = []
+        pos = 0
+        for style, text, *_ in ti.fragments:
+            chars = "".join("*" if any(a <= pos + i < b for a, b in spans) else ch
+                            for i, ch in enumerate(text))
+            out.append((style, chars))
+            pos += len(text)
+        return Transformation(out)
 
 
 def build_layout(app: ChatApp) -> Layout:
@@ -102,7 +131,8 @@ def build_layout(app: ChatApp) -> Layout:
     status = Window(FormattedTextControl(lambda: status_fragments(model)), height=1,
                     style="class:status")
     prompt = BeforeInput(lambda: [("class:prompt", f"[{model.current.name}] ")])
-    input_window = Window(BufferControl(app.input_buffer, input_processors=[prompt]),
+    input_window = Window(BufferControl(app.input_buffer,
+                                        input_processors=[MaskPasswords(), prompt]),
                           height=1, wrap_lines=False)
     # One candidate is simply inserted; a menu is only worth showing when there is a choice.
     several_completions = Condition(lambda: bool(

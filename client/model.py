@@ -77,6 +77,7 @@ class Member:
     nick: str
     op: bool = False
     voice: bool = False
+    account: str | None = None  # from account_notify, when the server told us
 
     @property
     def prefix(self) -> str:
@@ -145,6 +146,7 @@ class ChatModel:
         self.state = ConnState.CONNECTING
         self.state_detail = ""
         self.registered_once = False
+        self.account: str | None = None  # the account we are logged in to, this session
         self.limits: dict[str, int] = {}
         self.known_rooms: dict[str, str] = {}  # folded -> name, from /rooms listings
         server = Conversation(server_name, "server")
@@ -267,7 +269,9 @@ class ChatModel:
         self.state_detail = detail
 
     def connection_lost(self) -> None:
-        """The server is gone: nobody is in any room until we rejoin (members are stale)."""
+        """The server is gone: nobody is in any room until we rejoin (members are stale), and a new
+        session starts logged out."""
+        self.account = None
         for conv in self.conversations.values():
             if conv.kind == "room":
                 conv.members.clear()
@@ -511,6 +515,28 @@ class ChatModel:
 
     def _on_disconnect(self, event: dict[str, Any]) -> None:
         self._line(self.server, event, "notice", str(event.get("text", "")))
+
+    def _on_account(self, event: dict[str, Any]) -> None:
+        """Our own account changed (registered, logged in or out, password changed)."""
+        account = event.get("account")
+        if event.get("status") == "logged_out" or not isinstance(account, str):
+            self.account = None
+        else:
+            self.account = account
+        self._line(self.current, event, "info", str(event.get("text", "")))
+
+    def _on_account_notify(self, event: dict[str, Any]) -> None:
+        """Someone in one of our rooms logged in or out: remember it on their member entries."""
+        nick, account = event.get("nick"), event.get("account")
+        if not isinstance(nick, str):
+            return
+        account = account if isinstance(account, str) else None
+        if self.is_me(nick):
+            self.account = account
+        for conv in self.conversations.values():
+            member = conv.members.get(fold(nick))
+            if member is not None:
+                member.account = account
 
     def _on_history(self, event: dict[str, Any]) -> None:
         """Past events of a room (the replay on join, or an answer to a history request)."""

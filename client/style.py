@@ -52,6 +52,7 @@ STYLE = Style.from_dict({
     "status.connecting": "bg:#303030 fg:ansiyellow bold",
     "status.disconnected": "bg:#303030 fg:ansired bold",
     "status.nick": "bg:#303030 fg:ansiwhite bold",
+    "status.account": "bg:#303030 fg:ansigreen",
     "status.room": "bg:#303030 fg:ansicyan bold",
     "status.topic": "bg:#303030 fg:#d0d0d0",
     "prompt": "bold",
