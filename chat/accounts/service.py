@@ -9,9 +9,11 @@ take). ``threaded=False`` does it at once on the caller's thread, for the in-mem
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
+import os
 import queue
 import secrets
 import threading
@@ -34,6 +36,9 @@ log = logging.getLogger("chat.accounts")
 #: Requests waiting for a worker; beyond this a request fails at once as "busy".
 MAX_PENDING = 64
 WORKERS = 2
+#: How much nicer (lower priority) than the rest of the server the workers run (Linux: a
+#: thread's own nice value).
+WORKER_NICE = 10
 
 Done = Callable[[e.Authenticate, e.AuthResult], None]
 
@@ -85,6 +90,10 @@ class AuthService:
             done(request, e.AuthResult(False, request.account, "busy"))
 
     def _main(self) -> None:
+        # Hashing is the one CPU-heavy thing the server does: at a lower scheduling priority
+        # than the engine's threads, a burst of logins waits for chat, never the other way.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         while (item := self._queue.get()) is not None:
             request, done = item
             try:
