@@ -238,3 +238,37 @@ def test_irssi_in_tmux_joins_talks_sets_topic_and_kicks(
         person.expect("irssy quit (done)")
     finally:
         subprocess.run([tmux, "-S", sock, "kill-server"], capture_output=True, timeout=WAIT)
+
+
+@pytest.mark.parametrize("mechanism", ["plain", "scram-sha-256"])
+def test_weechat_logs_in_with_sasl_to_an_account_registered_beforehand(
+        clients: Clients, programs: Callable[..., subprocess.Popen[bytes]], tmp_path: Path,
+        mechanism: str) -> None:
+    """WeeChat's own SASL (PLAIN, and SCRAM-SHA-256 where it checks the server's signature)
+    against an account a structured client registered; the server then says WeeChat's user is
+    logged in."""
+    weechat = need("weechat-headless", "weechat-headless")
+    owner = clients.bot("weeacct")
+    owner.request(type="register", password="sasl-password-1", ref="r")
+    assert owner.expect_json(type="account", ref="r")["status"] == "registered"
+    owner.close()
+    host, port = clients.server.host, clients.server.port
+    setup = ";".join([
+        "/set logger.file.flush_delay 0",
+        f"/set logger.file.path {tmp_path}/logs",
+        "/set irc.server_default.nicks wee",
+        "/set irc.server_default.autoreconnect off",
+        f"/server add test {host}/{port} -notls",
+        f"/set irc.server.test.sasl_mechanism {mechanism}",
+        "/set irc.server.test.sasl_username weeacct",
+        "/set irc.server.test.sasl_password sasl-password-1",
+        "/set irc.server.test.sasl_fail disconnect",
+        "/connect test",
+    ])
+    programs(weechat, "--dir", str(tmp_path), "-r", setup)
+    log = wait_for(tmp_path / "logs" / "irc.server.test.weechatlog",
+                   "SASL authentication successful")
+    assert "You are now logged in as weeacct" in log
+    watcher = clients.bot("watcher")
+    watcher.request(type="whois", nick="wee")
+    assert watcher.expect_json(type="whois")["account"] == "weeacct"

@@ -38,8 +38,10 @@ HANDLERS = Handlers.merge(registration.HANDLERS, rooms.HANDLERS, messages.HANDLE
                           history.HANDLERS, accounts.HANDLERS, operators.HANDLERS,
                           owners.HANDLERS)
 
-#: Commands a connection may send before it has a nick (IRC's SASL logs in before).
-_BEFORE_REGISTRATION = (c.Register, c.Ping, c.Pong, c.Quit, c.Invalid, c.Login, c.ScramStep)
+#: Commands a connection may send before it has a nick (IRC's SASL logs in before, and logs out
+#: again when a SCRAM client aborts after the server's final message).
+_BEFORE_REGISTRATION = (c.Register, c.Ping, c.Pong, c.Quit, c.Invalid, c.Login, c.ScramStep,
+                        c.Logout)
 
 
 class ChatCore:

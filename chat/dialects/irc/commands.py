@@ -14,6 +14,14 @@ from chat import __version__
 from chat.core import commands as c
 from chat.core.names import fold
 from chat.dialects.base import Decoded
+from chat.dialects.irc.accounts import (
+    authenticate,
+    is_nickserv,
+    nickserv,
+    nickserv_verb,
+    register,
+    verify,
+)
 from chat.dialects.irc.history import chathistory
 from chat.dialects.irc.registration import (
     MAX_JOINS,
@@ -82,6 +90,11 @@ def _privmsg(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     if len(params) < 2 or not params[1]:
         return [d.num("412", text="No text to send")]
     text = params[1]
+    targets = [target for target in params[0].split(",")[:MAX_TARGETS] if target]
+    if any(is_nickserv(target) for target in targets):
+        # It goes to NickServ and nowhere else, even when other targets are named: it may
+        # hold a password. A NOTICE gets no answer, as ever.
+        return nickserv(d, text) if verb == "PRIVMSG" else []
     kind: c.MessageKind = "notice" if verb == "NOTICE" else "message"
     if text.startswith("\x01"):
         inner = text.strip("\x01")
@@ -91,8 +104,7 @@ def _privmsg(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
             # Other CTCP (VERSION, PING, DCC) is client-to-client machinery the other
             # dialects cannot carry; it is dropped, as many networks do.
             return []
-    return [c.Say(target, text, kind, ref=verb)
-            for target in params[0].split(",")[:MAX_TARGETS] if target]
+    return [c.Say(target, text, kind, ref=verb) for target in targets]
 
 
 def _names(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
@@ -200,4 +212,9 @@ COMMANDS: dict[str, Handler] = {
     "OPER": lambda d, verb, params: [d.num("491", text="No server operators on this server")],
     "LUSERS": lambda d, verb, params: [
         d.num("255", text="I have clients and no other servers")],
+    "AUTHENTICATE": authenticate,
+    "REGISTER": register,
+    "VERIFY": verify,
+    "NS": nickserv_verb,
+    "NICKSERV": nickserv_verb,
 }

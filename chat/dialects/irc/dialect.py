@@ -12,6 +12,8 @@ from chat.core import events as e
 from chat.core.model import User
 from chat.core.names import unencodable
 from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
+from chat.dialects.irc.accounts import RENDERERS as ACCOUNT_RENDERERS
+from chat.dialects.irc.accounts import Sasl
 from chat.dialects.irc.commands import COMMANDS
 from chat.dialects.irc.history import RENDERERS as HISTORY_RENDERERS
 from chat.dialects.irc.numerics import numeric
@@ -21,16 +23,17 @@ from chat.dialects.irc.syntax import LINE, TAGS, clip, mask, parse, text_of, too
 from chat.dialects.render import describe
 from chat.dialects.structured import iso_time
 
-#: Event type -> renderer: ``render``'s, and ``history``'s for the history events.
-RENDERERS = {**EVENT_RENDERERS, **HISTORY_RENDERERS}
+#: Event type -> renderer: ``render``'s, ``history``'s for the history events and ``accounts``'
+#: for the account events.
+RENDERERS = {**EVENT_RENDERERS, **HISTORY_RENDERERS, **ACCOUNT_RENDERERS}
 
 
 class IrcDialect(Dialect):
     """One IRC client: registration and capabilities here, everything else through the core."""
 
     name = "irc"
-    __slots__ = ("batches", "capkey", "caps", "got_user", "ident", "negotiating", "realname",
-                 "server", "want_nick")
+    __slots__ = ("batches", "cap302", "capkey", "caps", "got_user", "ident", "negotiating",
+                 "pass_login", "realname", "sasl", "serial", "server", "want_nick")
     server: str  # the server's name, the source of its lines
     #: Capabilities this client enabled: a set once a CAP REQ is acked (shared empty before).
     caps: set[str] | frozenset[str]
@@ -42,10 +45,14 @@ class IrcDialect(Dialect):
     realname: str
     got_user: bool
     batches: int  # batches opened so far: their ids (see ``new_batch``)
+    cap302: bool  # the client said CAP LS 302: capabilities are listed with their values
+    sasl: Sasl | None  # the SASL exchange in progress (see ``accounts``)
+    serial: int  # SASL exchanges started so far: tells a stale answer from the current one
+    pass_login: tuple[str, str] | None  # PASS account:password, to log in with at registration
 
     #: Events sent to many connections: encoded once per (capabilities, is-the-source) variant.
     _SHARED = (e.Message, e.Joined, e.Parted, e.Quitted, e.NickChanged, e.Kicked, e.ModeChanged,
-               e.Invited, e.PingRequest)
+               e.Invited, e.PingRequest, e.AccountChanged)
 
     own_differs = True  # no copy of one's own message without echo-message
 
@@ -61,6 +68,10 @@ class IrcDialect(Dialect):
         self.realname = ""
         self.got_user = False
         self.batches = 0
+        self.cap302 = False
+        self.sasl = None
+        self.serial = 0
+        self.pass_login = None
 
     # -- detection and framing ------------------------------------------------------------
 
@@ -118,6 +129,9 @@ class IrcDialect(Dialect):
             tags.append(f"time={iso_time(event.ts)}")
         if msgid is not None and "message-tags" in self.caps:
             tags.append(f"msgid={msgid}")
+        source = event.source
+        if source is not None and source.account and "account-tag" in self.caps:
+            tags.append(f"account={source.account}")
         return f"@{';'.join(tags)} " if tags else ""
 
     def line_from(self, event: e.Event, rest: str, msgid: str | None = None,

@@ -28,7 +28,7 @@ from chat.core.history import MAX_PAGE
 from chat.dialects.base import Decoded
 from chat.dialects.irc.numerics import HistoryRef, fail
 from chat.dialects.irc.registration import need_params
-from chat.dialects.irc.render import Renderer, message_lines
+from chat.dialects.irc.render import Renderer, join_line, message_lines
 from chat.dialects.irc.syntax import clip
 from chat.dialects.structured import iso_time
 from chat.history.records import Direction, Ref
@@ -172,9 +172,9 @@ def _parted(ev: e.Parted) -> str:
     return f"PART {ev.room} :{ev.reason}" if ev.reason else f"PART {ev.room}"
 
 
-#: Membership events as the line a live client saw (sent only with draft/event-playback).
+#: Membership events as the line a live client saw (sent only with draft/event-playback;
+#: JOIN is ``render.join_line``, as extended-join has it).
 _PLAYBACK: dict[type[e.Event], Callable[[Any], str]] = {
-    e.Joined: lambda ev: f"JOIN {ev.room}",
     e.Parted: _parted,
     e.Quitted: lambda ev: f"QUIT :{ev.reason}",
     e.Kicked: lambda ev: f"KICK {ev.room} {ev.target} :{ev.reason}",
@@ -188,6 +188,8 @@ def _past(d: IrcDialect, past: e.Event, batch: str | None, when: str,
     """One past event as history lines, or None when this client is not to see it."""
     if type(past) is e.Message:
         return message_lines(d, past, batch, when)
+    if playback and type(past) is e.Joined:
+        return join_line(d, past, past.id, batch)
     if playback and type(past) in _PLAYBACK:
         return d.line_from(past, _PLAYBACK[type(past)](past), past.id, batch)
     if type(past) is e.Topic:

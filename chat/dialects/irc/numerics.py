@@ -4,7 +4,9 @@ The commands sent to the core carry the IRC verb as ``ref``; the core echoes ``r
 which lets one core error code become the numeric IRC expects for that command (``not_in_room``
 is 404 for PRIVMSG but 442 for PART) and lets errors to NOTICE be dropped, as RFC 2812 requires.
 Commands decoded from CHATHISTORY carry a :class:`HistoryRef` instead, and their errors come
-out as IRCv3 standard replies (``FAIL CHATHISTORY ...``).
+out as IRCv3 standard replies (``FAIL CHATHISTORY ...``); account commands carry an
+:class:`AccountRef`, and their errors come out as SASL numerics, ``FAIL REGISTER`` or NickServ
+notices (see ``accounts``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,16 @@ class HistoryRef:
 
     sub: str
     target: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    """The ``ref`` of an account command: ``via`` is how the client asked (``SASL``,
+    ``REGISTER``, ``NICKSERV`` or ``PASS``), so the core's answer and errors come back in that
+    form; ``serial`` tells one SASL exchange from an earlier, abandoned one."""
+
+    via: str
+    serial: int = 0
 
 
 #: Core error codes that mean "not a room you may read": ``FAIL CHATHISTORY INVALID_TARGET``.

@@ -16,6 +16,8 @@ from chat.core import events as e
 from chat.core.history import MAX_PAGE
 from chat.core.modes import MAX_BANS, MAX_MODE_ARGS
 from chat.dialects.base import Decoded
+from chat.dialects.irc.accounts import MECHANISMS, authenticate, register, sasl_at_cap_end
+from chat.dialects.irc.numerics import AccountRef
 from chat.dialects.irc.syntax import host
 
 if TYPE_CHECKING:
@@ -25,8 +27,13 @@ if TYPE_CHECKING:
 Handler = Callable[["IrcDialect", str, list[str]], list[Decoded]]
 
 #: IRCv3 capabilities offered in ``CAP LS``.
-CAPS = ("away-notify", "batch", "draft/chathistory", "draft/event-playback", "echo-message",
-        "message-tags", "multi-prefix", "server-time", "userhost-in-names")
+CAPS = ("account-notify", "account-tag", "away-notify", "batch", "draft/account-registration",
+        "draft/chathistory", "draft/event-playback", "echo-message", "extended-join",
+        "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names")
+#: Values of capabilities, listed to clients that said ``CAP LS 302``. The account-registration
+#: draft gets none: no ``before-connect`` (REGISTER needs a registered connection), no
+#: ``email-required``, no ``custom-account-name``.
+CAP_VALUES = {"sasl": "sasl=" + ",".join(MECHANISMS)}
 #: First words that mark a connection as an IRC client.
 OPENING = {b"CAP", b"NICK", b"USER", b"PASS"}
 MAX_TARGETS = 4  # comma-separated targets per PRIVMSG/NOTICE/KICK (TARGMAX)
@@ -48,7 +55,13 @@ def try_register(d: IrcDialect) -> list[Decoded]:
     After a 433 the client is still unregistered, so its next NICK lands here again.
     """
     if d.want_nick and d.got_user and not d.negotiating:
-        return [c.Register(d.want_nick, d.ident, d.realname, ref="NICK")]
+        out: list[Decoded] = [c.Register(d.want_nick, d.ident, d.realname, ref="NICK")]
+        if d.pass_login is not None:  # PASS account:password, once
+            account, password = d.pass_login
+            d.pass_login = None
+            if not d.user.account:
+                out.append(c.Login(account, password, ref=AccountRef("PASS")))
+        return out
     return []
 
 
@@ -59,7 +72,10 @@ def cap(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     if sub == "LS":
         if not registered:
             d.negotiating = True
-        return [d.server_line(f"CAP {d.me} LS :{' '.join(CAPS)}")]
+        if len(params) > 1 and params[1].isdigit() and int(params[1][:6]) >= 302:
+            d.cap302 = True
+        offered = [CAP_VALUES.get(n, n) for n in CAPS] if d.cap302 else CAPS
+        return [d.server_line(f"CAP {d.me} LS :{' '.join(offered)}")]
     if sub == "LIST":
         return [d.server_line(f"CAP {d.me} LIST :{' '.join(sorted(d.caps))}")]
     if sub == "REQ":
@@ -75,12 +91,18 @@ def cap(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
         if registered:
             return []
         d.negotiating = False
-        return try_register(d)
+        return [*sasl_at_cap_end(d), *try_register(d)]
     return [d.num("410", sub or "*", text="Invalid CAP command")]
 
 
 def _pass(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    return [] if params else [need_params(d, verb)]  # no server password: any is fine
+    """No server password: any is fine. ``account:password`` logs in once registered (as
+    NickServ-style auto-identify); a bare password is ignored, as it always was."""
+    if not params:
+        return [need_params(d, verb)]
+    account, colon, password = params[0].partition(":")
+    d.pass_login = (account, password) if colon and account and password else None
+    return []
 
 
 def _nick(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
@@ -119,6 +141,8 @@ BEFORE: dict[str, Handler] = {
     "PING": _ping,
     "PONG": lambda d, verb, params: [],
     "QUIT": quit_server,
+    "AUTHENTICATE": authenticate,
+    "REGISTER": register,  # answered FAIL REGISTER COMPLETE_CONNECTION_REQUIRED
 }
 
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from chat.core import events as e
 from chat.core.names import fold
-from chat.dialects.irc.numerics import error
+from chat.dialects.irc.accounts import account_error
+from chat.dialects.irc.numerics import AccountRef, error
 from chat.dialects.irc.registration import welcome
 from chat.dialects.irc.syntax import LINE, host, mask, split_utf8
 
@@ -53,6 +54,22 @@ def message_lines(d: IrcDialect, event: e.Message, batch: str | None = None,
         msgid = event.id if i == 0 else f"{event.id}.{i}"
         out.append(f"{d.tags(event, msgid, batch)}{head}{piece}\r\n")
     return "".join(out).encode("utf-8")
+
+
+def join_line(d: IrcDialect, event: e.Joined, msgid: str | None = None,
+              batch: str | None = None) -> bytes:
+    """JOIN, with the account and real name for clients that enabled ``extended-join``."""
+    source = event.source
+    if "extended-join" in d.caps and source is not None:
+        return d.line_from(
+            event, f"JOIN {event.room} {source.account or '*'} :{source.realname}", msgid, batch)
+    return d.line_from(event, f"JOIN {event.room}", msgid, batch)
+
+
+def _error(d: IrcDialect, event: e.Error, is_self: bool) -> bytes | None:
+    if isinstance(event.ref, AccountRef):
+        return account_error(d, event, event.ref)
+    return error(d, event, is_self)
 
 
 def _topic(d: IrcDialect, event: e.Topic, is_self: bool) -> bytes:
@@ -157,6 +174,8 @@ def _whois(d: IrcDialect, event: e.WhoisReply, is_self: bool) -> bytes:
     lines.append(d.num("312", u.nick, event.server, text="chat server"))
     if u.away:
         lines.append(d.num("301", u.nick, text=u.away))
+    if u.account:
+        lines.append(d.num("330", u.nick, u.account, text="is logged in as"))
     lines.append(d.num("317", u.nick, str(event.idle), str(int(event.signon)),
                        text="seconds idle, signon time"))
     lines.append(d.num("318", u.nick, text="End of /WHOIS list"))
@@ -185,8 +204,8 @@ def _presence(d: IrcDialect, event: e.Presence, is_self: bool) -> bytes:
 RENDERERS: dict[type[e.Event], Renderer] = {
     e.Message: _message,
     e.Welcome: welcome,
-    e.Error: error,
-    e.Joined: lambda d, ev, s: d.line_from(ev, f"JOIN {ev.room}"),
+    e.Error: _error,
+    e.Joined: lambda d, ev, s: join_line(d, ev),
     e.Parted: _parted,
     e.Quitted: lambda d, ev, s: d.line_from(ev, f"QUIT :{ev.reason}"),
     e.NickChanged: lambda d, ev, s: d.line_from(ev, f"NICK :{ev.new_nick}"),
