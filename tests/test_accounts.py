@@ -276,3 +276,31 @@ def test_strict_protection_refuses_a_registered_nick() -> None:
     bob.expect_json(type="account", status="logged_in")
     bob.request(type="nick", nick="alice", ref=2)
     assert bob.expect_json(type="nick")["nick"] == "alice"
+
+
+def test_private_history_is_kept_between_accounts_only() -> None:
+    net = MemoryNet(CONFIG)
+    alice = registered(net, "alice")
+    bob = registered(net, "bob")
+    guest = net.bot("guest")
+    alice.request(type="message", to="bob", text="kept: both have accounts")
+    bob.expect_json(type="message", text="kept: both have accounts")
+    guest.request(type="message", to="bob", text="not kept: no account")
+    bob.expect_json(type="message", text="not kept: no account")
+    bob.request(type="history", room="alice", ref=1)
+    page = bob.expect_json(type="history", ref=1)
+    assert [(ev["from"], ev["to"], ev["text"]) for ev in page["events"]] == [
+        ("alice", "bob", "kept: both have accounts")]
+    assert page["room"] == "alice" and page["events"][0]["room"] is None
+    alice.request(type="history", room="bob", ref=2)
+    assert len(alice.expect_json(type="history", ref=2)["events"]) == 1
+    bob.request(type="history", room="guest", ref=3)
+    assert bob.expect_json(type="error", ref=3)["code"] == "no_such_account"
+    guest.request(type="history", room="bob", ref=4)
+    assert guest.expect_json(type="error", ref=4)["code"] == "not_logged_in"
+    alice.request(type="logout")
+    alice.expect_json(type="account", status="logged_out")
+    alice.request(type="message", to="bob", text="not kept: logged out")
+    bob.expect_json(type="message", text="not kept: logged out")
+    bob.request(type="history", room="alice", ref=5)
+    assert len(bob.expect_json(type="history", ref=5)["events"]) == 1

@@ -90,10 +90,15 @@ class AuthService:
             done(request, e.AuthResult(False, request.account, "busy"))
 
     def _main(self) -> None:
-        # Hashing is the one CPU-heavy thing the server does: at a lower scheduling priority
-        # than the engine's threads, a burst of logins waits for chat, never the other way.
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+        # Hashing is the one CPU-heavy thing the server does: scheduled only when the engine's
+        # threads leave the CPU idle (Linux SCHED_IDLE; elsewhere a lower priority), a burst
+        # of logins waits for chat, never the other way round.
+        tid = threading.get_native_id()
+        try:
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        except (OSError, AttributeError):
+            with contextlib.suppress(OSError, AttributeError):
+                os.setpriority(os.PRIO_PROCESS, tid, WORKER_NICE)
         while (item := self._queue.get()) is not None:
             request, done = item
             try:

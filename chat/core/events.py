@@ -28,6 +28,9 @@ class Message(Event):
     target: str
     text: str
     kind: MessageKind = "message"
+    #: For a private message between two logged-in accounts: the key it is kept under in
+    #: history (``private_key``); empty otherwise (and for every room message).
+    kept_as: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +258,7 @@ class Recall:
     start: float = 0.0
     end: float = 0.0
     limit: int = 0
+    target: str = ""  # what the asker named (a nick, for private history)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.context import Context, Effects, Handlers
 from chat.core.model import DEFAULT_ROOM_MODES, Room, User
-from chat.history.records import ALL_KINDS, CHAT_KINDS, Ban, Query, RoomState
+from chat.core.names import fold
+from chat.history.records import ALL_KINDS, CHAT_KINDS, Ban, Query, RoomState, private_key
 
 HANDLERS = Handlers()
 
@@ -68,7 +69,15 @@ def restored(state: RoomState, recent: list[e.Event], replay_lines: int) -> Room
 
 @HANDLERS.on(c.FetchHistory)
 def fetch(ctx: Context, fx: Effects, user: User, cmd: c.FetchHistory) -> None:
-    """A page of a room's history, for its members (the store answers, later)."""
+    """A page of a room's history, for its members; or of a private conversation, for its two
+    accounts (the store answers, later)."""
+    if not 0 < cmd.limit <= MAX_PAGE:
+        text = f"History comes in pages of 1 to {MAX_PAGE} lines"
+        ctx.error(fx, user, "bad_limit", text, str(cmd.limit), cmd.room or "")
+        return
+    if cmd.room is not None and not cmd.room.startswith("#"):
+        _fetch_private(ctx, fx, user, cmd)
+        return
     room = ctx.find_room(fx, user, cmd.room)
     if room is None:
         return
@@ -76,13 +85,28 @@ def fetch(ctx: Context, fx: Effects, user: User, cmd: c.FetchHistory) -> None:
         text = f"Join {room.name} to read its history"
         ctx.error(fx, user, "not_in_room", text, room.name, room.name)
         return
-    if not 0 < cmd.limit <= MAX_PAGE:
-        text = f"History comes in pages of 1 to {MAX_PAGE} lines"
-        ctx.error(fx, user, "bad_limit", text, str(cmd.limit), room.name)
-        return
     kinds = ALL_KINDS if cmd.everything else CHAT_KINDS
     query = Query(room.name, cmd.direction, cmd.anchor, cmd.end, cmd.limit, kinds)
     fx.out.append(e.Recall(user.conn, query, fx.ref))
+
+
+def _fetch_private(ctx: Context, fx: Effects, user: User, cmd: c.FetchHistory) -> None:
+    """Private history is kept between accounts: both sides must be one."""
+    name = cmd.room or ""
+    if not user.account:
+        ctx.error(fx, user, "not_logged_in", "Private history is kept for accounts: log in",
+                  name)
+        return
+    peer = ctx.nicks.get(fold(name))
+    other = peer.account if peer is not None and peer.account else (
+        name if fold(name) in ctx.accounts else "")
+    if not other:
+        ctx.error(fx, user, "no_such_account",
+                  f"{name} has no account: private history is kept between accounts", name)
+        return
+    query = Query(private_key(user.account, other), cmd.direction, cmd.anchor, cmd.end,
+                  cmd.limit, CHAT_KINDS)
+    fx.out.append(e.Recall(user.conn, query, fx.ref, target=name))
 
 
 @HANDLERS.on(c.HistoryTargets)
@@ -101,6 +125,6 @@ def recalled(ctx: Context, user: User, recall: e.Recall,
         ctx.reply(fx, user, e.HistoryTargetList, targets=tuple(answer))
     else:
         query = recall.query
-        ctx.reply(fx, user, e.History, query.room, events=tuple(answer),
+        ctx.reply(fx, user, e.History, recall.target or query.room, events=tuple(answer),
                   direction=query.direction)
     return fx.out

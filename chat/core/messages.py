@@ -9,6 +9,7 @@ from chat.core.history import remember
 from chat.core.model import Room, User
 from chat.core.moderation import banned
 from chat.core.names import clean_text
+from chat.history.records import private_key
 
 HANDLERS = Handlers()
 
@@ -39,8 +40,10 @@ def say(ctx: Context, fx: Effects, user: User, cmd: c.Say) -> None:
     if peer is None:
         return
     user.last_active = ctx.clock()
+    # Kept in history only between two accounts: a bare nick is nobody's for long.
+    kept_as = private_key(user.account, peer.account) if user.account and peer.account else ""
     event = e.Message(*ctx.envelope(None, user.source), target=peer.nick, text=text,
-                      kind=cmd.kind)
+                      kind=cmd.kind, kept_as=kept_as)
     fx.send(event, (peer.conn,) if peer is user else (peer.conn, user.conn))
     if peer.away and cmd.kind != "notice":  # notices never trigger automatic replies
         away = e.AwayStatus(*ctx.envelope(None, peer.source), nick=peer.nick, text=peer.away,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from chat.core import events as e
-from chat.history.records import Record, RoomState
+from chat.history.records import Record, RoomState, is_private
 from chat.wire.names import fold
 
 
@@ -35,6 +35,8 @@ def records(outputs: Iterable[e.Output], into: list[Record],
                                              source.ident, source.host, event.text, "", 0)))
                 else:
                     into.append(_record(event, room, event.kind, event.text))
+            elif event.kept_as:  # a private message between two accounts
+                into.append(_record(event, event.kept_as, event.kind, event.text, event.target))
             continue
         convert = _TO_RECORDS.get(event.__class__)
         if convert is not None:
@@ -97,6 +99,10 @@ def event(record: Record) -> e.Event:
     envelope = (record.msgid, record.ts, record.room, source)
     kind = record.kind
     if kind in ("message", "action", "notice"):
+        if is_private(record.room):
+            return e.Message(record.msgid, record.ts, None, source, target=record.target,
+                             text=record.text, kind=kind,  # type: ignore[arg-type]
+                             kept_as=record.room)
         return e.Message(*envelope, target=record.room, text=record.text,
                          kind=kind)  # type: ignore[arg-type]
     if kind == "topic":

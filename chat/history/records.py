@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+from chat.wire.names import fold
+
 #: Kinds of history record. The first four are what people read (replayed on join); the rest
 #: are membership and nick events, replayed only to clients that ask for them.
 CHAT_KINDS = frozenset({"message", "action", "notice", "topic"})
@@ -31,6 +33,18 @@ def id_time(msgid: str) -> float | None:
     if len(msgid) <= ID_TIME_DIGITS or not all(c in "0123456789abcdef" for c in head):
         return None
     return int(head, 16) / 1000
+
+
+def private_key(account: str, other: str) -> str:
+    """Where a private conversation between two accounts is kept: a "room" named by both
+    (folded, sorted), which no room name can be (rooms start with ``#``)."""
+    first, second = sorted((fold(account), fold(other)))
+    return f"~{first}~{second}"
+
+
+def is_private(room: str) -> bool:
+    """Whether a history "room" is a private conversation (see :func:`private_key`)."""
+    return room.startswith("~")
 
 
 class Record(NamedTuple):
