@@ -298,13 +298,16 @@ def test_bare_chathistory_is_461(net: MemoryNet) -> None:
     assert irc_verb(ask(ivan, "CHATHISTORY")[0]) == "461"
 
 
-def test_private_history_is_an_empty_batch(net: MemoryNet, room: Room) -> None:
+def test_private_history_needs_accounts(net: MemoryNet, room: Room) -> None:
+    """A nick as target goes to the core, which keeps private history between accounts only
+    (the conversation itself: tests/dialects/test_irc_operators_services.py)."""
     ivan = net.irc("ivan", "#r", caps=FULL)
     ivan.line("PRIVMSG alice :psst")
     net.advance(1)
-    assert batch(ask(ivan, "CHATHISTORY LATEST alice * 10"), "chathistory", "alice") == []
-    plain = net.irc("jane", "#r")
-    assert ask(plain, "CHATHISTORY LATEST alice * 10") == []  # no batch: nothing to send
+    got = ask(ivan, "CHATHISTORY LATEST alice * 10")
+    assert [irc_params(line)[:4] for line in got] == [
+        ["CHATHISTORY", "INVALID_TARGET", "LATEST", "alice"]]
+    assert irc_verb(got[0]) == "FAIL"
 
 
 def test_without_batch_the_answer_is_bare_tagged_lines(net: MemoryNet, room: Room) -> None:

@@ -10,6 +10,10 @@ may join, speak, kick, set modes) is the core's. The package is laid out by conc
 - ``commands``: input once registered, a handler per verb in ``COMMANDS``;
 - ``render``: output, a renderer per event type in ``RENDERERS``;
 - ``history``: CHATHISTORY in, ``chathistory`` batches out (its own ``RENDERERS``);
+- ``accounts``: SASL, REGISTER and NickServ (its own ``RENDERERS``);
+- ``services``: what NickServ and ChanServ share, and ChanServ;
+- ``operators``: OPER, KILL, WALLOPS, KLINE/UNKLINE/STATS k (its own ``COMMANDS`` and
+  ``RENDERERS``);
 - ``dialect``: :class:`IrcDialect`, the per-connection object that ties them together.
 """
 

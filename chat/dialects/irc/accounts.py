@@ -27,7 +27,8 @@ from chat.core import events as e
 from chat.core.names import fold
 from chat.dialects.base import Decoded
 from chat.dialects.irc.numerics import AccountRef, fail
-from chat.dialects.irc.syntax import clip, host
+from chat.dialects.irc.services import NICKSERV, SERVICE_OF_VIA, is_service, service_notice
+from chat.dialects.irc.syntax import host
 
 if TYPE_CHECKING:
     from chat.dialects.irc.dialect import IrcDialect
@@ -38,8 +39,6 @@ CHUNK = 400  # base64 bytes per AUTHENTICATE line, both ways
 #: Base64 bytes one client response may total: a PLAIN blob with the longest password is
 #: under 500, a SCRAM message a few hundred; more is not a login.
 MAX_RESPONSE = 4096
-NICKSERV = "NickServ"
-_NICKSERV = fold(NICKSERV)
 
 #: Core error code -> ``FAIL REGISTER`` code (anything else: TEMPORARILY_UNAVAILABLE).
 _REGISTER_FAILS = {
@@ -95,8 +94,7 @@ def logged_in(d: IrcDialect, account: str) -> bytes:
 
 def nickserv_notice(d: IrcDialect, text: str) -> bytes:
     """A NOTICE from NickServ to this client."""
-    line = clip(f":{NICKSERV}!{NICKSERV}@services.{d.server} NOTICE {d.me} :{text}")
-    return (line + "\r\n").encode("utf-8")
+    return service_notice(d, NICKSERV, text)
 
 
 def authenticate_lines(data: bytes) -> bytes:
@@ -239,7 +237,7 @@ def verify(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
 
 def is_nickserv(target: str) -> bool:
     """Whether a PRIVMSG target is NickServ (``NickServ`` or ``NickServ@services...``)."""
-    return fold(target.partition("@")[0]) == _NICKSERV
+    return is_service(target, NICKSERV)
 
 
 def nickserv(d: IrcDialect, text: str) -> list[Decoded]:
@@ -346,7 +344,7 @@ def account_error(d: IrcDialect, event: e.Error, ref: AccountRef) -> bytes | Non
         code = _REGISTER_FAILS.get(event.code, "TEMPORARILY_UNAVAILABLE")
         account = event.subject or d.user.account or d.user.nick or "*"
         return fail(d, "REGISTER", code, account, text=event.text)
-    return nickserv_notice(d, event.text)
+    return service_notice(d, SERVICE_OF_VIA.get(ref.via, NICKSERV), event.text)
 
 
 #: Event type -> renderer, for the account events (merged with ``render.RENDERERS``).

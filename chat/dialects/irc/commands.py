@@ -23,6 +23,7 @@ from chat.dialects.irc.accounts import (
     verify,
 )
 from chat.dialects.irc.history import chathistory
+from chat.dialects.irc.operators import COMMANDS as OPERATOR_COMMANDS
 from chat.dialects.irc.registration import (
     MAX_JOINS,
     MAX_TARGETS,
@@ -33,6 +34,7 @@ from chat.dialects.irc.registration import (
     need_params,
     quit_server,
 )
+from chat.dialects.irc.services import CHANSERV, chanserv, chanserv_verb, is_service
 
 if TYPE_CHECKING:
     from chat.dialects.irc.dialect import IrcDialect
@@ -95,6 +97,8 @@ def _privmsg(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
         # It goes to NickServ and nowhere else, even when other targets are named: it may
         # hold a password. A NOTICE gets no answer, as ever.
         return nickserv(d, text) if verb == "PRIVMSG" else []
+    if any(is_service(target, CHANSERV) for target in targets):
+        return chanserv(d, text) if verb == "PRIVMSG" else []  # likewise
     kind: c.MessageKind = "notice" if verb == "NOTICE" else "message"
     if text.startswith("\x01"):
         inner = text.strip("\x01")
@@ -209,7 +213,6 @@ COMMANDS: dict[str, Handler] = {
     "TIME": _time,
     "TAGMSG": _ignore,
     "CHATHISTORY": chathistory,
-    "OPER": lambda d, verb, params: [d.num("491", text="No server operators on this server")],
     "LUSERS": lambda d, verb, params: [
         d.num("255", text="I have clients and no other servers")],
     "AUTHENTICATE": authenticate,
@@ -217,4 +220,7 @@ COMMANDS: dict[str, Handler] = {
     "VERIFY": verify,
     "NS": nickserv_verb,
     "NICKSERV": nickserv_verb,
+    "CS": chanserv_verb,
+    "CHANSERV": chanserv_verb,
+    **OPERATOR_COMMANDS,
 }

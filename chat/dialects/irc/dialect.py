@@ -17,15 +17,16 @@ from chat.dialects.irc.accounts import Sasl
 from chat.dialects.irc.commands import COMMANDS
 from chat.dialects.irc.history import RENDERERS as HISTORY_RENDERERS
 from chat.dialects.irc.numerics import numeric
+from chat.dialects.irc.operators import RENDERERS as OPERATOR_RENDERERS
 from chat.dialects.irc.registration import BEFORE, OPENING
 from chat.dialects.irc.render import RENDERERS as EVENT_RENDERERS
 from chat.dialects.irc.syntax import LINE, TAGS, clip, mask, parse, text_of, too_long
 from chat.dialects.render import describe
 from chat.dialects.structured import iso_time
 
-#: Event type -> renderer: ``render``'s, ``history``'s for the history events and ``accounts``'
-#: for the account events.
-RENDERERS = {**EVENT_RENDERERS, **HISTORY_RENDERERS, **ACCOUNT_RENDERERS}
+#: Event type -> renderer: ``render``'s, ``history``'s for the history events, ``accounts``'
+#: for the account events and ``operators``' for the server-operator events.
+RENDERERS = {**EVENT_RENDERERS, **HISTORY_RENDERERS, **ACCOUNT_RENDERERS, **OPERATOR_RENDERERS}
 
 
 class IrcDialect(Dialect):
@@ -52,7 +53,7 @@ class IrcDialect(Dialect):
 
     #: Events sent to many connections: encoded once per (capabilities, is-the-source) variant.
     _SHARED = (e.Message, e.Joined, e.Parted, e.Quitted, e.NickChanged, e.Kicked, e.ModeChanged,
-               e.Invited, e.PingRequest, e.AccountChanged)
+               e.Invited, e.PingRequest, e.AccountChanged, e.WallopsMessage)
 
     own_differs = True  # no copy of one's own message without echo-message
 

@@ -1,9 +1,10 @@
 """History over IRC: the ``CHATHISTORY`` command in, ``chathistory`` batches out.
 
 IRCv3 ``draft/chathistory`` (with ``batch``, ``server-time``, ``message-tags`` and
-``draft/event-playback``). Input: :func:`chathistory` checks a CHATHISTORY line and turns it into
-the core's :class:`FetchHistory` or :class:`HistoryTargets`, with a :class:`HistoryRef` so the
-core's errors come back as ``FAIL CHATHISTORY`` (see ``numerics``); what the line gets wrong is
+``draft/event-playback``), for rooms and for private conversations between two accounts (a
+nick as target). Input: :func:`chathistory` checks a CHATHISTORY line and turns it into the
+core's :class:`FetchHistory` or :class:`HistoryTargets`, with a :class:`HistoryRef` so the core's
+errors come back as ``FAIL CHATHISTORY`` (see ``numerics``); what the line gets wrong is
 answered here, with the FAIL the spec names. Output: ``RENDERERS`` for ``e.History`` (a page the
 client asked for, or the lines replayed on join) and ``e.HistoryTargetList``.
 
@@ -116,9 +117,9 @@ def _targets(d: IrcDialect, args: list[str]) -> c.HistoryTargets:
 def chathistory(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     """``CHATHISTORY <sub> <target> <ref> [<ref>] <limit>`` / ``CHATHISTORY TARGETS ...``.
 
-    Accepted whether or not the client enabled ``draft/chathistory`` (as ergo does). Only rooms
-    have history: a nick as target gets the empty batch the spec allows (private messages are
-    not kept until there are accounts).
+    Accepted whether or not the client enabled ``draft/chathistory`` (as ergo does). A nick as
+    target asks for the private conversation with it, which the core keeps between two
+    accounts (it refuses otherwise: ``FAIL CHATHISTORY INVALID_TARGET``).
     """
     if not params:
         return [need_params(d, verb)]
@@ -136,9 +137,6 @@ def chathistory(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
         limit = _limit(d, sub, args[-1])
     except _Refused as refused:
         return [refused.reply]
-    if not target.startswith("#"):
-        batch = d.new_batch()
-        return [_wrap(d, batch, f"chathistory {target}", [])] if batch else []
     return [c.FetchHistory(target, direction, anchor, end, limit,
                            everything="draft/event-playback" in d.caps,
                            ref=HistoryRef(sub, target))]

@@ -51,11 +51,23 @@ NUMERICS = {
     "unknown_command": "421",
     "too_many_matches": "416",
     "mask_too_long": "416",
+    "nick_protected": "433",
+    "not_oper": "481",
+    "oper_failed": "464",
 }
+#: The text some numerics carry whatever the core said: what IRC clients and their users know
+#: them by (ergo's wording for a reserved nick).
+_STANDARD_TEXT = {
+    "nick_protected": "Nickname is reserved by a different account",
+    "not_oper": "Permission Denied- You're not an IRC operator",
+    "oper_failed": "Password incorrect",
+}
+#: Server-ban verbs: their errors other than 481 have no numeric, and come as a NOTICE.
+_BAN_VERBS = ("KLINE", "UNKLINE", "STATS")
 #: Numerics whose parameters are ``<subject> <room>`` rather than just ``<subject>``.
 TWO_SUBJECTS = {"441", "443", "478"}
 #: Numerics that carry only the text, no subject.
-_TEXT_ONLY = ("412", "417", "451", "462", "501", "502")
+_TEXT_ONLY = ("412", "417", "451", "462", "464", "481", "501", "502")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +83,19 @@ class HistoryRef:
 @dataclass(frozen=True, slots=True)
 class AccountRef:
     """The ``ref`` of an account command: ``via`` is how the client asked (``SASL``,
-    ``REGISTER``, ``NICKSERV`` or ``PASS``), so the core's answer and errors come back in that
-    form; ``serial`` tells one SASL exchange from an earlier, abandoned one."""
+    ``REGISTER``, ``NICKSERV`` or ``PASS``; ``CHANSERV`` for ChanServ's room commands), so the
+    core's answer and errors come back in that form; ``serial`` tells one SASL exchange from an
+    earlier, abandoned one."""
 
     via: str
     serial: int = 0
 
 
-#: Core error codes that mean "not a room you may read": ``FAIL CHATHISTORY INVALID_TARGET``.
-_BAD_TARGET = {"not_in_room", "no_such_room", "room_invalid"}
+#: Core error codes that mean "not a room or conversation you may read":
+#: ``FAIL CHATHISTORY INVALID_TARGET`` (the last two: a nick, when the asker is not logged in or
+#: the nick has no account).
+_BAD_TARGET = {"not_in_room", "no_such_room", "room_invalid", "not_logged_in",
+               "no_such_account"}
 
 
 def fail(d: IrcDialect, command: str, code: str, *context: str, text: str) -> bytes:
@@ -114,18 +130,23 @@ def error(d: IrcDialect, event: e.Error, is_self: bool) -> bytes | None:
         return None  # RFC 2812: a NOTICE never causes an automatic reply, errors included
     code = NUMERICS.get(event.code)
     subject = event.subject or "*"
+    if verb == "OPER" and event.code == "login_throttled":
+        code = "464"  # ERR_PASSWDMISMATCH, saying how long to wait
+    elif verb in _BAN_VERBS and code != "481":
+        code = None
     if code is None:
         return d.server_line(f"NOTICE {d.me} :{event.text}")
     if code == "442" and verb == "PRIVMSG":
         code = "404"  # talking in a room one is not in: "cannot send to channel"
     if code == "403" and verb == "NAMES" and event.code == "no_such_room":
         return d.num("366", subject, text="End of /NAMES list")
+    text = _STANDARD_TEXT.get(event.code, event.text)
     if code in _TEXT_ONLY:
-        return d.num(code, text=event.text)
+        return d.num(code, text=text)
     if code in TWO_SUBJECTS:
         data = d.num(code, subject, event.room or "*", text=event.text)
     else:
-        data = d.num(code, subject, text=event.text)
+        data = d.num(code, subject, text=text)
     if verb == "WHOIS" and code == "401":
         data += d.num("318", subject, text="End of /WHOIS list")
     elif verb == "WHO" and code == "416":

@@ -15,6 +15,7 @@ from chat.core.names import fold
 from chat.dialects.irc.accounts import account_error
 from chat.dialects.irc.numerics import AccountRef, error
 from chat.dialects.irc.registration import welcome
+from chat.dialects.irc.services import CHANSERV, NICKSERV, service_notice
 from chat.dialects.irc.syntax import LINE, host, mask, split_utf8
 
 if TYPE_CHECKING:
@@ -70,6 +71,18 @@ def _error(d: IrcDialect, event: e.Error, is_self: bool) -> bytes | None:
     if isinstance(event.ref, AccountRef):
         return account_error(d, event, event.ref)
     return error(d, event, is_self)
+
+
+def _notice(d: IrcDialect, event: e.Notice, is_self: bool) -> bytes:
+    """A notice from the server; ChanServ's answers come from ChanServ, and the warning that a
+    nick belongs to an account (answering NICK) from NickServ, with an IRC user's way to log in."""
+    ref = event.ref
+    if isinstance(ref, AccountRef) and ref.via == "CHANSERV":
+        return service_notice(d, CHANSERV, event.text)
+    if ref == "NICK":
+        text = event.text.replace("(/login PASSWORD)", "(/msg NickServ IDENTIFY password)")
+        return service_notice(d, NICKSERV, text)
+    return d.server_line(f"NOTICE {d.me} :{event.text}")
 
 
 def _topic(d: IrcDialect, event: e.Topic, is_self: bool) -> bytes:
@@ -216,7 +229,7 @@ RENDERERS: dict[type[e.Event], Renderer] = {
     e.Invited: _invited,
     e.PongReply: lambda d, ev, s: d.server_line(f"PONG {d.server} :{ev.token}"),
     e.PingRequest: lambda d, ev, s: f"PING :{ev.token}\r\n".encode(),
-    e.Notice: lambda d, ev, s: d.server_line(f"NOTICE {d.me} :{ev.text}"),
+    e.Notice: _notice,
     e.Disconnect: _disconnect,
     e.MemberList: _names,
     e.RoomList: _room_list,
