@@ -14,6 +14,7 @@ with a fake clock.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -239,8 +240,10 @@ def open_history(config: ServerConfig, *, threaded: bool = True) -> HistoryServi
         from chat.history.memory import MemoryStore
 
         store = MemoryStore(config.history_max_per_room)
+        log.info("rooms, accounts and history are kept in memory only (--data-dir none)")
     else:
         from chat.history.sqlite import open_data_dir
 
         store = open_data_dir(config.data_dir)
+        log.info("rooms, accounts and history are kept in %s", os.path.abspath(config.data_dir))
     return HistoryService(store, config, threaded=threaded)
