@@ -316,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     def on_ready(host: str, port: int) -> None:
         if engine.tls_port is not None:
             log.info("TLS on port %d", engine.tls_port)
+        for spec, (_, http_port) in engine.addresses:
+            if spec.dialect == "http":
+                log.info("HTTP (health checks, metrics) on port %d", http_port)
         log.info("ready: engine=%s host=%s port=%d", engine.name, host, port)
 
     # The handler only records the signal: it may interrupt the main thread anywhere, even
