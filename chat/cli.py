@@ -31,6 +31,7 @@ from chat import __version__
 from chat.accounts.passwords import Hasher, password_problem
 from chat.config import (
     DEFAULT_HOST,
+    DEFAULT_HTTP_PORT,
     DEFAULT_PORT,
     DEFAULT_TLS_PORT,
     Limits,
@@ -87,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--motd", default=defaults.motd, help="message of the day")
     parser.add_argument("--shutdown-grace", type=float, default=defaults.shutdown_grace,
                         help="seconds to flush goodbyes when stopping")
+    parser.add_argument("--http-port", type=int, default=DEFAULT_HTTP_PORT,
+                        help="HTTP port on --host for health checks (/healthz, /readyz) and "
+                             "Prometheus metrics (/metrics); 0 turns it off")
     parser.add_argument("--listen", metavar="[HOST:]PORT[/tls][/DIALECT]", action="append",
                         type=parse_listener, default=[], dest="listeners",
                         help="another listener (repeatable), e.g. 6667/irc pins IRC and skips "
@@ -280,7 +284,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         host=args.host, port=args.port, name=args.name, default_room=args.default_room,
         greet_delay=args.greet_delay, motd=args.motd, shutdown_grace=args.shutdown_grace,
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_port=args.tls_port,
-        tls_handshake_timeout=args.tls_handshake_timeout, limits=limits,
+        tls_handshake_timeout=args.tls_handshake_timeout, http_port=args.http_port,
+        limits=limits,
         listeners=tuple(args.listeners), operators=tuple(getattr(args, "operators", ())),
         data_dir=None if args.data_dir.strip().lower() == "none" else args.data_dir,
         replay_lines=args.replay_lines, history_days=args.history_days,
@@ -311,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     def on_ready(host: str, port: int) -> None:
         if engine.tls_port is not None:
             log.info("TLS on port %d", engine.tls_port)
+        for spec, (_, http_port) in engine.addresses:
+            if spec.dialect == "http":
+                log.info("HTTP (health checks, metrics) on port %d", http_port)
         log.info("ready: engine=%s host=%s port=%d", engine.name, host, port)
 
     # The handler only records the signal: it may interrupt the main thread anywhere, even

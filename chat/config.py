@@ -8,6 +8,9 @@ from dataclasses import dataclass, field, fields
 DEFAULT_PORT = 7777
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_TLS_PORT = 6697
+#: The command line's default HTTP port (health checks and metrics); a bare ServerConfig has
+#: none (0), so tests and embedders open no fixed port by accident.
+DEFAULT_HTTP_PORT = 8080
 
 MAX_SECONDS = 30 * 24 * 3600.0  # longest timer or timeout: beyond it, socket options overflow
 #: Smallest sensible values where 0 or 1 would break a protocol rather than mean "off".
@@ -72,7 +75,7 @@ class Limits:
 
 #: Dialects a listener may pin (``chat.dialects`` defines them; named here so a config can be
 #: checked before anything is imported or started).
-DIALECT_NAMES = ("human", "structured", "irc")
+DIALECT_NAMES = ("human", "structured", "irc", "http")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,8 @@ class ServerConfig:
     tls_key: str | None = None  # PEM private key
     tls_port: int = DEFAULT_TLS_PORT  # TLS gets its own port, as IRC servers use 6697
     tls_handshake_timeout: float = 10.0  # a TLS client that never finishes the handshake
+    #: HTTP health checks and Prometheus metrics on ``host`` (0: none; the CLI's default is 8080).
+    http_port: int = 0
     limits: Limits = field(default_factory=Limits)
     #: Extra listeners beyond the plain port (and the TLS port when a certificate is set).
     listeners: tuple[Listener, ...] = ()
@@ -136,7 +141,7 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         _check_numbers(self)
-        for name in ("port", "tls_port"):
+        for name in ("port", "tls_port", "http_port"):
             if getattr(self, name) > 65535:
                 raise ValueError(f"--{name.replace('_', '-')} must be a port number (0-65535)")
         if not self.tls_handshake_timeout:
@@ -161,7 +166,14 @@ class ServerConfig:
         main = [Listener(self.port, self.host)]
         if self.tls:
             main.append(Listener(self.tls_port, self.host, tls=True))
+        if self.http_port:
+            main.append(Listener(self.http_port, self.host, dialect="http"))
         return (*main, *self.listeners)
+
+    @property
+    def http(self) -> bool:
+        """True when some listener serves HTTP (health checks and metrics), so the hub counts."""
+        return any(listener.dialect == "http" for listener in self.all_listeners())
 
     @property
     def tls(self) -> bool:

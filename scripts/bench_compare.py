@@ -183,7 +183,8 @@ class Server:
         setup = _child_setup(pin)
         if self.kind == "ours":
             cmd = [sys.executable, "-m", "chat", "--engine", self.engine, "--host", "127.0.0.1",
-                   "--port", str(self.port), "--log-level", "WARNING", *OUR_LIMITS]
+                   "--port", str(self.port), "--http-port", str(free_port()),
+                   "--log-level", "WARNING", *OUR_LIMITS]
             if self.history:  # the defaults: SQLite history, 25 lines replayed on join
                 cmd += ["--data-dir", str(Path(self.tmp.name, "data"))]
             else:  # nothing kept, nothing replayed: the server as it was before history

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def start(data: Path) -> tuple[subprocess.Popen[str], int, float]:
     began = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "chat", "--port", "0", "--data-dir", str(data),
-                             "--rate-per-second", "0", "--log-level", "INFO"],
+                             "--http-port", "0", "--rate-per-second", "0", "--log-level", "INFO"],
                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stderr is not None
     while True:

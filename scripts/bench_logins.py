@@ -39,7 +39,7 @@ def free_port() -> int:
 def start(engine: str, pin: bool) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chat", "--engine", engine, "--port", str(port),
+        [sys.executable, "-m", "chat", "--engine", engine, "--port", str(port), "--http-port", "0",
          "--data-dir", "none", "--rate-per-second", "0", "--max-per-ip", "0",
          "--max-connections", "0", "--sendq", "67108864", "--ping-interval", "0",
          "--register-timeout", "0", "--log-level", "WARNING"],

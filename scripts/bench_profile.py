@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [spy, "record", "--format", "raw", "--rate", str(args.rate), "--nonblocking",
            *(["--threads"] if args.engine == "threaded" else []), "-o", str(collapsed), "--",
            sys.executable, "-m", "chat", "--engine", args.engine, "--port", str(port),
-           "--log-level", "WARNING", *OUR_LIMITS]
+           "--http-port", "0", "--log-level", "WARNING", *OUR_LIMITS]
     if pin:
         cmd = ["taskset", "-c", "0", *cmd]
         os.sched_setaffinity(0, {1})

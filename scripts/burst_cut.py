@@ -43,7 +43,7 @@ def connect(port: int, nick: str) -> socket.socket:
 
 def run(engine: str, args: argparse.Namespace) -> dict[str, object]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chat", "--engine", engine, "--port", "0",
+        [sys.executable, "-m", "chat", "--engine", engine, "--port", "0" "--http-port", "0",
          "--message-len", str(args.size), "--max-line", str(args.size + 1024),
          "--max-members-per-room", "0"],
         stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent,

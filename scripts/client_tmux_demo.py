@@ -87,7 +87,7 @@ def start_server(engine: str, port: int = 0) -> tuple[subprocess.Popen[bytes], i
     with os.fdopen(fd, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "chat", "--port", str(port), "--engine", engine,
-             "--data-dir", DATA_DIR],
+             "--http-port", "0", "--data-dir", DATA_DIR],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:  # the log is only read here; the server may keep writing to its unlinked file
         deadline = time.monotonic() + WAIT

@@ -47,7 +47,7 @@ def _low_limit() -> None:
 @pytest.mark.parametrize("engine", ["asyncio", "threaded"])
 def test_a_low_descriptor_limit_is_fitted_and_extra_clients_are_told(engine: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chat", "--engine", engine, "--port", "0",
+        [sys.executable, "-m", "chat", "--engine", engine, "--port", "0", "--http-port", "0",
          "--data-dir", "none",
          "--shutdown-grace", "0.5", "--greet-delay", "30"],
         stderr=subprocess.PIPE, text=True, preexec_fn=_low_limit,

@@ -119,7 +119,7 @@ def test_history_requests_are_answered_through_the_engine(engine: str, tmp_path:
 
 def start_process(data: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chat", "--port", "0", "--data-dir", str(data),
+        [sys.executable, "-m", "chat", "--port", "0", "--http-port", "0", "--data-dir", str(data),
          "--rate-per-second", "0", "--shutdown-grace", "0.5", *extra],
         stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None

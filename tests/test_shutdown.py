@@ -19,7 +19,7 @@ GRACE = 0.5
 
 def start_server(engine: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chat", "--engine", engine, "--port", "0",
+        [sys.executable, "-m", "chat", "--engine", engine, "--port", "0", "--http-port", "0",
          "--data-dir", "none",
          "--shutdown-grace", str(GRACE), "--rate-per-second", "0", "--sendq", "65536"],
         stderr=subprocess.PIPE, text=True,

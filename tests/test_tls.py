@@ -178,7 +178,7 @@ def test_cli_refuses_a_bad_certificate(engine_name: str, tmp_path: Path) -> None
     bad = tmp_path / "bad.pem"
     bad.write_text("not a certificate\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "chat", "--engine", engine_name, "--port", "0",
+        [sys.executable, "-m", "chat", "--engine", engine_name, "--port", "0", "--http-port", "0",
          "--data-dir", "none",
          "--tls-port", "0", "--tls-cert", str(bad)],
         capture_output=True, text=True, timeout=WAIT,

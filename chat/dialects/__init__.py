@@ -7,12 +7,16 @@
 from __future__ import annotations
 
 from chat.dialects.base import Decoded, Dialect
+from chat.dialects.http import HttpDialect
 from chat.dialects.human import HumanDialect
 from chat.dialects.irc import IrcDialect
 from chat.dialects.structured import StructuredDialect
 
 #: Tried in order; the last one claims every connection (a person typing).
 DIALECTS: list[type[Dialect]] = [StructuredDialect, IrcDialect, HumanDialect]
+#: Every dialect a listener may pin, by name: the detected ones, and HTTP (never detected).
+_PINNED: list[type[Dialect]] = [*DIALECTS, HttpDialect]
+BY_NAME: dict[str, type[Dialect]] = {d.name: d for d in _PINNED}
 
 
 def detect(first_line: bytes) -> type[Dialect]:
@@ -24,5 +28,6 @@ def detect(first_line: bytes) -> type[Dialect]:
 
 
 __all__ = [
-    "DIALECTS", "Decoded", "Dialect", "HumanDialect", "IrcDialect", "StructuredDialect", "detect",
+    "BY_NAME", "DIALECTS", "Decoded", "Dialect", "HttpDialect", "HumanDialect", "IrcDialect",
+    "StructuredDialect", "detect",
 ]

@@ -21,9 +21,20 @@ from chat.core.model import User
 UNENCODABLE_TEXT = ("That line holds characters that cannot be sent (a lone surrogate or a "
                     "Unicode non-character); nothing was sent")
 
-#: What decode() may return: commands for the core, or bytes sent straight back to this client
-#: (answers the core has no business with, such as /help text or IRC's CAP replies).
-Decoded = Command | bytes
+class Hangup:
+    """What a dialect returns to have the hub close its connection once what is queued is sent
+    (HTTP answers one request and closes); the core is not asked."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+#: What decode() may return: commands for the core, bytes sent straight back to this client
+#: (answers the core has no business with, such as /help text or IRC's CAP replies), or a
+#: :class:`Hangup`.
+Decoded = Command | bytes | Hangup
 
 
 class Dialect(ABC):

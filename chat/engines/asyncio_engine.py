@@ -113,6 +113,7 @@ class AsyncioEngine:
         history = open_history(config)
         accounts = open_accounts(config, history.store if history else None)
         self.hub = Hub(config, history=history, accounts=accounts)
+        self.hub.engine_stats = self.stats  # for metrics
         self._conns: dict[int, _Connection] = {}
         self._reasons: dict[int, str] = {}  # why we closed a connection, for its quit message
         self._loop: asyncio.AbstractEventLoop | None = None

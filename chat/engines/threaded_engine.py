@@ -236,6 +236,7 @@ class ThreadedEngine:
         history = open_history(config)
         accounts = open_accounts(config, history.store if history else None)
         self.hub = Hub(config, history=history, accounts=accounts)
+        self.hub.engine_stats = self.stats  # for metrics
         self.hub.waker = self._kick  # an answer from the history thread waits
         self._lock = threading.Lock()  # guards the hub and every outbox's membership
         self._outboxes: dict[int, _Outbox] = {}

@@ -65,6 +65,8 @@ class HistoryService:
         self.dropped = 0
         self.failed = 0
         self.refused = 0
+        #: Why the last commit failed; None once one succeeds (readiness reads it).
+        self.last_error: str | None = None
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -129,6 +131,21 @@ class HistoryService:
         else:
             self._answer_reads()
 
+    def unwritable(self) -> str | None:
+        """None while history can be written; otherwise why not (for readiness checks).
+
+        Known from what the writer saw, never by touching the store on the caller's thread:
+        the last commit failed, the queue is full, or the history thread has died.
+        """
+        if self.last_error is not None:
+            return f"history store failing: {self.last_error}"
+        if len(self._writes) >= MAX_PENDING_WRITES:
+            return "history queue full"
+        thread = self._thread
+        if self.threaded and not self._stopping and (thread is None or not thread.is_alive()):
+            return "history writer not running"
+        return None
+
     @property
     def queued(self) -> int:
         """Core calls waiting to be written (a gauge for metrics)."""
@@ -165,8 +182,10 @@ class HistoryService:
             if records:
                 self.store.append(records)
                 self.written += len(records)
+            self.last_error = None
         except Exception as exc:
             self.failed += len(records)
+            self.last_error = str(exc) or type(exc).__name__
             self._complain(f"history write failed, {len(records)} records lost: {exc}")
 
     def _answer_reads(self) -> None:

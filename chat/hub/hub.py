@@ -6,14 +6,15 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from chat.accounts.service import AuthService
 from chat.config import ServerConfig
 from chat.core import ChatCore
 from chat.core import commands as c
 from chat.core import events as e
-from chat.dialects import DIALECTS, HumanDialect, detect
-from chat.dialects.base import Dialect
+from chat.dialects import BY_NAME, HttpDialect, HumanDialect, detect
+from chat.dialects.base import Dialect, Hangup
 from chat.history.service import Answer, HistoryService, Recorder
 from chat.hub import ratelimit
 from chat.hub.admission import refusal
@@ -21,12 +22,14 @@ from chat.hub.fanout import Fanout
 from chat.hub.observers import HubObserver
 from chat.hub.output import LOW_WATER, Output
 from chat.hub.session import Session
+from chat.hub.status import HubStatus
 from chat.hub.timers import Timer, Timers
+from chat.metrics import Metrics
 from chat.wire.framing import LineReader, LineTooLong
 
 log = logging.getLogger("chat.hub")
 
-DIALECTS_BY_NAME = {dialect.name: dialect for dialect in DIALECTS}
+DIALECTS_BY_NAME = BY_NAME
 
 #: Unsent bytes beyond ``SENDQ_HARD * sendq`` cut a connection at once, however recently it
 #: read: the bound on what one connection can make the server hold.
@@ -79,7 +82,25 @@ class Hub:
         self.low_water = min(LOW_WATER, config.limits.sendq // 2) or LOW_WATER
         self._fanout = Fanout(self.sessions)
         self._per_host: dict[str, int] = {}
-        self._next_conn = 0
+        self._next_conn = 0  # also the number of connections ever opened
+        #: Counters for metrics (plain integers: one add per batch of lines, per hold).
+        self.lines_received = 0
+        self.rate_limited = 0  # times a connection's input was held back by the rate limit
+        self.serving = False  # between ``start`` and ``shutdown``: listeners accept
+        #: What an HTTP connection may ask (readiness, metrics): see ``chat.hub.status``.
+        self.status = HubStatus(self)
+        #: Prometheus metrics, kept only when a listener serves HTTP (nobody could read them).
+        self.metrics: Metrics | None = None
+        #: The engine's ``stats`` (lock-free, any thread), which metrics report when set.
+        self.engine_stats: Callable[[], Any] | None = None
+        if config.http:
+            self.metrics = Metrics(self)
+            self.observers = (*self.observers, self.metrics)
+
+    @property
+    def opened(self) -> int:
+        """Connections opened since start (refused ones included)."""
+        return self._next_conn
 
     # -- engine interface ----------------------------------------------------------------
 
@@ -205,12 +226,14 @@ class Hub:
 
     def shutdown(self, reason: str = "Server shutting down") -> None:
         """Say goodbye to everyone and close every connection."""
+        self.serving = False
         self._apply(self.core.shutdown(reason))
         for session in self.sessions.values():
             self._fanout.close(session, reason)
 
     def start(self) -> None:
         """The engine is serving: start the history thread and the account workers."""
+        self.serving = True
         if self.history is not None:
             self.history.start()
         if self.accounts is not None:
@@ -247,6 +270,7 @@ class Hub:
                 lines = session.reader.feed(data)
                 if not lines:
                     return
+                self.lines_received += len(lines)
                 first = lines[0]
                 self._start(session, HumanDialect if isinstance(first, LineTooLong)
                             else detect(first))
@@ -254,6 +278,8 @@ class Hub:
                 return
         assert session.dialect is not None
         lines = session.reader.feed(session.dialect.filter_bytes(data))
+        if lines:
+            self.lines_received += len(lines)
         if session.greeted and lines:
             # A slow IRC or structured client may speak only after the greeting went out:
             # its first line still decides, so it is not stuck in the wrong dialect.
@@ -267,7 +293,10 @@ class Hub:
         user = self.core.user(session.conn)
         assert user is not None
         self._fanout.break_segment()
-        session.dialect = dialect_cls(self.config, user, self.wallclock)
+        if dialect_cls is HttpDialect:
+            session.dialect = HttpDialect(self.config, user, self.wallclock, self.status)
+        else:
+            session.dialect = dialect_cls(self.config, user, self.wallclock)
         session.reader.max_line = dialect_cls.max_line(self.config)
         self._run(session, session.dialect.start())
 
@@ -292,12 +321,14 @@ class Hub:
         else:
             self._run(session, dialect.decode(line))
 
-    def _run(self, session: Session, items: list[c.Command | bytes]) -> None:
+    def _run(self, session: Session, items: list[c.Command | bytes | Hangup]) -> None:
         for item in items:
             if session.closing is not None:
                 return
             if isinstance(item, bytes):
                 self._fanout.write(session.conn, item)
+            elif isinstance(item, Hangup):
+                self._fanout.close(session, item.reason)
             else:
                 self._apply(self.core.handle(session.conn, item))
 
@@ -314,6 +345,8 @@ class Hub:
             return
         if session.paced is not None:
             return  # not the rate limit: the lines wait for the reply to be read
+        if first_hold:
+            self.rate_limited += 1
         if not session.warned:
             session.warned = True
             text = (f"You are sending faster than {lim.rate_per_second:g} lines a second; "
