@@ -80,7 +80,7 @@ def _records(calls: list[list[e.Output]]) -> list[Record]:
     """The records these core calls leave, as the history thread makes them."""
     records: list[Record] = []
     for outputs in calls:
-        convert.records(outputs, records, {}, [])
+        convert.records(outputs, records, [])
     return records
 
 

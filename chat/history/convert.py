@@ -3,27 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from chat.core import events as e
 from chat.history.records import Record, RoomState, is_private
-from chat.wire.names import fold
+
+T = TypeVar("T", contravariant=True)
 
 
-def records(outputs: Iterable[e.Output], into: list[Record],
-            rooms: dict[str, RoomState], bans: list[tuple[e.ServerBanInfo, ...]]) -> None:
-    """Add to ``into`` the records a core call's outputs leave in history (room events only,
-    never replies), to ``rooms`` the room states it saves (the last one per room wins), and
-    to ``bans`` the server ban lists (the last one wins).
-    Room messages, nearly all of history, take the shortest path: this runs once per message
-    on the history thread."""
+class Appendable(Protocol[T]):
+    """A list or a deque: what records are added to."""
+
+    def append(self, item: T, /) -> None:
+        """Add one item at the end."""
+
+    def extend(self, items: Iterable[T], /) -> None:
+        """Add items at the end."""
+
+
+Records = Appendable[Record]
+
+
+def records(outputs: Iterable[e.Output], into: Records,
+            states: Appendable[RoomState | tuple[e.ServerBanInfo, ...]]) -> None:
+    """Append to ``into`` the records a core call's outputs leave in history (room events
+    only, never replies), and to ``states`` the room states and server ban lists it saves.
+    Room messages, nearly all of history, take the shortest path: this runs once per message,
+    on the engine's thread, straight into the history thread's queue (nothing allocated but
+    the record)."""
     for output in outputs:
         if output.__class__ is not e.Delivery:
             if output.__class__ is e.SaveRoom:
-                state = output.state
-                rooms[fold(state.name)] = state
+                states.append(output.state)
             elif output.__class__ is e.SaveServerBans:
-                bans.append(output.bans)
+                states.append(output.bans)
             continue
         event = output.event
         if event.__class__ is e.Message:

@@ -31,8 +31,9 @@ log = logging.getLogger("chat.history")
 
 #: Longest a record waits before it is committed (the window ``kill -9`` can lose).
 COMMIT_INTERVAL = 0.05
-#: Core calls waiting for the history thread; beyond this, records are dropped and counted.
-MAX_PENDING_WRITES = 200_000
+#: Records waiting for the history thread; beyond this, a core call's records are dropped
+#: and counted.
+MAX_PENDING_WRITES = 500_000
 #: History requests waiting; beyond this, a request is answered empty and counted.
 MAX_PENDING_READS = 1_000
 #: Records deleted per prune step, and the pause between full prune passes (seconds).
@@ -52,9 +53,11 @@ class HistoryService:
         self.config = config
         self.threaded = threaded
         self.clock = clock
-        #: Each core call's records, room states and server ban lists, waiting for a commit.
-        self._writes: deque[tuple[list[Record], dict[str, RoomState],
-                                  list[tuple[e.ServerBanInfo, ...]]]] = deque()
+        #: Records waiting for a commit, appended by the engine's thread (a deque's append and
+        #: popleft are atomic: no lock on the hot path), and the room states and server ban
+        #: lists saved since the last commit.
+        self._records: deque[Record] = deque()
+        self._states: deque[RoomState | tuple[e.ServerBanInfo, ...]] = deque()
         self._reads: deque[tuple[e.Recall, Done]] = deque()
         self._wake = threading.Event()
         self._stopping = False
@@ -118,17 +121,11 @@ class HistoryService:
         history thread then holds plain records, not the core's events, which can be freed at
         once instead of living on into older garbage-collector generations.
         """
-        records: list[Record] = []
-        rooms: dict[str, RoomState] = {}
-        bans: list[tuple[e.ServerBanInfo, ...]] = []
-        convert.records(outputs, records, rooms, bans)
-        if not (records or rooms or bans):
-            return
-        if len(self._writes) >= MAX_PENDING_WRITES:
+        if len(self._records) >= MAX_PENDING_WRITES:
             self.dropped += 1
             self._complain("history queue full: a core call's records were dropped")
             return
-        self._writes.append((records, rooms, bans))
+        convert.records(outputs, self._records, self._states)
         if not self.threaded:
             self._commit()
 
@@ -152,7 +149,7 @@ class HistoryService:
         """
         if self.last_error is not None:
             return f"history store failing: {self.last_error}"
-        if len(self._writes) >= MAX_PENDING_WRITES:
+        if len(self._records) >= MAX_PENDING_WRITES:
             return "history queue full"
         thread = self._thread
         if self.threaded and not self._stopping and (thread is None or not thread.is_alive()):
@@ -161,8 +158,8 @@ class HistoryService:
 
     @property
     def queued(self) -> int:
-        """Core calls waiting to be written (a gauge for metrics)."""
-        return len(self._writes)
+        """Records waiting to be written (a gauge for metrics)."""
+        return len(self._records)
 
     # -- the history thread --------------------------------------------------------------
 
@@ -179,19 +176,19 @@ class HistoryService:
 
     def _commit(self) -> None:
         """Everything handed over so far, in one transaction."""
-        writes = self._writes
-        if not writes:
+        pending, saved = self._records, self._states
+        if not (pending or saved):
             return
-        records: list[Record] = []
+        # Only this thread takes from the deques: what is in them now can be taken whole.
+        records = [pending.popleft() for _ in range(len(pending))]
         rooms: dict[str, RoomState] = {}
         bans: list[tuple[e.ServerBanInfo, ...]] = []
-        while writes:
-            more, states, lists = writes.popleft()
-            records += more
-            if states:
-                rooms.update(states)
-            if lists:
-                bans += lists
+        for _ in range(len(saved)):
+            state = saved.popleft()
+            if isinstance(state, RoomState):
+                rooms[fold(state.name)] = state  # the last state of each room wins
+            else:
+                bans.append(state)
         try:
             if rooms:
                 self.store.save_rooms(list(rooms.values()))
