@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import socket
@@ -28,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from chat.bench.workloads import FanoutParams, Target, run_fanout  # noqa: E402
 
 PASSWORD = "benchmark password"
+ROUNDS = itertools.count()
 
 
 def free_port() -> int:
@@ -96,8 +98,12 @@ async def measure(engine: str, port: int, with_logins: bool) -> dict[str, Any]:
     side = asyncio.create_task(logins(port, 20.0, stop, done)) if with_logins else None
     if side:
         await asyncio.sleep(1.0)  # logins under way first
+    # A new room each time: a room with history would replay its last lines to the joiners
+    # while the measured phase starts.
+    room = f"#bench{next(ROUNDS)}"
     result = await run_fanout(Target("127.0.0.1", port, "irc"),
-                              FanoutParams(clients=100, senders=10, messages=500, rate=1000.0))
+                              FanoutParams(clients=100, senders=10, messages=500, rate=1000.0,
+                                           room=room))
     stop.set()
     if side:
         await side
