@@ -304,3 +304,14 @@ def test_private_history_is_kept_between_accounts_only() -> None:
     bob.expect_json(type="message", text="not kept: logged out")
     bob.request(type="history", room="alice", ref=5)
     assert len(bob.expect_json(type="history", ref=5)["events"]) == 1
+
+
+def test_member_lists_show_accounts() -> None:
+    net = MemoryNet(CONFIG)
+    alice = registered(net, "alice")
+    alice.request(type="join", room="#r")
+    net.bot("guest", "#r").request(type="who", room="#r", ref="w")
+    guest = list(net.clients.values())[-1]
+    members = {m["nick"]: m["account"] for m in guest.expect_json(type="members", ref="w")[
+        "members"]}
+    assert members == {"alice": "alice", "guest": None}

@@ -101,6 +101,6 @@ class Room:
     def member_list(self) -> tuple[Member, ...]:
         """Members as event values."""
         return tuple(
-            Member(u.nick, c in self.ops, c in self.voiced, u.ident or u.nick, u.host)
+            Member(u.nick, c in self.ops, c in self.voiced, u.ident or u.nick, u.host, u.account)
             for c, u in self.members.items()
         )

@@ -35,6 +35,7 @@ class Member:
     voice: bool = False
     ident: str = ""
     host: str = ""
+    account: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,7 +192,8 @@ _FIELDS: dict[type, Callable[[Any], dict[str, Any]]] = {
     e.NickChanged: lambda ev: {"type": "nick", "nick": ev.new_nick, "rooms": list(ev.rooms)},
     e.Topic: _topic,
     e.MemberList: lambda ev: {"type": "members", "members": [
-        {"nick": m.nick, "op": m.op, "voice": m.voice} for m in ev.members]},
+        {"nick": m.nick, "op": m.op, "voice": m.voice, "account": m.account or None}
+        for m in ev.members]},
     e.RoomList: lambda ev: {"type": "rooms", "rooms": [
         {"room": r.name, "members": r.members, "topic": r.topic} for r in ev.rooms]},
     e.Welcome: lambda ev: {"type": "welcome", "version": PROTOCOL_VERSION, "nick": ev.nick,
