@@ -242,3 +242,19 @@ def _history(client: Any, **request: Any) -> dict[str, Any]:
     answer: dict[str, Any] = client.expect_json(type="history", ref="h")
     json.dumps(answer)
     return answer
+
+
+def test_a_bug_turning_outputs_into_records_costs_history_not_the_connection(
+        monkeypatch: Any) -> None:
+    from chat.history import convert
+
+    net = MemoryNet(CONFIG)
+    alice, bob = net.bot("alice", "#r"), net.bot("bob", "#r")
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(convert, "records", broken)
+    alice.request(type="message", to="#r", text="still delivered")
+    bob.expect_json(type="message", text="still delivered")
+    assert alice.closed is None and net.hub.history is not None and net.hub.history.failed

@@ -125,7 +125,12 @@ class HistoryService:
             self.dropped += 1
             self._complain("history queue full: a core call's records were dropped")
             return
-        convert.records(outputs, self._records, self._states)
+        try:
+            convert.records(outputs, self._records, self._states)
+        except Exception:  # an observer must never raise into the hub: log, count, go on
+            self.failed += 1
+            log.exception("cannot turn a core call's outputs into history records")
+            return
         if not self.threaded:
             self._commit()
 
