@@ -27,7 +27,7 @@ import threading
 import tomllib
 from typing import Any
 
-from chat import __version__
+from chat import __version__, logs
 from chat.accounts.passwords import Hasher, password_problem
 from chat.config import (
     DEFAULT_HOST,
@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="argon2id memory per password hash, in KiB")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="log lines as text, or one JSON object per line")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     group = parser.add_argument_group("limits")
     for f in dataclasses.fields(Limits):
@@ -301,8 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if (sys.argv[1:] if argv is None else argv)[:1] == ["hash-password"]:
         return hash_password()
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(args.log_level, args.log_format)
     config = fit_to_fd_limit(config_from_args(args))
     try:
         engine = make_engine(args.engine, config)

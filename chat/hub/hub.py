@@ -18,6 +18,7 @@ from chat.dialects.base import Dialect, Hangup
 from chat.history.service import Answer, HistoryService, Recorder
 from chat.hub import ratelimit
 from chat.hub.admission import refusal
+from chat.hub.eventlog import EventLog
 from chat.hub.fanout import Fanout
 from chat.hub.observers import HubObserver
 from chat.hub.output import LOW_WATER, Output
@@ -68,7 +69,7 @@ class Hub:
             self.core.restore(*history.load())
             self.core.restore_server_bans(history.server_bans())
             observers = (Recorder(history), *observers)
-        self.observers = tuple(observers)
+        self.observers = (*observers, EventLog())
         self.accounts = accounts
         if accounts is not None:
             self.core.restore_accounts(accounts.names())
@@ -114,6 +115,7 @@ class Hub:
         now = self.clock()
         lim = self.limits
         refused = refusal(lim, host, len(self.sessions), self._per_host.get(host, 0))
+        log.info("connection %d from %s%s", conn, host, f" ({dialect} listener)" if dialect else "")
         session = Session(conn, host, LineReader(lim.max_line), now, tokens=lim.rate_burst,
                           refilled=now, seen=now)
         self.sessions[conn] = session
@@ -147,6 +149,12 @@ class Hub:
         session = self.sessions.pop(conn, None)
         if session is None:
             return
+        if log.isEnabledFor(logging.INFO):
+            user = self.core.user(conn)
+            dialect = session.dialect.name if session.dialect else "undetected"
+            log.info("connection %d from %s closed (%s%s): %s", conn, session.host, dialect,
+                     f", {user.nick}" if user is not None and user.nick else "",
+                     session.closing or reason)
         left = self._per_host[session.host] - 1
         if left:
             self._per_host[session.host] = left
