@@ -278,3 +278,18 @@ def test_websocket_client_and_tcp_client_chat_over_sockets(
         expect(type="message", text="from nc", **{"from": "nc"})
         ws.ping().wait(10)
     tcp.expect(lambda line: '"from":"web"' in line and '"type":"quit"' in line)
+
+
+def test_the_server_ending_a_session_sends_a_close_frame() -> None:
+    net = MemoryNet(CONFIG)
+    irc = ws_irc(net, "ira", "#room")
+    irc.send("QUIT :bye")
+    irc._read()
+    assert irc.frames[-1].opcode is Opcode.CLOSE
+    assert Close.parse(irc.frames[-1].data).code == 1000
+    assert irc.client.closed is not None
+    js = ws_bot(net, "jay", "#room")
+    net.hub.shutdown()
+    net.pump()
+    js._read()
+    assert Close.parse(js.frames[-1].data).code == 1001

@@ -90,6 +90,11 @@ class Dialect(ABC):
         """Called once the connection is known to speak this dialect (greetings go here)."""
         return []
 
+    def goodbye(self, reason: str) -> bytes:
+        """The last bytes before the server closes this connection (a WebSocket close frame);
+        most dialects say goodbye through events and have nothing to add."""
+        return b""
+
     @abstractmethod
     def decode(self, line: bytes) -> list[Decoded]:
         """One complete line (without its terminator) in; commands and direct replies out."""

@@ -213,6 +213,16 @@ class WebSocketDialect(Dialect):
         data = self.inner.encode(event, cache)
         return (self._frame(data) or None) if data else None
 
+    def goodbye(self, reason: str) -> bytes:
+        """A close frame when the server ends the session: 1001 on shutdown, else 1000."""
+        protocol = self.protocol
+        if protocol.state is not State.OPEN:
+            return b""  # the close handshake is already under way
+        code = 1001 if "shutting down" in reason.lower() else 1000
+        text = reason.encode()[:120].decode("utf-8", "ignore")  # a close reason is <= 123 bytes
+        protocol.send_close(code, text)
+        return b"".join(protocol.data_to_send())
+
     def _frame_all(self, items: list[Decoded]) -> list[Decoded]:
         """The inner dialect's direct replies, framed."""
         return [self._frame(item) if isinstance(item, bytes) else item for item in items
