@@ -293,3 +293,16 @@ def test_the_server_ending_a_session_sends_a_close_frame() -> None:
     net.pump()
     js._read()
     assert Close.parse(js.frames[-1].data).code == 1001
+
+
+def test_web_origin_option_and_config_file(tmp_path: Any) -> None:
+    from chat.cli import config_from_args, parse_args
+
+    assert config_from_args(parse_args([])).web_origins == ()
+    args = ["--web-origin", "https://a.example", "--web-origin", "https://b.example"]
+    assert config_from_args(parse_args(args)).web_origins == ("https://a.example",
+                                                               "https://b.example")
+    path = tmp_path / "chat.toml"
+    path.write_text('web_origins = ["https://c.example"]\n')
+    assert config_from_args(parse_args(["--config", str(path)])).web_origins == (
+        "https://c.example",)
