@@ -306,3 +306,32 @@ def test_web_origin_option_and_config_file(tmp_path: Any) -> None:
     path.write_text('web_origins = ["https://c.example"]\n')
     assert config_from_args(parse_args(["--config", str(path)])).web_origins == (
         "https://c.example",)
+
+
+def test_irc_over_websocket_over_sockets(serve_with: Callable[..., Clients]) -> None:
+    from websockets.sync.client import connect
+
+    clients = serve_with(listeners=(Listener(0, "127.0.0.1", dialect="http"),))
+    engine = clients.server.engine
+    port = next(port for spec, (_, port) in engine.addresses if spec.dialect == "http")
+    tcp = say_hello(clients.raw(), "nc", "#room")
+    with connect(f"ws://127.0.0.1:{port}/", subprotocols=[Subprotocol("text.ircv3.net")],
+                 open_timeout=10) as ws:
+        assert ws.subprotocol == "text.ircv3.net"
+
+        def expect(part: str) -> str:
+            while True:
+                message = ws.recv(timeout=10)
+                assert isinstance(message, str) and not message.endswith("\n")
+                if part in message:
+                    return message
+
+        ws.send("NICK ira")
+        ws.send("USER ira 0 * :Ira")
+        expect(" 001 ")
+        ws.send("JOIN #room")
+        expect(" 366 ")
+        ws.send("PRIVMSG #room :from irc over ws")
+        tcp.expect_json(type="message", text="from irc over ws", **{"from": "ira"})
+        tcp.request(type="message", to="#room", text="to irc")
+        assert expect("to irc").endswith("PRIVMSG #room :to irc")
