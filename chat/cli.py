@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--http-port", type=int, default=DEFAULT_HTTP_PORT,
                         help="HTTP port on --host for health checks (/healthz, /readyz) and "
                              "Prometheus metrics (/metrics); 0 turns it off")
+    parser.add_argument("--web-origin", metavar="ORIGIN", action="append", default=[],
+                        dest="web_origins",
+                        help="an Origin allowed to open a WebSocket on the HTTP port "
+                             "(repeatable; e.g. https://app.example.org, or * for any); "
+                             "default: same-origin browsers and clients sending no Origin")
     parser.add_argument("--listen", metavar="[HOST:]PORT[/tls][/DIALECT]", action="append",
                         type=parse_listener, default=[], dest="listeners",
                         help="another listener (repeatable), e.g. 6667/irc pins IRC and skips "
@@ -186,6 +191,11 @@ def _convert(action: argparse.Action, key: str, value: Any) -> Any:
             return [parse_listener(v) for v in value]
         except argparse.ArgumentTypeError as exc:
             raise ConfigFileError(f"{key!r}: {exc}") from None
+    if action.dest == "web_origins":  # a list of origins, as on the command line
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigFileError(f"{key!r} must be a list of strings like "
+                                  "\"https://app.example.org\"")
+        return value
     if isinstance(value, bool | dict | list):
         raise ConfigFileError(f"{key!r} must be a {getattr(kind, '__name__', 'value')}")
     if kind is int and not isinstance(value, int):
@@ -288,7 +298,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_port=args.tls_port,
         tls_handshake_timeout=args.tls_handshake_timeout, http_port=args.http_port,
         limits=limits,
-        listeners=tuple(args.listeners), operators=tuple(getattr(args, "operators", ())),
+        listeners=tuple(args.listeners), web_origins=tuple(args.web_origins),
+        operators=tuple(getattr(args, "operators", ())),
         data_dir=None if args.data_dir.strip().lower() == "none" else args.data_dir,
         replay_lines=args.replay_lines, history_days=args.history_days,
         history_max_per_room=args.history_max_per_room,

@@ -121,6 +121,10 @@ class ServerConfig:
     #: HTTP health checks and Prometheus metrics on ``host`` (0: none; the CLI's default is 8080).
     http_port: int = 0
     limits: Limits = field(default_factory=Limits)
+    #: Origins a browser may open a WebSocket from on the HTTP listener ("*": any). Empty:
+    #: same-origin only (the Origin's host:port is the Host header), plus clients sending no
+    #: Origin at all (not browsers).
+    web_origins: tuple[str, ...] = ()
     #: Extra listeners beyond the plain port (and the TLS port when a certificate is set).
     listeners: tuple[Listener, ...] = ()
     #: Where rooms and history are kept (an SQLite database in it); None keeps them in memory.

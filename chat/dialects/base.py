@@ -31,10 +31,21 @@ class Hangup:
         self.reason = reason
 
 
+class Upgrade:
+    """What a dialect returns to hand its connection to another dialect from now on (HTTP
+    upgrading to a WebSocket); ``pending`` is input that came after the switch, not yet read."""
+
+    __slots__ = ("dialect", "pending")
+
+    def __init__(self, dialect: Dialect, pending: bytes = b"") -> None:
+        self.dialect = dialect
+        self.pending = pending
+
+
 #: What decode() may return: commands for the core, bytes sent straight back to this client
 #: (answers the core has no business with, such as /help text or IRC's CAP replies), or a
-#: :class:`Hangup`.
-Decoded = Command | bytes | Hangup
+#: :class:`Hangup`, or an :class:`Upgrade`.
+Decoded = Command | bytes | Hangup | Upgrade
 
 
 class Dialect(ABC):
@@ -78,6 +89,11 @@ class Dialect(ABC):
     def start(self) -> list[Decoded]:
         """Called once the connection is known to speak this dialect (greetings go here)."""
         return []
+
+    def goodbye(self, reason: str) -> bytes:
+        """The last bytes before the server closes this connection (a WebSocket close frame);
+        most dialects say goodbye through events and have nothing to add."""
+        return b""
 
     @abstractmethod
     def decode(self, line: bytes) -> list[Decoded]:

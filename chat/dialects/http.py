@@ -23,7 +23,8 @@ from typing import Any, ClassVar, Protocol
 from chat.config import ServerConfig
 from chat.core.events import Event
 from chat.core.model import User
-from chat.dialects.base import Decoded, Dialect, Hangup
+from chat.dialects.base import Decoded, Dialect, Hangup, Upgrade
+from chat.dialects.websocket import handshake, is_upgrade
 
 #: Request line and headers, terminators included.
 MAX_HEAD = 8 * 1024
@@ -31,6 +32,8 @@ MAX_HEADERS = 100
 #: The Prometheus text format (0.0.4), which ``prometheus_client.generate_latest`` writes.
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
+#: Input kept after a request's head until a WebSocket takes it over (more is dropped).
+MAX_AFTER = 64 * 1024
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP/(\d)\.(\d)")
@@ -64,7 +67,8 @@ class HttpDialect(Dialect):
     """One HTTP request, one response, then the connection is closed."""
 
     name: ClassVar[str] = "http"
-    __slots__ = ("_done", "_head", "_headers", "_host", "_request", "status")
+    __slots__ = ("_after", "_done", "_head", "_headers", "_host", "_line_len", "_lines",
+                 "_request", "_started", "status")
 
     def __init__(self, config: ServerConfig, user: User,
                  clock: Callable[[], float] | None = None,
@@ -76,6 +80,12 @@ class HttpDialect(Dialect):
         self._headers = 0
         self._host = False
         self._done = False
+        self._lines: list[bytes] = []  # the head's header lines (a WebSocket handshake reads them)
+        # Byte-level view of the head, so nothing after it reaches the line reader: input that
+        # follows a WebSocket handshake is frames, not lines (kept in _after for the WebSocket).
+        self._started = False  # a non-empty line (the request line) has begun
+        self._line_len = 0  # bytes of the current line so far, CR excluded
+        self._after: bytearray | None = None
 
     @classmethod
     def sniff(cls, first_line: bytes) -> bool:
@@ -86,6 +96,30 @@ class HttpDialect(Dialect):
     def max_line(cls, config: ServerConfig) -> int:
         """One header line can be at most the whole head."""
         return MAX_HEAD
+
+    def filter_bytes(self, data: bytes) -> bytes:
+        """Pass the head through, keep what follows its blank line (see ``_after``)."""
+        after = self._after
+        if after is not None:
+            if len(after) + len(data) <= MAX_AFTER:
+                after += data
+            return b""
+        start = 0
+        while True:
+            nl = data.find(b"\n", start)
+            segment = data[start:] if nl < 0 else data[start:nl]
+            self._line_len += len(segment) - segment.count(b"\r")
+            if nl < 0:
+                if self._line_len:
+                    self._started = True
+                return data
+            if self._line_len:
+                self._started = True
+            elif self._started:  # the blank line: the head is complete
+                self._after = bytearray(data[nl + 1:])
+                return data[:nl + 1]
+            self._line_len = 0
+            start = nl + 1
 
     def line_too_long(self, limit: int) -> list[Decoded]:
         """A line over 8 KiB: the head is too large whatever came before."""
@@ -114,12 +148,25 @@ class HttpDialect(Dialect):
         method, target, http11 = self._request
         if http11 and not self._host:
             return self._answer(400, "Missing Host header\n")
+        if method == b"GET" and is_upgrade(self._lines):
+            return self._websocket(target)
         return self._respond(method, target)
+
+    def _websocket(self, target: bytes) -> list[Decoded]:
+        """A WebSocket handshake (any path): the answer, then the WebSocket dialect."""
+        self._done = True
+        head = b"GET " + target + b" HTTP/1.1\r\n" + b"".join(
+            line + b"\r\n" for line in self._lines) + b"\r\n"
+        answer, dialect = handshake(head, self.config, self.user, self.clock)
+        if dialect is None:
+            return [answer, Hangup("WebSocket handshake refused")]
+        return [answer, Upgrade(dialect, bytes(self._after or b""))]
 
     def _header(self, line: bytes) -> list[Decoded]:
         self._headers += 1
         if self._headers > MAX_HEADERS:
             return self._answer(431, "Too many header fields\n")
+        self._lines.append(line)
         name, colon, value = line.partition(b":")
         if not colon or _TOKEN.fullmatch(name) is None or \
                 _FIELD_VALUE.fullmatch(value) is None:

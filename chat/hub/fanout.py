@@ -59,9 +59,18 @@ class Fanout:
             chunks.append(data)
 
     def close(self, session: Session, reason: str) -> None:
-        """Close after what is queued is sent."""
+        """Close after what is queued is sent (and the dialect's goodbye, if it has one)."""
         if session.closing is None:
             session.closing = reason
+            dialect = session.dialect
+            if dialect is not None:
+                try:
+                    data = dialect.goodbye(reason)
+                except Exception:  # a bug in one goodbye must not keep the connection open
+                    log.exception("goodbye failed for %s", dialect.name)
+                    data = b""
+                if data:
+                    self.write(session.conn, data)
             self.out.closes[session.conn] = reason
 
     def abort(self, session: Session, reason: str) -> None:

@@ -14,7 +14,7 @@ from chat.core import ChatCore
 from chat.core import commands as c
 from chat.core import events as e
 from chat.dialects import BY_NAME, HttpDialect, HumanDialect, detect
-from chat.dialects.base import Dialect, Hangup
+from chat.dialects.base import Decoded, Dialect, Hangup, Upgrade
 from chat.history.service import Answer, HistoryService, Recorder
 from chat.hub import ratelimit
 from chat.hub.admission import refusal
@@ -308,6 +308,17 @@ class Hub:
         session.reader.max_line = dialect_cls.max_line(self.config)
         self._run(session, session.dialect.start())
 
+    def _upgrade(self, session: Session, upgrade: Upgrade) -> None:
+        """The connection speaks another dialect from now on (HTTP became a WebSocket)."""
+        self._fanout.break_segment()
+        dialect = session.dialect = upgrade.dialect
+        session.reader.max_line = type(dialect).max_line(self.config)
+        self._run(session, dialect.start())
+        if upgrade.pending and session.closing is None:
+            lines = session.reader.feed(dialect.filter_bytes(upgrade.pending))
+            self.lines_received += len(lines)
+            self._lines(session, lines)
+
     def _lines(self, session: Session, lines: list[bytes | LineTooLong]) -> None:
         rate = self.limits.rate_per_second
         for index, line in enumerate(lines):
@@ -329,7 +340,7 @@ class Hub:
         else:
             self._run(session, dialect.decode(line))
 
-    def _run(self, session: Session, items: list[c.Command | bytes | Hangup]) -> None:
+    def _run(self, session: Session, items: list[Decoded]) -> None:
         for item in items:
             if session.closing is not None:
                 return
@@ -337,6 +348,8 @@ class Hub:
                 self._fanout.write(session.conn, item)
             elif isinstance(item, Hangup):
                 self._fanout.close(session, item.reason)
+            elif isinstance(item, Upgrade):
+                self._upgrade(session, item)
             else:
                 self._apply(self.core.handle(session.conn, item))
 
