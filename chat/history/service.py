@@ -121,12 +121,26 @@ class HistoryService:
         history thread then holds plain records, not the core's events, which can be freed at
         once instead of living on into older garbage-collector generations.
         """
-        if len(self._records) >= MAX_PENDING_WRITES:
+        records = self._records
+        if len(records) >= MAX_PENDING_WRITES:
             self.dropped += 1
             self._complain("history queue full: a core call's records were dropped")
             return
+        if len(outputs) == 1 and self.threaded:
+            # Nearly every core call is one message to a room: its record, and nothing else.
+            output = outputs[0]
+            if output.__class__ is e.Delivery:
+                event = output.event
+                if event.__class__ is e.Message and event.room is not None:
+                    source = event.source
+                    if source is not None:
+                        records.append(_new(Record, (
+                            event.id, event.ts, event.room, event.kind,
+                            source.nick, source.ident, source.host,
+                            event.text, "", 0)))
+                        return
         try:
-            convert.records(outputs, self._records, self._states)
+            convert.records(outputs, records, self._states)
         except Exception:  # an observer must never raise into the hub: log, count, go on
             self.failed += 1
             log.exception("cannot turn a core call's outputs into history records")
@@ -250,17 +264,20 @@ class HistoryService:
             log.error("%s", text)
 
 
-class Recorder:
-    """The hub observer that hands every core call's outputs to the history service."""
+_new = tuple.__new__  # a Record from a full tuple of fields (see ``convert``)
 
-    __slots__ = ("record",)
+
+class Recorder:
+    """The hub observer that hands every core call's outputs to the history service.
+
+    ``delivered`` is the service's own ``record`` (bound once): the hub calls it directly,
+    one Python call per core call on the hot path.
+    """
+
+    __slots__ = ("delivered",)
 
     def __init__(self, service: HistoryService) -> None:
-        self.record = service.record
-
-    def delivered(self, outputs: Sequence[e.Output]) -> None:
-        """Queue for the history thread (one deque append)."""
-        self.record(outputs)
+        self.delivered: Callable[[Sequence[e.Output]], None] = service.record
 
     def flushed(self, out: object) -> None:
         """Nothing per flush."""
