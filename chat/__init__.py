@@ -9,9 +9,14 @@ Layout, following the bytes:
   dialect variant), paced replies, and every policy on who is cut and why. Observers (history,
   metrics, a backplane) subscribe here.
 - ``chat/dialects/`` one codec per kind of client: human (telnet/nc), structured (JSON lines),
-  IRC. Lines in, typed commands out; typed events in, bytes out.
+  IRC, and on the HTTP listener health checks, metrics and WebSocket (wrapping IRC or JSON).
+  Lines in, typed commands out; typed events in, bytes out.
 - ``chat/core/``     the rules, one module per concern behind the ``ChatCore`` facade. Commands
   in, deliveries ("this event to these connections, caused by that one") out. No I/O.
+- ``chat/history/``  what survives a restart: the store interface, the memory and SQLite stores,
+  and the history thread that keeps the disk off the engines' path.
+- ``chat/accounts/`` accounts: their store interface, argon2id/SCRAM credentials, and the
+  worker threads that hash off the engines' path.
 - ``chat/wire/``     the bytes on the wire (line framing, the JSON-line codec, name folding),
   shared with the bundled client and the load generator.
 - ``chat/cli.py``    the ``chat-server`` command; ``chat/config.py`` its settings, listeners
