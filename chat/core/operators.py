@@ -52,10 +52,14 @@ def opered(ctx: Context, fx: Effects, user: User, request: e.Authenticate,
     """The workers checked an OPER: promote, or count the failure."""
     if result.ok:
         user.oper = result.account
+        added = tuple(e.ModeChange(True, m) for m in "ow" if m not in user.modes)
         user.modes = set(user.modes) | {"o", "w"}
         log.warning("operator %s: %s (%s) is now a server operator", result.account,
                     user.nick, user.host)
         ctx.reply(fx, user, e.OperStatus, name=result.account)
+        if added:  # told as any user-mode change is, so every dialect shows it
+            fx.send(e.ModeChanged(*ctx.envelope(), target=user.nick, changes=added),
+                    (user.conn,))
         return
     ctx.failed_logins.failed(ctx.clock(), "host:" + user.host, "oper:" + fold(request.account))
     log.warning("failed OPER as %r from %s (%s)", request.account, user.nick, user.host)

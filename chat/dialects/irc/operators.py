@@ -102,12 +102,8 @@ COMMANDS: dict[str, Handler] = {
 # -- output ------------------------------------------------------------------------------
 
 def _oper_status(d: IrcDialect, event: e.OperStatus, is_self: bool) -> bytes:
-    """381, and the user modes OPER gave (the core sets them without a mode-change event)."""
-    modes = "".join(m for m in "ow" if m in d.user.modes)
-    lines = d.num("381", text="You are now an IRC operator")
-    if modes:
-        lines += d.server_line(f"MODE {d.me} :+{modes}")
-    return lines
+    """381 (the user modes OPER gives follow as the core's own mode change)."""
+    return d.num("381", text="You are now an IRC operator")
 
 
 def _until(ban: e.ServerBanInfo, now: float) -> str:
