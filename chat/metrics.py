@@ -145,7 +145,7 @@ class _HubCollector(Collector):
         yield _gauge("chat_users", "Users with a nick", len(core.nicks))
         history = hub.history
         if history is not None:
-            yield _gauge("chat_history_queue", "Core calls waiting for the history writer",
+            yield _gauge("chat_history_queue", "Records waiting for the history writer",
                          history.queued)
             yield _counter("chat_history_records_written", "History records committed",
                            history.written)
