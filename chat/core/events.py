@@ -80,9 +80,14 @@ class PingRequest(Event):
 
 @dataclass(frozen=True, slots=True)
 class Notice(Event):
-    """A message from the server itself (shutdown warnings, rate-limit notices)."""
+    """A message from the server itself (shutdown warnings, rate-limit notices).
+
+    ``code`` names the few a dialect words in its own way (``nick_protected``: the warning that
+    a nick belongs to an account, which IRC clients get from NickServ).
+    """
 
     text: str
+    code: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,7 @@ def _warn_if_protected(ctx: Context, fx: Effects, user: User) -> None:
         grace = ctx.config.nick_grace
         text = (f"The nickname {user.nick} belongs to a registered account. Log in "
                 f"(/login PASSWORD) within {grace:g} seconds or you will be renamed.")
-        ctx.reply(fx, user, e.Notice, text=text)
+        ctx.reply(fx, user, e.Notice, text=text, code="nick_protected")
         user.grace_until = ctx.clock() + grace
         fx.out.append(e.Later(user.conn, grace))
 

@@ -75,11 +75,11 @@ def _error(d: IrcDialect, event: e.Error, is_self: bool) -> bytes | None:
 
 def _notice(d: IrcDialect, event: e.Notice, is_self: bool) -> bytes:
     """A notice from the server; ChanServ's answers come from ChanServ, and the warning that a
-    nick belongs to an account (answering NICK) from NickServ, with an IRC user's way to log in."""
+    nick belongs to an account from NickServ, with an IRC user's way to log in."""
     ref = event.ref
     if isinstance(ref, AccountRef) and ref.via == "CHANSERV":
         return service_notice(d, CHANSERV, event.text)
-    if ref == "NICK":
+    if event.code == "nick_protected":
         text = event.text.replace("(/login PASSWORD)", "(/msg NickServ IDENTIFY password)")
         return service_notice(d, NICKSERV, text)
     return d.server_line(f"NOTICE {d.me} :{event.text}")
