@@ -17,7 +17,7 @@ MAX_SECONDS = 30 * 24 * 3600.0  # longest timer or timeout: beyond it, socket op
 _MINIMUM = {"max_line": 512, "nick_len": 1, "room_len": 2, "topic_len": 1, "message_len": 1,
             "rate_burst": 1, "recvq_lines": 1}
 _SECONDS = {"sendq_grace", "register_timeout", "ping_interval", "ping_timeout", "greet_delay",
-            "shutdown_grace", "tls_handshake_timeout", "nick_grace"}
+            "shutdown_grace", "tls_handshake_timeout", "nick_grace", "node_lease"}
 
 
 def _check_numbers(obj: object) -> None:
@@ -142,6 +142,13 @@ class ServerConfig:
     #: Server operators: (name, argon2id hash) pairs, from ``[operators.NAME]`` tables in the
     #: config file (hashes made by ``chat-server hash-password``).
     operators: tuple[tuple[str, str], ...] = ()
+    #: Cluster mode: a ``redis://HOST:PORT/DB`` URL joins this process to the other servers on
+    #: that Redis as one chat server ("": standalone).
+    cluster: str = ""
+    #: This node's name in the cluster ("": hostname and process id).
+    node_name: str = ""
+    #: Seconds without a heartbeat after which the other nodes count a node as lost.
+    node_lease: float = 10.0
 
     def __post_init__(self) -> None:
         _check_numbers(self)
@@ -162,6 +169,10 @@ class ServerConfig:
                              "--password-hash-memory at least 8 (KiB)")
         if self.replay_lines > MAX_REPLAY_LINES:
             raise ValueError(f"--replay-lines is at most {MAX_REPLAY_LINES} ({self.replay_lines})")
+        if self.cluster and not self.cluster.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"--cluster must be a redis:// URL, not {self.cluster!r}")
+        if not self.node_lease:
+            raise ValueError("--node-lease must be more than 0")
         if any(listener.tls for listener in self.listeners) and not self.tls_cert:
             raise ValueError("a TLS listener needs --tls-cert")
 

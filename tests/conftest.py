@@ -7,12 +7,15 @@ waits for the line it expects, never for a fixed time.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
 from irc_lines import irc_params, irc_verb
+from redis_server import INSTALL as REDIS_INSTALL
+from redis_server import RedisServer
 from support import ENGINE_NAMES, TEST_LIMITS, WAIT, Clients, LineClient
 
 from chat.config import ServerConfig
@@ -147,3 +150,26 @@ def irc(clients: Clients) -> Callable[..., IrcClient]:
         return client
 
     return make
+
+
+# -- cluster: a real redis-server ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def redis_server_module() -> Iterator[RedisServer]:
+    """One redis-server for a test module; skips with the install command when it is missing."""
+    if shutil.which("redis-server") is None:
+        pytest.skip(f"redis-server is not installed ({REDIS_INSTALL})")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_server(redis_server_module: RedisServer) -> Iterator[RedisServer]:
+    """The module's redis-server, running and empty at the start of each test."""
+    if redis_server_module.process is None or redis_server_module.process.poll() is not None:
+        redis_server_module.start()
+    redis_server_module.resume()
+    redis_server_module.flush()
+    yield redis_server_module
