@@ -86,6 +86,11 @@ class Dialect(ABC):
         """Raw bytes pass through here before line framing (telnet strips IAC sequences)."""
         return data
 
+    def take_replies(self) -> bytes:
+        """Bytes owed to the peer at once for what ``filter_bytes`` took out (telnet refusing
+        an option it was asked for); sent ahead of anything the same input leads to."""
+        return b""
+
     def start(self) -> list[Decoded]:
         """Called once the connection is known to speak this dialect (greetings go here)."""
         return []

@@ -272,8 +272,11 @@ class Hub:
         session.seen = self.clock()
         session.pinged = 0.0  # any input answers an outstanding ping, even in the same instant
         if session.dialect is None:
-            if b"\xff" in data:  # telnet negotiation: certainly a person with a telnet client
+            if b"\xff" in data or b"\r\x00" in data:
+                # Telnet negotiation, or Enter in telnet's character mode: certainly a person
+                # with a telnet client. What came before goes through the dialect's filter too.
                 self._start(session, HumanDialect)
+                data = session.reader.take_pending() + data
             else:
                 lines = session.reader.feed(data)
                 if not lines:
@@ -284,8 +287,12 @@ class Hub:
                             else detect(first))
                 self._lines(session, lines)
                 return
-        assert session.dialect is not None
-        lines = session.reader.feed(session.dialect.filter_bytes(data))
+        dialect = session.dialect
+        assert dialect is not None
+        lines = session.reader.feed(dialect.filter_bytes(data))
+        replies = dialect.take_replies()
+        if replies:
+            self._fanout.write(session.conn, replies)
         if lines:
             self.lines_received += len(lines)
         if session.greeted and lines:
@@ -488,6 +495,11 @@ class Hub:
             if session.dialect is None:
                 session.greeted = True
                 self._start(session, HumanDialect)
+                pending = session.reader.take_pending()  # framed raw, before the filter
+                if pending and session.dialect is not None:
+                    lines = session.reader.feed(session.dialect.filter_bytes(pending))
+                    self.lines_received += len(lines)
+                    self._lines(session, lines)
         elif kind is Timer.REGISTER:
             user = self.core.user(conn)
             if user is not None and not user.registered:

@@ -36,6 +36,13 @@ class LineReader:
         """Bytes of an unfinished line held so far."""
         return len(self._buf)
 
+    def take_pending(self) -> bytes:
+        """Hand back (and forget) the unfinished line: bytes framed before a dialect was known
+        go through that dialect's ``filter_bytes`` once it is."""
+        pending = bytes(self._buf)
+        self._buf.clear()
+        return pending
+
     def feed(self, data: bytes) -> list[bytes | LineTooLong]:
         """Add received bytes; return every line they complete, in order."""
         out: list[bytes | LineTooLong] = []
@@ -74,6 +81,9 @@ class LineReader:
 
 _IAC, _SB, _SE = 255, 250, 240
 _WILL, _WONT, _DO, _DONT = 251, 252, 253, 254
+_EC, _EL = 247, 248  # telnet's "erase character" and "erase line" commands
+#: What a refusal answers: DO -> WONT (we will not), WILL -> DONT (please don't).
+_REFUSAL = {_DO: _WONT, _WILL: _DONT}
 
 
 class TelnetFilter:
@@ -81,9 +91,15 @@ class TelnetFilter:
 
     Telnet clients may send these at any time; they must never reach the line parser or another
     user. Stateful, because a sequence can be split across reads.
+
+    Every option the client asks for (``DO ECHO``, ``WILL NAWS``...) is refused once, in
+    ``replies``: a telnet switched to character mode that asked ``DO ECHO`` and heard nothing
+    stops echoing what the person types, while one told ``WONT ECHO`` / ``WONT SGA`` goes back
+    to line mode, echoing and editing locally. ``IAC EC`` and ``IAC EL`` become the DEL and ^U
+    the human dialect's line editing understands.
     """
 
-    __slots__ = ("_state", "_sub")
+    __slots__ = ("_answered", "_state", "_sub", "_verb", "replies")
 
     #: Longest subnegotiation kept track of: real ones (terminal type, window size) are a few
     #: bytes; an ``IAC SB`` never closed must not swallow everything the user types after it.
@@ -92,6 +108,12 @@ class TelnetFilter:
     def __init__(self) -> None:
         self._state = 0  # 0 data, 1 after IAC, 2 expecting option byte, 3 in SB, 4 IAC in SB
         self._sub = 0  # bytes seen inside the current subnegotiation
+        self._verb = 0  # WILL/WONT/DO/DONT awaiting its option byte
+        #: (verb << 8 | option) refused already, once each; made on first use (most
+        #: connections never negotiate, and idle ones are counted in thousands).
+        self._answered: set[int] | None = None
+        #: Refusals owed to the peer, taken (and cleared) by whoever sends them.
+        self.replies = b""
 
     def feed(self, data: bytes) -> bytes:
         """Bytes in, the same bytes minus telnet commands out."""
@@ -109,12 +131,17 @@ class TelnetFilter:
                 if b == _IAC:  # escaped 0xFF data byte: not valid UTF-8 text anyway, drop it
                     state = 0
                 elif b in (_WILL, _WONT, _DO, _DONT):
-                    state = 2
+                    state, self._verb = 2, b
                 elif b == _SB:
                     state, sub = 3, 0
                 else:
+                    if b == _EC:
+                        out.append(0x7F)
+                    elif b == _EL:
+                        out.append(0x15)
                     state = 0
             elif state == 2:
+                self._refuse(self._verb, b)
                 state = 0
             elif state == 3:
                 sub += 1
@@ -126,3 +153,15 @@ class TelnetFilter:
                 state = 0 if b == _SE else 3
         self._state, self._sub = state, sub
         return bytes(out)
+
+    def _refuse(self, verb: int, option: int) -> None:
+        """Answer DO/WILL with WONT/DONT, once per option (so two peers never loop)."""
+        answer = _REFUSAL.get(verb)
+        key = verb << 8 | option
+        if answer is None:
+            return
+        if self._answered is None:
+            self._answered = set()
+        if key not in self._answered:  # at most 512 keys: bounded
+            self._answered.add(key)
+            self.replies += bytes((_IAC, answer, option))

@@ -10,6 +10,7 @@ from chat.core.names import unencodable
 from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
 from chat.dialects.human.commands import BEFORE, COMMANDS, Args, pick_first, unknown
 from chat.dialects.human.render import RENDERERS, lines, prose, time_of
+from chat.dialects.human.terminal import LineEnds, edit
 from chat.wire.framing import TelnetFilter
 
 
@@ -17,18 +18,24 @@ class HumanDialect(Dialect):
     """telnet/nc users: a greeting, a nickname prompt, slash commands, readable lines."""
 
     name = "human"
-    __slots__ = ("_telnet",)
+    __slots__ = ("_line_ends", "_telnet")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._telnet = TelnetFilter()
+        self._line_ends = LineEnds()
 
     @classmethod
     def sniff(cls, first_line: bytes) -> bool:
         return True  # the fallback: anything no other dialect claims is a person typing
 
     def filter_bytes(self, data: bytes) -> bytes:
-        return self._telnet.feed(data)
+        # IAC sequences first: their option bytes may be CR or NUL, which are not line ends.
+        return self._line_ends.feed(self._telnet.feed(data))
+
+    def take_replies(self) -> bytes:
+        replies, self._telnet.replies = self._telnet.replies, b""
+        return replies
 
     def start(self) -> list[Decoded]:
         name = self.config.name
@@ -39,7 +46,7 @@ class HumanDialect(Dialect):
 
     def decode(self, line: bytes) -> list[Decoded]:
         try:
-            text = line.decode("utf-8").strip()
+            text = edit(line.decode("utf-8")).strip()
         except UnicodeDecodeError:
             return [c.Invalid("bad_encoding", "That line was not valid UTF-8; nothing was sent")]
         if unencodable(text):
