@@ -40,6 +40,9 @@ class Join:
     room: str
     key: str | None = None
     ref: object = None
+    #: A key given for a room that has none is an error, not ignored as IRC does: for a person
+    #: ``/join #bad room`` is a room name with a space in it, not room #bad with key "room".
+    strict_key: bool = False
 
 
 @dataclass(frozen=True, slots=True)

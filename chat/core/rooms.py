@@ -37,6 +37,11 @@ def join(ctx: Context, fx: Effects, user: User, cmd: c.Join) -> None:
         text = f"You are already in {lim.max_rooms_per_user} rooms; /part one first"
         ctx.error(fx, user, "too_many_rooms", text, name)
         return
+    if cmd.key and cmd.strict_key and (room is None or not room.key):
+        text = (f"{name} has no key, so {cmd.key!r} is not one (room names cannot contain "
+                f"spaces): /join {name} to join it")
+        ctx.error(fx, user, "bad_key", text, name, name)
+        return
     if room is None:
         room = ctx.rooms[key] = Room(name=name, created=ctx.clock())
         save(fx, room)

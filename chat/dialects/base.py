@@ -95,6 +95,12 @@ class Dialect(ABC):
         """Called once the connection is known to speak this dialect (greetings go here)."""
         return []
 
+    def after_greeting(self) -> list[Decoded]:
+        """Called after ``start`` when a connection first greeted as a person (it was silent)
+        turns out, by its first line, to speak this dialect: a slow program, or a person
+        whose answer looked like one; say so if a person could be reading."""
+        return []
+
     def goodbye(self, reason: str) -> bytes:
         """The last bytes before the server closes this connection (a WebSocket close frame);
         most dialects say goodbye through events and have nothing to add."""

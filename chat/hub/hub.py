@@ -302,6 +302,8 @@ class Hub:
             first = lines[0]
             if not isinstance(first, LineTooLong) and (cls := detect(first)) is not HumanDialect:
                 self._start(session, cls)
+                if session.dialect is not None:
+                    self._run(session, session.dialect.after_greeting())
         self._lines(session, lines)
 
     def _start(self, session: Session, dialect_cls: type[Dialect]) -> None:

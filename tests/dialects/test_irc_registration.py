@@ -30,8 +30,8 @@ def test_cap_negotiation_delays_registration_until_cap_end() -> None:
 def test_nick_errors_before_registration_leave_the_client_free_to_retry() -> None:
     net = MemoryNet()
     net.irc("Alice")
-    c = net.connect()
-    c.line("NICK")  # the first line picks the dialect: an IRC verb
+    c = net.connect(dialect="irc")  # a bare "NICK" is no first line: a person may type it
+    c.line("NICK")
     c.numeric("431")
     c.line("PRIVMSG #lobby :too early")
     assert c.numeric("451")  # with "*" as the recipient before registration
@@ -52,6 +52,7 @@ def test_nick_errors_before_registration_leave_the_client_free_to_retry() -> Non
 def test_user_needs_four_params() -> None:
     net = MemoryNet()
     c = net.connect()
+    c.line("NICK onlyone")
     c.line("USER onlyone")
     assert c.numeric("461")[0] == "USER"
 

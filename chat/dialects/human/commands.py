@@ -13,7 +13,7 @@ from chat.dialects.human.render import lines
 HELP = """\
 Commands:
   /nick NAME              change your nickname
-  /join #room [key]       join (or create) a room and talk there
+  /join #room [key]       join (or create) a room and talk there (/j for short)
   /part [#room] [reason]  leave a room (default: the current one)
   /rooms                  list rooms with member counts and topics
   /who [#room]            list the members of a room
@@ -22,6 +22,7 @@ Commands:
   /topic [#room] [text]   show or set a room's topic
   /whois NICK             who someone is, their rooms, away message and idle time
   /away [message]         mark yourself away (no message: back)
+  /back                   mark yourself back
   /history [#room] [N]    the last N lines said in a room (default 25, at most 100)
 Accounts (your nick, kept for you):
   /register PASSWORD      register your current nick as an account
@@ -71,6 +72,43 @@ class Args(NamedTuple):
 Command = Callable[[Args], list[Decoded]]
 
 
+def split_message(text: str, limit: int) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, cut after a word where one ends in
+    the second half of a piece (a long word or URL is cut where it must be).
+
+    A person who pastes a long paragraph means it to be read, not refused whole: the human
+    dialect sends each piece as a message of its own, in order.
+    """
+    pieces: list[str] = []
+    limit = max(limit, 1)
+    while len(text) > limit:
+        cut = text.rfind(" ", limit // 2, limit + 1)
+        if cut <= 0:
+            pieces.append(text[:limit])
+            text = text[limit:]
+        else:
+            pieces.append(text[:cut].rstrip())
+            text = text[cut + 1:]
+        text = text.lstrip(" ")
+    if text or not pieces:
+        pieces.append(text)
+    return pieces
+
+
+def split_long(items: list[Decoded], limit: int) -> list[Decoded]:
+    """Every message (``Say``) in ``items`` over ``limit`` characters as several messages."""
+    if not any(isinstance(item, c.Say) and len(item.text) > limit for item in items):
+        return items
+    out: list[Decoded] = []
+    for item in items:
+        if isinstance(item, c.Say) and len(item.text) > limit:
+            out += [c.Say(item.target, piece, item.kind, item.ref)
+                    for piece in split_message(item.text, limit)]
+        else:
+            out.append(item)
+    return out
+
+
 def _usage(text: str) -> c.Invalid:
     return c.Invalid("bad_request", f"Usage: {text}")
 
@@ -90,9 +128,16 @@ def pick_first(a: Args) -> list[Decoded]:
 
 
 def _join(a: Args) -> list[Decoded]:
+    """/join #room [key]. Room names have no spaces, so ``/join #bad room`` is a mistake, not
+    a key: more than one word after the name is refused here, and a key given for a room that
+    has none is refused by the core (``strict_key``) instead of quietly ignored."""
     if not a.word:
-        return [_usage("/join #room")]
-    return [c.Join(a.word if a.word.startswith("#") else "#" + a.word, a.tail or None)]
+        return [_usage("/join #room [key]")]
+    room = a.word if a.word.startswith("#") else "#" + a.word
+    if " " in a.tail:
+        return [c.Invalid("room_invalid", "Room names cannot contain spaces; "
+                          "to join a room with a key: /join #room KEY")]
+    return [c.Join(room, a.tail or None, strict_key=True)]
 
 
 def _msg(a: Args) -> list[Decoded]:
@@ -112,12 +157,54 @@ def _invite(a: Args) -> list[Decoded]:
     return [c.Invite(a.word, a.tail.split()[0] if a.tail else None)]
 
 
+#: Room mode letters that take an argument, and what it is (``l`` and ``k`` when set only).
+_MODE_ARGUMENTS = {"o": "NICK", "v": "NICK", "b": "MASK", "k": "KEY", "l": "LIMIT"}
+
+
 def _mode(a: Args) -> list[Decoded]:
     args = a.rest.split()
     target = None
     if args and not args[0].startswith(("+", "-")):
         target = args.pop(0)
-    return [c.Mode(target, args[0] if args else "", tuple(args[1:]))]
+    if not args:
+        return [c.Mode(target, "", ())]
+    modes, params = args[0], args[1:]
+    if target is None or target.startswith("#"):
+        problem = _mode_arguments(modes, params)
+        if problem is not None:
+            return [problem]
+    return [c.Mode(target, modes, tuple(params))]
+
+
+def _mode_arguments(modes: str, params: list[str]) -> c.Invalid | None:
+    """Check (and complete) the arguments of a room mode change, as a person types it.
+
+    IRC quietly skips a letter whose argument is missing; a person would hear nothing at all,
+    so here it is a usage error. ``-k`` needs no key (the core asks for one: ``*`` serves), and
+    ``+b`` alone still lists the bans.
+    """
+    adding, used = True, 0
+    for char in modes:
+        if char in "+-":
+            adding = char == "+"
+            continue
+        what = _MODE_ARGUMENTS.get(char)
+        if what is None or (char == "l" and not adding):
+            continue
+        if char == "k" and not adding:
+            if used == len(params):
+                params.append("*")
+            used += 1
+            continue
+        if used == len(params):
+            if char == "b":
+                continue
+            sign = "+" if adding else "-"
+            return _usage(f"/mode [#room] {sign}{char} {what}")
+        if char == "l" and not (params[used].isdigit() and int(params[used][:9]) > 0):
+            return _usage("/mode [#room] +l LIMIT (a number of members; -l removes the limit)")
+        used += 1
+    return None
 
 
 def _op(a: Args) -> list[Decoded]:
@@ -216,7 +303,7 @@ def _quit(a: Args) -> list[Decoded]:
 COMMANDS: dict[str, Command] = {
     "help": _help,
     "nick": lambda a: [c.ChangeNick(a.rest)] if a.rest else [_usage("/nick NAME")],
-    "join": _join,
+    "join": _join, "j": _join,
     "part": _part, "leave": _part,
     "rooms": _rooms, "list": _rooms,
     "who": _who, "names": _who,

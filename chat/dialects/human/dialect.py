@@ -8,10 +8,20 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.names import unencodable
 from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
-from chat.dialects.human.commands import BEFORE, COMMANDS, Args, pick_first, unknown
+from chat.dialects.human.commands import (
+    BEFORE,
+    COMMANDS,
+    Args,
+    pick_first,
+    split_long,
+    unknown,
+)
 from chat.dialects.human.render import RENDERERS, lines, prose, time_of
 from chat.dialects.human.terminal import LineEnds, edit
 from chat.wire.framing import TelnetFilter
+
+#: What a nickname may be, as the prompt says it (chat.core.names checks it).
+NICK_RULE = r"letters, digits and - _ [ ] \ ` ^ { } |, not starting with a digit or -"
 
 
 class HumanDialect(Dialect):
@@ -40,7 +50,7 @@ class HumanDialect(Dialect):
     def start(self) -> list[Decoded]:
         name = self.config.name
         return [lines(f"*** Welcome to {name}, a chat server.\n"
-                       "*** Pick a nickname (letters, digits, - and _):")]
+                      f"*** Pick a nickname ({NICK_RULE}):")]
 
     # -- input ---------------------------------------------------------------------------
 
@@ -59,11 +69,13 @@ class HumanDialect(Dialect):
             args = Args.of(text)
             return BEFORE.get(args.verb, pick_first)(args)
         if text.startswith("//"):
-            return [c.Say(None, text[1:])]
-        if text.startswith("/"):
+            said: list[Decoded] = [c.Say(None, text[1:])]
+        elif text.startswith("/"):
             args = Args.of(text)
-            return COMMANDS.get(args.verb, unknown)(args)
-        return [c.Say(None, text)]
+            said = COMMANDS.get(args.verb, unknown)(args)
+        else:
+            said = [c.Say(None, text)]
+        return split_long(said, self.config.limits.message_len)
 
     # -- output --------------------------------------------------------------------------
 

@@ -118,8 +118,9 @@ def _history(d: HumanDialect, event: e.History, stamp: str, key: Any) -> str:
 RENDERERS: dict[type[e.Event], Renderer] = {
     e.Message: _message,
     e.Error: _error,
-    e.Welcome: lambda d, ev, stamp, key: (
-        f"*** Welcome to {ev.server}, {ev.nick}! Type /help for commands.\n*** {ev.motd}"),
+    e.Welcome: lambda d, ev, stamp, key: "\n".join(
+        [f"*** Welcome to {ev.server}, {ev.nick}! Type /help for commands.",
+         *(f"*** {line}" for line in ev.motd.splitlines())]),
     e.Kicked: _kicked,
     e.Invited: _invited,
     e.AwayStatus: _away,

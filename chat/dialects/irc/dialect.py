@@ -18,7 +18,7 @@ from chat.dialects.irc.commands import COMMANDS
 from chat.dialects.irc.history import RENDERERS as HISTORY_RENDERERS
 from chat.dialects.irc.numerics import numeric
 from chat.dialects.irc.operators import RENDERERS as OPERATOR_RENDERERS
-from chat.dialects.irc.registration import BEFORE, OPENING
+from chat.dialects.irc.registration import BEFORE, OPENING, opens_registration
 from chat.dialects.irc.render import RENDERERS as EVENT_RENDERERS
 from chat.dialects.irc.syntax import LINE, TAGS, clip, mask, parse, text_of, too_long
 from chat.dialects.render import describe
@@ -79,7 +79,14 @@ class IrcDialect(Dialect):
     @classmethod
     def sniff(cls, first_line: bytes) -> bool:
         words = first_line.split(None, 1)
-        return bool(words) and words[0].upper() in OPENING
+        return bool(words) and words[0].upper() in OPENING and opens_registration(
+            text_of(first_line))
+
+    def after_greeting(self) -> list[Decoded]:
+        # A person at the nickname prompt who typed "NICK alice" reads this line too.
+        return [self.server_line("NOTICE * :*** Your first line was an IRC command, so this "
+                                 "connection now speaks IRC. On telnet or nc? Reconnect and "
+                                 "type just the nickname you want.")]
 
     @classmethod
     def max_line(cls, config: ServerConfig) -> int:

@@ -18,7 +18,7 @@ from chat.core.modes import MAX_BANS, MAX_MODE_ARGS
 from chat.dialects.base import Decoded
 from chat.dialects.irc.accounts import MECHANISMS, authenticate, register, sasl_at_cap_end
 from chat.dialects.irc.numerics import AccountRef
-from chat.dialects.irc.syntax import host
+from chat.dialects.irc.syntax import host, parse
 
 if TYPE_CHECKING:
     from chat.dialects.irc.dialect import IrcDialect
@@ -36,6 +36,27 @@ CAPS = ("account-notify", "account-tag", "away-notify", "batch", "draft/account-
 CAP_VALUES = {"sasl": "sasl=" + ",".join(MECHANISMS)}
 #: First words that mark a connection as an IRC client.
 OPENING = {b"CAP", b"NICK", b"USER", b"PASS"}
+#: How many parameters each opening verb takes, as clients send it (CAP: by subcommand).
+_OPENING_PARAMS = {"NICK": (1,), "USER": (4,), "PASS": (1,)}
+_CAP_PARAMS = {"LS": (1, 2), "LIST": (1,), "REQ": (2,), "END": (1,)}
+
+
+def opens_registration(line: str) -> bool:
+    """True if ``line`` is an IRC client's first line: an opening verb with the parameters it
+    takes (``NICK alice``, ``USER a 0 * :Real Name``, ``PASS x``, ``CAP LS 302``).
+
+    The verb alone is not enough: a person asked for a nickname may well answer
+    ``nick is what I want``, and taken for an IRC client would hear nothing more.
+    """
+    verb, params = parse(line)
+    if verb == "CAP":
+        sub = params[0].upper() if params else ""
+        return len(params) in _CAP_PARAMS.get(sub, ()) and (
+            sub != "LS" or len(params) == 1 or params[1].isdigit())
+    counts = _OPENING_PARAMS.get(verb)
+    if counts is None or len(params) not in counts or not params[0]:
+        return False
+    return verb != "NICK" or " " not in params[0]  # "NICK :is what I want" is prose too
 MAX_TARGETS = 4  # comma-separated targets per PRIVMSG/NOTICE/KICK (TARGMAX)
 MAX_JOINS = 20  # rooms per JOIN/PART/NAMES line
 # When this process started, for 003. Not the dialect's clock: it is a fact about the process.
