@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import getpass
 import logging
+import os
 import signal
 import ssl
 import sys
 import threading
 import tomllib
-from typing import Any
+from typing import Any, NoReturn
 
 from chat import __version__, logs
 from chat.accounts.passwords import Hasher, password_problem
@@ -67,13 +69,47 @@ _LIMIT_HELP = {
 }
 
 
+#: Longest MOTD file read (the MOTD is sent to every client on arrival).
+MAX_MOTD_BYTES = 16 * 1024
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown in ``--help``, except an absent one: "(default: None)" says nothing, and
+    an option whose help explains its default (``--tls-key``) would show it twice."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors in one line, with a suggestion for a misspelt option, not after the whole usage
+    text (a screenful that hides the one line that matters)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}{self.suggestion(message)}\n")
+
+    def suggestion(self, message: str) -> str:
+        """`` (did you mean --port?)`` for the first unknown option close to a real one."""
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        known = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+        for word in message.partition(":")[2].split():
+            if word.startswith("-"):
+                close = difflib.get_close_matches(word.partition("=")[0], known, n=1)
+                if close:
+                    return f" (did you mean {close[0]}?)"
+        return ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The option set; every limit in :class:`Limits` is an option of the same name."""
     defaults = ServerConfig()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chat-server",
         description="Chat-room server: telnet/nc, JSON-lines and IRC clients on one port.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--engine", choices=sorted(ENGINES), default="asyncio",
                         help="server engine")
@@ -86,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--greet-delay", type=float, default=defaults.greet_delay,
                         help="seconds of silence before a connection is greeted as a person")
     parser.add_argument("--motd", default=defaults.motd, help="message of the day")
+    parser.add_argument("--motd-file", metavar="FILE", default=None,
+                        help="read the message of the day from FILE (UTF-8, several lines "
+                             f"allowed, at most {MAX_MOTD_BYTES // 1024} KiB); wins over --motd")
     parser.add_argument("--shutdown-grace", type=float, default=defaults.shutdown_grace,
                         help="seconds to flush goodbyes when stopping")
     parser.add_argument("--http-port", type=int, default=DEFAULT_HTTP_PORT,
@@ -136,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
                           default=defaults.password_hash_memory,
                           help="argon2id memory per password hash, in KiB")
     parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="least important log lines shown")
     parser.add_argument("--log-format", default="text", choices=["text", "json"],
                         help="log lines as text, or one JSON object per line")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -234,7 +274,9 @@ def load_config_file(path: str, parser: argparse.ArgumentParser) -> dict[str, An
         dest = key.replace("-", "_")
         action = actions.get(dest)
         if action is None or (key in limits_table and dest not in limit_names):
-            raise ConfigFileError(f"{path}: unknown option {key!r}")
+            close = difflib.get_close_matches(dest, list(actions), n=1)
+            hint = f" (did you mean {close[0].replace('_', '-')!r}?)" if close else ""
+            raise ConfigFileError(f"{path}: unknown option {key!r}{hint}")
         try:
             values[dest] = _convert(action, key, value)
         except ConfigFileError as exc:
@@ -282,11 +324,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.tls_key and not args.tls_cert:
         parser.error("--tls-key needs --tls-cert")
+    if args.motd_file:
+        args.motd = _read_motd(parser, args.motd_file)
     try:
         config_from_args(args)
     except ValueError as exc:  # NaN, infinities, negatives: one clear line, before anything runs
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return args
+
+
+def missing_file(args: argparse.Namespace) -> str | None:
+    """What is wrong with the certificate or key files named, checked before anything starts
+    (the engine would only report "cannot listen: No such file or directory")."""
+    for option, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path and not os.path.isfile(path):
+            return f"{option}: the file {path} does not exist"
+        if path and not os.access(path, os.R_OK):
+            return f"{option}: the file {path} cannot be read (permissions)"
+    return None
+
+
+def _read_motd(parser: argparse.ArgumentParser, path: str) -> str:
+    """The MOTD file's text, its trailing blank lines dropped; any problem is one error line."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_MOTD_BYTES + 1)
+    except OSError as exc:
+        parser.error(f"--motd-file: cannot read {path}: {exc.strerror or exc}")
+    if len(data) > MAX_MOTD_BYTES:
+        parser.error(f"--motd-file: {path} is over {MAX_MOTD_BYTES // 1024} KiB")
+    try:
+        return data.decode("utf-8").rstrip()
+    except UnicodeDecodeError:
+        parser.error(f"--motd-file: {path} is not UTF-8 text")
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -314,6 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     if (sys.argv[1:] if argv is None else argv)[:1] == ["hash-password"]:
         return hash_password()
     args = parse_args(argv)
+    problem = missing_file(args)
+    if problem is not None:
+        print(f"chat-server: error: {problem}", file=sys.stderr)
+        return 2
     logs.configure(args.log_level, args.log_format)
     config = fit_to_fd_limit(config_from_args(args))
     try:
