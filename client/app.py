@@ -25,6 +25,7 @@ from client.keys import build_key_bindings
 from client.layout import build_layout
 from client.model import ChatModel
 from client.pane import MessagePane
+from client.paste import PASTE_LIMIT, PASTE_MAX_LINES, Paste, send_paced, split_paste
 from client.style import STYLE
 
 
@@ -46,6 +47,7 @@ class ChatApp:
         ssl: SSLContext | None = None,
         account: str | None = None,
         password: str | None = None,
+        paste_max_lines: int = PASTE_MAX_LINES,
     ) -> None:
         self.model = ChatModel(nick)
         # ``password`` (with ``account``, default the nick) logs in on every connect.
@@ -68,13 +70,21 @@ class ChatApp:
             full_screen=True, mouse_support=mouse, input=input, output=output,
         )
         self._quit_reason = "Leaving"
+        self.paste_max_lines = paste_max_lines
+        self.pending_paste: Paste | None = None  # a long paste waiting for yes or no
+        self._paste_tasks: set[asyncio.Task[int]] = set()
 
     def invalidate(self) -> None:
         """Redraw soon (safe to call often: prompt_toolkit coalesces redraws)."""
         self.application.invalidate()
 
     def _accept(self, buffer: Buffer) -> bool:
-        # Returning True keeps the text in the box: used when nothing could be sent.
+        """Enter: run the line, then always empty the box.
+
+        A line that fails (unknown command, not in that room, not connected) is cleared too and
+        kept in the input history (Up brings it back to fix): left in the box, whatever was
+        typed next was appended to it and the whole line re-sent later as one message.
+        """
         if commands.is_secret(buffer.text):
             # A password: run it, then empty the box before prompt_toolkit records the line in
             # the history (it does after this returns), sent or not; the undo stack goes too.
@@ -82,11 +92,52 @@ class ChatApp:
             buffer.reset()
             self.invalidate()
             return False
-        sent = commands.execute(self.context, buffer.text)
-        if sent:
-            buffer.append_to_history()
+        commands.execute(self.context, buffer.text)
         self.invalidate()
-        return not sent
+        return False  # prompt_toolkit appends the line to the history, then empties the box
+
+    def paste(self, data: str) -> None:
+        """A bracketed paste: one line goes into the box; several are sent line by line (after
+        a question when there are more than ``paste_max_lines``)."""
+        lines = split_paste(data)
+        buf = self.input_buffer
+        if len(lines) <= 1:
+            buf.insert_text(lines[0] if lines else "")
+            return
+        before, after = buf.document.text_before_cursor, buf.document.text_after_cursor
+        lines[0], lines[-1] = before + lines[0], lines[-1] + after
+        lines = [line for line in lines if line.strip()]
+        if len(lines) > PASTE_LIMIT:
+            self.model.info(f"A paste of {len(lines)} lines is too long to send as chat lines "
+                            f"(at most {PASTE_LIMIT}); nothing was sent.", kind="error")
+            self.invalidate()
+            return
+        buf.reset()
+        pending = Paste(lines, self.model.current_key, before.startswith("/"))
+        if len(lines) > self.paste_max_lines:
+            self.pending_paste = pending
+        else:
+            self._send_paste(pending)
+        self.invalidate()
+
+    def answer_paste(self, send: bool) -> None:
+        """The answer to "Send N pasted lines?"."""
+        pending, self.pending_paste = self.pending_paste, None
+        if pending is not None and send:
+            self._send_paste(pending)
+        elif pending is not None:
+            self.model.info(f"Paste of {len(pending.lines)} lines cancelled.")
+        self.invalidate()
+
+    def _send_paste(self, pending: Paste) -> None:
+        def send_one(line: str, as_command: bool) -> bool:
+            if as_command:
+                return commands.execute(self.context, line)
+            return commands.say_in(self.context, pending.conversation, line)
+
+        task = asyncio.get_running_loop().create_task(send_paced(pending, send_one))
+        self._paste_tasks.add(task)
+        task.add_done_callback(self._paste_tasks.discard)
 
     def quit(self, reason: str = "Leaving") -> None:
         """Leave: the application exits and :meth:`run_async` says goodbye to the server."""

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from client.connection import Connection
-from client.model import ChatModel
+from client.model import ChatModel, Conversation
 
 
 @dataclass(slots=True)
@@ -68,8 +68,17 @@ def _send(ctx: Context, request: str, /, **fields: object) -> bool:
     return ctx.connection.send(request, **fields) or _not_connected(ctx)
 
 
-def _say(ctx: Context, text: str, kind: str) -> bool:
-    conv = ctx.model.current
+def say_in(ctx: Context, key: str, text: str) -> bool:
+    """Send ``text`` as it is (no command) to the conversation ``key`` (pasted lines)."""
+    conv = ctx.model.conversations.get(key)
+    if conv is None:
+        ctx.model.info("That conversation is closed; nothing was sent.", kind="error")
+        return False
+    return _say(ctx, text, "message", conv)
+
+
+def _say(ctx: Context, text: str, kind: str, conv: Conversation | None = None) -> bool:
+    conv = conv or ctx.model.current
     if conv.kind == "server":
         ctx.model.info("This is the server tab: /join #room to talk, /rooms to list rooms.",
                        kind="error")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.keys import Keys
 
 if TYPE_CHECKING:
     from client.app import ChatApp
@@ -63,5 +64,32 @@ def build_key_bindings(app: ChatApp) -> KeyBindings:
     @kb.add("c-d", filter=empty_input)
     def _quit(event: KeyPressEvent) -> None:
         app.quit("Leaving")
+
+    @kb.add(Keys.BracketedPaste)
+    def _paste(event: KeyPressEvent) -> None:
+        app.paste(event.data)
+
+    # "Send 12 pasted lines to #lobby? (y/n)": while it is asked, these keys answer and every
+    # other key is ignored (added last, so they win over the bindings above).
+    asking = Condition(lambda: app.pending_paste is not None)
+
+    @kb.add("<any>", filter=asking)
+    def _ignore_while_asking(event: KeyPressEvent) -> None:
+        pass
+
+    @kb.add("y", filter=asking)
+    @kb.add("Y", filter=asking)
+    @kb.add("enter", filter=asking)
+    @kb.add("c-y", filter=asking)
+    def _paste_yes(event: KeyPressEvent) -> None:
+        app.answer_paste(True)
+
+    @kb.add("n", filter=asking)
+    @kb.add("N", filter=asking)
+    @kb.add("escape", filter=asking)
+    @kb.add("c-n", filter=asking)
+    @kb.add(Keys.BracketedPaste, filter=asking)
+    def _paste_no(event: KeyPressEvent) -> None:
+        app.answer_paste(False)
 
     return kb

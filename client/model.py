@@ -476,9 +476,12 @@ class ChatModel:
             return
         conv.members.pop(fold(target), None)
         if self.is_me(target):
-            # Keep the room on screen so the reason can be read; /join gets back in.
+            # Keep the room on screen so the reason can be read; /join gets back in. Nothing of
+            # the room is ours any more: no members, no topic (the side panel and the status
+            # bar show it as left).
             conv.joined = False
             conv.members.clear()
+            conv.topic = ""
             conv.mentioned = conv.key != self.current_key
         self._line(conv, event, "part", str(event.get("text", "")), nick=event.get("from"))
 

@@ -55,6 +55,9 @@ STYLE = Style.from_dict({
     "status.account": "bg:#303030 fg:ansigreen",
     "status.room": "bg:#303030 fg:ansicyan bold",
     "status.topic": "bg:#303030 fg:#d0d0d0",
+    "status.left": "bg:#303030 fg:ansiyellow",
     "prompt": "bold",
+    "question": "bg:ansiyellow fg:ansiblack",
+    "question.keys": "bg:ansiyellow fg:ansiblack bold",
     "separator": "ansibrightblack",
 })
