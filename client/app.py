@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from pathlib import Path
 from ssl import SSLContext
 
 from prompt_toolkit.application import Application, create_app_session
@@ -17,9 +18,11 @@ from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
+from prompt_toolkit.styles import Style
 
 from client import commands
 from client.completion import ChatCompleter
+from client.config import save_ignore
 from client.connection import BACKOFF, Connection
 from client.keys import build_key_bindings
 from client.layout import build_layout
@@ -48,12 +51,20 @@ class ChatApp:
         account: str | None = None,
         password: str | None = None,
         paste_max_lines: int = PASTE_MAX_LINES,
+        ignore: Sequence[str] = (),
+        config_path: Path | None = None,
+        sidebar: bool = True,
+        style_rules: dict[str, str] | None = None,
+        ca_file: str | None = None,
     ) -> None:
         self.model = ChatModel(nick)
+        self.model.set_ignored(list(ignore))
+        self.config_path = config_path  # where /ignore keeps its list (None: nowhere)
+        self.show_sidebar = sidebar  # F2 toggles it
         # ``password`` (with ``account``, default the nick) logs in on every connect.
         self.connection = Connection(
             self.model, host, port, rooms=rooms, on_change=self.invalidate, backoff=backoff,
-            keepalive=keepalive, ssl=ssl, account=account, password=password,
+            keepalive=keepalive, ssl=ssl, account=account, password=password, ca_file=ca_file,
         )
         # Paging up past the oldest line of a room asks the server for older lines.
         self.pane = MessagePane(self.model, on_top=lambda conv: self.connection.request_older(
@@ -64,9 +75,11 @@ class ChatApp:
             accept_handler=self._accept,
         )
         self.context = commands.Context(self.model, self.connection, self.quit,
-                                        clear=lambda: self.pane.forget(self.model.current_key))
+                                        clear=lambda: self.pane.forget(self.model.current_key),
+                                        save_ignore=self._save_ignore)
         self.application: Application[None] = Application(
-            layout=build_layout(self), key_bindings=build_key_bindings(self), style=STYLE,
+            layout=build_layout(self), key_bindings=build_key_bindings(self),
+            style=Style.from_dict(style_rules) if style_rules else STYLE,
             full_screen=True, mouse_support=mouse, input=input, output=output,
         )
         self._quit_reason = "Leaving"
@@ -95,6 +108,12 @@ class ChatApp:
         commands.execute(self.context, buffer.text)
         self.invalidate()
         return False  # prompt_toolkit appends the line to the history, then empties the box
+
+    def _save_ignore(self, ignored: list[str]) -> str:
+        if self.config_path is None:
+            return "for this session only (no config file)"
+        save_ignore(self.config_path, ignored)
+        return f"in {self.config_path}"
 
     def paste(self, data: str) -> None:
         """A bracketed paste: one line goes into the box; several are sent line by line (after

@@ -154,6 +154,9 @@ class ChatModel:
         self.current_key = SERVER_KEY
         self._expected_joins: set[str] = set()
         self._mention_re = self._compile_mention(nick)
+        self.ignored: list[str] = []  # nicks (``*`` and ``?`` wildcards) whose messages are hidden
+        self._ignore_re: re.Pattern[str] | None = None
+        self.ignored_count = 0  # messages hidden so far
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -289,6 +292,17 @@ class ChatModel:
             re.IGNORECASE,
         )
 
+    def set_ignored(self, patterns: list[str]) -> None:
+        """Hide messages, actions and notices from these nicks (``*``/``?`` wildcards)."""
+        self.ignored = list(patterns)
+        parts = [re.escape(fold(p)).replace(r"\*", ".*").replace(r"\?", ".") for p in patterns]
+        self._ignore_re = re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+
+    def is_ignored(self, nick: object) -> bool:
+        """Whether ``nick`` matches the ignore list (never ourselves)."""
+        return (isinstance(nick, str) and self._ignore_re is not None and not self.is_me(nick)
+                and self._ignore_re.fullmatch(fold(nick)) is not None)
+
     def mentions_me(self, text: str) -> bool:
         """Whether ``text`` names us as a whole word."""
         return bool(self.nick) and self._mention_re.search(text) is not None
@@ -347,6 +361,9 @@ class ChatModel:
 
     def _on_message(self, event: dict[str, Any]) -> None:
         sender = event.get("from")
+        if self.is_ignored(sender):
+            self.ignored_count += 1
+            return
         text = str(event.get("text", ""))
         kind: LineKind = "message"
         if event.get("kind") in ("action", "notice"):
@@ -606,6 +623,8 @@ class ChatModel:
         line_kind: LineKind
         mention = False
         if kind == "message":
+            if self.is_ignored(nick):
+                return None
             sub = event.get("kind")
             line_kind = sub if sub in ("action", "notice") else "message"
             mention = self.mentions_me(text) and not self.is_me(nick)
