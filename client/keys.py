@@ -41,10 +41,25 @@ def build_key_bindings(app: ChatApp) -> KeyBindings:
     def _prev(event: KeyPressEvent) -> None:
         model.select_relative(-1)
 
-    for n in range(1, 10):
-        @kb.add("escape", str(n))
-        def _select(event: KeyPressEvent, index: int = n - 1) -> None:
+    # Alt+1..9, Alt+0 for the 10th, Alt+Q..O for the 11th to 19th (as in irssi); /window N
+    # for any number.
+    for index, key in enumerate("1234567890qwertyuio"):
+        @kb.add("escape", key)
+        def _select(event: KeyPressEvent, index: int = index) -> None:
             model.select_index(index)
+
+    @kb.add("escape", "a")
+    def _next_active(event: KeyPressEvent) -> None:
+        model.select_active()
+
+    @kb.add("c-home")
+    @kb.add("escape", "home")
+    def _to_top(event: KeyPressEvent) -> None:
+        pane.scroll_to_top()
+
+    @kb.add("f2")
+    def _toggle_sidebar(event: KeyPressEvent) -> None:
+        app.show_sidebar = not app.show_sidebar
 
     @kb.add("tab")
     def _complete(event: KeyPressEvent) -> None:

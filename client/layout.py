@@ -40,6 +40,7 @@ SIDEBAR_WIDTH = 24
 def sidebar_fragments(model: ChatModel, width: int = SIDEBAR_WIDTH) -> StyleAndTextTuples:
     """Conversations (numbered for Alt+N, with unread counts and a mention marker), then members."""
     out: StyleAndTextTuples = [("class:sidebar.title", "Conversations"), ("", "\n")]
+    count = len(model.conversations)
     for n, conv in enumerate(model.ordered(), start=1):
         current = conv.key == model.current_key
         style = "class:sidebar.entry.current" if current else "class:sidebar.entry"
@@ -56,8 +57,8 @@ def sidebar_fragments(model: ChatModel, width: int = SIDEBAR_WIDTH) -> StyleAndT
         if conv.unread:
             tail.append(("class:sidebar.unread", f" {conv.unread}"))
             tail_text += f" {conv.unread}"
-        num = f"{n}" if n < 10 else " "
-        room_for_label = max(4, width - 3 - get_cwidth(tail_text))
+        num = f"{n:>{len(str(count))}}"
+        room_for_label = max(4, width - 2 - len(num) - get_cwidth(tail_text))
         if get_cwidth(label) > room_for_label:
             label = label[: room_for_label - 1] + "…"
         out += [(style, f"{num} {label}"), *tail, ("", "\n")]
@@ -167,7 +168,8 @@ def build_layout(app: ChatApp) -> Layout:
     body = VSplit([
         messages,
         ConditionalContainer(
-            VSplit([Window(width=1, char="│", style="class:separator"), sidebar]), ~narrow),
+            VSplit([Window(width=1, char="│", style="class:separator"), sidebar]),
+            ~narrow & Condition(lambda: app.show_sidebar)),
     ])
     status = Window(FormattedTextControl(lambda: status_fragments(model)), height=1,
                     style="class:status")

@@ -105,6 +105,9 @@ class Conversation:
     # ...and the state of loading older lines: a request in flight, or nothing older left.
     loading_older: bool = False
     history_start: bool = False
+    # The last line on screen when the user last left this conversation: lines after it are
+    # the ones they have not seen, and the pane draws a marker row below it.
+    read_marker: Line | None = None
 
     @property
     def newest_id(self) -> str | None:
@@ -210,6 +213,9 @@ class ChatModel:
         conv = self.conversations.get(key)
         if conv is None:
             return False
+        left = self.conversations.get(self.current_key)
+        if left is not None and left is not conv:
+            left.read_marker = left.lines[-1] if left.lines else None
         self.current_key = key
         conv.unread = 0
         conv.mentioned = False
@@ -227,6 +233,16 @@ class ChatModel:
         keys = [c.key for c in self.ordered()]
         i = keys.index(self.current_key)
         self.select(keys[(i + step) % len(keys)])
+
+    def select_active(self) -> bool:
+        """Alt+A: the next conversation with unread messages, those that mention us (private
+        messages count as mentions) first; False when there is none."""
+        convs = self.ordered()
+        i = next(n for n, c in enumerate(convs) if c.key == self.current_key)
+        after = convs[i + 1:] + convs[:i]
+        best = (next((c for c in after if c.mentioned), None)
+                or next((c for c in after if c.unread), None))
+        return best is not None and self.select(best.key)
 
     def expect_join(self, room: str) -> None:
         """The user asked to join ``room``: switch to it when the server confirms."""

@@ -55,6 +55,7 @@ STYLE_RULES: dict[str, str] = {
     "history": "dim",  # lines replayed from history, not seen live
     "day-separator": "ansibrightblack bold",
     "history-edge": "ansibrightblack italic",  # "beginning of history" / "loading older lines"
+    "unread-marker": "ansired",  # above the first line not seen yet
     "sidebar": "bg:#1c1c1c",
     "sidebar.title": "bold underline",
     "sidebar.entry": "",
