@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from pathlib import Path
 from ssl import SSLContext
 
 from prompt_toolkit.application import Application, create_app_session
@@ -17,14 +18,17 @@ from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
+from prompt_toolkit.styles import Style
 
 from client import commands
 from client.completion import ChatCompleter
+from client.config import save_ignore
 from client.connection import BACKOFF, Connection
 from client.keys import build_key_bindings
 from client.layout import build_layout
 from client.model import ChatModel
 from client.pane import MessagePane
+from client.paste import PASTE_LIMIT, PASTE_MAX_LINES, Paste, send_paced, split_paste
 from client.style import STYLE
 
 
@@ -46,12 +50,21 @@ class ChatApp:
         ssl: SSLContext | None = None,
         account: str | None = None,
         password: str | None = None,
+        paste_max_lines: int = PASTE_MAX_LINES,
+        ignore: Sequence[str] = (),
+        config_path: Path | None = None,
+        sidebar: bool = True,
+        style_rules: dict[str, str] | None = None,
+        ca_file: str | None = None,
     ) -> None:
         self.model = ChatModel(nick)
+        self.model.set_ignored(list(ignore))
+        self.config_path = config_path  # where /ignore keeps its list (None: nowhere)
+        self.show_sidebar = sidebar  # F2 toggles it
         # ``password`` (with ``account``, default the nick) logs in on every connect.
         self.connection = Connection(
             self.model, host, port, rooms=rooms, on_change=self.invalidate, backoff=backoff,
-            keepalive=keepalive, ssl=ssl, account=account, password=password,
+            keepalive=keepalive, ssl=ssl, account=account, password=password, ca_file=ca_file,
         )
         # Paging up past the oldest line of a room asks the server for older lines.
         self.pane = MessagePane(self.model, on_top=lambda conv: self.connection.request_older(
@@ -62,19 +75,29 @@ class ChatApp:
             accept_handler=self._accept,
         )
         self.context = commands.Context(self.model, self.connection, self.quit,
-                                        clear=lambda: self.pane.forget(self.model.current_key))
+                                        clear=lambda: self.pane.forget(self.model.current_key),
+                                        save_ignore=self._save_ignore)
         self.application: Application[None] = Application(
-            layout=build_layout(self), key_bindings=build_key_bindings(self), style=STYLE,
+            layout=build_layout(self), key_bindings=build_key_bindings(self),
+            style=Style.from_dict(style_rules) if style_rules else STYLE,
             full_screen=True, mouse_support=mouse, input=input, output=output,
         )
         self._quit_reason = "Leaving"
+        self.paste_max_lines = paste_max_lines
+        self.pending_paste: Paste | None = None  # a long paste waiting for yes or no
+        self._paste_tasks: set[asyncio.Task[int]] = set()
 
     def invalidate(self) -> None:
         """Redraw soon (safe to call often: prompt_toolkit coalesces redraws)."""
         self.application.invalidate()
 
     def _accept(self, buffer: Buffer) -> bool:
-        # Returning True keeps the text in the box: used when nothing could be sent.
+        """Enter: run the line, then always empty the box.
+
+        A line that fails (unknown command, not in that room, not connected) is cleared too and
+        kept in the input history (Up brings it back to fix): left in the box, whatever was
+        typed next was appended to it and the whole line re-sent later as one message.
+        """
         if commands.is_secret(buffer.text):
             # A password: run it, then empty the box before prompt_toolkit records the line in
             # the history (it does after this returns), sent or not; the undo stack goes too.
@@ -82,11 +105,58 @@ class ChatApp:
             buffer.reset()
             self.invalidate()
             return False
-        sent = commands.execute(self.context, buffer.text)
-        if sent:
-            buffer.append_to_history()
+        commands.execute(self.context, buffer.text)
         self.invalidate()
-        return not sent
+        return False  # prompt_toolkit appends the line to the history, then empties the box
+
+    def _save_ignore(self, ignored: list[str]) -> str:
+        if self.config_path is None:
+            return "for this session only (no config file)"
+        save_ignore(self.config_path, ignored)
+        return f"in {self.config_path}"
+
+    def paste(self, data: str) -> None:
+        """A bracketed paste: one line goes into the box; several are sent line by line (after
+        a question when there are more than ``paste_max_lines``)."""
+        lines = split_paste(data)
+        buf = self.input_buffer
+        if len(lines) <= 1:
+            buf.insert_text(lines[0] if lines else "")
+            return
+        before, after = buf.document.text_before_cursor, buf.document.text_after_cursor
+        lines[0], lines[-1] = before + lines[0], lines[-1] + after
+        lines = [line for line in lines if line.strip()]
+        if len(lines) > PASTE_LIMIT:
+            self.model.info(f"A paste of {len(lines)} lines is too long to send as chat lines "
+                            f"(at most {PASTE_LIMIT}); nothing was sent.", kind="error")
+            self.invalidate()
+            return
+        buf.reset()
+        pending = Paste(lines, self.model.current_key, before.startswith("/"))
+        if len(lines) > self.paste_max_lines:
+            self.pending_paste = pending
+        else:
+            self._send_paste(pending)
+        self.invalidate()
+
+    def answer_paste(self, send: bool) -> None:
+        """The answer to "Send N pasted lines?"."""
+        pending, self.pending_paste = self.pending_paste, None
+        if pending is not None and send:
+            self._send_paste(pending)
+        elif pending is not None:
+            self.model.info(f"Paste of {len(pending.lines)} lines cancelled.")
+        self.invalidate()
+
+    def _send_paste(self, pending: Paste) -> None:
+        def send_one(line: str, as_command: bool) -> bool:
+            if as_command:
+                return commands.execute(self.context, line)
+            return commands.say_in(self.context, pending.conversation, line)
+
+        task = asyncio.get_running_loop().create_task(send_paced(pending, send_one))
+        self._paste_tasks.add(task)
+        task.add_done_callback(self._paste_tasks.discard)
 
     def quit(self, reason: str = "Leaving") -> None:
         """Leave: the application exits and :meth:`run_async` says goodbye to the server."""

@@ -11,11 +11,16 @@ import os
 import re
 import ssl
 import sys
+from pathlib import Path
 
+from chat import __version__
 from chat.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TLS_PORT
 from chat.core.names import nick_problem
 from chat.tls import client_context
 from client.app import ChatApp
+from client.config import ConfigError, as_style_rules, config_path, load_config
+from client.paste import PASTE_MAX_LINES
+from client.style import set_nick_palette
 
 PASSWORD_ENV = "CHAT_PASSWORD"
 
@@ -31,12 +36,20 @@ def default_nick() -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The command line."""
-    p = argparse.ArgumentParser(prog="chat-client", description="Full-screen terminal chat client.")
-    p.add_argument("--host", default=DEFAULT_HOST, help="server address (default %(default)s)")
+    """The command line; options left out are None, so the config file can fill them."""
+    p = argparse.ArgumentParser(
+        prog="chat-client", description="Full-screen terminal chat client.",
+        epilog=f"Settings not given here come from the config file ({config_path()}; "
+               "see docs/client.md), then the defaults.")
+    p.add_argument("--version", action="version", version=f"chat-client {__version__}")
+    p.add_argument("--config", metavar="FILE", type=Path, default=None,
+                   help="the config file to read (and to keep /ignore in); default "
+                        f"{config_path()}, or under $XDG_CONFIG_HOME when that is set")
+    p.add_argument("--host", default=None,
+                   help=f"server address (default {DEFAULT_HOST}; config: server)")
     p.add_argument("--port", type=int, default=None,
                    help=f"server port (default {DEFAULT_PORT}, or {DEFAULT_TLS_PORT} with --tls)")
-    p.add_argument("--tls", action="store_true",
+    p.add_argument("--tls", action="store_true", default=None,
                    help="connect with TLS and verify the server's certificate")
     p.add_argument("--ca-file", metavar="PEM",
                    help="trust this CA (for a self-signed or private CA); implies --tls")
@@ -70,6 +83,21 @@ def read_password(account: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = parse_args(argv)
+    path = args.config or config_path()
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"chat-client: {exc}", file=sys.stderr)
+        return 2
+    if args.config is not None and not path.exists():
+        print(f"chat-client: no config file {path}", file=sys.stderr)
+        return 2
+    args.host = args.host or config.server or DEFAULT_HOST
+    args.port = args.port if args.port is not None else config.port
+    args.nick = args.nick or config.nick
+    args.tls = args.tls or bool(config.tls)
+    args.ca_file = args.ca_file or config.ca_file
+    args.join = args.join or config.join
     nick = args.nick or default_nick()
     problem = nick_problem(nick, 30)
     if problem:
@@ -103,8 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ssl.SSLError) as exc:
             print(f"chat-client: cannot use CA file {args.ca_file!r}: {exc}", file=sys.stderr)
             return 2
+    set_nick_palette(config.nick_colours)
     app = ChatApp(args.host, args.port, nick, rooms, mouse=args.mouse, ssl=context,
-                  account=account, password=password)
+                  account=account, password=password, ignore=config.ignore, config_path=path,
+                  paste_max_lines=config.paste_max_lines or PASTE_MAX_LINES,
+                  sidebar=config.sidebar, style_rules=as_style_rules(config),
+                  ca_file=args.ca_file)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C before the UI took the terminal
         asyncio.run(app.run_async())
     return 0

@@ -9,18 +9,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chat.wire.names import fold
+from client.config import ConfigError
 from client.connection import Connection
-from client.model import ChatModel
+from client.model import ChatModel, Conversation
+
+
+def _no_saving(ignored: list[str]) -> str:
+    return "for this session (no config file)"
 
 
 @dataclass(slots=True)
 class Context:
-    """What commands act on; the UI supplies ``quit`` and ``clear``."""
+    """What commands act on; the UI supplies ``quit``, ``clear`` and ``save_ignore`` (which
+    keeps the ignore list in the config file and says where, or raises ``ConfigError``)."""
 
     model: ChatModel
     connection: Connection
     quit: Callable[[str], None]
     clear: Callable[[], None] = lambda: None
+    save_ignore: Callable[[list[str]], str] = _no_saving
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +39,7 @@ class Command:
     usage: str
     help: str
     run: Callable[[Context, str], bool]
+    alias_of: str | None = None  # a short form (/j for /join): listed apart in /help
 
 
 COMMANDS: dict[str, Command] = {}
@@ -41,6 +50,13 @@ def command(name: str, usage: str, help: str) -> Callable[[Callable[[Context, st
     def register(fn: Callable[[Context, str], bool]) -> None:
         COMMANDS[name] = Command(name, usage, help, fn)
     return register
+
+
+def alias(short: str, name: str) -> None:
+    """``/short`` does what ``/name`` does (the names irssi and weechat users type)."""
+    target = COMMANDS[name]
+    usage = target.usage.replace(f"/{name}", f"/{short}", 1)
+    COMMANDS[short] = Command(short, usage, f"The same as /{name}", target.run, alias_of=name)
 
 
 def execute(ctx: Context, text: str) -> bool:
@@ -68,8 +84,17 @@ def _send(ctx: Context, request: str, /, **fields: object) -> bool:
     return ctx.connection.send(request, **fields) or _not_connected(ctx)
 
 
-def _say(ctx: Context, text: str, kind: str) -> bool:
-    conv = ctx.model.current
+def say_in(ctx: Context, key: str, text: str) -> bool:
+    """Send ``text`` as it is (no command) to the conversation ``key`` (pasted lines)."""
+    conv = ctx.model.conversations.get(key)
+    if conv is None:
+        ctx.model.info("That conversation is closed; nothing was sent.", kind="error")
+        return False
+    return _say(ctx, text, "message", conv)
+
+
+def _say(ctx: Context, text: str, kind: str, conv: Conversation | None = None) -> bool:
+    conv = conv or ctx.model.current
     if conv.kind == "server":
         ctx.model.info("This is the server tab: /join #room to talk, /rooms to list rooms.",
                        kind="error")
@@ -101,9 +126,13 @@ def _help(ctx: Context, args: str) -> bool:
         return True
     ctx.model.info("Commands (Tab completes commands, nicks and #rooms):")
     for cmd in COMMANDS.values():
-        ctx.model.info(f"  {cmd.usage:<24} {cmd.help}")
-    ctx.model.info("Keys: Ctrl+N/Ctrl+P or Alt+1..9 switch conversations, PageUp/PageDown scroll,"
-                   " Up/Down recall input, Ctrl+C quits.")
+        if cmd.alias_of is None:
+            ctx.model.info(f"  {cmd.usage:<24} {cmd.help}")
+    short = ", ".join(f"/{c.name} = /{c.alias_of}" for c in COMMANDS.values() if c.alias_of)
+    ctx.model.info(f"Short forms: {short}")
+    ctx.model.info("Keys: Ctrl+N/Ctrl+P or Alt+1..9, Alt+0, Alt+Q..O switch conversations, Alt+A "
+                   "the next with activity, PageUp/PageDown scroll, Alt+Home the top, F2 the side "
+                   "panel, Up/Down recall input, Ctrl+C quits.")
     return True
 
 
@@ -278,6 +307,71 @@ def _close(ctx: Context, args: str) -> bool:
     return True
 
 
+@command("window", "/window N", "Go to conversation N of the side panel (Alt+N for 1 to 9)")
+def _window(ctx: Context, args: str) -> bool:
+    word = args.split()[0] if args else ""
+    if not word.isdigit():
+        return _usage(ctx, "window")
+    if not ctx.model.select_index(int(word) - 1):
+        count = len(ctx.model.conversations)
+        ctx.model.info(f"No conversation {word}: there are {count}.", kind="error")
+        return False
+    return True
+
+
+@command("say", "/say text", "Send text as it is, even if it starts with /")
+def _say_command(ctx: Context, args: str) -> bool:
+    if not args:
+        return _usage(ctx, "say")
+    return _say(ctx, args, "message")
+
+
+@command("notice", "/notice nick|#room text", "Send a notice (clients do not answer notices)")
+def _notice(ctx: Context, args: str) -> bool:
+    target, _, text = args.partition(" ")
+    if not target or not text.strip():
+        return _usage(ctx, "notice")
+    return _send(ctx, "message", to=target, text=text.strip(), kind="notice")
+
+
+@command("ignore", "/ignore [nick ...]",
+         "Hide messages from someone (* and ? match any); alone, list who is ignored")
+def _ignore(ctx: Context, args: str) -> bool:
+    model = ctx.model
+    if not args:
+        names = ", ".join(model.ignored) if model.ignored else "nobody"
+        model.info(f"Ignoring: {names}.")
+        return True
+    new = [n for n in args.split() if fold(n) not in {fold(x) for x in model.ignored}]
+    if any(model.is_me(n) for n in new):
+        model.info("You cannot ignore yourself.", kind="error")
+        return False
+    return _set_ignored(ctx, [*model.ignored, *new], f"Ignoring {', '.join(args.split())}")
+
+
+@command("unignore", "/unignore nick", "Stop ignoring someone")
+def _unignore(ctx: Context, args: str) -> bool:
+    if not args:
+        return _usage(ctx, "unignore")
+    drop = {fold(n) for n in args.split()}
+    kept = [n for n in ctx.model.ignored if fold(n) not in drop]
+    if len(kept) == len(ctx.model.ignored):
+        ctx.model.info(f"You were not ignoring {args}.", kind="error")
+        return False
+    return _set_ignored(ctx, kept, f"No longer ignoring {args}")
+
+
+def _set_ignored(ctx: Context, ignored: list[str], said: str) -> bool:
+    ctx.model.set_ignored(ignored)
+    try:
+        where = ctx.save_ignore(ignored)
+    except ConfigError as exc:
+        ctx.model.info(f"{said}, for this session only: {exc}", kind="error")
+        return True
+    ctx.model.info(f"{said} (kept {where}).")
+    return True
+
+
 @command("clear", "/clear", "Clear this conversation's lines")
 def _clear(ctx: Context, args: str) -> bool:
     ctx.model.current.lines.clear()
@@ -376,3 +470,8 @@ def _reconnect(ctx: Context, args: str) -> bool:
 def _quit(ctx: Context, args: str) -> bool:
     ctx.quit(args or "Leaving")
     return True
+
+
+for _short, _name in (("j", "join"), ("leave", "part"), ("names", "who"), ("list", "rooms"),
+                      ("w", "whois"), ("wc", "close"), ("win", "window")):
+    alias(_short, _name)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Literal
 
+from chat.config import DEFAULT_TLS_PORT
 from chat.wire.names import fold
 from client import protocol
 from client.model import SCROLLBACK, ChatModel, ConnState
@@ -87,6 +88,29 @@ def describe_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+# OpenSSL's reasons when the other side answered our TLS hello with something that is not TLS.
+NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE",
+                             "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST", "UNEXPECTED_RECORD"})
+
+
+def tls_advice(exc: BaseException, ca_file: str | None, host: str) -> str | None:
+    """What to do about a TLS failure that retrying cannot fix; None for any other failure."""
+    if isinstance(exc, ssl_module.SSLCertVerificationError):
+        why = exc.verify_message or str(exc)
+        if "mismatch" in why.lower():
+            return (f"the server's certificate is not for {host} ({why}). Connect with the "
+                    "name the certificate was issued for.")
+        if ca_file:
+            # They already gave a CA: telling them to use --ca-file would send them in circles.
+            return (f"the server's certificate is not signed by the CA in {ca_file} ({why}). "
+                    "Check that this is the CA file of this server (its operator has it).")
+        return f"the server's certificate is not trusted ({why}). Use --ca-file to trust its CA."
+    if isinstance(exc, ssl_module.SSLError) and exc.reason in NOT_TLS_REASONS:
+        return (f"the server does not speak TLS on this port ({exc.reason}). Connect without "
+                f"--tls and --ca-file, or to its TLS port ({DEFAULT_TLS_PORT} by default).")
+    return None
+
+
 class Connection:
     """Owns the socket; ``run()`` loops connect → session → backoff until ``close()``."""
 
@@ -106,6 +130,7 @@ class Connection:
         account: str | None = None,
         password: str | None = None,
         login_timeout: float = LOGIN_TIMEOUT,
+        ca_file: str | None = None,
     ) -> None:
         self.model = model
         self.ssl = ssl  # a verifying context (chat.tls.client_context) for the TLS port
@@ -142,6 +167,8 @@ class Connection:
         self._login_deadline = 0.0  # time.monotonic() when we stop waiting for it
         self._pending_rooms: list[str] = []  # joins held back until the login is answered
         self._no_login_until = 0.0  # time.monotonic(): after a throttled login
+        self.ca_file = ca_file  # the --ca-file given, if any (for the certificate advice)
+        self._heard_from_server = False  # this session received at least one byte
 
     @property
     def connected(self) -> bool:
@@ -258,14 +285,14 @@ class Connection:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(self.host, self.port, ssl=self.ssl),
                     self.connect_timeout)
-            except ssl_module.SSLCertVerificationError as exc:
-                # Retrying cannot fix an untrusted certificate: say why and stop.
-                self.model.info_all(
-                    f"Cannot connect to {self.host}:{self.port}: the server's certificate "
-                    f"is not trusted ({exc.verify_message}). Use --ca-file to trust its CA.",
-                    kind="error")
-                break
             except (TimeoutError, OSError) as exc:
+                hopeless = tls_advice(exc, self.ca_file, self.host)
+                if hopeless is not None:
+                    # Retrying cannot fix an untrusted certificate or a port that does not
+                    # speak TLS: say why, and what to do, and stop.
+                    self.model.info_all(f"Cannot connect to {self.host}:{self.port}: {hopeless}",
+                                        kind="error")
+                    break
                 reason = describe_error(exc)
                 delay = self._delay(failures)
                 if failures == 0:
@@ -285,6 +312,14 @@ class Connection:
                 with contextlib.suppress(OSError, RuntimeError):
                     await writer.wait_closed()
             if self._closing:
+                break
+            if self.ssl is None and not self._heard_from_server and not self.model.registered_once:
+                # A chat server always answers our hello; a TLS port closes on it without a word
+                # (our hello is not a TLS handshake). Reconnecting would only do that again.
+                self.model.info_all(
+                    f"Cannot connect to {self.host}:{self.port}: the server closed the connection "
+                    "without a word. If this is its TLS port, connect with --tls (and --ca-file "
+                    "for a private CA).", kind="error")
                 break
             if self.sessions > welcomed_before:
                 failures = 0
@@ -314,6 +349,7 @@ class Connection:
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
+        self._heard_from_server = False
         codec = protocol.ClientProtocol()
         # Requests of an earlier session are never answered now.
         self._history_asks.clear()
@@ -344,6 +380,7 @@ class Connection:
                 continue
             if not data:
                 return
+            self._heard_from_server = True
             pinged = False
             for event in codec.receive_data(data):
                 self._handle(event)

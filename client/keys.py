@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.keys import Keys
 
 if TYPE_CHECKING:
     from client.app import ChatApp
@@ -40,10 +41,25 @@ def build_key_bindings(app: ChatApp) -> KeyBindings:
     def _prev(event: KeyPressEvent) -> None:
         model.select_relative(-1)
 
-    for n in range(1, 10):
-        @kb.add("escape", str(n))
-        def _select(event: KeyPressEvent, index: int = n - 1) -> None:
+    # Alt+1..9, Alt+0 for the 10th, Alt+Q..O for the 11th to 19th (as in irssi); /window N
+    # for any number.
+    for index, key in enumerate("1234567890qwertyuio"):
+        @kb.add("escape", key)
+        def _select(event: KeyPressEvent, index: int = index) -> None:
             model.select_index(index)
+
+    @kb.add("escape", "a")
+    def _next_active(event: KeyPressEvent) -> None:
+        model.select_active()
+
+    @kb.add("c-home")
+    @kb.add("escape", "home")
+    def _to_top(event: KeyPressEvent) -> None:
+        pane.scroll_to_top()
+
+    @kb.add("f2")
+    def _toggle_sidebar(event: KeyPressEvent) -> None:
+        app.show_sidebar = not app.show_sidebar
 
     @kb.add("tab")
     def _complete(event: KeyPressEvent) -> None:
@@ -63,5 +79,32 @@ def build_key_bindings(app: ChatApp) -> KeyBindings:
     @kb.add("c-d", filter=empty_input)
     def _quit(event: KeyPressEvent) -> None:
         app.quit("Leaving")
+
+    @kb.add(Keys.BracketedPaste)
+    def _paste(event: KeyPressEvent) -> None:
+        app.paste(event.data)
+
+    # "Send 12 pasted lines to #lobby? (y/n)": while it is asked, these keys answer and every
+    # other key is ignored (added last, so they win over the bindings above).
+    asking = Condition(lambda: app.pending_paste is not None)
+
+    @kb.add("<any>", filter=asking)
+    def _ignore_while_asking(event: KeyPressEvent) -> None:
+        pass
+
+    @kb.add("y", filter=asking)
+    @kb.add("Y", filter=asking)
+    @kb.add("enter", filter=asking)
+    @kb.add("c-y", filter=asking)
+    def _paste_yes(event: KeyPressEvent) -> None:
+        app.answer_paste(True)
+
+    @kb.add("n", filter=asking)
+    @kb.add("N", filter=asking)
+    @kb.add("escape", filter=asking)
+    @kb.add("c-n", filter=asking)
+    @kb.add(Keys.BracketedPaste, filter=asking)
+    def _paste_no(event: KeyPressEvent) -> None:
+        app.answer_paste(False)
 
     return kb

@@ -12,6 +12,7 @@ from prompt_toolkit.layout import (
     FloatContainer,
     HSplit,
     Layout,
+    ScrollOffsets,
     VSplit,
     Window,
 )
@@ -39,12 +40,15 @@ SIDEBAR_WIDTH = 24
 def sidebar_fragments(model: ChatModel, width: int = SIDEBAR_WIDTH) -> StyleAndTextTuples:
     """Conversations (numbered for Alt+N, with unread counts and a mention marker), then members."""
     out: StyleAndTextTuples = [("class:sidebar.title", "Conversations"), ("", "\n")]
+    count = len(model.conversations)
     for n, conv in enumerate(model.ordered(), start=1):
         current = conv.key == model.current_key
         style = "class:sidebar.entry.current" if current else "class:sidebar.entry"
         if conv.kind == "room" and not conv.joined:
             style += " class:sidebar.entry.parted"
         label = conv.name if conv.kind != "private" else f"{conv.name} (private)"
+        if conv.kind == "room" and not conv.joined:
+            label = f"{conv.name} (left)"  # kicked: on screen to read why, but not joined
         tail: StyleAndTextTuples = []
         tail_text = ""
         if conv.mentioned:
@@ -53,13 +57,13 @@ def sidebar_fragments(model: ChatModel, width: int = SIDEBAR_WIDTH) -> StyleAndT
         if conv.unread:
             tail.append(("class:sidebar.unread", f" {conv.unread}"))
             tail_text += f" {conv.unread}"
-        num = f"{n}" if n < 10 else " "
-        room_for_label = max(4, width - 3 - get_cwidth(tail_text))
+        num = f"{n:>{len(str(count))}}"
+        room_for_label = max(4, width - 2 - len(num) - get_cwidth(tail_text))
         if get_cwidth(label) > room_for_label:
             label = label[: room_for_label - 1] + "…"
         out += [(style, f"{num} {label}"), *tail, ("", "\n")]
     conv = model.current
-    if conv.kind == "room":
+    if conv.kind == "room" and conv.joined:
         out += [("", "\n"), ("class:sidebar.title", f"Members ({len(conv.members)})"), ("", "\n")]
         for m in conv.sorted_members():
             out += [("class:sidebar.op", m.prefix or " "), (nick_style(m.nick), m.nick),
@@ -89,7 +93,10 @@ def status_fragments(model: ChatModel) -> StyleAndTextTuples:
         out.append(("class:status.account",
                     " (logged in)" if same else f" (logged in as {model.account})"))
     out += [("class:status", " in "), ("class:status.room", conv.name)]
-    if conv.kind == "room" and conv.topic:
+    if conv.kind == "room" and not conv.joined:
+        out += [("class:status", " — "),
+                ("class:status.left", f"not joined (/join {conv.name} to go back)")]
+    elif conv.kind == "room" and conv.topic:
         out += [("class:status", " — "), ("class:status.topic", conv.topic)]
     elif conv.kind == "private":
         out += [("class:status", " — private conversation")]
@@ -114,6 +121,41 @@ class MaskPasswords(Processor):
         return Transformation(out)
 
 
+def prompt_text(model: ChatModel) -> str:
+    """The prompt before the input: the conversation the line goes to."""
+    return f"[{model.current.name}] "
+
+
+def input_scroll(window: Window, app: ChatApp) -> int:
+    """Where the input line's horizontal scroll starts before prompt_toolkit keeps the cursor
+    in view: 0 whenever the prompt and the text fit in the box.
+
+    The prompt is part of the line's content, so once a wide line scrolled the box sideways,
+    prompt_toolkit only scrolled back as far as the cursor -- which after sending sits just
+    after the prompt, so the prompt stayed scrolled off for good. Starting from 0 when the
+    whole line fits (and keeping the prompt's width of context left of the cursor, the scroll
+    offset) brings it back.
+    """
+    info = window.render_info
+    width = info.window_width if info is not None else app.application.output.get_size().columns
+    line = prompt_text(app.model) + app.input_buffer.text
+    return 0 if get_cwidth(line) < width else window.horizontal_scroll
+
+
+def paste_question(model: ChatModel, app: ChatApp) -> StyleAndTextTuples:
+    """The row above the input while a long paste waits for yes or no."""
+    pending = app.pending_paste
+    if pending is None:
+        return []
+    conv = model.conversations.get(pending.conversation)
+    where = conv.name if conv is not None else "?"
+    first = pending.lines[0]
+    first = first if len(first) <= 30 else first[:29] + "…"
+    return [("class:question", f" Send {len(pending.lines)} pasted lines to {where} "
+                               f"(first: {first!r})? "),
+            ("class:question.keys", "y: send them  n: cancel")]
+
+
 def build_layout(app: ChatApp) -> Layout:
     """Assemble the screen; every control draws from the model at render time."""
     model = app.model
@@ -126,20 +168,27 @@ def build_layout(app: ChatApp) -> Layout:
     body = VSplit([
         messages,
         ConditionalContainer(
-            VSplit([Window(width=1, char="│", style="class:separator"), sidebar]), ~narrow),
+            VSplit([Window(width=1, char="│", style="class:separator"), sidebar]),
+            ~narrow & Condition(lambda: app.show_sidebar)),
     ])
     status = Window(FormattedTextControl(lambda: status_fragments(model)), height=1,
                     style="class:status")
-    prompt = BeforeInput(lambda: [("class:prompt", f"[{model.current.name}] ")])
+    prompt = BeforeInput(lambda: [("class:prompt", prompt_text(model))])
     input_window = Window(BufferControl(app.input_buffer,
                                         input_processors=[MaskPasswords(), prompt]),
-                          height=1, wrap_lines=False)
+                          height=1, wrap_lines=False,
+                          get_horizontal_scroll=lambda w: input_scroll(w, app),
+                          scroll_offsets=ScrollOffsets(left=lambda: get_cwidth(prompt_text(model))))
     # One candidate is simply inserted; a menu is only worth showing when there is a choice.
     several_completions = Condition(lambda: bool(
         app.input_buffer.complete_state
         and len(app.input_buffer.complete_state.completions) > 1))
+    question = ConditionalContainer(
+        Window(FormattedTextControl(lambda: paste_question(model, app)), height=1,
+               style="class:question"),
+        Condition(lambda: app.pending_paste is not None))
     root = FloatContainer(
-        HSplit([body, status, input_window]),
+        HSplit([body, status, question, input_window]),
         floats=[Float(xcursor=True, ycursor=True, content=ConditionalContainer(
             CompletionsMenu(max_height=8), several_completions))],
     )

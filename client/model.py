@@ -105,6 +105,9 @@ class Conversation:
     # ...and the state of loading older lines: a request in flight, or nothing older left.
     loading_older: bool = False
     history_start: bool = False
+    # The last line on screen when the user last left this conversation: lines after it are
+    # the ones they have not seen, and the pane draws a marker row below it.
+    read_marker: Line | None = None
 
     @property
     def newest_id(self) -> str | None:
@@ -154,6 +157,9 @@ class ChatModel:
         self.current_key = SERVER_KEY
         self._expected_joins: set[str] = set()
         self._mention_re = self._compile_mention(nick)
+        self.ignored: list[str] = []  # nicks (``*`` and ``?`` wildcards) whose messages are hidden
+        self._ignore_re: re.Pattern[str] | None = None
+        self.ignored_count = 0  # messages hidden so far
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -207,6 +213,9 @@ class ChatModel:
         conv = self.conversations.get(key)
         if conv is None:
             return False
+        left = self.conversations.get(self.current_key)
+        if left is not None and left is not conv:
+            left.read_marker = left.lines[-1] if left.lines else None
         self.current_key = key
         conv.unread = 0
         conv.mentioned = False
@@ -224,6 +233,16 @@ class ChatModel:
         keys = [c.key for c in self.ordered()]
         i = keys.index(self.current_key)
         self.select(keys[(i + step) % len(keys)])
+
+    def select_active(self) -> bool:
+        """Alt+A: the next conversation with unread messages, those that mention us (private
+        messages count as mentions) first; False when there is none."""
+        convs = self.ordered()
+        i = next(n for n, c in enumerate(convs) if c.key == self.current_key)
+        after = convs[i + 1:] + convs[:i]
+        best = (next((c for c in after if c.mentioned), None)
+                or next((c for c in after if c.unread), None))
+        return best is not None and self.select(best.key)
 
     def expect_join(self, room: str) -> None:
         """The user asked to join ``room``: switch to it when the server confirms."""
@@ -289,6 +308,17 @@ class ChatModel:
             re.IGNORECASE,
         )
 
+    def set_ignored(self, patterns: list[str]) -> None:
+        """Hide messages, actions and notices from these nicks (``*``/``?`` wildcards)."""
+        self.ignored = list(patterns)
+        parts = [re.escape(fold(p)).replace(r"\*", ".*").replace(r"\?", ".") for p in patterns]
+        self._ignore_re = re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+
+    def is_ignored(self, nick: object) -> bool:
+        """Whether ``nick`` matches the ignore list (never ourselves)."""
+        return (isinstance(nick, str) and self._ignore_re is not None and not self.is_me(nick)
+                and self._ignore_re.fullmatch(fold(nick)) is not None)
+
     def mentions_me(self, text: str) -> bool:
         """Whether ``text`` names us as a whole word."""
         return bool(self.nick) and self._mention_re.search(text) is not None
@@ -347,6 +377,9 @@ class ChatModel:
 
     def _on_message(self, event: dict[str, Any]) -> None:
         sender = event.get("from")
+        if self.is_ignored(sender):
+            self.ignored_count += 1
+            return
         text = str(event.get("text", ""))
         kind: LineKind = "message"
         if event.get("kind") in ("action", "notice"):
@@ -476,9 +509,12 @@ class ChatModel:
             return
         conv.members.pop(fold(target), None)
         if self.is_me(target):
-            # Keep the room on screen so the reason can be read; /join gets back in.
+            # Keep the room on screen so the reason can be read; /join gets back in. Nothing of
+            # the room is ours any more: no members, no topic (the side panel and the status
+            # bar show it as left).
             conv.joined = False
             conv.members.clear()
+            conv.topic = ""
             conv.mentioned = conv.key != self.current_key
         self._line(conv, event, "part", str(event.get("text", "")), nick=event.get("from"))
 
@@ -603,6 +639,8 @@ class ChatModel:
         line_kind: LineKind
         mention = False
         if kind == "message":
+            if self.is_ignored(nick):
+                return None
             sub = event.get("kind")
             line_kind = sub if sub in ("action", "notice") else "message"
             mention = self.mentions_me(text) and not self.is_me(nick)

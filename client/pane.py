@@ -34,6 +34,11 @@ def day_separator(ts: datetime) -> str:
     return f"─── {ts:%A} {ts.day} {ts:%B %Y} ───"
 
 
+def unread_marker(width: int) -> str:
+    """The row above the first line not seen yet."""
+    return ("─── unread " + "─" * width)[:width]
+
+
 def render_line(line: Line) -> StyleAndTextTuples:
     """One logical line as styled fragments (not yet wrapped); history lines are dimmed."""
     out = _render_line(line)
@@ -136,6 +141,8 @@ class MessagePane(UIControl):
         """Line ``i`` wrapped, after a day separator (or, for the oldest, the top row)."""
         lines = conv.lines
         rows = wrap(render_line(lines[i]), width)
+        if i > 0 and lines[i - 1] is conv.read_marker:
+            rows.insert(0, [("class:unread-marker", unread_marker(width))])
         if i > 0 and lines[i - 1].ts.date() != lines[i].ts.date():
             rows.insert(0, [("class:day-separator", day_separator(lines[i].ts)[:width])])
         elif i == 0 and conv.kind == "room":
@@ -197,6 +204,18 @@ class MessagePane(UIControl):
             self.forget(conv.key)
         else:
             self._set_bottom(conv, i)
+
+    def scroll_to_top(self) -> None:
+        """Show the oldest loaded lines (and, in a room, ask for older ones)."""
+        conv = self.model.current
+        rows = 0
+        for j in range(len(conv.lines)):
+            rows += self._rows(conv, j)
+            if rows >= self.height - 1:
+                if j < len(conv.lines) - 1:
+                    self._set_bottom(conv, j)
+                break
+        self._reached_top(conv)
 
     def scroll_to_end(self) -> None:
         """Follow new messages again."""

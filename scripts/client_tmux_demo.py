@@ -70,6 +70,24 @@ class Tmux:
                 raise SystemExit(f"never saw {pattern!r} on {name}'s screen:\n{screen}")
             time.sleep(0.02)  # capture-pane is cheap; a coarser poll only adds latency
 
+    def input_row(self, name: str) -> str:
+        """The bottom row of the screen: the prompt and what is being typed."""
+        return self.screen(name).rstrip("\n").splitlines()[-1].rstrip()
+
+    def wait_prompt(self, name: str, prompt: str, timeout: float = WAIT) -> None:
+        """Until the input row is exactly ``prompt`` (the box empty, the prompt whole)."""
+        deadline = time.monotonic() + timeout
+        while (row := self.input_row(name)) != prompt:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{name}'s input row is {row!r}, not {prompt!r}:\n"
+                                 + self.screen(name))
+            time.sleep(0.02)
+
+    def paste(self, name: str, text: str) -> None:
+        """Paste as a terminal does: bracketed (-p), since the client asks for that."""
+        self.run("set-buffer", "-b", "demo-paste", text)
+        self.run("paste-buffer", "-p", "-d", "-b", "demo-paste", "-t", f"demo:{name}")
+
     def kill(self) -> None:
         if self.started:
             subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
@@ -150,7 +168,17 @@ def main() -> int:
         tmux.keys("alice", "C-p")  # back to #lobby
         tmux.wait_for("alice", r"\[connected\] alice in #lobby")
         tmux.type_line("alice", "and we are back")
-        screen = tmux.wait_for("bob", r"<alice> and we are back")
+        tmux.wait_for("bob", r"<alice> and we are back")
+
+        # A line wider than the input box: once sent, the prompt is whole again.
+        tmux.type_line("alice", "a long line " + "x" * (tmux.width + 20) + " end")
+        tmux.wait_for("bob", r"x end")
+        tmux.wait_prompt("alice", "[#lobby]")
+        # A two-line paste is two messages.
+        tmux.paste("alice", "pasted line one\npasted line two\n")
+        tmux.wait_for("bob", r"<alice> pasted line one.*\n.*<alice> pasted line two")
+        tmux.wait_prompt("alice", "[#lobby]")
+        screen = tmux.wait_for("bob", r"<alice> pasted line two")
 
         print(screen)
         if args.out:

@@ -93,6 +93,21 @@ class Driver:
         conv = self.model.get(room) if room else self.model.current
         return "\n".join(line.text for line in conv.lines) if conv else ""
 
+    def screen(self) -> list[str]:
+        """The rows prompt_toolkit last drew (80x40 on ``DummyOutput``), as plain text: what a
+        person would see, prompt and scrolling of the input line included."""
+        screen = self.app.application.renderer._last_screen
+        if screen is None:
+            return []
+        size = self.app.application.output.get_size()
+        return ["".join(screen.data_buffer[y][x].char for x in range(size.columns)).rstrip()
+                for y in range(size.rows)]
+
+    def input_row(self) -> str:
+        """The bottom row of the screen: the prompt and what is being typed."""
+        rows = self.screen()
+        return rows[-1] if rows else ""
+
     def sidebar(self) -> str:
         """What the side panel shows now."""
         return "".join(t for _, t, *_ in sidebar_fragments(self.model))

@@ -126,3 +126,85 @@ def test_operator_and_status_commands(ctx) -> None:
     ]
     assert not commands.execute(ctx, "/kick")  # usage, nothing sent
     assert len(ctx.connection.sent) == 10
+
+
+def test_short_forms_do_what_the_long_ones_do(ctx) -> None:
+    for line in ("/j #dev", "/leave #dev bye", "/names #x", "/list", "/w bob"):
+        assert commands.execute(ctx, line), line
+    assert ctx.connection.sent == [
+        ("join", {"room": "#dev"}),
+        ("part", {"room": "#dev", "reason": "bye"}),
+        ("who", {"room": "#x"}),
+        ("rooms", {}),
+        ("whois", {"nick": "bob"}),
+    ]
+    # /wc closes the conversation on screen: a private one goes at once.
+    commands.execute(ctx, "/query bob")
+    assert ctx.model.current.name == "bob"
+    assert commands.execute(ctx, "/wc")
+    assert ctx.model.get("bob") is None
+
+
+def test_help_lists_short_forms_apart(ctx) -> None:
+    commands.execute(ctx, "/help")
+    text = "\n".join(line.text for line in ctx.model.current.lines)
+    assert "/j = /join" in text and "/w = /whois" in text and "/win = /window" in text
+    assert "  /j #room" not in text  # not a second row for each short form
+
+
+def test_window_goes_to_a_conversation_by_number(ctx) -> None:
+    for nick in ("bob", "carol", "dave"):
+        ctx.model.open_private(nick, select=False)
+    assert commands.execute(ctx, "/window 4")
+    assert ctx.model.current.name == "carol"
+    assert commands.execute(ctx, "/win 1")
+    assert ctx.model.current is ctx.model.server
+    assert not commands.execute(ctx, "/window 9")
+    assert "No conversation 9: there are 5" in ctx.model.current.lines[-1].text
+    assert not commands.execute(ctx, "/window")
+    assert "Usage: /window N" in ctx.model.current.lines[-1].text
+
+
+def test_say_sends_a_slash_line_as_text_and_notice_a_notice(ctx) -> None:
+    assert commands.execute(ctx, "/say /quit is how you leave")
+    assert commands.execute(ctx, "/notice bob the build is back")
+    assert not commands.execute(ctx, "/notice bob")
+    assert ctx.connection.sent == [
+        ("message", {"to": "#lobby", "text": "/quit is how you leave", "kind": "message"}),
+        ("message", {"to": "bob", "text": "the build is back", "kind": "notice"}),
+    ]
+    assert ctx.connection.quits == []
+
+
+def test_ignore_hides_messages_and_is_saved(ctx) -> None:
+    saved: list[list[str]] = []
+
+    def save(ignored: list[str]) -> str:
+        saved.append(list(ignored))
+        return "in the test"
+
+    ctx.save_ignore = save
+    model = ctx.model
+    assert commands.execute(ctx, "/ignore Spammer bot*")
+    assert saved == [["Spammer", "bot*"]]
+    assert "Ignoring Spammer, bot* (kept in the test)" in model.current.lines[-1].text
+    for sender, text in (("spammer", "buy now"), ("botty", "beep"), ("bob", "hi all"),
+                         ("[bot]", "not matched: brackets are not a pattern")):
+        model.apply({"type": "message", "room": "#lobby", "to": "#lobby", "from": sender,
+                     "text": text})
+    model.apply({"type": "message", "room": None, "to": "alice", "from": "SPAMMER",
+                 "text": "psst"})
+    shown = [line.text for line in model.get("#lobby").lines if line.kind == "message"]
+    assert shown == ["hi all", "not matched: brackets are not a pattern"]
+    assert model.get("spammer") is None  # no private conversation opened either
+    assert model.ignored_count == 3
+
+    commands.execute(ctx, "/ignore")
+    assert "Ignoring: Spammer, bot*." in model.current.lines[-1].text
+    assert not commands.execute(ctx, "/ignore alice")  # ourselves
+    assert commands.execute(ctx, "/unignore spammer")
+    assert saved[-1] == ["bot*"]
+    assert not commands.execute(ctx, "/unignore nobody")
+    model.apply({"type": "message", "room": "#lobby", "to": "#lobby", "from": "spammer",
+                 "text": "back"})
+    assert model.get("#lobby").lines[-1].text == "back"

@@ -19,3 +19,8 @@ def test_two_clients_chat_in_tmux_and_survive_a_server_restart(engine: str) -> N
     assert result.returncode == 0, result.stdout + result.stderr
     assert "<alice> hello bob, ready for the release?" in result.stdout
     assert "<alice> and we are back" in result.stdout
+    # The prompt survived a line wider than the box, and a two-line paste was two messages
+    # (the script fails if either is not so; bob's screen shows the paste).
+    lines = result.stdout.splitlines()
+    one = next(i for i, line in enumerate(lines) if "<alice> pasted line one" in line)
+    assert "<alice> pasted line two" in lines[one + 1]
