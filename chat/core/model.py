@@ -33,6 +33,8 @@ class User:
     # never set a mode or get an invite, and an empty set costs 216 bytes per connection.
     modes: set[str] | frozenset[str] = frozenset()  # user modes: i (invisible), w (wallops)
     invites: set[str] | frozenset[str] = frozenset()  # folded room names invited to
+    #: Nicks this user monitors (IRCv3 MONITOR): folded -> as given; None until the first.
+    monitoring: dict[str, str] | None = None
     signon: float = 0.0
     last_active: float = 0.0  # last message sent, for WHOIS idle time
     _source: Source | None = None
