@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from chat.core import events as e
 from chat.core.names import fold
 from chat.dialects.irc.accounts import account_error
-from chat.dialects.irc.numerics import AccountRef, error
+from chat.dialects.irc.numerics import AccountRef, WhoxRef, error
+from chat.dialects.irc.people import who_flags, whox
 from chat.dialects.irc.registration import welcome
 from chat.dialects.irc.services import CHANSERV, NICKSERV, service_notice
 from chat.dialects.irc.syntax import LINE, host, mask, split_utf8
@@ -196,9 +197,11 @@ def _whois(d: IrcDialect, event: e.WhoisReply, is_self: bool) -> bytes:
 
 
 def _who(d: IrcDialect, event: e.WhoReply, is_self: bool) -> bytes:
+    if isinstance(event.ref, WhoxRef):
+        return whox(d, event, event.ref)
     lines = []
     for u in event.users:
-        flags = ("G" if u.away else "H") + _prefix(d, u.op, u.voice)
+        flags = who_flags(d, u)
         lines.append(d.num("352", u.room or "*", u.ident, host(u.host), d.server,
                            u.nick, flags, text=f"0 {u.realname}"))
     lines.append(d.num("315", event.mask, text="End of /WHO list"))
