@@ -157,7 +157,7 @@ def error(d: IrcDialect, event: e.Error, is_self: bool) -> bytes | None:
         return d.server_line(f"NOTICE {d.me} :{event.text}")
     if code == "442" and verb == "PRIVMSG":
         code = "404"  # talking in a room one is not in: "cannot send to channel"
-    if code == "403" and verb == "NAMES" and event.code == "no_such_room":
+    if code == "403" and verb == "NAMES":  # an unknown or invalid name: an empty answer
         return d.num("366", subject, text="End of /NAMES list")
     text = _STANDARD_TEXT.get(event.code, event.text)
     if code in _TEXT_ONLY:

@@ -117,8 +117,8 @@ def _nick(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
 
 
 def _user(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    if len(params) < 4 or not params[0]:
-        return [need_params(d, verb)]
+    if len(params) < 4 or not params[0] or not params[3]:
+        return [need_params(d, verb)]  # an empty user name or real name too
     if d.got_user:
         return [d.num("462", text="You may not reregister")]
     d.ident, d.realname, d.got_user = params[0], params[3], True
