@@ -94,6 +94,7 @@ class Context:
         self.nick_history = NickHistory()  # who went by which nick (WHOWAS)
         self.watchers: dict[str, dict[int, None]] = {}  # folded nick -> who monitors it
         self.max_users = 0  # the most registered users at once (LUSERS)
+        self.counted: tuple[float, int, int] | None = None  # when, invisible, operators
         self.command_counts: Counter[str] = Counter()  # commands handled, by type (STATS m)
         # Tells this process's ids from another's made in the same millisecond; from the start
         # time, so a fake clock gives the same ids every run.

@@ -41,9 +41,11 @@ class User:
 
     @property
     def source(self) -> Source:
-        """Snapshot used as the cause of events; rebuilt only when the nick or account changes."""
+        """Snapshot used as the cause of events; rebuilt only when the nick, account or real
+        name changes (``is not``: a new real name is a new string, and the check stays cheap)."""
         source = self._source
-        if source is None or source.nick != self.nick or source.account != self.account:
+        if (source is None or source.nick != self.nick or source.account != self.account
+                or source.realname is not self.realname):
             source = self._source = Source(self.nick, self.ident or self.nick, self.host,
                                            self.account, self.realname)
         return source

@@ -37,7 +37,6 @@ def set_realname(ctx: Context, fx: Effects, user: User, cmd: c.SetRealname) -> N
         ctx.error(fx, user, "realname_invalid", text)
         return
     user.realname = realname
-    user._source = None  # the snapshot events carry has the real name in it
     event = e.RealnameChanged(*ctx.envelope(None, user.source), realname=realname)
     told = ctx.neighbours(user)
     fx.send(event, told)

@@ -117,7 +117,8 @@ def register(ctx: Context, fx: Effects, user: User, cmd: c.Register) -> None:
         "topic_len": lim.topic_len, "message_len": lim.message_len,
     }
     ctx.reply(fx, user, e.Welcome, nick=user.nick, server=ctx.config.name,
-              motd=ctx.config.motd, limits=limits, started=ctx.started, counts=counts(ctx))
+              motd=ctx.config.motd, limits=limits, started=ctx.started,
+              counts=counts(ctx, registering=True))
     came_online(ctx, fx, user)
     _warn_if_protected(ctx, fx, user)
     if cmd.join_default and ctx.config.default_room:

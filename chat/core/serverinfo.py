@@ -10,14 +10,26 @@ from chat.core.model import User
 HANDLERS = Handlers()
 
 
-def counts(ctx: Context) -> e.UserCounts:
-    """The server's population now. O(users + rooms): asked for by people, not on a hot path."""
+#: Up to this many users, every registration counts invisible users and operators afresh;
+#: beyond it, a registration reuses a count up to a second old, so a burst of thousands of
+#: connections does not scan every user for each one (LUSERS itself always counts afresh).
+FRESH_COUNT_UP_TO = 1000
+
+
+def counts(ctx: Context, registering: bool = False) -> e.UserCounts:
+    """The server's population now (see ``FRESH_COUNT_UP_TO`` for ``registering``)."""
     users = len(ctx.nicks)
-    invisible = sum("i" in u.modes for u in ctx.nicks.values())
-    operators = sum(bool(u.oper) for u in ctx.nicks.values())
-    rooms = sum(bool(room.members) for room in ctx.rooms.values())
+    now = ctx.clock()
+    cached = ctx.counted
+    if registering and users > FRESH_COUNT_UP_TO and cached and now - cached[0] < 1.0:
+        invisible, operators = cached[1], cached[2]
+    else:
+        invisible = sum("i" in u.modes for u in ctx.nicks.values())
+        operators = sum(bool(u.oper) for u in ctx.nicks.values())
+        ctx.counted = (now, invisible, operators)
     return e.UserCounts(users=users, invisible=invisible, operators=operators,
-                        unknown=len(ctx.users) - users, rooms=rooms,
+                        unknown=len(ctx.users) - users,
+                        rooms=len(ctx.rooms) - len(ctx.idle_rooms),  # the idle ones are empty
                         max_users=max(ctx.max_users, users))
 
 

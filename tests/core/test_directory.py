@@ -3,8 +3,11 @@ events every dialect shares (IRC's WHOWAS, MONITOR, SETNAME, LUSERS and STATS re
 
 from __future__ import annotations
 
+import pytest
 from core_helpers import deliveries, events, make_core, only_error, user
 
+from chat.config import ServerConfig
+from chat.core import ChatCore, serverinfo
 from chat.core import commands as c
 from chat.core import events as e
 from chat.core.directory import PastUser
@@ -131,3 +134,26 @@ def test_server_status_counts_users_rooms_operators_and_commands() -> None:
     (reply,) = events(core.handle(1, c.ServerStatus()))
     assert isinstance(reply, e.ServerStatusReply)
     assert (reply.counts.users, reply.counts.max_users) == (1, 2)
+
+
+def test_registrations_in_a_crowd_reuse_a_count_up_to_a_second_old(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(serverinfo, "FRESH_COUNT_UP_TO", 2)
+    now = [1_700_000_000.0]
+    core = ChatCore(ServerConfig(), clock=lambda: now[0])
+    for conn, nick in enumerate(("a", "b", "c"), 1):
+        user(core, conn, nick)
+    core.handle(1, c.Mode("a", "+i"))
+    core.connect(4, "10.0.0.4")
+    (welcome,) = [ev for ev in events(core.handle(4, c.Register("d")))
+                  if isinstance(ev, e.Welcome)]
+    assert welcome.counts is not None
+    assert (welcome.counts.users, welcome.counts.invisible) == (4, 0)  # the count of c's
+    (reply,) = events(core.handle(1, c.ServerStatus()))
+    assert isinstance(reply, e.ServerStatusReply) and reply.counts.invisible == 1  # afresh
+    core.handle(2, c.Mode("b", "+i"))
+    now[0] += 1  # a second on: counted afresh (the last count, LUSERS', was 1)
+    core.connect(5, "10.0.0.5")
+    (welcome,) = [ev for ev in events(core.handle(5, c.Register("e")))
+                  if isinstance(ev, e.Welcome)]
+    assert welcome.counts is not None and welcome.counts.invisible == 2
