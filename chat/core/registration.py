@@ -139,14 +139,17 @@ def _rename(ctx: Context, fx: Effects, user: User, nick: str) -> None:
     recipients = ctx.neighbours(user)
     rooms = tuple(room.name for room in user.rooms.values())
     event = e.NickChanged(*ctx.envelope(None, user.source), new_nick=nick, rooms=rooms)
-    remember_nick(ctx, user)
     old = user.nick
+    other_nick = fold(old) != fold(nick)  # not just another case of the same nick
+    if other_nick:
+        remember_nick(ctx, user)
     del ctx.nicks[fold(old)]
     user.nick = nick
     ctx.nicks[fold(nick)] = user
     fx.send(event, recipients)
-    went_offline(ctx, fx, old)
-    came_online(ctx, fx, user)
+    if other_nick:  # monitors hear nothing of a change of case
+        went_offline(ctx, fx, old)
+        came_online(ctx, fx, user)
 
 
 @HANDLERS.on(c.Quit)

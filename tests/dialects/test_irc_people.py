@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from irc_lines import assert_all_irc, irc_params, irc_verb
 from memnet import CHEAP_HASHES, MemClient, MemoryNet
 
@@ -108,8 +109,15 @@ def test_monitor_tells_when_a_nick_comes_and_goes() -> None:
     assert alice.numeric("731") == ["carol"]
     carol.line("NICK carol")
     assert alice.numeric("730") == ["carol!carol@127.0.0.1"]
-    carol.close()  # the connection drops: offline
-    assert alice.numeric("731") == ["carol"]
+    carol.line("NICK CAROL")  # only the case: monitors hear nothing
+    carol.verb("NICK")
+    alice.sync()
+    assert [irc_verb(x) for x in alice.received].count("730") == 2
+    carol.close()  # the connection drops: offline, as the nick was held
+    assert alice.numeric("731") == ["CAROL"]
+    alice.line("MONITOR + *!carol@127.0.0.1")  # a mask is not a nick: not watched
+    alice.line("MONITOR L")
+    assert alice.numeric("732") == ["carol"]
 
 
 def test_a_full_monitor_list_gets_734_with_the_nicks_left_out() -> None:
@@ -249,3 +257,16 @@ def test_who_shows_operators_with_a_star() -> None:
     assert irc_params(got[0])[6] == "H*"
     got = replies(other, "WHO coolNick %f")
     assert irc_params(got[0])[1:] == ["H*"]
+
+
+@pytest.mark.parametrize("verb", ["WHOWAS", "MONITOR", "SETNAME", "LUSERS", "STATS", "INFO",
+                                  "ADMIN", "WHO"])
+def test_new_commands_with_no_or_odd_params_answer_and_never_crash(verb: str) -> None:
+    net = MemoryNet()
+    alice = net.irc("alice", "#lobby")
+    for params in ("", " #lobby", " , ,, :", " + ,,,", " %", " * %zzz,9999", " x 99999999999",
+                   " :" + "é" * 200):
+        alice.line(verb + params)
+    alice.sync()
+    alice.line("PRIVMSG #lobby :still alive")
+    assert_all_irc(alice.lines)
