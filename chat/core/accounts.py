@@ -16,6 +16,7 @@ from chat.core import events as e
 from chat.core import operators
 from chat.core.context import Context, Effects, Handlers
 from chat.core.model import User
+from chat.core.monitor import tell_watchers
 from chat.core.names import fold, nick_problem
 from chat.core.owners import grant_founder
 
@@ -174,6 +175,10 @@ def authenticated(ctx: Context, user: User, request: e.Authenticate,
 
 
 def _tell_rooms(ctx: Context, fx: Effects, user: User) -> None:
-    others = ctx.neighbours(user)[1:] if user.registered else ()
-    if others:
-        fx.send(e.AccountChanged(*ctx.envelope(None, user.source), account=user.account), others)
+    if not user.registered:
+        return
+    told = ctx.neighbours(user)
+    event = e.AccountChanged(*ctx.envelope(None, user.source), account=user.account)
+    if len(told) > 1:
+        fx.send(event, told[1:])
+    tell_watchers(ctx, fx, user, event, told)

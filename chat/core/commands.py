@@ -323,9 +323,47 @@ class RegisterRoom:
     ref: object = None
 
 
+@dataclass(frozen=True, slots=True)
+class WhoWas:
+    """Who last went by ``nick``: up to ``count`` entries, newest first (0: all kept)."""
+
+    nick: str
+    count: int = 0
+    ref: object = None
+
+
+MonitorAction = Literal["+", "-", "C", "L", "S"]
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    """Change or read one's monitor list (IRCv3 MONITOR): ``+`` add ``nicks`` and hear whether
+    they are online, ``-`` remove them, ``C`` clear, ``L`` list, ``S`` status of every one."""
+
+    action: MonitorAction
+    nicks: tuple[str, ...] = ()
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetRealname:
+    """Change one's real name (IRCv3 SETNAME); people sharing a room are told."""
+
+    realname: str
+    ref: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """Ask for the server's counts (users, rooms, operators), uptime and command counts."""
+
+    ref: object = None
+
+
 Command = (
     Register | ChangeNick | Join | Part | Say | SetTopic | ListRooms | ListMembers | Ping | Pong
     | Quit | Help | Invalid | Kick | Invite | Mode | Away | Whois | Who | Lookup
     | FetchHistory | HistoryTargets | RegisterAccount | Login | Logout | ChangePassword
-    | ScramStep | Oper | Kill | Wallops | ServerBan | RegisterRoom
+    | ScramStep | Oper | Kill | Wallops | ServerBan | RegisterRoom | WhoWas | Monitor
+    | SetRealname | ServerStatus
 )

@@ -6,7 +6,7 @@ are returned by it, so nothing a handler says can leak into the next call's answ
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,6 +14,7 @@ from chat.config import ServerConfig
 from chat.core import events as e
 from chat.core.model import DEFAULT_ROOM_MODES, Room, User
 from chat.core.names import clean_text, fold, room_problem
+from chat.core.nickhistory import NickHistory
 from chat.core.throttle import FailedLogins
 from chat.history.records import event_id
 
@@ -90,6 +91,11 @@ class Context:
         self.failed_logins = FailedLogins()  # per address and per account name
         self.guests = 0  # the last GuestN nick handed out
         self.server_bans: list[e.ServerBanInfo] = []  # server-wide bans (operators set them)
+        self.nick_history = NickHistory()  # who went by which nick (WHOWAS)
+        self.watchers: dict[str, dict[int, None]] = {}  # folded nick -> who monitors it
+        self.max_users = 0  # the most registered users at once (LUSERS)
+        self.counted: tuple[float, int, int] | None = None  # when, invisible, operators
+        self.command_counts: Counter[str] = Counter()  # commands handled, by type (STATS m)
         # Tells this process's ids from another's made in the same millisecond; from the start
         # time, so a fake clock gives the same ids every run.
         self._node = f"{int(self.started * 1000) % 0x10000:04x}"

@@ -19,11 +19,14 @@ from chat.core import (
     messages,
     moderation,
     modes,
+    monitor,
     operators,
     owners,
+    people,
     presence,
     registration,
     rooms,
+    serverinfo,
 )
 from chat.core import commands as c
 from chat.core import events as e
@@ -36,7 +39,8 @@ from chat.history.records import RoomState
 HANDLERS = Handlers.merge(registration.HANDLERS, rooms.HANDLERS, messages.HANDLERS,
                           moderation.HANDLERS, modes.HANDLERS, presence.HANDLERS,
                           history.HANDLERS, accounts.HANDLERS, operators.HANDLERS,
-                          owners.HANDLERS)
+                          owners.HANDLERS, monitor.HANDLERS, people.HANDLERS,
+                          serverinfo.HANDLERS)
 
 #: Commands a connection may send before it has a nick (IRC's SASL logs in before, and logs out
 #: again when a SCRAM client aborts after the server's final message).
@@ -66,6 +70,7 @@ class ChatCore:
         if user is None:  # already gone (a command raced with its own disconnect)
             return []
         fx = Effects(conn, command.ref)
+        self._ctx.command_counts[command.__class__.__name__] += 1
         if not user.registered and not isinstance(command, _BEFORE_REGISTRATION):
             self._ctx.error(fx, user, "not_registered", "Pick a nickname first")
         else:

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 
 from chat.accounts.records import ServerBan as ServerBanInfo
 from chat.core.commands import MessageKind
+
+# Answers to one requester live in replies.py, and events about nick history, monitor lists,
+# real names and server counts in directory.py; re-exported so ``events`` stays the namespace
+# every dialect uses (``e.WhoisReply`` like ``e.Message``).
+from chat.core.directory import *  # noqa: F403
 from chat.core.envelope import Event as Event
 from chat.core.envelope import Source as Source
-
-# Answers to one requester live in replies.py; re-exported so ``events`` stays the namespace
-# every dialect uses (``e.WhoisReply`` like ``e.Message``).
 from chat.core.replies import *  # noqa: F403
 from chat.history.records import Query, RoomState
 

@@ -33,15 +33,19 @@ class User:
     # never set a mode or get an invite, and an empty set costs 216 bytes per connection.
     modes: set[str] | frozenset[str] = frozenset()  # user modes: i (invisible), w (wallops)
     invites: set[str] | frozenset[str] = frozenset()  # folded room names invited to
+    #: Nicks this user monitors (IRCv3 MONITOR): folded -> as given; None until the first.
+    monitoring: dict[str, str] | None = None
     signon: float = 0.0
     last_active: float = 0.0  # last message sent, for WHOIS idle time
     _source: Source | None = None
 
     @property
     def source(self) -> Source:
-        """Snapshot used as the cause of events; rebuilt only when the nick or account changes."""
+        """Snapshot used as the cause of events; rebuilt only when the nick, account or real
+        name changes (``is not``: a new real name is a new string, and the check stays cheap)."""
         source = self._source
-        if source is None or source.nick != self.nick or source.account != self.account:
+        if (source is None or source.nick != self.nick or source.account != self.account
+                or source.realname is not self.realname):
             source = self._source = Source(self.nick, self.ident or self.nick, self.host,
                                            self.account, self.realname)
         return source

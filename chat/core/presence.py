@@ -6,6 +6,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.context import MAX_LOOKUP, Context, Effects, Handlers
 from chat.core.model import Room, User
+from chat.core.monitor import tell_watchers
 from chat.core.names import MAX_MASK, clean_text, fold, mask_match
 
 HANDLERS = Handlers()
@@ -13,12 +14,14 @@ HANDLERS = Handlers()
 MAX_WHO = 200  # entries in one WHO reply for a mask (a room's WHO lists the whole room)
 
 
-def _entry(user: User, room: Room | None = None) -> e.UserEntry:
+def _entry(user: User, room: Room | None = None, now: float = 0.0) -> e.UserEntry:
+    idle = max(0, int(now - user.last_active)) if now else 0
     if room is None:
         return e.UserEntry(user.nick, user.ident, user.host, user.realname, user.away,
-                           account=user.account)
+                           account=user.account, oper=bool(user.oper), idle=idle)
     return e.UserEntry(user.nick, user.ident, user.host, user.realname, user.away, room.name,
-                       user.conn in room.ops, user.conn in room.voiced, user.account)
+                       user.conn in room.ops, user.conn in room.voiced, user.account,
+                       bool(user.oper), idle)
 
 
 @HANDLERS.on(c.Away)
@@ -28,7 +31,9 @@ def away(ctx: Context, fx: Effects, user: User, cmd: c.Away) -> None:
     user.away = text
     event = e.AwayStatus(*ctx.envelope(None, user.source), nick=user.nick, text=text,
                          changed=True)
-    fx.send(event, ctx.neighbours(user))
+    told = ctx.neighbours(user)
+    fx.send(event, told)
+    tell_watchers(ctx, fx, user, event, told)
 
 
 @HANDLERS.on(c.Whois)
@@ -56,10 +61,11 @@ def who(ctx: Context, fx: Effects, user: User, cmd: c.Who) -> None:
         ctx.error(fx, user, "mask_too_long", f"Masks are at most {MAX_MASK} characters", "WHO")
         return
     entries: list[e.UserEntry] = []
+    now = ctx.clock()
     if mask.startswith("#"):
         room = ctx.rooms.get(fold(mask))
         if room is not None:
-            entries = [_entry(u, room) for u in room.members.values()]
+            entries = [_entry(u, room, now) for u in room.members.values()]
     else:
         pattern = mask if mask not in ("", "0") else "*"
         shared = set(ctx.neighbours(user))
@@ -69,7 +75,7 @@ def who(ctx: Context, fx: Effects, user: User, cmd: c.Who) -> None:
             visible = "i" not in peer.modes or peer.conn in shared or fold(pattern) == fold(
                 peer.nick)
             if visible and mask_match(pattern, peer.nick):
-                entries.append(_entry(peer))
+                entries.append(_entry(peer, None, now))
     ctx.reply(fx, user, e.WhoReply, mask=mask or "*", users=tuple(entries))
 
 

@@ -11,8 +11,11 @@ from chat.core import events as e
 from chat.core.context import Context, Effects, Handlers
 from chat.core.model import User
 from chat.core.moderation import server_banned
+from chat.core.monitor import came_online, forget, went_offline
 from chat.core.names import clean_ident, clean_text, fold, nick_problem
+from chat.core.people import remember_nick
 from chat.core.rooms import join
+from chat.core.serverinfo import counts
 
 HANDLERS = Handlers()
 
@@ -107,13 +110,16 @@ def register(ctx: Context, fx: Effects, user: User, cmd: c.Register) -> None:
     user.registered = True
     user.signon = user.last_active = ctx.clock()
     ctx.nicks[fold(cmd.nick)] = user
+    ctx.max_users = max(ctx.max_users, len(ctx.nicks))
     lim = ctx.limits
     limits = {
         "max_line": lim.max_line, "nick_len": lim.nick_len, "room_len": lim.room_len,
         "topic_len": lim.topic_len, "message_len": lim.message_len,
     }
     ctx.reply(fx, user, e.Welcome, nick=user.nick, server=ctx.config.name,
-              motd=ctx.config.motd, limits=limits, started=ctx.started)
+              motd=ctx.config.motd, limits=limits, started=ctx.started,
+              counts=counts(ctx, registering=True))
+    came_online(ctx, fx, user)
     _warn_if_protected(ctx, fx, user)
     if cmd.join_default and ctx.config.default_room:
         join(ctx, fx, user, c.Join(ctx.config.default_room))
@@ -133,10 +139,17 @@ def _rename(ctx: Context, fx: Effects, user: User, nick: str) -> None:
     recipients = ctx.neighbours(user)
     rooms = tuple(room.name for room in user.rooms.values())
     event = e.NickChanged(*ctx.envelope(None, user.source), new_nick=nick, rooms=rooms)
-    del ctx.nicks[fold(user.nick)]
+    old = user.nick
+    other_nick = fold(old) != fold(nick)  # not just another case of the same nick
+    if other_nick:
+        remember_nick(ctx, user)
+    del ctx.nicks[fold(old)]
     user.nick = nick
     ctx.nicks[fold(nick)] = user
     fx.send(event, recipients)
+    if other_nick:  # monitors hear nothing of a change of case
+        went_offline(ctx, fx, old)
+        came_online(ctx, fx, user)
 
 
 @HANDLERS.on(c.Quit)
@@ -160,6 +173,9 @@ def announce_quit(ctx: Context, fx: Effects, user: User, reason: str) -> None:
     for room in list(user.rooms.values()):
         ctx.leave(user, room)
     del ctx.nicks[fold(user.nick)]
+    remember_nick(ctx, user)
+    forget(ctx, user)
+    went_offline(ctx, fx, user.nick)
 
 
 @HANDLERS.on(c.Invalid)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat.core.directory import UserCounts
 from chat.core.envelope import Event
 
 __all__ = [
@@ -24,6 +25,7 @@ class Welcome(Event):
     motd: str
     limits: dict[str, int]
     started: float = 0.0  # when this server started (IRC's 003 says so)
+    counts: UserCounts | None = None  # the server's population (IRC's LUSERS at welcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,8 @@ class UserEntry:
     op: bool = False
     voice: bool = False
     account: str = ""
+    oper: bool = False  # a server operator (WHO's ``*`` flag)
+    idle: int = 0  # seconds since it last said something (WHOX's ``l``)
 
 
 @dataclass(frozen=True, slots=True)

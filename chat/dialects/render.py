@@ -73,6 +73,11 @@ def _(event: e.RoomList) -> str:
 
 
 @describe.register
+def _(event: e.RealnameChanged) -> str:
+    return f"{_who(event)} changed their real name to {event.realname}"
+
+
+@describe.register
 def _(event: e.PongReply) -> str:
     return f"pong {event.token}".rstrip()
 

@@ -215,6 +215,8 @@ _FIELDS: dict[type, Callable[[Any], dict[str, Any]]] = {
     e.Disconnect: lambda ev: {"type": "disconnect", "reason": ev.reason},
     e.AccountStatus: lambda ev: {"type": "account", "account": ev.account or None,
                                  "status": ev.status},
+    e.RealnameChanged: lambda ev: {"type": "realname", "nick": ev.source.nick,
+                                   "realname": ev.realname},
     e.AccountChanged: lambda ev: {"type": "account_notify", "nick": ev.source.nick,
                                   "account": ev.account or None},
     e.OperStatus: lambda ev: {"type": "oper", "name": ev.name},

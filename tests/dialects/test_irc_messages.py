@@ -23,7 +23,7 @@ def test_private_messages_and_notices_across_dialects() -> None:
     ivan.expect("note to self")
 
 
-def test_long_messages_from_other_dialects_are_split_to_fit_512_bytes() -> None:
+def test_long_messages_from_other_dialects_are_split_as_an_irc_client_could_send_them() -> None:
     net = MemoryNet()
     bot = net.bot("bert", "#lobby")
     ivan = net.irc("ivan", "#lobby", caps=("message-tags", "server-time"))
@@ -32,12 +32,34 @@ def test_long_messages_from_other_dialects_are_split_to_fit_512_bytes() -> None:
     got = []
     while " ".join(got) != text:
         line = ivan.verb("PRIVMSG")
-        rest = line.partition(" ")[2]
-        assert len(rest.encode()) + 2 <= 512
+        as_sent = line.partition(" PRIVMSG ")[2]  # without tags and prefix, as a client sends
+        assert len(f"PRIVMSG {as_sent}".encode()) + 2 <= 512
         got.append(irc_params(line)[-1])
     ids = [re.search(r"msgid=([^; ]+)", line).group(1)  # type: ignore[union-attr]
            for line in ivan.received if " PRIVMSG " in line]
     assert len(got) > 3 and len(set(ids)) == len(ids)
+
+
+def test_a_message_that_fit_512_bytes_when_sent_arrives_as_one_line() -> None:
+    net = MemoryNet()
+    alice = net.irc("alice", "#lobby")
+    bob = net.irc("bob", "#lobby")
+    action = net.irc("carol", "#lobby")
+    line = "PRIVMSG #lobby :" + "é" * 200 + "x" * (510 - 16 - 400)
+    assert len(line.encode()) == 510  # the most a client may send, before CR LF
+    alice.line(line)
+    got = bob.verb("PRIVMSG")
+    assert got == ":alice!alice@127.0.0.1 " + line  # whole, past 512 by the prefix
+    assert len(got.encode()) + 2 > 512
+    bob.sync()
+    assert sum(" PRIVMSG " in seen for seen in bob.received) == 1
+    text = "\x01ACTION " + "w" * (510 - 16 - 9) + "\x01"
+    action.line("PRIVMSG #lobby :" + text)
+    assert irc_params(bob.verb("PRIVMSG"))[-1] == text
+    bob.sync("again")
+    assert sum(" PRIVMSG " in seen for seen in bob.received) == 2
+    alice.line("PRIVMSG bob :" + "y" * (510 - 13))
+    assert bob.verb("PRIVMSG").endswith("PRIVMSG bob :" + "y" * 497)
 
 
 def test_ircv3_echo_message_server_time_and_msgid() -> None:

@@ -80,9 +80,9 @@ class HumanDialect(Dialect):
     # -- output --------------------------------------------------------------------------
 
     def encode(self, event: e.Event, cache: dict[Any, bytes | None]) -> bytes | None:
-        if isinstance(event, e.PingRequest | e.AccountChanged):
-            # A person cannot answer a ping (TCP keepalive covers dead peers); who logged in
-            # is shown by /whois, not as noise in every room.
+        if isinstance(event, e.PingRequest | e.AccountChanged | e.RealnameChanged):
+            # A person cannot answer a ping (TCP keepalive covers dead peers); who logged in,
+            # and real names, are shown by /whois, not as noise in every room.
             return None
         current = self.user.current
         key: Any = ("h", current is not None and current.name == event.room)

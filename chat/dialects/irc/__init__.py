@@ -12,8 +12,10 @@ may join, speak, kick, set modes) is the core's. The package is laid out by conc
 - ``history``: CHATHISTORY in, ``chathistory`` batches out (its own ``RENDERERS``);
 - ``accounts``: SASL, REGISTER and NickServ (its own ``RENDERERS``);
 - ``services``: what NickServ and ChanServ share, and ChanServ;
-- ``operators``: OPER, KILL, WALLOPS, KLINE/UNKLINE/STATS k (its own ``COMMANDS`` and
-  ``RENDERERS``);
+- ``operators``: OPER, KILL, WALLOPS, KLINE/UNKLINE and STATS k's answer (its own
+  ``COMMANDS`` and ``RENDERERS``);
+- ``people``: WHO and WHOX, WHOWAS, MONITOR, SETNAME (its own ``COMMANDS`` and ``RENDERERS``);
+- ``server``: LUSERS, STATS, INFO, ADMIN (its own ``COMMANDS`` and ``RENDERERS``);
 - ``dialect``: :class:`IrcDialect`, the per-connection object that ties them together.
 """
 

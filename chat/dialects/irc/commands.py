@@ -2,7 +2,8 @@
 
 A handler turns (verb, params) into core commands, each carrying the verb as ``ref`` so an error
 from the core becomes the numeric this verb expects (see ``numerics``), or into reply lines the
-core has no business with (WHOWAS, MOTD, TIME...).
+core has no business with (MOTD, TIME...). WHO, WHOWAS, MONITOR and SETNAME are in
+``people``; LUSERS, STATS, INFO and ADMIN in ``server``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from chat.dialects.irc.accounts import (
 )
 from chat.dialects.irc.history import chathistory
 from chat.dialects.irc.operators import COMMANDS as OPERATOR_COMMANDS
+from chat.dialects.irc.people import COMMANDS as PEOPLE_COMMANDS
 from chat.dialects.irc.registration import (
     MAX_JOINS,
     MAX_TARGETS,
@@ -34,6 +36,7 @@ from chat.dialects.irc.registration import (
     need_params,
     quit_server,
 )
+from chat.dialects.irc.server import COMMANDS as SERVER_COMMANDS
 from chat.dialects.irc.services import CHANSERV, chanserv, chanserv_verb, is_service
 
 if TYPE_CHECKING:
@@ -139,13 +142,6 @@ def _whois(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     return [c.Whois(nick, ref=verb)]
 
 
-def _whowas(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    if not params:
-        return [need_params(d, verb)]
-    return [d.num("406", params[0], text="There was no such nickname"),
-            d.num("369", params[0], text="End of WHOWAS")]
-
-
 def _lookup(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     if not params:
         return [need_params(d, verb)]
@@ -198,9 +194,7 @@ COMMANDS: dict[str, Handler] = {
     "NAMES": _names,
     "TOPIC": _topic,
     "LIST": _list,
-    "WHO": lambda d, verb, params: [c.Who(params[0] if params else "*", ref=verb)],
     "WHOIS": _whois,
-    "WHOWAS": _whowas,
     "AWAY": lambda d, verb, params: [c.Away(params[0] if params else "", ref=verb)],
     "ISON": _lookup,
     "USERHOST": _lookup,
@@ -213,8 +207,6 @@ COMMANDS: dict[str, Handler] = {
     "TIME": _time,
     "TAGMSG": _ignore,
     "CHATHISTORY": chathistory,
-    "LUSERS": lambda d, verb, params: [
-        d.num("255", text="I have clients and no other servers")],
     "AUTHENTICATE": authenticate,
     "REGISTER": register,
     "VERIFY": verify,
@@ -223,4 +215,6 @@ COMMANDS: dict[str, Handler] = {
     "CS": chanserv_verb,
     "CHANSERV": chanserv_verb,
     **OPERATOR_COMMANDS,
+    **PEOPLE_COMMANDS,  # WHO (and WHOX), WHOWAS, MONITOR, SETNAME
+    **SERVER_COMMANDS,  # LUSERS, STATS, INFO, ADMIN
 }

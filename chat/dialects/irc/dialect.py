@@ -18,15 +18,19 @@ from chat.dialects.irc.commands import COMMANDS
 from chat.dialects.irc.history import RENDERERS as HISTORY_RENDERERS
 from chat.dialects.irc.numerics import numeric
 from chat.dialects.irc.operators import RENDERERS as OPERATOR_RENDERERS
+from chat.dialects.irc.people import RENDERERS as PEOPLE_RENDERERS
 from chat.dialects.irc.registration import BEFORE, OPENING, opens_registration
 from chat.dialects.irc.render import RENDERERS as EVENT_RENDERERS
+from chat.dialects.irc.server import RENDERERS as SERVER_RENDERERS
 from chat.dialects.irc.syntax import LINE, TAGS, clip, mask, parse, text_of, too_long
 from chat.dialects.render import describe
 from chat.dialects.structured import iso_time
 
 #: Event type -> renderer: ``render``'s, ``history``'s for the history events, ``accounts``'
-#: for the account events and ``operators``' for the server-operator events.
-RENDERERS = {**EVENT_RENDERERS, **HISTORY_RENDERERS, **ACCOUNT_RENDERERS, **OPERATOR_RENDERERS}
+#: for the account events, ``operators``' for the server-operator events, ``people``' for
+#: WHOWAS, MONITOR and SETNAME, and ``server``'s for LUSERS, STATS and INFO.
+RENDERERS = {**EVENT_RENDERERS, **HISTORY_RENDERERS, **ACCOUNT_RENDERERS, **OPERATOR_RENDERERS,
+             **PEOPLE_RENDERERS, **SERVER_RENDERERS}
 
 
 class IrcDialect(Dialect):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chat.core import events as e
+from chat.core.monitor import MAX_MONITOR
 from chat.dialects.irc.syntax import clip
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ NUMERICS = {
     "nick_protected": "433",
     "not_oper": "481",
     "oper_failed": "464",
+    "monitor_full": "734",
 }
 #: The text some numerics carry whatever the core said: what IRC clients and their users know
 #: them by (ergo's wording for a reserved nick).
@@ -91,6 +93,17 @@ class AccountRef:
     serial: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class WhoxRef:
+    """The ``ref`` of a WHO sent with ``%<fields>`` (WHOX): the core echoes it on its answer,
+    which then comes as 354 with these fields (``token`` is the client's query type, ``t``);
+    its errors are WHO's."""
+
+    mask: str
+    fields: str
+    token: str
+
+
 #: Core error codes that mean "not a room or conversation you may read":
 #: ``FAIL CHATHISTORY INVALID_TARGET`` (the last two: a nick, when the asker is not logged in or
 #: the nick has no account).
@@ -126,8 +139,14 @@ def error(d: IrcDialect, event: e.Error, is_self: bool) -> bytes | None:
     if isinstance(event.ref, HistoryRef):
         return history_error(d, event, event.ref)
     verb = event.ref if isinstance(event.ref, str) else ""
+    if isinstance(event.ref, WhoxRef):
+        verb = "WHO"
     if verb == "NOTICE":
         return None  # RFC 2812: a NOTICE never causes an automatic reply, errors included
+    if verb == "SETNAME":
+        return fail(d, "SETNAME", "INVALID_REALNAME", text=event.text)
+    if event.code == "monitor_full":  # 734 <nick> <limit> <targets> :text
+        return d.num("734", str(MAX_MONITOR), event.subject, text=event.text)
     code = NUMERICS.get(event.code)
     subject = event.subject or "*"
     if verb == "OPER" and event.code == "login_throttled":
@@ -138,7 +157,7 @@ def error(d: IrcDialect, event: e.Error, is_self: bool) -> bytes | None:
         return d.server_line(f"NOTICE {d.me} :{event.text}")
     if code == "442" and verb == "PRIVMSG":
         code = "404"  # talking in a room one is not in: "cannot send to channel"
-    if code == "403" and verb == "NAMES" and event.code == "no_such_room":
+    if code == "403" and verb == "NAMES":  # an unknown or invalid name: an empty answer
         return d.num("366", subject, text="End of /NAMES list")
     text = _STANDARD_TEXT.get(event.code, event.text)
     if code in _TEXT_ONLY:

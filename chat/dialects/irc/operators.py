@@ -1,4 +1,5 @@
-"""Server operators over IRC: OPER, KILL, WALLOPS, and server bans as KLINE/UNKLINE/STATS k.
+"""Server operators over IRC: OPER, KILL, WALLOPS, and server bans as KLINE/UNKLINE/STATS k
+(``STATS`` itself is read in ``server``, which sends ``STATS k`` here as a ``ServerBan``).
 
 Input handlers turn each verb into the core's command with the verb as ``ref``, so the core's
 errors become the numerics IRC clients expect (see ``numerics``): 481 for anyone not an
@@ -79,15 +80,6 @@ def _unkline(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     return [c.ServerBan(_host_mask(params[0]), remove=True, ref=verb)]
 
 
-def _stats(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    if not params or not params[0]:
-        return [need_params(d, verb)]
-    letter = params[0][0]
-    if letter in "kK":
-        return [c.ServerBan("", ref=verb)]
-    return [d.num("219", letter, text="End of /STATS report")]
-
-
 #: Verb -> handler (merged into ``commands.COMMANDS``).
 COMMANDS: dict[str, Handler] = {
     "OPER": _oper,
@@ -95,7 +87,6 @@ COMMANDS: dict[str, Handler] = {
     "WALLOPS": _wallops,
     "KLINE": _kline,
     "UNKLINE": _unkline,
-    "STATS": _stats,
 }
 
 

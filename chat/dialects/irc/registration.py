@@ -15,9 +15,12 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.history import MAX_PAGE
 from chat.core.modes import MAX_BANS, MAX_MODE_ARGS
+from chat.core.monitor import MAX_MONITOR
+from chat.core.people import REALNAME_LEN
 from chat.dialects.base import Decoded
 from chat.dialects.irc.accounts import MECHANISMS, authenticate, register, sasl_at_cap_end
 from chat.dialects.irc.numerics import AccountRef
+from chat.dialects.irc.server import lusers
 from chat.dialects.irc.syntax import host, parse
 
 if TYPE_CHECKING:
@@ -29,7 +32,8 @@ Handler = Callable[["IrcDialect", str, list[str]], list[Decoded]]
 #: IRCv3 capabilities offered in ``CAP LS``.
 CAPS = ("account-notify", "account-tag", "away-notify", "batch", "draft/account-registration",
         "draft/chathistory", "draft/event-playback", "echo-message", "extended-join",
-        "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names")
+        "extended-monitor", "message-tags", "multi-prefix", "sasl", "server-time", "setname",
+        "userhost-in-names")
 #: Values of capabilities, listed to clients that said ``CAP LS 302``. The account-registration
 #: draft gets none: no ``before-connect`` (REGISTER needs a registered connection), no
 #: ``email-required``, no ``custom-account-name``.
@@ -134,8 +138,8 @@ def _nick(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
 
 
 def _user(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    if len(params) < 4 or not params[0]:
-        return [need_params(d, verb)]
+    if len(params) < 4 or not params[0] or not params[3]:
+        return [need_params(d, verb)]  # an empty user name or real name too
     if d.got_user:
         return [d.num("462", text="You may not reregister")]
     d.ident, d.realname, d.got_user = params[0], params[3], True
@@ -179,6 +183,7 @@ def welcome(d: IrcDialect, event: e.Welcome, is_self: bool) -> bytes:
         d.num("003", text=f"This server was created {created(event.started)}"),
         d.num("004", d.server, f"chat-{__version__}", "iw", "biklmnotv", "bklov"),
         isupport(d),
+        *([lusers(d, event.counts)] if event.counts is not None else []),
         motd(d),
     ]
     return b"".join(lines)
@@ -192,11 +197,13 @@ def isupport(d: IrcDialect) -> bytes:
         *([f"CHANLIMIT=#:{lim.max_rooms_per_user}"] if lim.max_rooms_per_user else []),
         "CHANMODES=b,k,l,imnt", f"CHANNELLEN={lim.room_len}", "CHANTYPES=#",
         f"CHATHISTORY={MAX_PAGE}", f"KICKLEN={lim.reason_len}", f"MAXLIST=b:{MAX_BANS}",
-        f"MODES={MAX_MODE_ARGS}", "MSGREFTYPES=msgid,timestamp",
+        f"MODES={MAX_MODE_ARGS}", f"MONITOR={MAX_MONITOR}", "MSGREFTYPES=msgid,timestamp",
+        f"NAMELEN={REALNAME_LEN}",
         f"NETWORK={d.server}", f"NICKLEN={lim.nick_len}", "PREFIX=(ov)@+",
         f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},KICK:{MAX_TARGETS},"
         f"JOIN:{MAX_JOINS},PART:{MAX_JOINS},NAMES:{MAX_JOINS},WHOIS:1",
         f"TOPICLEN={lim.topic_len}", "USERLEN=16",
+        "WHOX",
     ]
     # At most 13 tokens per 005 line, as clients parse it.
     return b"".join(d.num("005", *tokens[i:i + 13], text="are supported by this server")

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from chat.core import events as e
 from chat.core.names import fold
 from chat.dialects.irc.accounts import account_error
-from chat.dialects.irc.numerics import AccountRef, error
+from chat.dialects.irc.numerics import AccountRef, WhoxRef, error
+from chat.dialects.irc.people import who_flags, whox
 from chat.dialects.irc.registration import welcome
 from chat.dialects.irc.services import CHANSERV, NICKSERV, service_notice
 from chat.dialects.irc.syntax import LINE, host, mask, split_utf8
@@ -36,15 +37,22 @@ def _message(d: IrcDialect, event: e.Message, is_self: bool) -> bytes | None:
 
 def message_lines(d: IrcDialect, event: e.Message, batch: str | None = None,
                   stamp: str = "") -> bytes:
-    """PRIVMSG/NOTICE lines for a message, cut to fit 512 bytes each (ids ``<id>``,
-    ``<id>.1``...); ``batch`` tags them into a batch, ``stamp`` goes in front of the text (a
-    past line's time, for clients without server-time)."""
+    """PRIVMSG/NOTICE lines for a message (ids ``<id>``, ``<id>.1``...); ``batch`` tags them
+    into a batch, ``stamp`` goes in front of the text (a past line's time, for clients without
+    server-time).
+
+    A message is cut only where it would not have fit in the 512 bytes of the line a client
+    sends (``PRIVMSG <target> :<text>``, no prefix): what an IRC client sent arrives whole,
+    as one line, even though the sender's ``nick!user@host`` prefix takes it past 512, as
+    ergo sends it (modern clients read longer lines). Longer text from other dialects is cut
+    into such pieces.
+    """
     assert event.source is not None
     private = event.room is None
     verb = "NOTICE" if event.kind == "notice" else "PRIVMSG"
     target = event.target if private else event.room
     head = f":{mask(event.source)} {verb} {target} :"
-    budget = LINE - 2 - len(head.encode("utf-8"))
+    budget = LINE - 2 - len(f"{verb} {target} :".encode())
     if event.kind == "action":
         budget -= len(_ACTION) + 1
     pieces = split_utf8(stamp + event.text, budget)
@@ -196,9 +204,11 @@ def _whois(d: IrcDialect, event: e.WhoisReply, is_self: bool) -> bytes:
 
 
 def _who(d: IrcDialect, event: e.WhoReply, is_self: bool) -> bytes:
+    if isinstance(event.ref, WhoxRef):
+        return whox(d, event, event.ref)
     lines = []
     for u in event.users:
-        flags = ("G" if u.away else "H") + _prefix(d, u.op, u.voice)
+        flags = who_flags(d, u)
         lines.append(d.num("352", u.room or "*", u.ident, host(u.host), d.server,
                            u.nick, flags, text=f"0 {u.realname}"))
     lines.append(d.num("315", event.mask, text="End of /WHO list"))
