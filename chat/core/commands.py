@@ -71,11 +71,32 @@ class SetTopic:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomFilter:
+    """Conditions a listed room must meet (IRC's ELIST): every one given must hold.
+
+    Member counts are strict bounds; ages are seconds before now (``created_min_age`` 600:
+    created at least ten minutes ago); ``masks`` are globs the name must match (any one),
+    ``not_masks`` globs it must not match.
+    """
+
+    min_members: int | None = None  # more members than this
+    max_members: int | None = None  # fewer members than this
+    created_min_age: float | None = None
+    created_max_age: float | None = None
+    topic_min_age: float | None = None
+    topic_max_age: float | None = None
+    masks: tuple[str, ...] = ()
+    not_masks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ListRooms:
-    """Ask for every room with its member count and topic (only ``names`` when given)."""
+    """Ask for every room with its member count and topic (only ``names`` when given, only
+    those meeting ``where`` when given). Secret rooms are listed only to their members."""
 
     ref: object = None
     names: tuple[str, ...] = ()
+    where: RoomFilter | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,8 @@ class Room:
     key: str = ""  # +k: needed to join
     limit: int = 0  # +l: most members allowed (0: none)
     bans: list[BanInfo] = field(default_factory=list)  # +b masks, in the order set
+    excepts: list[BanInfo] = field(default_factory=list)  # +e: ban exceptions
+    invex: list[BanInfo] = field(default_factory=list)  # +I: may join +i uninvited
     recent: deque[Event] | None = None  # the last lines said, replayed to joiners
     founder: str = ""  # the account that registered the room; it gets +o on every join
     _recipients: tuple[int, ...] | None = None
@@ -97,6 +99,16 @@ class Room:
             chars.append("l")
             args.append(str(self.limit))
         return "+" + "".join(chars), tuple(args)
+
+    @property
+    def visibility(self) -> str:
+        """``secret`` (+s), ``private`` (+p) or ``public``: how the room shows to outsiders."""
+        modes = self.modes
+        return "secret" if "s" in modes else "private" if "p" in modes else "public"
+
+    def hidden_from(self, user: User) -> bool:
+        """True if ``user`` must not see this room in lists (+s or +p, and not a member)."""
+        return ("s" in self.modes or "p" in self.modes) and user.conn not in self.members
 
     def member_list(self) -> tuple[Member, ...]:
         """Members as event values."""

@@ -12,11 +12,21 @@ HANDLERS = Handlers()
 
 
 def banned(user: User, room: Room) -> bool:
-    """True if one of ``room``'s ban masks matches ``user``'s nick!ident@host."""
+    """True if one of ``room``'s ban masks matches ``user``'s nick!ident@host and none of its
+    ban exceptions (+e) does."""
     if not room.bans:
         return False
     hostmask = f"{user.nick}!{user.ident}@{user.host}"
-    return any(mask_match(ban.mask, hostmask) for ban in room.bans)
+    return any(mask_match(ban.mask, hostmask) for ban in room.bans) and not any(
+        mask_match(ex.mask, hostmask) for ex in room.excepts)
+
+
+def invite_excepted(user: User, room: Room) -> bool:
+    """True if one of ``room``'s invite exceptions (+I) lets ``user`` in uninvited."""
+    if not room.invex:
+        return False
+    hostmask = f"{user.nick}!{user.ident}@{user.host}"
+    return any(mask_match(ex.mask, hostmask) for ex in room.invex)
 
 
 def is_op(ctx: Context, fx: Effects, user: User, room: Room) -> bool:

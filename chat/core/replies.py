@@ -40,9 +40,10 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class MemberList(Event):
-    """Everyone in ``room``."""
+    """Everyone in ``room``; ``visibility`` is ``public``, ``secret`` (+s) or ``private`` (+p)."""
 
     members: tuple[Member, ...]
+    visibility: str = "public"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +103,11 @@ class BanInfo:
 
 @dataclass(frozen=True, slots=True)
 class BanList(Event):
-    """The bans of ``room``."""
+    """A mask list of ``room``: ``kind`` ``b`` its bans, ``e`` ban exceptions, ``I`` invite
+    exceptions (masks that may join a ``+i`` room uninvited)."""
 
     bans: tuple[BanInfo, ...]
+    kind: str = "b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,7 @@ class UserEntry:
     op: bool = False
     voice: bool = False
     account: str = ""
+    bot: bool = False  # user mode +B: a program, not a person
 
 
 @dataclass(frozen=True, slots=True)

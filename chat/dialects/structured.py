@@ -206,7 +206,7 @@ _FIELDS: dict[type, Callable[[Any], dict[str, Any]]] = {
     e.ModeInfo: lambda ev: {"type": "modes", "target": ev.target, "modes": ev.modes,
                             "args": list(ev.args),
                             "created": iso_time(ev.created) if ev.created else None},
-    e.BanList: lambda ev: {"type": "bans", "bans": [
+    e.BanList: lambda ev: {"type": "bans", "list": ev.kind, "bans": [
         {"mask": b.mask, "set_by": b.set_by, "set_at": iso_time(b.set_at)} for b in ev.bans]},
     e.AwayStatus: lambda ev: {"type": "away", "nick": ev.nick, "away": ev.text,
                               "changed": ev.changed},

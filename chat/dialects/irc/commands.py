@@ -23,6 +23,7 @@ from chat.dialects.irc.accounts import (
     verify,
 )
 from chat.dialects.irc.history import chathistory
+from chat.dialects.irc.listing import list_rooms
 from chat.dialects.irc.operators import COMMANDS as OPERATOR_COMMANDS
 from chat.dialects.irc.registration import (
     MAX_JOINS,
@@ -127,11 +128,6 @@ def _topic(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     return [c.SetTopic(params[0], params[1][: d.config.limits.topic_len], ref=verb)]
 
 
-def _list(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    names = tuple(n for n in params[0].split(",") if n.startswith("#")) if params else ()
-    return [c.ListRooms(ref=verb, names=names)]
-
-
 def _whois(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     if not params or not params[-1]:
         return [d.num("431", text="No nickname given")]
@@ -197,7 +193,7 @@ COMMANDS: dict[str, Handler] = {
     "NOTICE": _privmsg,
     "NAMES": _names,
     "TOPIC": _topic,
-    "LIST": _list,
+    "LIST": list_rooms,
     "WHO": lambda d, verb, params: [c.Who(params[0] if params else "*", ref=verb)],
     "WHOIS": _whois,
     "WHOWAS": _whowas,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from chat.core import events as e
 from chat.core.names import fold
 from chat.dialects.irc.accounts import account_error
+from chat.dialects.irc.listing import SYMBOL, mask_list
 from chat.dialects.irc.numerics import AccountRef, error
 from chat.dialects.irc.registration import welcome
 from chat.dialects.irc.services import CHANSERV, NICKSERV, service_notice
@@ -143,7 +144,7 @@ def _names(d: IrcDialect, event: e.MemberList, is_self: bool) -> bytes:
     for m in event.members:
         who = f"{m.nick}!{m.ident or m.nick}@{host(m.host)}" if full else m.nick
         names.append(_prefix(d, m.op, m.voice) + who)
-    head = f":{d.server} 353 {d.me} = {event.room} :"
+    head = f":{d.server} 353 {d.me} {SYMBOL.get(event.visibility, '=')} {event.room} :"
     budget = LINE - 2 - len(head.encode("utf-8"))
     out, line = [], ""
     for name in names:
@@ -169,13 +170,6 @@ def _mode_info(d: IrcDialect, event: e.ModeInfo, is_self: bool) -> bytes:
         return d.num("221", event.modes)
     return (d.num("324", event.target, event.modes, *event.args)
             + d.num("329", event.target, str(int(event.created))))
-
-
-def _ban_list(d: IrcDialect, event: e.BanList, is_self: bool) -> bytes:
-    room = event.room or "*"
-    lines = [d.num("367", room, b.mask, b.set_by, str(int(b.set_at))) for b in event.bans]
-    lines.append(d.num("368", room, text="End of channel ban list"))
-    return b"".join(lines)
 
 
 def _whois(d: IrcDialect, event: e.WhoisReply, is_self: bool) -> bytes:
@@ -234,7 +228,7 @@ RENDERERS: dict[type[e.Event], Renderer] = {
     e.MemberList: _names,
     e.RoomList: _room_list,
     e.ModeInfo: _mode_info,
-    e.BanList: _ban_list,
+    e.BanList: mask_list,
     e.WhoisReply: _whois,
     e.WhoReply: _who,
     e.Presence: _presence,
