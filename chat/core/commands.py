@@ -11,7 +11,11 @@ from typing import Literal
 
 from chat.history.records import Direction, Ref
 
-MessageKind = Literal["message", "action", "notice"]
+#: ``ctcp`` is a client-to-client query (its text ``VERSION`` or ``PING 123``, IRC's CTCP) and
+#: ``ctcp_reply`` the answer; both go to one person, and neither is kept in history.
+MessageKind = Literal["message", "action", "notice", "ctcp", "ctcp_reply"]
+#: The kinds that are client-to-client queries and their answers.
+CTCP_KINDS = ("ctcp", "ctcp_reply")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +55,37 @@ class Part:
     ref: object = None
 
 
+#: Who in a room a message is for: everyone (""), its operators (``op``), or its operators
+#: and voiced members (``voice``) — IRC's STATUSMSG, ``PRIVMSG @#room``.
+StatusTarget = Literal["", "op", "voice"]
+
+
 @dataclass(frozen=True, slots=True)
 class Say:
-    """Send text to a room or a nick; ``target`` None means the sender's current room."""
+    """Send text to a room or a nick; ``target`` None means the sender's current room.
+
+    ``status`` narrows a room message to its operators (and voiced members).
+    """
 
     target: str | None
     text: str
     kind: MessageKind = "message"
     ref: object = None
+    status: StatusTarget = ""
+    #: Client-only tags to relay with it (IRC's ``+typing``, ``+draft/reply``): opaque pairs
+    #: the dialect has bounded; only dialects that carry such tags show them.
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SayTags:
+    """Client-only tags with no text (IRC's TAGMSG: typing notifications, reactions) to a room
+    or a nick; relayed like a message, never kept, and shown only by dialects with tags."""
+
+    target: str
+    tags: tuple[tuple[str, str], ...]
+    ref: object = None
+    status: StatusTarget = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,8 +369,8 @@ class RegisterRoom:
 
 
 Command = (
-    Register | ChangeNick | Join | Part | Say | SetTopic | ListRooms | ListMembers | Ping | Pong
-    | Quit | Help | Invalid | Kick | Invite | Mode | Away | Whois | Who | Lookup
+    Register | ChangeNick | Join | Part | Say | SayTags | SetTopic | ListRooms | ListMembers
+    | Ping | Pong | Quit | Help | Invalid | Kick | Invite | Mode | Away | Whois | Who | Lookup
     | FetchHistory | HistoryTargets | RegisterAccount | Login | Logout | ChangePassword
     | ScramStep | Oper | Kill | Wallops | ServerBan | RegisterRoom
 )

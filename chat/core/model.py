@@ -29,6 +29,9 @@ class User:
     authenticating: bool = False  # an account request is with the workers
     grace_until: float = 0.0  # when the grace to log in to a registered nick ends
     oper: str = ""  # the server operator name it logged in as (OPER); empty when none
+    #: Its client cannot answer client-to-client queries (CTCP VERSION, PING) itself, as a
+    #: person on telnet cannot: the server answers for it (the hub sets it from the dialect).
+    ctcp_by_server: bool = False
     # Both start as a shared empty frozenset and become a set on first change: most users
     # never set a mode or get an invite, and an empty set costs 216 bytes per connection.
     modes: set[str] | frozenset[str] = frozenset()  # user modes: i (invisible), w (wallops)
@@ -41,9 +44,10 @@ class User:
     def source(self) -> Source:
         """Snapshot used as the cause of events; rebuilt only when the nick or account changes."""
         source = self._source
-        if source is None or source.nick != self.nick or source.account != self.account:
+        if (source is None or source.nick != self.nick or source.account != self.account
+                or source.bot != ("B" in self.modes)):
             source = self._source = Source(self.nick, self.ident or self.nick, self.host,
-                                           self.account, self.realname)
+                                           self.account, self.realname, "B" in self.modes)
         return source
 
 

@@ -87,6 +87,12 @@ def invite(ctx: Context, fx: Effects, user: User, cmd: c.Invite) -> None:
     guest.invites.add(fold(room.name))
     event = e.Invited(*ctx.envelope(room.name, user.source), target=guest.nick)
     fx.send(event, (user.conn, guest.conn))
+    # Whoever else could have invited (operators of a +i room, else every member) may watch.
+    able = room.ops if "i" in room.modes else room.members
+    witnesses = tuple(conn for conn in room.members if conn in able and conn != user.conn)
+    if witnesses:
+        fx.send(e.Invited(*ctx.envelope(room.name, user.source), target=guest.nick,
+                          witnessed=True), witnesses)
 
 
 def hostmask(user: User) -> str:

@@ -55,6 +55,10 @@ def join(ctx: Context, fx: Effects, user: User, cmd: c.Join) -> None:
     user.rooms[key] = room
     user.current = room
     fx.send(e.Joined(*ctx.envelope(room.name, user.source)), room.recipients)
+    if user.away and len(room.members) > 1:  # the room learns at once that the joiner is away
+        away = e.AwayStatus(*ctx.envelope(room.name, user.source), nick=user.nick,
+                            text=user.away, changed=True, on_join=True)
+        fx.send(away, tuple(conn for conn in room.members if conn != user.conn))
     grant_founder(ctx, fx, user, room)
     if room.topic:
         _send_topic(ctx, fx, user, room)

@@ -60,6 +60,9 @@ class Dialect(ABC):
     #: True when the copy a room message's own sender gets may differ from everyone else's
     #: (IRC without echo-message gets none); the hub then encodes the sender's copy separately.
     own_differs: ClassVar[bool] = False
+    #: False when this dialect's clients cannot answer client-to-client queries (CTCP VERSION,
+    #: PING) themselves, as a person on telnet cannot: the core then answers for them.
+    answers_ctcp: ClassVar[bool] = True
 
     # Slots: one dialect object per connection, and idle connections are counted in thousands.
     __slots__ = ("clock", "config", "user")

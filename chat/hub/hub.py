@@ -301,6 +301,7 @@ class Hub:
         user = self.core.user(session.conn)
         assert user is not None
         self._fanout.break_segment()
+        user.ctcp_by_server = not dialect_cls.answers_ctcp
         if dialect_cls is HttpDialect:
             session.dialect = HttpDialect(self.config, user, self.wallclock, self.status)
         else:

@@ -16,14 +16,13 @@ from chat.core.names import fold
 from chat.dialects.base import Decoded
 from chat.dialects.irc.accounts import (
     authenticate,
-    is_nickserv,
-    nickserv,
     nickserv_verb,
     register,
     verify,
 )
 from chat.dialects.irc.history import chathistory
 from chat.dialects.irc.listing import list_rooms
+from chat.dialects.irc.messaging import privmsg, tagmsg
 from chat.dialects.irc.operators import COMMANDS as OPERATOR_COMMANDS
 from chat.dialects.irc.registration import (
     MAX_JOINS,
@@ -35,7 +34,7 @@ from chat.dialects.irc.registration import (
     need_params,
     quit_server,
 )
-from chat.dialects.irc.services import CHANSERV, chanserv, chanserv_verb, is_service
+from chat.dialects.irc.services import chanserv_verb
 
 if TYPE_CHECKING:
     from chat.dialects.irc.dialect import IrcDialect
@@ -43,10 +42,6 @@ if TYPE_CHECKING:
 
 def _already(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     return [d.num("462", text="You may not reregister")]
-
-
-def _ignore(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    return []  # TAGMSG carries only client tags (typing...), which this server drops
 
 
 def _nick(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
@@ -85,31 +80,6 @@ def _part(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     reason = params[1] if len(params) > 1 else ""
     return [c.Part(room, reason, ref=verb) for room in params[0].split(",")[:MAX_JOINS]
             if room]
-
-
-def _privmsg(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    if not params or not params[0]:
-        return [d.num("411", text=f"No recipient given ({verb})")]
-    if len(params) < 2 or not params[1]:
-        return [d.num("412", text="No text to send")]
-    text = params[1]
-    targets = [target for target in params[0].split(",")[:MAX_TARGETS] if target]
-    if any(is_nickserv(target) for target in targets):
-        # It goes to NickServ and nowhere else, even when other targets are named: it may
-        # hold a password. A NOTICE gets no answer, as ever.
-        return nickserv(d, text) if verb == "PRIVMSG" else []
-    if any(is_service(target, CHANSERV) for target in targets):
-        return chanserv(d, text) if verb == "PRIVMSG" else []  # likewise
-    kind: c.MessageKind = "notice" if verb == "NOTICE" else "message"
-    if text.startswith("\x01"):
-        inner = text.strip("\x01")
-        if inner.upper().startswith("ACTION"):
-            kind, text = "action", inner[7:] or " "
-        else:
-            # Other CTCP (VERSION, PING, DCC) is client-to-client machinery the other
-            # dialects cannot carry; it is dropped, as many networks do.
-            return []
-    return [c.Say(target, text, kind, ref=verb) for target in targets]
 
 
 def _names(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
@@ -189,8 +159,8 @@ COMMANDS: dict[str, Handler] = {
     "QUIT": quit_server,
     "JOIN": _join,
     "PART": _part,
-    "PRIVMSG": _privmsg,
-    "NOTICE": _privmsg,
+    "PRIVMSG": privmsg,
+    "NOTICE": privmsg,
     "NAMES": _names,
     "TOPIC": _topic,
     "LIST": list_rooms,
@@ -207,7 +177,7 @@ COMMANDS: dict[str, Handler] = {
     "VERSION": lambda d, verb, params: [
         d.num("351", f"chat-{__version__}", d.server, text=""), isupport(d)],
     "TIME": _time,
-    "TAGMSG": _ignore,
+    "TAGMSG": tagmsg,
     "CHATHISTORY": chathistory,
     "LUSERS": lambda d, verb, params: [
         d.num("255", text="I have clients and no other servers")],

@@ -16,17 +16,23 @@ from chat.dialects.irc.accounts import RENDERERS as ACCOUNT_RENDERERS
 from chat.dialects.irc.accounts import Sasl
 from chat.dialects.irc.commands import COMMANDS
 from chat.dialects.irc.history import RENDERERS as HISTORY_RENDERERS
+from chat.dialects.irc.messaging import relayed_tags, tag_line
 from chat.dialects.irc.numerics import numeric
 from chat.dialects.irc.operators import RENDERERS as OPERATOR_RENDERERS
 from chat.dialects.irc.registration import BEFORE, OPENING
 from chat.dialects.irc.render import RENDERERS as EVENT_RENDERERS
-from chat.dialects.irc.syntax import LINE, TAGS, clip, mask, parse, text_of, too_long
+from chat.dialects.irc.render import Renderer
+from chat.dialects.irc.syntax import LINE, TAGS, clip, invalid_utf8, mask, parse, too_long
+from chat.dialects.irc.tags import MAX_CLIENT_TAG_DATA, split_tags
 from chat.dialects.render import describe
 from chat.dialects.structured import iso_time
 
 #: Event type -> renderer: ``render``'s, ``history``'s for the history events, ``accounts``'
 #: for the account events and ``operators``' for the server-operator events.
-RENDERERS = {**EVENT_RENDERERS, **HISTORY_RENDERERS, **ACCOUNT_RENDERERS, **OPERATOR_RENDERERS}
+RENDERERS: dict[type[e.Event], Renderer] = {
+    **EVENT_RENDERERS, **HISTORY_RENDERERS, **ACCOUNT_RENDERERS, **OPERATOR_RENDERERS,
+    e.TagMessage: tag_line}
+_NO_TAGS: dict[str, str] = {}  # shared, never written to
 
 
 class IrcDialect(Dialect):
@@ -34,7 +40,8 @@ class IrcDialect(Dialect):
 
     name = "irc"
     __slots__ = ("batches", "cap302", "capkey", "caps", "got_user", "ident", "negotiating",
-                 "pass_login", "realname", "sasl", "serial", "server", "want_nick")
+                 "pass_login", "realname", "received_tags", "sasl", "serial", "server",
+                 "want_nick")
     server: str  # the server's name, the source of its lines
     #: Capabilities this client enabled: a set once a CAP REQ is acked (shared empty before).
     caps: set[str] | frozenset[str]
@@ -50,10 +57,13 @@ class IrcDialect(Dialect):
     sasl: Sasl | None  # the SASL exchange in progress (see ``accounts``)
     serial: int  # SASL exchanges started so far: tells a stale answer from the current one
     pass_login: tuple[str, str] | None  # PASS account:password, to log in with at registration
+    #: The tags of the line being decoded (empty between lines): handlers read client-only
+    #: tags and the label from here.
+    received_tags: dict[str, str]
 
     #: Events sent to many connections: encoded once per (capabilities, is-the-source) variant.
     _SHARED = (e.Message, e.Joined, e.Parted, e.Quitted, e.NickChanged, e.Kicked, e.ModeChanged,
-               e.Invited, e.PingRequest, e.AccountChanged, e.WallopsMessage)
+               e.Invited, e.PingRequest, e.AccountChanged, e.WallopsMessage, e.TagMessage)
 
     own_differs = True  # no copy of one's own message without echo-message
 
@@ -73,6 +83,7 @@ class IrcDialect(Dialect):
         self.sasl = None
         self.serial = 0
         self.pass_login = None
+        self.received_tags = _NO_TAGS
 
     # -- detection and framing ------------------------------------------------------------
 
@@ -133,6 +144,9 @@ class IrcDialect(Dialect):
         source = event.source
         if source is not None and source.account and "account-tag" in self.caps:
             tags.append(f"account={source.account}")
+        relayed = relayed_tags(self, event)
+        if relayed:
+            tags.append(relayed)
         return f"@{';'.join(tags)} " if tags else ""
 
     def line_from(self, event: e.Event, rest: str, msgid: str | None = None,
@@ -147,12 +161,30 @@ class IrcDialect(Dialect):
     def decode(self, line: bytes) -> list[Decoded]:
         if too_long(line):
             return [self.num("417", text="Input line was too long")]
-        text = text_of(line)
-        if unencodable(text):
+        raw_tags = b""
+        if line.startswith(b"@"):
+            raw_tags, _, line = line.partition(b" ")
+            raw_tags = raw_tags[1:]
+            if len(raw_tags) > MAX_CLIENT_TAG_DATA:
+                return [self.num("417", text="Input line was too long")]
+        try:
+            text = line.decode("utf-8")
+            tag_text = raw_tags.decode("utf-8")
+        except UnicodeDecodeError:  # UTF8ONLY: refused, never guessed at
+            return [invalid_utf8(self, line)]
+        if unencodable(text) or unencodable(tag_text):
             return [c.Invalid("bad_encoding", UNENCODABLE_TEXT)]
         verb, params = parse(text)
         if not verb:
             return []
+        self.received_tags = split_tags(tag_text) if tag_text else _NO_TAGS
+        try:
+            out = self._decode(verb, params)
+        finally:
+            self.received_tags = _NO_TAGS
+        return out
+
+    def _decode(self, verb: str, params: list[str]) -> list[Decoded]:
         if not self.user.registered:
             before = BEFORE.get(verb)
             if before is None:

@@ -16,9 +16,10 @@ from chat.dialects.base import Decoded
 if TYPE_CHECKING:
     from chat.dialects.irc.dialect import IrcDialect
 
-#: ISUPPORT tokens for room lists and modes: +e and +I (with their letters) and the LIST
-#: filters understood (C creation time, M mask, N negated mask, T topic time, U user count).
-ISUPPORT = ("ELIST=CMNTU", "EXCEPTS=e", "INVEX=I")
+#: ISUPPORT tokens for room lists and modes: +e and +I (with their letters), the LIST
+#: filters understood (C creation time, M mask, N negated mask, T topic time, U user count),
+#: the bot user mode, STATUSMSG prefixes, and that input must be UTF-8 (else FAIL INVALID_UTF8).
+ISUPPORT = ("BOT=B", "ELIST=CMNTU", "EXCEPTS=e", "INVEX=I", "STATUSMSG=@+", "UTF8ONLY")
 #: How full each list mode may get (each list on its own).
 MAXLIST = f"MAXLIST=b:{MAX_BANS},e:{MAX_BANS},I:{MAX_BANS}"
 #: 353's channel symbol by the room's visibility.

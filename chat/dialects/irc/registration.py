@@ -40,7 +40,7 @@ Handler = Callable[["IrcDialect", str, list[str]], list[Decoded]]
 #: IRCv3 capabilities offered in ``CAP LS``.
 CAPS = ("account-notify", "account-tag", "away-notify", "batch", "draft/account-registration",
         "draft/chathistory", "draft/event-playback", "echo-message", "extended-join",
-        "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names")
+        "invite-notify", "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names")
 #: Values of capabilities, listed to clients that said ``CAP LS 302``. The account-registration
 #: draft gets none: no ``before-connect`` (REGISTER needs a registered connection), no
 #: ``email-required``, no ``custom-account-name``.

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chat.core import events as e
+from chat.core.commands import CTCP_KINDS
 from chat.core.names import fold
 from chat.dialects.irc.accounts import account_error
 from chat.dialects.irc.listing import SYMBOL, mask_list
+from chat.dialects.irc.messaging import STATUS_SIGILS
 from chat.dialects.irc.numerics import AccountRef, error
 from chat.dialects.irc.registration import welcome
 from chat.dialects.irc.services import CHANSERV, NICKSERV, service_notice
@@ -42,17 +44,18 @@ def message_lines(d: IrcDialect, event: e.Message, batch: str | None = None,
     past line's time, for clients without server-time)."""
     assert event.source is not None
     private = event.room is None
-    verb = "NOTICE" if event.kind == "notice" else "PRIVMSG"
-    target = event.target if private else event.room
+    verb = "NOTICE" if event.kind in ("notice", "ctcp_reply") else "PRIVMSG"
+    target = event.target if private else STATUS_SIGILS.get(event.status, "") + (event.room or "")
     head = f":{mask(event.source)} {verb} {target} :"
     budget = LINE - 2 - len(head.encode("utf-8"))
-    if event.kind == "action":
-        budget -= len(_ACTION) + 1
+    wrap = _ACTION if event.kind == "action" else "\x01" if event.kind in CTCP_KINDS else ""
+    if wrap:
+        budget -= len(wrap) + 1
     pieces = split_utf8(stamp + event.text, budget)
     out = []
     for i, piece in enumerate(pieces):
-        if event.kind == "action":
-            piece = f"{_ACTION}{piece}\x01"
+        if wrap:
+            piece = f"{wrap}{piece}\x01"
         msgid = event.id if i == 0 else f"{event.id}.{i}"
         out.append(f"{d.tags(event, msgid, batch)}{head}{piece}\r\n")
     return "".join(out).encode("utf-8")
@@ -115,7 +118,10 @@ def _away_status(d: IrcDialect, event: e.AwayStatus, is_self: bool) -> bytes | N
     return d.line_from(event, f"AWAY :{event.text}" if event.text else "AWAY")
 
 
-def _invited(d: IrcDialect, event: e.Invited, is_self: bool) -> bytes:
+def _invited(d: IrcDialect, event: e.Invited, is_self: bool) -> bytes | None:
+    if event.witnessed:  # someone else's invite, told to the room: IRCv3 invite-notify
+        return d.line_from(event, f"INVITE {event.target} {event.room}") if (
+            "invite-notify" in d.caps) else None
     if is_self:
         return d.num("341", event.target, event.room or "*")
     return d.line_from(event, f"INVITE {event.target} {event.room}")
@@ -183,6 +189,8 @@ def _whois(d: IrcDialect, event: e.WhoisReply, is_self: bool) -> bytes:
         lines.append(d.num("301", u.nick, text=u.away))
     if u.account:
         lines.append(d.num("330", u.nick, u.account, text="is logged in as"))
+    if u.bot:
+        lines.append(d.num("335", u.nick, text="is a bot"))
     lines.append(d.num("317", u.nick, str(event.idle), str(int(event.signon)),
                        text="seconds idle, signon time"))
     lines.append(d.num("318", u.nick, text="End of /WHOIS list"))
@@ -192,7 +200,7 @@ def _whois(d: IrcDialect, event: e.WhoisReply, is_self: bool) -> bytes:
 def _who(d: IrcDialect, event: e.WhoReply, is_self: bool) -> bytes:
     lines = []
     for u in event.users:
-        flags = ("G" if u.away else "H") + _prefix(d, u.op, u.voice)
+        flags = ("G" if u.away else "H") + ("B" if u.bot else "") + _prefix(d, u.op, u.voice)
         lines.append(d.num("352", u.room or "*", u.ident, host(u.host), d.server,
                            u.nick, flags, text=f"0 {u.realname}"))
     lines.append(d.num("315", event.mask, text="End of /WHO list"))
