@@ -16,6 +16,7 @@ from chat.dialects.irc.accounts import RENDERERS as ACCOUNT_RENDERERS
 from chat.dialects.irc.accounts import Sasl
 from chat.dialects.irc.commands import COMMANDS
 from chat.dialects.irc.history import RENDERERS as HISTORY_RENDERERS
+from chat.dialects.irc.labels import label_reply, labelled
 from chat.dialects.irc.messaging import relayed_tags, tag_line
 from chat.dialects.irc.numerics import numeric
 from chat.dialects.irc.operators import RENDERERS as OPERATOR_RENDERERS
@@ -39,9 +40,9 @@ class IrcDialect(Dialect):
     """One IRC client: registration and capabilities here, everything else through the core."""
 
     name = "irc"
-    __slots__ = ("batches", "cap302", "capkey", "caps", "got_user", "ident", "negotiating",
-                 "pass_login", "realname", "received_tags", "sasl", "serial", "server",
-                 "want_nick")
+    __slots__ = ("batches", "cap302", "capkey", "caps", "got_user", "ident", "late_label",
+                 "negotiating", "pass_login", "realname", "received_tags", "sasl", "serial",
+                 "server", "want_nick")
     server: str  # the server's name, the source of its lines
     #: Capabilities this client enabled: a set once a CAP REQ is acked (shared empty before).
     caps: set[str] | frozenset[str]
@@ -60,6 +61,9 @@ class IrcDialect(Dialect):
     #: The tags of the line being decoded (empty between lines): handlers read client-only
     #: tags and the label from here.
     received_tags: dict[str, str]
+    #: (ref, label) of a labelled command answered later (history, passwords): its answer,
+    #: the next event carrying that very ref, gets the label (see ``labels``).
+    late_label: tuple[object, str] | None
 
     #: Events sent to many connections: encoded once per (capabilities, is-the-source) variant.
     _SHARED = (e.Message, e.Joined, e.Parted, e.Quitted, e.NickChanged, e.Kicked, e.ModeChanged,
@@ -84,6 +88,7 @@ class IrcDialect(Dialect):
         self.serial = 0
         self.pass_login = None
         self.received_tags = _NO_TAGS
+        self.late_label = None
 
     # -- detection and framing ------------------------------------------------------------
 
@@ -177,12 +182,13 @@ class IrcDialect(Dialect):
         verb, params = parse(text)
         if not verb:
             return []
-        self.received_tags = split_tags(tag_text) if tag_text else _NO_TAGS
+        tags = self.received_tags = split_tags(tag_text) if tag_text else _NO_TAGS
         try:
             out = self._decode(verb, params)
         finally:
             self.received_tags = _NO_TAGS
-        return out
+        label = tags.get("label")
+        return labelled(self, label, out) if label else out
 
     def _decode(self, verb: str, params: list[str]) -> list[Decoded]:
         if not self.user.registered:
@@ -206,7 +212,12 @@ class IrcDialect(Dialect):
         shared = isinstance(event, self._SHARED) or (
             isinstance(event, e.Topic | e.AwayStatus) and event.changed)
         if not shared:
-            return self._render(event, False)
+            data = self._render(event, False)
+            late = self.late_label
+            if late is not None and event.ref is late[0]:
+                self.late_label = None
+                data = label_reply(self, late[1], data or b"")
+            return data
         is_self = event.source is not None and event.source.nick == self.user.nick
         key = ("irc", self.capkey, is_self)
         if key in cache:

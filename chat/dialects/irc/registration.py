@@ -40,7 +40,8 @@ Handler = Callable[["IrcDialect", str, list[str]], list[Decoded]]
 #: IRCv3 capabilities offered in ``CAP LS``.
 CAPS = ("account-notify", "account-tag", "away-notify", "batch", "draft/account-registration",
         "draft/chathistory", "draft/event-playback", "echo-message", "extended-join",
-        "invite-notify", "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names")
+        "invite-notify", "labeled-response", "message-tags", "multi-prefix", "sasl",
+        "server-time", "userhost-in-names")
 #: Values of capabilities, listed to clients that said ``CAP LS 302``. The account-registration
 #: draft gets none: no ``before-connect`` (REGISTER needs a registered connection), no
 #: ``email-required``, no ``custom-account-name``.
