@@ -32,7 +32,7 @@ def test_welcome_burst_isupport_and_motd(clients: Clients) -> None:
     assert c.numeric("004")[:1] == ["chat.local"]
     isupport = " ".join(c.numeric("005")) + " " + " ".join(c.numeric("005"))
     for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "NICKLEN=30", "CHANNELLEN=50",
-                  "TOPICLEN=390", "PREFIX=(ov)@+", "CHANMODES=b,k,l,imnt"):
+                  "TOPICLEN=390", "PREFIX=(ov)@+", "CHANMODES=beI,k,l,imnpst"):
         assert token in isupport
     c.numeric("375")
     assert c.numeric("372") == ["- Be kind."]

@@ -135,11 +135,13 @@ def test_telnet_sequences_and_invalid_utf8_never_reach_others() -> None:
     assert human.expect("UTF-8") == "! That line was not valid UTF-8; nothing was sent"
     bot.send(b'{"type":"message","to":"#lobby","text":"\xff\xfb\x01"}\n')
     assert bot.expect_json(type="error")["code"] == "bad_encoding"
-    irc.send(b"PRIVMSG #lobby :irc \xff\xfb\x01 bytes\r\n")
-    last = bot.expect_json(type="message", **{"from": "ircer"})
+    irc.send(b"PRIVMSG #lobby :irc \xff\xfb\x01 bytes\r\n")  # UTF8ONLY: refused
+    assert irc.expect("INVALID_UTF8").startswith(":chat.local FAIL PRIVMSG INVALID_UTF8 :")
+    irc.line("PRIVMSG #lobby :fine")
+    bot.expect_json(type="message", text="fine")
     assert [json.loads(x)["text"] for x in bot.received if '"person"' in x and '"message"' in x
             ] == ["onetwothree"]
-    assert "\ufffd" not in last["text"] and "\x01" not in last["text"]
+    assert not any('"ircer"' in x and "bytes" in x for x in bot.received)
     # The person alone is sent telnet's refusal of the option it offered: IAC DONT ECHO.
     refusal = "\ufffd\ufffd\x01"
     assert sum(refusal in line for line in human.received) == 1

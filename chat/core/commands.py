@@ -11,7 +11,11 @@ from typing import Literal
 
 from chat.history.records import Direction, Ref
 
-MessageKind = Literal["message", "action", "notice"]
+#: ``ctcp`` is a client-to-client query (its text ``VERSION`` or ``PING 123``, IRC's CTCP) and
+#: ``ctcp_reply`` the answer; both go to one person, and neither is kept in history.
+MessageKind = Literal["message", "action", "notice", "ctcp", "ctcp_reply"]
+#: The kinds that are client-to-client queries and their answers.
+CTCP_KINDS = ("ctcp", "ctcp_reply")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +58,37 @@ class Part:
     ref: object = None
 
 
+#: Who in a room a message is for: everyone (""), its operators (``op``), or its operators
+#: and voiced members (``voice``) — IRC's STATUSMSG, ``PRIVMSG @#room``.
+StatusTarget = Literal["", "op", "voice"]
+
+
 @dataclass(frozen=True, slots=True)
 class Say:
-    """Send text to a room or a nick; ``target`` None means the sender's current room."""
+    """Send text to a room or a nick; ``target`` None means the sender's current room.
+
+    ``status`` narrows a room message to its operators (and voiced members).
+    """
 
     target: str | None
     text: str
     kind: MessageKind = "message"
     ref: object = None
+    status: StatusTarget = ""
+    #: Client-only tags to relay with it (IRC's ``+typing``, ``+draft/reply``): opaque pairs
+    #: the dialect has bounded; only dialects that carry such tags show them.
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SayTags:
+    """Client-only tags with no text (IRC's TAGMSG: typing notifications, reactions) to a room
+    or a nick; relayed like a message, never kept, and shown only by dialects with tags."""
+
+    target: str
+    tags: tuple[tuple[str, str], ...]
+    ref: object = None
+    status: StatusTarget = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +101,32 @@ class SetTopic:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomFilter:
+    """Conditions a listed room must meet (IRC's ELIST): every one given must hold.
+
+    Member counts are strict bounds; ages are seconds before now (``created_min_age`` 600:
+    created at least ten minutes ago); ``masks`` are globs the name must match (any one),
+    ``not_masks`` globs it must not match.
+    """
+
+    min_members: int | None = None  # more members than this
+    max_members: int | None = None  # fewer members than this
+    created_min_age: float | None = None
+    created_max_age: float | None = None
+    topic_min_age: float | None = None
+    topic_max_age: float | None = None
+    masks: tuple[str, ...] = ()
+    not_masks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ListRooms:
-    """Ask for every room with its member count and topic (only ``names`` when given)."""
+    """Ask for every room with its member count and topic (only ``names`` when given, only
+    those meeting ``where`` when given). Secret rooms are listed only to their members."""
 
     ref: object = None
     names: tuple[str, ...] = ()
+    where: RoomFilter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,8 +409,8 @@ class ServerStatus:
 
 
 Command = (
-    Register | ChangeNick | Join | Part | Say | SetTopic | ListRooms | ListMembers | Ping | Pong
-    | Quit | Help | Invalid | Kick | Invite | Mode | Away | Whois | Who | Lookup
+    Register | ChangeNick | Join | Part | Say | SayTags | SetTopic | ListRooms | ListMembers
+    | Ping | Pong | Quit | Help | Invalid | Kick | Invite | Mode | Away | Whois | Who | Lookup
     | FetchHistory | HistoryTargets | RegisterAccount | Login | Logout | ChangePassword
     | ScramStep | Oper | Kill | Wallops | ServerBan | RegisterRoom | WhoWas | Monitor
     | SetRealname | ServerStatus

@@ -14,6 +14,7 @@ class Source:
     host: str = ""
     account: str = ""  # the account it was logged in to (IRC account-tag, extended-join)
     realname: str = ""
+    bot: bool = False  # user mode +B: a program speaking, not a person
 
 
 @dataclass(frozen=True, slots=True)

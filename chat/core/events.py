@@ -33,6 +33,21 @@ class Message(Event):
     #: For a private message between two logged-in accounts: the key it is kept under in
     #: history (``private_key``); empty otherwise (and for every room message).
     kept_as: str = ""
+    #: A room message for its operators (``op``) or operators and voiced (``voice``) only;
+    #: such a message is not kept in history.
+    status: str = ""
+    #: Client-only tags sent with it (see :class:`chat.core.commands.Say`).
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TagMessage(Event):
+    """Client-only tags without text to a room (``room`` set) or a nick (``target``); only
+    dialects that carry tags show it (IRC's TAGMSG, to clients with ``message-tags``)."""
+
+    target: str
+    tags: tuple[tuple[str, str], ...]
+    status: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +124,14 @@ class Kicked(Event):
 
 @dataclass(frozen=True, slots=True)
 class Invited(Event):
-    """``source`` invited ``target`` (a nick) to ``room``; sent to both."""
+    """``source`` invited ``target`` (a nick) to ``room``; sent to both.
+
+    ``witnessed`` True: the copy told to the room's other members who could have invited too
+    (operators of a ``+i`` room, else everyone), which only IRC's ``invite-notify`` shows.
+    """
 
     target: str
+    witnessed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +175,9 @@ class AwayStatus(Event):
     nick: str
     text: str
     changed: bool = False
+    #: True: not a change, but telling a room that someone who is away just joined it
+    #: (IRC's away-notify wants this); dialects that show changes only may skip it.
+    on_join: bool = False
 
 
 @dataclass(frozen=True, slots=True)

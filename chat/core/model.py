@@ -29,6 +29,9 @@ class User:
     authenticating: bool = False  # an account request is with the workers
     grace_until: float = 0.0  # when the grace to log in to a registered nick ends
     oper: str = ""  # the server operator name it logged in as (OPER); empty when none
+    #: Its client cannot answer client-to-client queries (CTCP VERSION, PING) itself, as a
+    #: person on telnet cannot: the server answers for it (the hub sets it from the dialect).
+    ctcp_by_server: bool = False
     # Both start as a shared empty frozenset and become a set on first change: most users
     # never set a mode or get an invite, and an empty set costs 216 bytes per connection.
     modes: set[str] | frozenset[str] = frozenset()  # user modes: i (invisible), w (wallops)
@@ -45,9 +48,10 @@ class User:
         name changes (``is not``: a new real name is a new string, and the check stays cheap)."""
         source = self._source
         if (source is None or source.nick != self.nick or source.account != self.account
-                or source.realname is not self.realname):
+                or source.realname is not self.realname
+                or source.bot != ("B" in self.modes)):
             source = self._source = Source(self.nick, self.ident or self.nick, self.host,
-                                           self.account, self.realname)
+                                           self.account, self.realname, "B" in self.modes)
         return source
 
 
@@ -67,6 +71,8 @@ class Room:
     key: str = ""  # +k: needed to join
     limit: int = 0  # +l: most members allowed (0: none)
     bans: list[BanInfo] = field(default_factory=list)  # +b masks, in the order set
+    excepts: list[BanInfo] = field(default_factory=list)  # +e: ban exceptions
+    invex: list[BanInfo] = field(default_factory=list)  # +I: may join +i uninvited
     recent: deque[Event] | None = None  # the last lines said, replayed to joiners
     founder: str = ""  # the account that registered the room; it gets +o on every join
     _recipients: tuple[int, ...] | None = None
@@ -101,6 +107,16 @@ class Room:
             chars.append("l")
             args.append(str(self.limit))
         return "+" + "".join(chars), tuple(args)
+
+    @property
+    def visibility(self) -> str:
+        """``secret`` (+s), ``private`` (+p) or ``public``: how the room shows to outsiders."""
+        modes = self.modes
+        return "secret" if "s" in modes else "private" if "p" in modes else "public"
+
+    def hidden_from(self, user: User) -> bool:
+        """True if ``user`` must not see this room in lists (+s or +p, and not a member)."""
+        return ("s" in self.modes or "p" in self.modes) and user.conn not in self.members
 
     def member_list(self) -> tuple[Member, ...]:
         """Members as event values."""

@@ -12,11 +12,21 @@ HANDLERS = Handlers()
 
 
 def banned(user: User, room: Room) -> bool:
-    """True if one of ``room``'s ban masks matches ``user``'s nick!ident@host."""
+    """True if one of ``room``'s ban masks matches ``user``'s nick!ident@host and none of its
+    ban exceptions (+e) does."""
     if not room.bans:
         return False
     hostmask = f"{user.nick}!{user.ident}@{user.host}"
-    return any(mask_match(ban.mask, hostmask) for ban in room.bans)
+    return any(mask_match(ban.mask, hostmask) for ban in room.bans) and not any(
+        mask_match(ex.mask, hostmask) for ex in room.excepts)
+
+
+def invite_excepted(user: User, room: Room) -> bool:
+    """True if one of ``room``'s invite exceptions (+I) lets ``user`` in uninvited."""
+    if not room.invex:
+        return False
+    hostmask = f"{user.nick}!{user.ident}@{user.host}"
+    return any(mask_match(ex.mask, hostmask) for ex in room.invex)
 
 
 def is_op(ctx: Context, fx: Effects, user: User, room: Room) -> bool:
@@ -77,6 +87,12 @@ def invite(ctx: Context, fx: Effects, user: User, cmd: c.Invite) -> None:
     guest.invites.add(fold(room.name))
     event = e.Invited(*ctx.envelope(room.name, user.source), target=guest.nick)
     fx.send(event, (user.conn, guest.conn))
+    # Whoever else could have invited (operators of a +i room, else every member) may watch.
+    able = room.ops if "i" in room.modes else room.members
+    witnesses = tuple(conn for conn in room.members if conn in able and conn != user.conn)
+    if witnesses:
+        fx.send(e.Invited(*ctx.envelope(room.name, user.source), target=guest.nick,
+                          witnessed=True), witnesses)
 
 
 def hostmask(user: User) -> str:

@@ -16,11 +16,15 @@ from chat.core.names import MAX_MASK, clean_text, fold, normalize_mask
 HANDLERS = Handlers()
 
 #: Room modes the core understands, grouped as IRC's CHANMODES advertises them:
-#: lists (b), always with an argument (k), with an argument when set (l), flags (imnt).
-#: o and v (operator, voice) are member statuses and take a nick.
-LIST_MODES, KEY_MODES, LIMIT_MODES, FLAG_MODES, STATUS_MODES = "b", "k", "l", "imnt", "ov"
+#: lists (b bans, e ban exceptions, I invite exceptions), always with an argument (k), with an
+#: argument when set (l), flags (i invite-only, m moderated, n no outside messages, p private,
+#: s secret, t topic lock). o and v (operator, voice) are member statuses and take a nick.
+LIST_MODES, KEY_MODES, LIMIT_MODES, FLAG_MODES, STATUS_MODES = "beI", "k", "l", "imnpst", "ov"
 ROOM_MODES = LIST_MODES + KEY_MODES + LIMIT_MODES + FLAG_MODES + STATUS_MODES
-USER_MODES = "iw"
+#: i invisible, w wallops, B bot (a program: shown in WHO/WHOIS, tagged on its messages).
+USER_MODES = "iwB"
+#: The room attribute holding each list mode's masks.
+MASK_LISTS = {"b": "bans", "e": "excepts", "I": "invex"}
 MAX_MODE_ARGS = 6  # mode changes with an argument per command (IRC MODES=6)
 MAX_BANS = 100
 
@@ -61,7 +65,8 @@ def _parse(ctx: Context, fx: Effects, user: User, room: Room,
     """
     adding, queue, changes = True, list(cmd.args), []
     with_args = 0
-    listed = unknown = False
+    listed: set[str] = set()
+    unknown = False
     for char in cmd.modes:
         if char in "+-":
             adding = char == "+"
@@ -74,9 +79,10 @@ def _parse(ctx: Context, fx: Effects, user: User, room: Room,
         arg = None
         if char in LIST_MODES + KEY_MODES + STATUS_MODES or (char in LIMIT_MODES and adding):
             if not queue:
-                if char in LIST_MODES and not listed:
-                    listed = True
-                    ctx.reply(fx, user, e.BanList, room.name, bans=tuple(room.bans))
+                if char in LIST_MODES and char not in listed:
+                    listed.add(char)
+                    masks = getattr(room, MASK_LISTS[char])
+                    ctx.reply(fx, user, e.BanList, room.name, bans=tuple(masks), kind=char)
                 continue
             arg = queue.pop(0)
             with_args += 1
@@ -129,31 +135,32 @@ def _apply(ctx: Context, fx: Effects, user: User, room: Room,
             return None
         room.limit = min(int(arg), 1_000_000)
         return e.ModeChange(True, char, str(room.limit))
-    return _apply_ban(ctx, fx, user, room, add, arg)
+    return _apply_mask(ctx, fx, user, room, char, add, arg)
 
 
-def _apply_ban(ctx: Context, fx: Effects, user: User, room: Room, add: bool,
-               arg: str) -> e.ModeChange | None:
-    """Add or remove one ban mask (normalised: ``bob`` means ``bob!*@*``)."""
+def _apply_mask(ctx: Context, fx: Effects, user: User, room: Room, char: str, add: bool,
+                arg: str) -> e.ModeChange | None:
+    """Add or remove one mask of a list mode (normalised: ``bob`` means ``bob!*@*``)."""
+    masks: list[e.BanInfo] = getattr(room, MASK_LISTS[char])
     mask = normalize_mask(clean_text(arg).replace(" ", "").lstrip(":"))
-    existing = next((b for b in room.bans if fold(b.mask) == fold(mask)), None)
+    existing = next((b for b in masks if fold(b.mask) == fold(mask)), None)
     if not add:
         if existing is None:
             return None
-        room.bans.remove(existing)
-        return e.ModeChange(False, "b", existing.mask)
+        masks.remove(existing)
+        return e.ModeChange(False, char, existing.mask)
     if existing is not None:
         return None
     if len(mask) > MAX_MASK:
         text = f"Ban masks are at most {MAX_MASK} characters"
         ctx.error(fx, user, "mask_too_long", text, "MODE", room.name)
         return None
-    if len(room.bans) >= MAX_BANS:
-        text = f"The ban list of {room.name} is full ({MAX_BANS})"
-        ctx.error(fx, user, "list_full", text, "b", room.name)
+    if len(masks) >= MAX_BANS:
+        text = f"The +{char} list of {room.name} is full ({MAX_BANS})"
+        ctx.error(fx, user, "list_full", text, char, room.name)
         return None
-    room.bans.append(e.BanInfo(mask, user.nick, ctx.clock()))
-    return e.ModeChange(True, "b", mask)
+    masks.append(e.BanInfo(mask, user.nick, ctx.clock()))
+    return e.ModeChange(True, char, mask)
 
 
 def _user_mode(ctx: Context, fx: Effects, user: User, target: str, cmd: c.Mode) -> None:

@@ -16,8 +16,9 @@ NICK_SPECIAL = "-_[]\\`^{}|"
 _NICK_RE = re.compile(r"[A-Za-z_\[\]\\`^{}|][A-Za-z0-9_\-\[\]\\`^{}|]*\Z")
 _ROOM_RE = re.compile(r"#[A-Za-z0-9_\-.+!@$%&*=~^]+\Z")
 
-# Characters IRC users use for bold/colour/italics/underline/reset/reverse; harmless in text.
-_FORMATTING = {0x02, 0x03, 0x0F, 0x16, 0x1D, 0x1E, 0x1F}
+# Characters IRC users use for bold/colour/hex colour/reset/monospace/reverse/italics/
+# strikethrough/underline; harmless in text (telnet readers get them stripped).
+_FORMATTING = {0x02, 0x03, 0x04, 0x0F, 0x11, 0x16, 0x1D, 0x1E, 0x1F}
 # Every other C0 control, DEL and the C1 block (which includes the 8-bit escape CSI) goes.
 _STRIP: dict[int, str | None] = {
     c: None for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)] if c not in _FORMATTING

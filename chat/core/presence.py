@@ -16,12 +16,13 @@ MAX_WHO = 200  # entries in one WHO reply for a mask (a room's WHO lists the who
 
 def _entry(user: User, room: Room | None = None, now: float = 0.0) -> e.UserEntry:
     idle = max(0, int(now - user.last_active)) if now else 0
+    bot = "B" in user.modes
     if room is None:
         return e.UserEntry(user.nick, user.ident, user.host, user.realname, user.away,
-                           account=user.account, oper=bool(user.oper), idle=idle)
+                           account=user.account, oper=bool(user.oper), idle=idle, bot=bot)
     return e.UserEntry(user.nick, user.ident, user.host, user.realname, user.away, room.name,
                        user.conn in room.ops, user.conn in room.voiced, user.account,
-                       bool(user.oper), idle)
+                       bool(user.oper), idle, bot)
 
 
 @HANDLERS.on(c.Away)
@@ -42,8 +43,9 @@ def whois(ctx: Context, fx: Effects, user: User, cmd: c.Whois) -> None:
     peer = ctx.find_nick(fx, user, cmd.nick)
     if peer is None:
         return
+    # Secret and private rooms are named only to someone in them (or to the user itself).
     rooms = tuple(e.Membership(r.name, peer.conn in r.ops, peer.conn in r.voiced)
-                  for r in peer.rooms.values())
+                  for r in peer.rooms.values() if peer is user or not r.hidden_from(user))
     idle = max(0, int(ctx.clock() - peer.last_active))
     ctx.reply(fx, user, e.WhoisReply, user=_entry(peer), rooms=rooms, server=ctx.config.name,
               idle=idle, signon=peer.signon)
@@ -64,7 +66,7 @@ def who(ctx: Context, fx: Effects, user: User, cmd: c.Who) -> None:
     now = ctx.clock()
     if mask.startswith("#"):
         room = ctx.rooms.get(fold(mask))
-        if room is not None:
+        if room is not None and not room.hidden_from(user):
             entries = [_entry(u, room, now) for u in room.members.values()]
     else:
         pattern = mask if mask not in ("", "0") else "*"

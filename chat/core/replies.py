@@ -42,9 +42,10 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class MemberList(Event):
-    """Everyone in ``room``."""
+    """Everyone in ``room``; ``visibility`` is ``public``, ``secret`` (+s) or ``private`` (+p)."""
 
     members: tuple[Member, ...]
+    visibility: str = "public"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +105,11 @@ class BanInfo:
 
 @dataclass(frozen=True, slots=True)
 class BanList(Event):
-    """The bans of ``room``."""
+    """A mask list of ``room``: ``kind`` ``b`` its bans, ``e`` ban exceptions, ``I`` invite
+    exceptions (masks that may join a ``+i`` room uninvited)."""
 
     bans: tuple[BanInfo, ...]
+    kind: str = "b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,7 @@ class UserEntry:
     account: str = ""
     oper: bool = False  # a server operator (WHO's ``*`` flag)
     idle: int = 0  # seconds since it last said something (WHOX's ``l``)
+    bot: bool = False  # user mode +B: a program, not a person
 
 
 @dataclass(frozen=True, slots=True)

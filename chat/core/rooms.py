@@ -9,8 +9,8 @@ from chat.core import events as e
 from chat.core.context import MAX_LOOKUP, Context, Effects, Handlers
 from chat.core.history import remember, replay, save
 from chat.core.model import Room, User
-from chat.core.moderation import banned, is_op
-from chat.core.names import clean_text, fold, room_problem
+from chat.core.moderation import banned, invite_excepted, is_op
+from chat.core.names import clean_text, fold, mask_match, room_problem
 from chat.core.owners import grant_founder, is_founder
 
 HANDLERS = Handlers()
@@ -60,10 +60,15 @@ def join(ctx: Context, fx: Effects, user: User, cmd: c.Join) -> None:
     user.rooms[key] = room
     user.current = room
     fx.send(e.Joined(*ctx.envelope(room.name, user.source)), room.recipients)
+    if user.away and len(room.members) > 1:  # the room learns at once that the joiner is away
+        away = e.AwayStatus(*ctx.envelope(room.name, user.source), nick=user.nick,
+                            text=user.away, changed=True, on_join=True)
+        fx.send(away, tuple(conn for conn in room.members if conn != user.conn))
     grant_founder(ctx, fx, user, room)
     if room.topic:
         _send_topic(ctx, fx, user, room)
-    ctx.reply(fx, user, e.MemberList, room.name, members=room.member_list())
+    ctx.reply(fx, user, e.MemberList, room.name, members=room.member_list(),
+              visibility=room.visibility)
     replay(ctx, fx, user, room)
 
 
@@ -75,7 +80,7 @@ def _may_join(ctx: Context, fx: Effects, user: User, room: Room, cmd: c.Join) ->
         room.limit and len(room.members) >= room.limit and not invited)
     if banned(user, room):
         code, text = "banned", f"You are banned from {room.name}"
-    elif "i" in room.modes and not invited:
+    elif "i" in room.modes and not invited and not invite_excepted(user, room):
         code, text = "invite_only", f"{room.name} is invite-only; ask an operator to invite you"
     elif room.key and cmd.key != room.key:
         code, text = "bad_key", f"{room.name} needs the right key to join"
@@ -137,24 +142,65 @@ def topic(ctx: Context, fx: Effects, user: User, cmd: c.SetTopic) -> None:
 
 @HANDLERS.on(c.ListRooms)
 def list_rooms(ctx: Context, fx: Effects, user: User, cmd: c.ListRooms) -> None:
-    """Rooms by name with member counts and topics: the ones named, or the first MAX_LIST."""
+    """Rooms by name with member counts and topics: the ones named, or the first MAX_LIST
+    (meeting ``cmd.where``). Secret rooms show only to members; private ones without a topic."""
+    where = cmd.where
     if cmd.names:
         wanted = (ctx.rooms.get(fold(name)) for name in cmd.names[:MAX_LOOKUP])
-        chosen = sorted({id(r): r for r in wanted if r is not None}.values(),
+        chosen = sorted({id(r): r for r in wanted
+                         if r is not None and _listable(ctx, user, r, where)}.values(),
                         key=lambda r: fold(r.name))
     else:
         # Bounded: the first MAX_LIST rooms by name, in O(rooms) without a full sort.
-        chosen = heapq.nsmallest(MAX_LIST, ctx.rooms.values(), key=lambda r: fold(r.name))
-    rooms = tuple(e.RoomInfo(r.name, len(r.members), r.topic) for r in chosen)
+        candidates = (r for r in ctx.rooms.values() if _listable(ctx, user, r, where))
+        chosen = heapq.nsmallest(MAX_LIST, candidates, key=lambda r: fold(r.name))
+    rooms = tuple(e.RoomInfo(r.name, len(r.members),
+                             "" if r.hidden_from(user) else r.topic) for r in chosen)
     ctx.reply(fx, user, e.RoomList, rooms=rooms)
-    if len(ctx.rooms) > MAX_LIST and not cmd.names:
+    if len(ctx.rooms) > MAX_LIST and not cmd.names and len(chosen) >= MAX_LIST:
         text = f"Only the first {MAX_LIST} of {len(ctx.rooms)} rooms were listed"
         ctx.error(fx, user, "too_many_matches", text, "LIST")
 
 
+def _listable(ctx: Context, user: User, room: Room, where: c.RoomFilter | None) -> bool:
+    """Whether ``room`` goes in ``user``'s room list: not secret to it, and meeting ``where``."""
+    if "s" in room.modes and user.conn not in room.members:
+        return False
+    if where is None:
+        return True
+    count, now = len(room.members), ctx.clock()
+    if where.min_members is not None and count <= where.min_members:
+        return False
+    if where.max_members is not None and count >= where.max_members:
+        return False
+    age = now - room.created
+    if where.created_min_age is not None and age < where.created_min_age:
+        return False
+    if where.created_max_age is not None and age > where.created_max_age:
+        return False
+    if where.topic_min_age is not None or where.topic_max_age is not None:
+        if not room.topic_at:
+            return False
+        topic_age = now - room.topic_at
+        if where.topic_min_age is not None and topic_age < where.topic_min_age:
+            return False
+        if where.topic_max_age is not None and topic_age > where.topic_max_age:
+            return False
+    name = room.name
+    if where.masks and not any(mask_match(m, name) for m in where.masks):
+        return False
+    return not any(mask_match(m, name) for m in where.not_masks)
+
+
 @HANDLERS.on(c.ListMembers)
 def list_members(ctx: Context, fx: Effects, user: User, cmd: c.ListMembers) -> None:
-    """Who is in a room (anyone may ask)."""
+    """Who is in a room (anyone may ask, except about a secret or private room it is not in:
+    to an outsider that room does not exist)."""
     room = ctx.find_room(fx, user, cmd.room)
-    if room is not None:
-        ctx.reply(fx, user, e.MemberList, room.name, members=room.member_list())
+    if room is None:
+        return
+    if room.hidden_from(user):
+        ctx.error(fx, user, "no_such_room", f"No room named {room.name}", subject=room.name)
+        return
+    ctx.reply(fx, user, e.MemberList, room.name, members=room.member_list(),
+              visibility=room.visibility)

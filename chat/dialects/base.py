@@ -42,10 +42,23 @@ class Upgrade:
         self.pending = pending
 
 
+class Gather:
+    """What a dialect returns to see, together, every byte its ``items`` make for its own
+    connection before they go out: ``finish`` gets them (b"" when there were none) and returns
+    what is sent instead. IRC's labeled-response wraps a labelled command's replies this way
+    (one line tagged, several in a batch, none answered with ACK)."""
+
+    __slots__ = ("finish", "items")
+
+    def __init__(self, items: list[Decoded], finish: Callable[[bytes], bytes]) -> None:
+        self.items = items
+        self.finish = finish
+
+
 #: What decode() may return: commands for the core, bytes sent straight back to this client
-#: (answers the core has no business with, such as /help text or IRC's CAP replies), or a
-#: :class:`Hangup`, or an :class:`Upgrade`.
-Decoded = Command | bytes | Hangup | Upgrade
+#: (answers the core has no business with, such as /help text or IRC's CAP replies), a
+#: :class:`Hangup`, an :class:`Upgrade`, or a :class:`Gather` around any of those.
+Decoded = Command | bytes | Hangup | Upgrade | Gather
 
 
 class Dialect(ABC):
@@ -60,6 +73,9 @@ class Dialect(ABC):
     #: True when the copy a room message's own sender gets may differ from everyone else's
     #: (IRC without echo-message gets none); the hub then encodes the sender's copy separately.
     own_differs: ClassVar[bool] = False
+    #: False when this dialect's clients cannot answer client-to-client queries (CTCP VERSION,
+    #: PING) themselves, as a person on telnet cannot: the core then answers for them.
+    answers_ctcp: ClassVar[bool] = True
 
     # Slots: one dialect object per connection, and idle connections are counted in thousands.
     __slots__ = ("clock", "config", "user")

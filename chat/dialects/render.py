@@ -127,10 +127,11 @@ def _(event: e.ModeInfo) -> str:
 
 @describe.register
 def _(event: e.BanList) -> str:
+    what = {"e": "ban exceptions", "I": "invite exceptions"}.get(event.kind, "bans")
     if not event.bans:
-        return f"No bans on {event.room}"
+        return f"No {what} on {event.room}"
     bans = ", ".join(f"{b.mask} (by {b.set_by})" for b in event.bans)
-    return f"Bans on {event.room}: {bans}"
+    return f"{what[0].upper()}{what[1:]} on {event.room}: {bans}"
 
 
 @describe.register

@@ -59,8 +59,8 @@ def _hello(o: dict[str, Any], ref: object) -> c.Command:
 
 def _message(o: dict[str, Any], ref: object) -> c.Command:
     kind = _text(o, "kind", required=False, default="message")
-    if kind not in ("message", "action", "notice"):
-        raise _BadRequest("'kind' must be message, action or notice")
+    if kind not in ("message", "action", "notice", "ctcp", "ctcp_reply"):
+        raise _BadRequest("'kind' must be message, action, notice, ctcp or ctcp_reply")
     return c.Say(_text(o, "to"), _text(o, "text"), kind, ref)  # type: ignore[arg-type]
 
 
@@ -185,7 +185,8 @@ def _whois(event: e.WhoisReply) -> dict[str, Any]:
 #: Event type -> the type-specific part of its JSON object (the same registry idiom as every
 #: dialect's input side). Events not listed are notices: their ``text`` says it all.
 _FIELDS: dict[type, Callable[[Any], dict[str, Any]]] = {
-    e.Message: lambda ev: {"type": "message", "to": ev.target, "kind": ev.kind},
+    e.Message: lambda ev: {"type": "message", "to": ev.target, "kind": ev.kind,
+                           **({"status": ev.status} if ev.status else {})},
     e.Joined: lambda ev: {"type": "join"},
     e.Parted: lambda ev: {"type": "part", "reason": ev.reason},
     e.Quitted: lambda ev: {"type": "quit", "reason": ev.reason, "rooms": list(ev.rooms)},
@@ -206,7 +207,7 @@ _FIELDS: dict[type, Callable[[Any], dict[str, Any]]] = {
     e.ModeInfo: lambda ev: {"type": "modes", "target": ev.target, "modes": ev.modes,
                             "args": list(ev.args),
                             "created": iso_time(ev.created) if ev.created else None},
-    e.BanList: lambda ev: {"type": "bans", "bans": [
+    e.BanList: lambda ev: {"type": "bans", "list": ev.kind, "bans": [
         {"mask": b.mask, "set_by": b.set_by, "set_at": iso_time(b.set_at)} for b in ev.bans]},
     e.AwayStatus: lambda ev: {"type": "away", "nick": ev.nick, "away": ev.text,
                               "changed": ev.changed},
@@ -307,6 +308,10 @@ class StructuredDialect(Dialect):
             return [c.Invalid("bad_request", f"{kind}: {exc}", ref)]
 
     def encode(self, event: e.Event, cache: dict[Any, bytes | None]) -> bytes | None:
+        if isinstance(event, e.TagMessage) or (
+                isinstance(event, e.Invited) and event.witnessed) or (
+                isinstance(event, e.AwayStatus) and event.on_join):
+            return None  # IRC's TAGMSG, invite-notify and away-notify-on-join: IRC only
         data = cache.get("json")
         if data is None:
             data = cache["json"] = encode_json_line(event_to_json(event))

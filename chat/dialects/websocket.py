@@ -42,7 +42,7 @@ from websockets.typing import Subprotocol
 from chat.config import ServerConfig
 from chat.core.events import Event
 from chat.core.model import User
-from chat.dialects.base import Decoded, Dialect, Hangup
+from chat.dialects.base import Decoded, Dialect, Gather, Hangup
 from chat.dialects.irc import IrcDialect
 from chat.dialects.structured import StructuredDialect
 
@@ -224,8 +224,13 @@ class WebSocketDialect(Dialect):
         return b"".join(protocol.data_to_send())
 
     def _frame_all(self, items: list[Decoded]) -> list[Decoded]:
-        """The inner dialect's direct replies, framed."""
-        return [self._frame(item) if isinstance(item, bytes) else item for item in items
+        """The inner dialect's direct replies, framed. A :class:`Gather` (IRC's labeled
+        response) is opened up: what it would rewrite are frames by then, so labels are not
+        carried over WebSockets."""
+        flat: list[Decoded] = []
+        for item in items:
+            flat.extend(item.items if isinstance(item, Gather) else (item,))
+        return [self._frame(item) if isinstance(item, bytes) else item for item in flat
                 if not isinstance(item, bytes) or item]
 
     def _frame(self, data: bytes) -> bytes:

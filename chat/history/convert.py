@@ -41,6 +41,8 @@ def records(outputs: Iterable[e.Output], into: Records,
         event = output.event
         if event.__class__ is e.Message:
             room = event.room
+            if event.status:  # for a room's operators only: not history the room may read
+                continue
             if room is not None:  # private messages are kept only for accounts (not yet)
                 source = event.source
                 if source is not None:

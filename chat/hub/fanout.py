@@ -37,7 +37,7 @@ class _Segment:
 class Fanout:
     """Builds one flush's :class:`Output` from writes, deliveries and closes."""
 
-    __slots__ = ("_parts", "_sealed", "_segment", "out", "pacing", "sessions")
+    __slots__ = ("_parts", "_sealed", "_segment", "gathering", "out", "pacing", "sessions")
 
     def __init__(self, sessions: dict[int, Session]) -> None:
         self.sessions = sessions
@@ -46,6 +46,7 @@ class Fanout:
         self.pacing: set[int] = set()  # connections with a paced reply under way
         self._segment: _Segment | None = None  # the last one: only it may take more messages
         self._parts: list[list[bytes]] = []  # every segment's parts lists since take()
+        self.gathering: int | None = None  # a connection whose output is being gathered
 
     # -- building ------------------------------------------------------------------------
 
@@ -80,6 +81,27 @@ class Fanout:
         self.pacing.discard(session.conn)
         self.out.writes.pop(session.conn, None)
         self.out.aborts[session.conn] = reason
+
+    def gather_from(self, conn: int) -> int:
+        """Start gathering what is written for ``conn`` (see ``Hub._gather``): a mark for
+        ``gathered``. No segment is shared across the mark and nothing is paced meanwhile."""
+        self._segment = None
+        self.gathering = conn
+        return len(self.out.writes.get(conn, ()))
+
+    def gathered(self, conn: int, mark: int) -> bytes:
+        """Take back everything written for ``conn`` since ``mark``, as one bytes value."""
+        self._segment = None  # nothing more may join a parts list taken here
+        self.gathering = None
+        chunks = self.out.writes.get(conn)
+        if not chunks or len(chunks) <= mark:
+            return b""
+        taken = chunks[mark:]
+        del chunks[mark:]
+        if not chunks:
+            del self.out.writes[conn]
+        return b"".join(c if c.__class__ is not list else b"".join(c)
+                        for c in taken)
 
     def break_segment(self) -> None:
         """Whatever comes next starts a new segment (the recipients' state may have changed)."""
@@ -127,7 +149,7 @@ class Fanout:
                                   conn)
                     continue
                 if data:
-                    if len(data) > PAGE and len(recipients) == 1:
+                    if len(data) > PAGE and len(recipients) == 1 and conn != self.gathering:
                         self.pace(session, data)
                         continue
                     chunks = writes.get(conn)

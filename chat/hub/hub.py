@@ -14,14 +14,14 @@ from chat.core import ChatCore
 from chat.core import commands as c
 from chat.core import events as e
 from chat.dialects import BY_NAME, HttpDialect, HumanDialect, detect
-from chat.dialects.base import Decoded, Dialect, Hangup, Upgrade
+from chat.dialects.base import Decoded, Dialect, Gather, Hangup, Upgrade
 from chat.history.service import Answer, HistoryService, Recorder
 from chat.hub import ratelimit
 from chat.hub.admission import refusal
 from chat.hub.eventlog import EventLog
 from chat.hub.fanout import Fanout
 from chat.hub.observers import HubObserver
-from chat.hub.output import LOW_WATER, Output
+from chat.hub.output import LOW_WATER, PAGE, Output
 from chat.hub.session import Session
 from chat.hub.status import HubStatus
 from chat.hub.timers import Timer, Timers
@@ -310,6 +310,7 @@ class Hub:
         user = self.core.user(session.conn)
         assert user is not None
         self._fanout.break_segment()
+        user.ctcp_by_server = not dialect_cls.answers_ctcp
         if dialect_cls is HttpDialect:
             session.dialect = HttpDialect(self.config, user, self.wallclock, self.status)
         else:
@@ -359,8 +360,28 @@ class Hub:
                 self._fanout.close(session, item.reason)
             elif isinstance(item, Upgrade):
                 self._upgrade(session, item)
+            elif isinstance(item, Gather):
+                self._gather(session, item)
             else:
                 self._apply(self.core.handle(session.conn, item))
+
+    def _gather(self, session: Session, gather: Gather) -> None:
+        """Run ``gather.items``, then let the dialect rewrite what they made for this one
+        connection (others' copies are untouched). Long answers are paced afterwards, whole."""
+        fanout = self._fanout
+        conn = session.conn
+        mark = fanout.gather_from(conn)
+        try:
+            self._run(session, gather.items)
+        finally:
+            made = fanout.gathered(conn, mark)
+        data = gather.finish(made)
+        if not data:
+            return
+        if len(data) > PAGE and session.closing is None:
+            fanout.pace(session, data)
+        else:
+            fanout.write(conn, data)
 
     def _hold(self, session: Session, lines: list[bytes | LineTooLong]) -> None:
         """Lines that must wait (rate limit, or a paced reply); too many is a flood."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from chat.core import commands as c
 from chat.core import events as e
+from chat.core.commands import CTCP_KINDS
 from chat.core.names import unencodable
 from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
 from chat.dialects.human.commands import (
@@ -24,10 +25,24 @@ from chat.wire.framing import TelnetFilter
 NICK_RULE = r"letters, digits and - _ [ ] \ ` ^ { } |, not starting with a digit or -"
 
 
+def _unshown(event: e.Event) -> bool:
+    """Events meant for other kinds of client: CTCP queries (the server answered them) and
+    their answers, invites told to a room (IRC's invite-notify), and the away status of
+    someone joining (IRC's away-notify)."""
+    if isinstance(event, e.Message):
+        return event.kind in CTCP_KINDS
+    if isinstance(event, e.Invited):
+        return event.witnessed
+    if isinstance(event, e.AwayStatus):
+        return event.on_join
+    return False
+
+
 class HumanDialect(Dialect):
     """telnet/nc users: a greeting, a nickname prompt, slash commands, readable lines."""
 
     name = "human"
+    answers_ctcp = False  # a person typing cannot answer CTCP VERSION/PING: the server does
     __slots__ = ("_line_ends", "_telnet")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -80,9 +95,11 @@ class HumanDialect(Dialect):
     # -- output --------------------------------------------------------------------------
 
     def encode(self, event: e.Event, cache: dict[Any, bytes | None]) -> bytes | None:
-        if isinstance(event, e.PingRequest | e.AccountChanged | e.RealnameChanged):
+        if isinstance(event, e.PingRequest | e.AccountChanged | e.RealnameChanged
+                      | e.TagMessage) or _unshown(event):
             # A person cannot answer a ping (TCP keepalive covers dead peers); who logged in,
-            # and real names, are shown by /whois, not as noise in every room.
+            # and real names, are shown by /whois, not as noise in every room; client-only
+            # tags have no text.
             return None
         current = self.user.current
         key: Any = ("h", current is not None and current.name == event.room)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chat.core import events as e
+from chat.dialects.formatting import strip as strip_formatting
 from chat.dialects.render import describe
 
 if TYPE_CHECKING:
@@ -27,7 +28,9 @@ def stamp_of(ts: float, today: float) -> str:
 
 
 def lines(text: str) -> bytes:
-    """Text as CRLF-terminated lines, as a terminal wants them."""
+    """Text as CRLF-terminated lines, as a terminal wants them, without IRC formatting codes
+    (a terminal would show them as junk and stray colour numbers)."""
+    text = strip_formatting(text)
     return "".join(f"{line}\r\n" for line in text.split("\n")).encode("utf-8", "replace")
 
 
@@ -54,6 +57,8 @@ def _message(d: HumanDialect, event: e.Message, stamp: str, key: Any) -> str:
             return f"{stamp} * {nick} (private) {event.text}"
         return f"{stamp} *{nick}* {event.text}"
     where = "" if key == ("h", True) else f"[{event.room}] "
+    if event.status:  # STATUSMSG: for the room's operators (and voiced members) only
+        where += "(to operators) " if event.status == "op" else "(to operators and voiced) "
     if event.kind == "action":
         return f"{stamp} {where}* {nick} {event.text}"
     if event.kind == "notice":

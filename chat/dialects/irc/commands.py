@@ -17,13 +17,13 @@ from chat.core.names import fold
 from chat.dialects.base import Decoded
 from chat.dialects.irc.accounts import (
     authenticate,
-    is_nickserv,
-    nickserv,
     nickserv_verb,
     register,
     verify,
 )
 from chat.dialects.irc.history import chathistory
+from chat.dialects.irc.listing import list_rooms
+from chat.dialects.irc.messaging import privmsg, tagmsg
 from chat.dialects.irc.operators import COMMANDS as OPERATOR_COMMANDS
 from chat.dialects.irc.people import COMMANDS as PEOPLE_COMMANDS
 from chat.dialects.irc.registration import (
@@ -37,7 +37,7 @@ from chat.dialects.irc.registration import (
     quit_server,
 )
 from chat.dialects.irc.server import COMMANDS as SERVER_COMMANDS
-from chat.dialects.irc.services import CHANSERV, chanserv, chanserv_verb, is_service
+from chat.dialects.irc.services import chanserv_verb
 
 if TYPE_CHECKING:
     from chat.dialects.irc.dialect import IrcDialect
@@ -45,10 +45,6 @@ if TYPE_CHECKING:
 
 def _already(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     return [d.num("462", text="You may not reregister")]
-
-
-def _ignore(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    return []  # TAGMSG carries only client tags (typing...), which this server drops
 
 
 def _nick(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
@@ -89,31 +85,6 @@ def _part(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
             if room]
 
 
-def _privmsg(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    if not params or not params[0]:
-        return [d.num("411", text=f"No recipient given ({verb})")]
-    if len(params) < 2 or not params[1]:
-        return [d.num("412", text="No text to send")]
-    text = params[1]
-    targets = [target for target in params[0].split(",")[:MAX_TARGETS] if target]
-    if any(is_nickserv(target) for target in targets):
-        # It goes to NickServ and nowhere else, even when other targets are named: it may
-        # hold a password. A NOTICE gets no answer, as ever.
-        return nickserv(d, text) if verb == "PRIVMSG" else []
-    if any(is_service(target, CHANSERV) for target in targets):
-        return chanserv(d, text) if verb == "PRIVMSG" else []  # likewise
-    kind: c.MessageKind = "notice" if verb == "NOTICE" else "message"
-    if text.startswith("\x01"):
-        inner = text.strip("\x01")
-        if inner.upper().startswith("ACTION"):
-            kind, text = "action", inner[7:] or " "
-        else:
-            # Other CTCP (VERSION, PING, DCC) is client-to-client machinery the other
-            # dialects cannot carry; it is dropped, as many networks do.
-            return []
-    return [c.Say(target, text, kind, ref=verb) for target in targets]
-
-
 def _names(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     if not params or not params[0]:
         return [d.num("366", "*", text="End of /NAMES list")]
@@ -128,11 +99,6 @@ def _topic(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
         return [c.SetTopic(params[0], None, ref=verb)]
     # IRC servers cut over-long topics to TOPICLEN rather than refuse them.
     return [c.SetTopic(params[0], params[1][: d.config.limits.topic_len], ref=verb)]
-
-
-def _list(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    names = tuple(n for n in params[0].split(",") if n.startswith("#")) if params else ()
-    return [c.ListRooms(ref=verb, names=names)]
 
 
 def _whois(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
@@ -189,11 +155,11 @@ COMMANDS: dict[str, Handler] = {
     "QUIT": quit_server,
     "JOIN": _join,
     "PART": _part,
-    "PRIVMSG": _privmsg,
-    "NOTICE": _privmsg,
+    "PRIVMSG": privmsg,
+    "NOTICE": privmsg,
     "NAMES": _names,
     "TOPIC": _topic,
-    "LIST": _list,
+    "LIST": list_rooms,
     "WHOIS": _whois,
     "AWAY": lambda d, verb, params: [c.Away(params[0] if params else "", ref=verb)],
     "ISON": _lookup,
@@ -205,7 +171,7 @@ COMMANDS: dict[str, Handler] = {
     "VERSION": lambda d, verb, params: [
         d.num("351", f"chat-{__version__}", d.server, text=""), isupport(d)],
     "TIME": _time,
-    "TAGMSG": _ignore,
+    "TAGMSG": tagmsg,
     "CHATHISTORY": chathistory,
     "AUTHENTICATE": authenticate,
     "REGISTER": register,

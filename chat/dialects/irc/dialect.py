@@ -16,29 +16,44 @@ from chat.dialects.irc.accounts import RENDERERS as ACCOUNT_RENDERERS
 from chat.dialects.irc.accounts import Sasl
 from chat.dialects.irc.commands import COMMANDS
 from chat.dialects.irc.history import RENDERERS as HISTORY_RENDERERS
+from chat.dialects.irc.labels import label_reply, labelled
+from chat.dialects.irc.messaging import relayed_tags, tag_line
 from chat.dialects.irc.numerics import numeric
 from chat.dialects.irc.operators import RENDERERS as OPERATOR_RENDERERS
 from chat.dialects.irc.people import RENDERERS as PEOPLE_RENDERERS
 from chat.dialects.irc.registration import BEFORE, OPENING, opens_registration
 from chat.dialects.irc.render import RENDERERS as EVENT_RENDERERS
+from chat.dialects.irc.render import Renderer
 from chat.dialects.irc.server import RENDERERS as SERVER_RENDERERS
-from chat.dialects.irc.syntax import LINE, TAGS, clip, mask, parse, text_of, too_long
+from chat.dialects.irc.syntax import (
+    LINE,
+    TAGS,
+    clip,
+    invalid_utf8,
+    mask,
+    parse,
+    too_long,
+)
+from chat.dialects.irc.tags import MAX_CLIENT_TAG_DATA, split_tags
 from chat.dialects.render import describe
 from chat.dialects.structured import iso_time
 
 #: Event type -> renderer: ``render``'s, ``history``'s for the history events, ``accounts``'
 #: for the account events, ``operators``' for the server-operator events, ``people``' for
 #: WHOWAS, MONITOR and SETNAME, and ``server``'s for LUSERS, STATS and INFO.
-RENDERERS = {**EVENT_RENDERERS, **HISTORY_RENDERERS, **ACCOUNT_RENDERERS, **OPERATOR_RENDERERS,
-             **PEOPLE_RENDERERS, **SERVER_RENDERERS}
+RENDERERS: dict[type[e.Event], Renderer] = {
+    **EVENT_RENDERERS, **HISTORY_RENDERERS, **ACCOUNT_RENDERERS, **OPERATOR_RENDERERS,
+    **PEOPLE_RENDERERS, **SERVER_RENDERERS, e.TagMessage: tag_line}
+_NO_TAGS: dict[str, str] = {}  # shared, never written to
 
 
 class IrcDialect(Dialect):
     """One IRC client: registration and capabilities here, everything else through the core."""
 
     name = "irc"
-    __slots__ = ("batches", "cap302", "capkey", "caps", "got_user", "ident", "negotiating",
-                 "pass_login", "realname", "sasl", "serial", "server", "want_nick")
+    __slots__ = ("batches", "cap302", "capkey", "caps", "got_user", "ident", "late_label",
+                 "negotiating", "pass_login", "realname", "received_tags", "sasl", "serial",
+                 "server", "want_nick")
     server: str  # the server's name, the source of its lines
     #: Capabilities this client enabled: a set once a CAP REQ is acked (shared empty before).
     caps: set[str] | frozenset[str]
@@ -54,10 +69,16 @@ class IrcDialect(Dialect):
     sasl: Sasl | None  # the SASL exchange in progress (see ``accounts``)
     serial: int  # SASL exchanges started so far: tells a stale answer from the current one
     pass_login: tuple[str, str] | None  # PASS account:password, to log in with at registration
+    #: The tags of the line being decoded (empty between lines): handlers read client-only
+    #: tags and the label from here.
+    received_tags: dict[str, str]
+    #: (ref, label) of a labelled command answered later (history, passwords): its answer,
+    #: the next event carrying that very ref, gets the label (see ``labels``).
+    late_label: tuple[object, str] | None
 
     #: Events sent to many connections: encoded once per (capabilities, is-the-source) variant.
     _SHARED = (e.Message, e.Joined, e.Parted, e.Quitted, e.NickChanged, e.Kicked, e.ModeChanged,
-               e.Invited, e.PingRequest, e.AccountChanged, e.WallopsMessage)
+               e.Invited, e.PingRequest, e.AccountChanged, e.WallopsMessage, e.TagMessage)
 
     own_differs = True  # no copy of one's own message without echo-message
 
@@ -77,6 +98,8 @@ class IrcDialect(Dialect):
         self.sasl = None
         self.serial = 0
         self.pass_login = None
+        self.received_tags = _NO_TAGS
+        self.late_label = None
 
     # -- detection and framing ------------------------------------------------------------
 
@@ -84,7 +107,7 @@ class IrcDialect(Dialect):
     def sniff(cls, first_line: bytes) -> bool:
         words = first_line.split(None, 1)
         return bool(words) and words[0].upper() in OPENING and opens_registration(
-            text_of(first_line))
+            first_line.decode("utf-8", "replace"))
 
     def after_greeting(self) -> list[Decoded]:
         # A person at the nickname prompt who typed "NICK alice" reads this line too.
@@ -144,6 +167,9 @@ class IrcDialect(Dialect):
         source = event.source
         if source is not None and source.account and "account-tag" in self.caps:
             tags.append(f"account={source.account}")
+        relayed = relayed_tags(self, event)
+        if relayed:
+            tags.append(relayed)
         return f"@{';'.join(tags)} " if tags else ""
 
     def line_from(self, event: e.Event, rest: str, msgid: str | None = None,
@@ -158,12 +184,31 @@ class IrcDialect(Dialect):
     def decode(self, line: bytes) -> list[Decoded]:
         if too_long(line):
             return [self.num("417", text="Input line was too long")]
-        text = text_of(line)
-        if unencodable(text):
+        raw_tags = b""
+        if line.startswith(b"@"):
+            raw_tags, _, line = line.partition(b" ")
+            raw_tags = raw_tags[1:]
+            if len(raw_tags) > MAX_CLIENT_TAG_DATA:
+                return [self.num("417", text="Input line was too long")]
+        try:
+            text = line.decode("utf-8")
+            tag_text = raw_tags.decode("utf-8")
+        except UnicodeDecodeError:  # UTF8ONLY: refused, never guessed at
+            return [invalid_utf8(self, line)]
+        if unencodable(text) or unencodable(tag_text):
             return [c.Invalid("bad_encoding", UNENCODABLE_TEXT)]
         verb, params = parse(text)
         if not verb:
             return []
+        tags = self.received_tags = split_tags(tag_text) if tag_text else _NO_TAGS
+        try:
+            out = self._decode(verb, params)
+        finally:
+            self.received_tags = _NO_TAGS
+        label = tags.get("label")
+        return labelled(self, label, out) if label else out
+
+    def _decode(self, verb: str, params: list[str]) -> list[Decoded]:
         if not self.user.registered:
             before = BEFORE.get(verb)
             if before is None:
@@ -185,7 +230,12 @@ class IrcDialect(Dialect):
         shared = isinstance(event, self._SHARED) or (
             isinstance(event, e.Topic | e.AwayStatus) and event.changed)
         if not shared:
-            return self._render(event, False)
+            data = self._render(event, False)
+            late = self.late_label
+            if late is not None and event.ref is late[0]:
+                self.late_label = None
+                data = label_reply(self, late[1], data or b"")
+            return data
         is_self = event.source is not None and event.source.nick == self.user.nick
         key = ("irc", self.capkey, is_self)
         if key in cache:

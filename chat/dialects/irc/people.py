@@ -97,12 +97,12 @@ COMMANDS: dict[str, Handler] = {
 # -- output ------------------------------------------------------------------------------
 
 def who_flags(d: IrcDialect, u: e.UserEntry) -> str:
-    """WHO's flags: H (here) or G (gone, away), ``*`` for a server operator, then the room
-    prefix (all of them with ``multi-prefix``)."""
+    """WHO's flags: H (here) or G (gone, away), ``B`` for a bot, ``*`` for a server operator,
+    then the room prefix (all of them with ``multi-prefix``)."""
     prefix = ("@" if u.op else "") + ("+" if u.voice else "")
     if "multi-prefix" not in d.caps:
         prefix = prefix[:1]
-    return ("G" if u.away else "H") + ("*" if u.oper else "") + prefix
+    return ("G" if u.away else "H") + ("B" if u.bot else "") + ("*" if u.oper else "") + prefix
 
 
 def whox(d: IrcDialect, event: e.WhoReply, ref: WhoxRef) -> bytes:

@@ -14,11 +14,22 @@ from chat import __version__
 from chat.core import commands as c
 from chat.core import events as e
 from chat.core.history import MAX_PAGE
-from chat.core.modes import MAX_BANS, MAX_MODE_ARGS
+from chat.core.modes import (
+    FLAG_MODES,
+    KEY_MODES,
+    LIMIT_MODES,
+    LIST_MODES,
+    MAX_MODE_ARGS,
+    ROOM_MODES,
+    STATUS_MODES,
+    USER_MODES,
+)
 from chat.core.monitor import MAX_MONITOR
 from chat.core.people import REALNAME_LEN
 from chat.dialects.base import Decoded
 from chat.dialects.irc.accounts import MECHANISMS, authenticate, register, sasl_at_cap_end
+from chat.dialects.irc.listing import ISUPPORT as FEATURE_TOKENS
+from chat.dialects.irc.listing import MAXLIST
 from chat.dialects.irc.numerics import AccountRef
 from chat.dialects.irc.server import lusers
 from chat.dialects.irc.syntax import host, parse
@@ -32,8 +43,8 @@ Handler = Callable[["IrcDialect", str, list[str]], list[Decoded]]
 #: IRCv3 capabilities offered in ``CAP LS``.
 CAPS = ("account-notify", "account-tag", "away-notify", "batch", "draft/account-registration",
         "draft/chathistory", "draft/event-playback", "echo-message", "extended-join",
-        "extended-monitor", "message-tags", "multi-prefix", "sasl", "server-time", "setname",
-        "userhost-in-names")
+        "extended-monitor", "invite-notify", "labeled-response", "message-tags",
+        "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names")
 #: Values of capabilities, listed to clients that said ``CAP LS 302``. The account-registration
 #: draft gets none: no ``before-connect`` (REGISTER needs a registered connection), no
 #: ``email-required``, no ``custom-account-name``.
@@ -181,7 +192,8 @@ def welcome(d: IrcDialect, event: e.Welcome, is_self: bool) -> bytes:
         d.num("001", text=f"Welcome to the {d.server} IRC network, {who}"),
         d.num("002", text=f"Your host is {d.server}, running chat-{__version__}"),
         d.num("003", text=f"This server was created {created(event.started)}"),
-        d.num("004", d.server, f"chat-{__version__}", "iw", "biklmnotv", "bklov"),
+        d.num("004", d.server, f"chat-{__version__}", USER_MODES + "o", "".join(sorted(ROOM_MODES)),
+              "".join(sorted(LIST_MODES + KEY_MODES + LIMIT_MODES + STATUS_MODES))),
         isupport(d),
         *([lusers(d, event.counts)] if event.counts is not None else []),
         motd(d),
@@ -195,8 +207,9 @@ def isupport(d: IrcDialect) -> bytes:
     tokens = [
         f"AWAYLEN={lim.reason_len}", "CASEMAPPING=ascii",
         *([f"CHANLIMIT=#:{lim.max_rooms_per_user}"] if lim.max_rooms_per_user else []),
-        "CHANMODES=b,k,l,imnt", f"CHANNELLEN={lim.room_len}", "CHANTYPES=#",
-        f"CHATHISTORY={MAX_PAGE}", f"KICKLEN={lim.reason_len}", f"MAXLIST=b:{MAX_BANS}",
+        f"CHANMODES={LIST_MODES},{KEY_MODES},{LIMIT_MODES},{FLAG_MODES}",
+        f"CHANNELLEN={lim.room_len}", "CHANTYPES=#",
+        f"CHATHISTORY={MAX_PAGE}", f"KICKLEN={lim.reason_len}", MAXLIST,
         f"MODES={MAX_MODE_ARGS}", f"MONITOR={MAX_MONITOR}", "MSGREFTYPES=msgid,timestamp",
         f"NAMELEN={REALNAME_LEN}",
         f"NETWORK={d.server}", f"NICKLEN={lim.nick_len}", "PREFIX=(ov)@+",
@@ -204,6 +217,7 @@ def isupport(d: IrcDialect) -> bytes:
         f"JOIN:{MAX_JOINS},PART:{MAX_JOINS},NAMES:{MAX_JOINS},WHOIS:1",
         f"TOPICLEN={lim.topic_len}", "USERLEN=16",
         "WHOX",
+        *FEATURE_TOKENS,
     ]
     # At most 13 tokens per 005 line, as clients parse it.
     return b"".join(d.num("005", *tokens[i:i + 13], text="are supported by this server")

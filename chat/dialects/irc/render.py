@@ -11,8 +11,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chat.core import events as e
+from chat.core.commands import CTCP_KINDS
 from chat.core.names import fold
 from chat.dialects.irc.accounts import account_error
+from chat.dialects.irc.listing import SYMBOL, mask_list
+from chat.dialects.irc.messaging import STATUS_SIGILS
 from chat.dialects.irc.numerics import AccountRef, WhoxRef, error
 from chat.dialects.irc.people import who_flags, whox
 from chat.dialects.irc.registration import welcome
@@ -49,17 +52,18 @@ def message_lines(d: IrcDialect, event: e.Message, batch: str | None = None,
     """
     assert event.source is not None
     private = event.room is None
-    verb = "NOTICE" if event.kind == "notice" else "PRIVMSG"
-    target = event.target if private else event.room
+    verb = "NOTICE" if event.kind in ("notice", "ctcp_reply") else "PRIVMSG"
+    target = event.target if private else STATUS_SIGILS.get(event.status, "") + (event.room or "")
     head = f":{mask(event.source)} {verb} {target} :"
     budget = LINE - 2 - len(f"{verb} {target} :".encode())
-    if event.kind == "action":
-        budget -= len(_ACTION) + 1
+    wrap = _ACTION if event.kind == "action" else "\x01" if event.kind in CTCP_KINDS else ""
+    if wrap:
+        budget -= len(wrap) + 1
     pieces = split_utf8(stamp + event.text, budget)
     out = []
     for i, piece in enumerate(pieces):
-        if event.kind == "action":
-            piece = f"{_ACTION}{piece}\x01"
+        if wrap:
+            piece = f"{wrap}{piece}\x01"
         msgid = event.id if i == 0 else f"{event.id}.{i}"
         out.append(f"{d.tags(event, msgid, batch)}{head}{piece}\r\n")
     return "".join(out).encode("utf-8")
@@ -122,7 +126,10 @@ def _away_status(d: IrcDialect, event: e.AwayStatus, is_self: bool) -> bytes | N
     return d.line_from(event, f"AWAY :{event.text}" if event.text else "AWAY")
 
 
-def _invited(d: IrcDialect, event: e.Invited, is_self: bool) -> bytes:
+def _invited(d: IrcDialect, event: e.Invited, is_self: bool) -> bytes | None:
+    if event.witnessed:  # someone else's invite, told to the room: IRCv3 invite-notify
+        return d.line_from(event, f"INVITE {event.target} {event.room}") if (
+            "invite-notify" in d.caps) else None
     if is_self:
         return d.num("341", event.target, event.room or "*")
     return d.line_from(event, f"INVITE {event.target} {event.room}")
@@ -151,7 +158,7 @@ def _names(d: IrcDialect, event: e.MemberList, is_self: bool) -> bytes:
     for m in event.members:
         who = f"{m.nick}!{m.ident or m.nick}@{host(m.host)}" if full else m.nick
         names.append(_prefix(d, m.op, m.voice) + who)
-    head = f":{d.server} 353 {d.me} = {event.room} :"
+    head = f":{d.server} 353 {d.me} {SYMBOL.get(event.visibility, '=')} {event.room} :"
     budget = LINE - 2 - len(head.encode("utf-8"))
     out, line = [], ""
     for name in names:
@@ -179,13 +186,6 @@ def _mode_info(d: IrcDialect, event: e.ModeInfo, is_self: bool) -> bytes:
             + d.num("329", event.target, str(int(event.created))))
 
 
-def _ban_list(d: IrcDialect, event: e.BanList, is_self: bool) -> bytes:
-    room = event.room or "*"
-    lines = [d.num("367", room, b.mask, b.set_by, str(int(b.set_at))) for b in event.bans]
-    lines.append(d.num("368", room, text="End of channel ban list"))
-    return b"".join(lines)
-
-
 def _whois(d: IrcDialect, event: e.WhoisReply, is_self: bool) -> bytes:
     u = event.user
     lines = [d.num("311", u.nick, u.ident, host(u.host), "*", text=u.realname)]
@@ -197,6 +197,8 @@ def _whois(d: IrcDialect, event: e.WhoisReply, is_self: bool) -> bytes:
         lines.append(d.num("301", u.nick, text=u.away))
     if u.account:
         lines.append(d.num("330", u.nick, u.account, text="is logged in as"))
+    if u.bot:
+        lines.append(d.num("335", u.nick, text="is a bot"))
     lines.append(d.num("317", u.nick, str(event.idle), str(int(event.signon)),
                        text="seconds idle, signon time"))
     lines.append(d.num("318", u.nick, text="End of /WHOIS list"))
@@ -244,7 +246,7 @@ RENDERERS: dict[type[e.Event], Renderer] = {
     e.MemberList: _names,
     e.RoomList: _room_list,
     e.ModeInfo: _mode_info,
-    e.BanList: _ban_list,
+    e.BanList: mask_list,
     e.WhoisReply: _whois,
     e.WhoReply: _who,
     e.Presence: _presence,

@@ -5,7 +5,12 @@ Pure functions over text and bytes; nothing here knows about connections or the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chat.core import events as e
+
+if TYPE_CHECKING:
+    from chat.dialects.irc.dialect import IrcDialect
 
 LINE = 512  # bytes per line, CRLF included, tags excluded
 TAGS = 8191  # bytes of tags in front of a line, as message-tags allows
@@ -41,14 +46,19 @@ def too_long(line: bytes) -> bool:
     return len(line) > LINE - 2
 
 
-def text_of(line: bytes) -> str:
-    """A received line as text, its tags dropped: UTF-8, or Latin-1 for legacy clients."""
-    if line.startswith(b"@"):
+def verb_of(line: bytes) -> str:
+    """The verb of a received line that may not even be text (its prefix skipped), or ``*``
+    when it is not a plain word."""
+    if line.startswith(b":"):
         line = line.partition(b" ")[2]
-    try:
-        return line.decode("utf-8")
-    except UnicodeDecodeError:
-        return line.decode("latin-1")  # old clients in legacy encodings: don't lose them
+    word = line.lstrip(b" ").split(b" ", 1)[0]
+    return word.decode("ascii").upper() if word.isalpha() and word.isascii() else "*"
+
+
+def invalid_utf8(d: IrcDialect, line: bytes) -> bytes:
+    """The UTF8ONLY refusal of a line that is not UTF-8: ``FAIL <verb> INVALID_UTF8``."""
+    return d.server_line(f"FAIL {verb_of(line)} INVALID_UTF8 :Message rejected, your IRC "
+                         "software MUST use UTF-8 encoding on this network")
 
 
 def split_utf8(text: str, budget: int) -> list[str]:
