@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from support import TEST_LIMITS, WAIT, LineClient, say_hello
+from test_tls import Certs
 
 from chat.config import Listener, ServerConfig
 from chat.engines import BackgroundServer, serve_in_background
@@ -44,6 +45,12 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    """A test CA and a certificate for localhost / 127.0.0.1 (trustme)."""
+    return Certs(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """One headless chromium for the module (Debian's, never a downloaded one)."""
     assert sync_playwright is not None and CHROMIUM is not None
@@ -54,10 +61,13 @@ def browser() -> Iterator[Browser]:
 
 
 @contextmanager
-def web_server(engine: str, http_port: int = 0) -> Iterator[tuple[BackgroundServer, int]]:
+def web_server(engine: str, http_port: int = 0,
+               **changes: Any) -> Iterator[tuple[BackgroundServer, int]]:
     """A server with an HTTP listener on 127.0.0.1; yields it and the HTTP port."""
-    config = ServerConfig(port=0, limits=TEST_LIMITS, shutdown_grace=0.5,
-                          listeners=(Listener(http_port, "127.0.0.1", dialect="http"),))
+    tls = bool(changes.get("tls_cert"))
+    config = ServerConfig(port=0, limits=TEST_LIMITS, shutdown_grace=0.5, tls_port=0,
+                          listeners=(Listener(http_port, "127.0.0.1", tls=tls, dialect="http"),),
+                          **changes)
     with serve_in_background(engine, config) as srv:
         port = next(port for spec, (_, port) in srv.engine.addresses  # type: ignore[attr-defined]
                     if spec.dialect == "http")
@@ -67,8 +77,8 @@ def web_server(engine: str, http_port: int = 0) -> Iterator[tuple[BackgroundServ
 class Person:
     """One browser page (its own context: its own storage), signed in through the form."""
 
-    def __init__(self, browser: Browser, url: str) -> None:
-        self.context = browser.new_context()
+    def __init__(self, browser: Browser, url: str, **options: Any) -> None:
+        self.context = browser.new_context(**options)
         self.page: Page = self.context.new_page()
         self.page.set_default_timeout(MS)
         self.errors: list[str] = []
@@ -325,3 +335,23 @@ def test_register_then_log_in_from_another_page(browser: Browser, people: list[P
             assert third.page.locator("#me-account").inner_text() == ""
         finally:
             watcher.close()
+
+
+def test_the_page_over_https_talks_over_wss(browser: Browser, people: list[Person],
+                                            certs: Certs) -> None:
+    """With a certificate the HTTP listener is HTTPS, and the page opens wss:// to it. (The
+    browser is told to accept the test CA's certificate; test_web_tls.py verifies it.)"""
+    with web_server("asyncio", tls_cert=str(certs.cert), tls_key=str(certs.key)) as (srv, port):
+        url = f"https://localhost:{port}/"
+        person = Person(browser, url, ignore_https_errors=True).sign_in("secure")
+        people.append(person)
+        assert person.page.evaluate("location.protocol") == "https:"
+        plain = say_hello(LineClient(srv.host, srv.port), "plain", "#room")
+        try:
+            person.say("sent over wss")
+            plain.expect_json(type="message", text="sent over wss")
+            plain.request(type="message", to="#room", text="read over wss")
+            person.line("read over wss")
+        finally:
+            plain.close()
+        assert not person.errors, person.errors
