@@ -128,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shutdown-grace", type=float, default=defaults.shutdown_grace,
                         help="seconds to flush goodbyes when stopping")
     parser.add_argument("--http-port", type=int, default=DEFAULT_HTTP_PORT,
-                        help="HTTP port on --host for health checks (/healthz, /readyz) and "
-                             "Prometheus metrics (/metrics); 0 turns it off")
+                        help="HTTP port on --host for the web client (/), WebSocket, health "
+                             "checks (/healthz, /readyz) and Prometheus metrics (/metrics); "
+                             "HTTPS with --tls-cert; 0 turns it off")
     parser.add_argument("--web-origin", metavar="ORIGIN", action="append", default=[],
                         dest="web_origins",
                         help="an Origin allowed to open a WebSocket on the HTTP port "
@@ -143,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="TOML file with any of these options (the command line wins)")
     tls = parser.add_argument_group("TLS")
     tls.add_argument("--tls-cert", metavar="PEM", default=None,
-                     help="certificate chain; serve TLS on --tls-port as well")
+                     help="certificate chain; serve TLS on --tls-port as well, and HTTPS "
+                          "(wss://) on --http-port")
     tls.add_argument("--tls-key", metavar="PEM", default=None,
                      help="private key (default: read from the --tls-cert file)")
     tls.add_argument("--tls-port", type=int, default=DEFAULT_TLS_PORT,
@@ -404,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
             log.info("TLS on port %d", engine.tls_port)
         for spec, (_, http_port) in engine.addresses:
             if spec.dialect == "http":
-                log.info("HTTP (health checks, metrics) on port %d", http_port)
+                log.info("%s (web client, WebSocket, health checks, metrics) on port %d",
+                         "HTTPS" if spec.tls else "HTTP", http_port)
         log.info("ready: engine=%s host=%s port=%d", engine.name, host, port)
 
     # The handler only records the signal: it may interrupt the main thread anywhere, even

@@ -118,7 +118,8 @@ class ServerConfig:
     tls_key: str | None = None  # PEM private key
     tls_port: int = DEFAULT_TLS_PORT  # TLS gets its own port, as IRC servers use 6697
     tls_handshake_timeout: float = 10.0  # a TLS client that never finishes the handshake
-    #: HTTP health checks and Prometheus metrics on ``host`` (0: none; the CLI's default is 8080).
+    #: HTTP health checks, Prometheus metrics, WebSocket and the web client on ``host`` (0:
+    #: none; the CLI's default is 8080). HTTPS (and wss://) when ``tls_cert`` is set.
     http_port: int = 0
     limits: Limits = field(default_factory=Limits)
     #: Origins a browser may open a WebSocket from on the HTTP listener ("*": any). Empty:
@@ -177,12 +178,14 @@ class ServerConfig:
             raise ValueError("a TLS listener needs --tls-cert")
 
     def all_listeners(self) -> tuple[Listener, ...]:
-        """Every listener: the plain port, the TLS port (with a certificate), then the extras."""
+        """Every listener: the plain port, the TLS port (with a certificate), the HTTP port
+        (TLS too with a certificate: a browser page served over https may only open wss://),
+        then the extras."""
         main = [Listener(self.port, self.host)]
         if self.tls:
             main.append(Listener(self.tls_port, self.host, tls=True))
         if self.http_port:
-            main.append(Listener(self.http_port, self.host, dialect="http"))
+            main.append(Listener(self.http_port, self.host, tls=self.tls, dialect="http"))
         return (*main, *self.listeners)
 
     @property

@@ -1,4 +1,8 @@
-"""HTTP/1.1 for health checks and metrics: one request per connection, answered, then closed.
+"""HTTP/1.1 for health checks, metrics and the web client: one request per connection, answered,
+then closed (a WebSocket upgrade, on any path, hands the connection to ``websocket.py``).
+
+Paths: ``/healthz``, ``/readyz``, ``/metrics``, and the web client's few files (``/`` is the
+page; the list is ``chat.web.FILES``, nothing else reaches the file system).
 
 Sans-I/O like every dialect: request lines in, response bytes out, then a :class:`Hangup`. Only
 a listener that pins ``http`` speaks it (``sniff`` never claims a connection), and it never
@@ -25,6 +29,7 @@ from chat.core.events import Event
 from chat.core.model import User
 from chat.dialects.base import Decoded, Dialect, Hangup, Upgrade
 from chat.dialects.websocket import handshake, is_upgrade
+from chat.web import MissingFile, security_headers, static_file
 
 #: Request line and headers, terminators included.
 MAX_HEAD = 8 * 1024
@@ -39,8 +44,8 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP/(\d)\.(\d)")
 _FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            431: "Request Header Fields Too Large", 503: "Service Unavailable",
-            505: "HTTP Version Not Supported"}
+            431: "Request Header Fields Too Large", 500: "Internal Server Error",
+            503: "Service Unavailable", 505: "HTTP Version Not Supported"}
 
 
 class ServerStatus(Protocol):
@@ -78,7 +83,7 @@ class HttpDialect(Dialect):
         self._request: tuple[bytes, bytes, bool] | None = None  # method, target, is 1.1
         self._head = 0  # bytes of request line and headers so far
         self._headers = 0
-        self._host = False
+        self._host: str | None = None  # the Host header, once seen
         self._done = False
         self._lines: list[bytes] = []  # the head's header lines (a WebSocket handshake reads them)
         # Byte-level view of the head, so nothing after it reaches the line reader: input that
@@ -146,7 +151,7 @@ class HttpDialect(Dialect):
         if line:
             return self._header(line)
         method, target, http11 = self._request
-        if http11 and not self._host:
+        if http11 and self._host is None:
             return self._answer(400, "Missing Host header\n")
         if method == b"GET" and is_upgrade(self._lines):
             return self._websocket(target)
@@ -174,9 +179,9 @@ class HttpDialect(Dialect):
             # space): both are refused by RFC 9112 rather than guessed at.
             return self._answer(400, "Malformed header field\n")
         if name.lower() == b"host":
-            if self._host:
+            if self._host is not None:
                 return self._answer(400, "More than one Host header\n")
-            self._host = True
+            self._host = value.strip().decode("latin-1")
         return []
 
     def _respond(self, method: bytes, target: bytes) -> list[Decoded]:
@@ -196,16 +201,24 @@ class HttpDialect(Dialect):
             text = self.status.metrics()
             if text is not None:
                 return self._answer(200, text, head=head, content_type=METRICS_TYPE)
-        return self._answer(404, "Not found: try /healthz, /readyz or /metrics\n", head=head)
+        try:
+            found = static_file(path)
+        except MissingFile as exc:
+            return self._answer(500, f"The web client is not installed: {exc}\n", head=head)
+        if found is not None:
+            body, content_type = found
+            return self._answer(200, body, head=head, content_type=content_type,
+                                cache="no-cache", extra=security_headers(self._host))
+        return self._answer(404, "Not found: try /, /healthz, /readyz or /metrics\n", head=head)
 
     def _answer(self, code: int, body: str | bytes, *, head: bool = False,
-                content_type: str = TEXT_TYPE,
+                content_type: str = TEXT_TYPE, cache: str = "no-store",
                 extra: tuple[tuple[str, str], ...] = ()) -> list[Decoded]:
         """The response and the hang-up; nothing more is read from this connection."""
         self._done = True
         data = body.encode() if isinstance(body, str) else body
         lines = [f"HTTP/1.1 {code} {_REASONS[code]}", f"Content-Type: {content_type}",
-                 f"Content-Length: {len(data)}", "Cache-Control: no-store",
+                 f"Content-Length: {len(data)}", f"Cache-Control: {cache}",
                  "Connection: close", *(f"{name}: {value}" for name, value in extra)]
         response = ("\r\n".join(lines) + "\r\n\r\n").encode()
         return [response if head else response + data, Hangup(f"HTTP {code}")]

@@ -1,0 +1,100 @@
+"""TLS on the HTTP listener: with --tls-cert, --http-port speaks HTTPS and wss:// (the same
+certificate as the chat TLS port), on both engines, verified against a trustme CA."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from test_tls import Certs
+
+from chat.config import Listener, ServerConfig
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    """A test CA and a certificate for localhost / 127.0.0.1 (trustme)."""
+    return Certs(tmp_path_factory.mktemp("tls"))
+
+if TYPE_CHECKING:
+    from support import Clients
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (for --http-port, where 0 means "off")."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_http_listener_is_tls_when_a_certificate_is_set() -> None:
+    plain = ServerConfig(port=7000, http_port=8080)
+    assert Listener(8080, plain.host, dialect="http") in plain.all_listeners()
+    secure = ServerConfig(port=7000, http_port=8443, tls_cert="cert.pem")
+    assert Listener(8443, secure.host, tls=True, dialect="http") in secure.all_listeners()
+    # The chat TLS port stays the engine's "TLS port": it comes first.
+    assert [spec.port for spec in secure.all_listeners() if spec.tls] == [secure.tls_port, 8443]
+
+
+def test_https_and_wss_on_the_http_port(serve_with: Callable[..., Clients],
+                                        certs: Certs) -> None:
+    from websockets.sync.client import connect
+    from websockets.typing import Origin, Subprotocol
+
+    port = free_port()
+    made = serve_with(tls_cert=str(certs.cert), tls_key=str(certs.key), host="127.0.0.1",
+                      http_port=port)
+    context = certs.client()
+    conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
+    try:
+        conn.request("GET", "/healthz")
+        reply = conn.getresponse()
+        assert (reply.status, reply.read()) == (200, b"ok\n")
+    finally:
+        conn.close()
+    conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
+    try:
+        conn.request("GET", "/")
+        reply = conn.getresponse()
+        assert reply.status == 200 and b"/app.js" in reply.read()
+        assert f"wss://localhost:{port}" in reply.getheader("Content-Security-Policy", "")
+    finally:
+        conn.close()
+    tcp = made.bot("plain", "#room")
+    with connect(f"wss://localhost:{port}/", ssl=context, subprotocols=[Subprotocol("chat.json")],
+                 origin=Origin(f"https://localhost:{port}"), open_timeout=10) as ws:
+
+        def expect(**fields: Any) -> dict[str, Any]:
+            while True:
+                obj = json.loads(ws.recv(timeout=10))
+                if all(obj.get(k) == v for k, v in fields.items()):
+                    return obj
+
+        ws.send(json.dumps({"type": "hello", "nick": "secure"}))
+        expect(type="welcome")
+        ws.send(json.dumps({"type": "join", "room": "#room"}))
+        expect(type="members", room="#room")
+        ws.send(json.dumps({"type": "message", "to": "#room", "text": "over wss"}))
+        tcp.expect_json(type="message", text="over wss")
+        tcp.request(type="message", to="#room", text="over tcp")
+        expect(type="message", text="over tcp")
+
+
+def test_plain_http_on_the_https_port_gets_no_page(serve_with: Callable[..., Clients],
+                                                   certs: Certs) -> None:
+    port = free_port()
+    serve_with(tls_cert=str(certs.cert), tls_key=str(certs.key), host="127.0.0.1",
+               http_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        try:
+            while chunk := sock.recv(65536):
+                got += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+    assert b"HTTP/1.1 200" not in got and b"<html" not in got
