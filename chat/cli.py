@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     except StoreError as exc:  # corrupt, read-only, locked by another server, disk full
-        log.error("cannot use the data directory: %s", exc)
+        log.error("cannot use %s: %s",
+                  "the cluster's Redis" if config.cluster else "the data directory", exc)
         return 1
 
     def on_ready(host: str, port: int) -> None:

@@ -3,14 +3,22 @@ idempotent writes, its key layout, fields with NULs, and a Redis that goes away.
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
 from redis_server import RedisServer
 
+from chat.accounts.passwords import Hasher
+from chat.accounts.redis_store import RedisAccounts
+from chat.accounts.service import AuthService
+from chat.config import ServerConfig
+from chat.core import events as e
 from chat.history.records import ALL_KINDS, Query, Record, RoomState, event_id
 from chat.history.redis_store import RedisStore
+from chat.history.service import RETRY_MAX, HistoryService
 from chat.history.store import StoreError, StoreUnavailable
 
 T0 = 1_700_000_000.0
@@ -106,3 +114,84 @@ def test_a_redis_error_is_a_store_error_not_a_crash(store: RedisStore) -> None:
         store.append([rec(1)])
     assert not isinstance(raised.value, StoreUnavailable)
     assert isinstance(raised.value.__cause__, redis.ResponseError)
+
+
+# -- the services over a Redis that goes away ----------------------------------------------
+
+
+class Clock:
+    """A fake clock the tests move."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _say(service: HistoryService, n: int) -> None:
+    message = e.Message(event_id(T0 + n, "t0", n), T0 + n, "#r", e.Source("alice", "a", "h"),
+                        target="#r", text=f"t{n}")
+    service.record([e.Delivery(message, (1,))])
+
+
+def _fetch(service: HistoryService) -> list[Any]:
+    got: list[Any] = []
+    service.fetch(e.Recall(1, Query("#r", "latest", limit=100)),
+                  lambda recall, events: got.append([ev.text for ev in events]))
+    assert len(got) == 1  # unthreaded: answered at once
+    return list(got[0])
+
+
+def test_the_history_service_keeps_records_while_redis_is_away_and_writes_them_after(
+        redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    config = ServerConfig(cluster=redis_server.url)
+    service = HistoryService(RedisStore.from_url(redis_server.url), config, threaded=False,
+                             clock=clock)
+    _say(service, 1)
+    assert _fetch(service) == ["t1"]
+    redis_server.stop()
+    _say(service, 2)  # fails: kept, and the service waits before the next try
+    _say(service, 3)
+    assert service.queued == 2 and service.written == 1 and service.failed == 0
+    assert "unreachable" in (service.unwritable() or "")
+    assert _fetch(service) == []  # answered at once, empty, while away
+    complaints = [r.message for r in caplog.records if "unreachable" in r.message]
+    assert len(complaints) == 1  # said once, not per try
+    assert complaints[0].startswith(
+        "history store unreachable, keeping 1 records to retry (backoff up to 5 s; reads are "
+        f"answered empty meanwhile): appending to Redis at 127.0.0.1:{redis_server.port}/0: "
+        "unreachable")
+    redis_server.start()  # empty again: the test server keeps nothing
+    _say(service, 4)  # still inside the wait: queued, not tried
+    assert service.queued == 3
+    clock.now += RETRY_MAX
+    assert _fetch(service) == ["t2", "t3", "t4"]  # a read writes what waits first
+    assert service.queued == 0 and service.written == 4 and service.unwritable() is None
+    assert any("reachable again" in r.message for r in caplog.records)
+    service.close()
+
+
+def test_the_account_workers_answer_error_while_redis_is_away_and_go_on(
+        redis_server: RedisServer) -> None:
+    accounts = RedisAccounts.from_url(redis_server.url)
+    service = AuthService(accounts, Hasher(1, 8))
+    service.start()
+    results: queue.Queue[e.AuthResult] = queue.Queue()
+
+    def register(name: str) -> e.AuthResult:
+        service.submit(e.Authenticate(1, "register", name, "a password"),
+                       lambda request, result: results.put(result))
+        return results.get(timeout=30)
+
+    try:
+        assert register("alice").ok
+        redis_server.stop()
+        assert register("bob") == e.AuthResult(False, "bob", "error")
+        redis_server.start()
+        assert register("carol").ok
+        assert accounts.account_names() == ["carol"]
+    finally:
+        service.close()
+        accounts.close()
