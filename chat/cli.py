@@ -41,6 +41,7 @@ from chat.config import (
 from chat.engines import ENGINES, make_engine
 from chat.engines.fdlimit import fit_to_fd_limit
 from chat.history.store import StoreError
+from chat.workers import Supervisor, node_names, parse_workers, worker_commands
 
 log = logging.getLogger("chat")
 
@@ -135,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_argument("--password-hash-memory", type=int,
                           default=defaults.password_hash_memory,
                           help="argon2id memory per password hash, in KiB")
+    cluster = parser.add_argument_group("cluster")
+    cluster.add_argument("--cluster", metavar="redis://HOST:PORT/DB", default=defaults.cluster,
+                         help="join the servers on this Redis as one chat server; rooms, "
+                              "accounts and history are kept there (--data-dir is not used)")
+    cluster.add_argument("--node-name", default=defaults.node_name,
+                         help="this server's name in the cluster (default: host and pid)")
+    cluster.add_argument("--node-lease", type=float, default=defaults.node_lease,
+                         help="seconds without a heartbeat before a node counts as lost")
+    cluster.add_argument("--workers", metavar="N|auto", default=None,
+                         help="start N server processes on the same ports (auto: one per "
+                              "CPU), each a cluster node <node-name or host>-w<i>; needs "
+                              "--cluster and fixed ports")
+    cluster.add_argument("--reuse-port", action="store_true", default=defaults.reuse_port,
+                         help="SO_REUSEPORT on every listener, so several servers share "
+                              "its ports (--workers sets it in each worker)")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--log-format", default="text", choices=["text", "json"],
@@ -283,10 +299,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.tls_key and not args.tls_cert:
         parser.error("--tls-key needs --tls-cert")
     try:
-        config_from_args(args)
+        config = config_from_args(args)
+        check_workers(args, config)
     except ValueError as exc:  # NaN, infinities, negatives: one clear line, before anything runs
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return args
+
+
+def check_workers(args: argparse.Namespace, config: ServerConfig) -> None:
+    """``--workers`` needs a cluster (the workers share everything through it) and fixed
+    ports (with port 0 each worker would get a port of its own)."""
+    if args.workers is None:
+        return
+    count = parse_workers(str(args.workers))
+    if not config.cluster:
+        raise ValueError("--workers needs --cluster redis://HOST:PORT/DB: the workers share "
+                         "rooms, nicks and history through it")
+    ports = [listener.port for listener in config.all_listeners()]
+    if count > 1 and 0 in ports:
+        raise ValueError("--workers needs fixed ports: with port 0 each worker would listen "
+                         "on a port of its own")
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -306,6 +338,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         nick_protection=args.nick_protection, nick_grace=args.nick_grace,
         password_hash_time=args.password_hash_time,
         password_hash_memory=args.password_hash_memory,
+        cluster=args.cluster, node_name=args.node_name, node_lease=args.node_lease,
+        reuse_port=args.reuse_port,
     )
 
 
@@ -315,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         return hash_password()
     args = parse_args(argv)
     logs.configure(args.log_level, args.log_format)
+    if args.workers is not None and (count := parse_workers(str(args.workers))) > 1:
+        names = node_names(args.node_name, count)
+        given = sys.argv[1:] if argv is None else argv
+        supervisor = Supervisor(worker_commands(given, names), args.shutdown_grace)
+        return supervisor.run()
     config = fit_to_fd_limit(config_from_args(args))
     try:
         engine = make_engine(args.engine, config)
