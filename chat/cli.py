@@ -43,6 +43,7 @@ from chat.config import (
 from chat.engines import ENGINES, make_engine
 from chat.engines.fdlimit import fit_to_fd_limit
 from chat.history.store import StoreError
+from chat.workers import Supervisor, node_names, parse_workers, worker_commands
 
 log = logging.getLogger("chat")
 
@@ -176,6 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_argument("--password-hash-memory", type=int,
                           default=defaults.password_hash_memory,
                           help="argon2id memory per password hash, in KiB")
+    cluster = parser.add_argument_group("cluster")
+    cluster.add_argument("--cluster", metavar="redis://HOST:PORT/DB", default=defaults.cluster,
+                         help="join the servers on this Redis as one chat server; rooms, "
+                              "accounts and history are kept there (--data-dir is not used)")
+    cluster.add_argument("--node-name", default=defaults.node_name,
+                         help="this server's name in the cluster (default: host and pid)")
+    cluster.add_argument("--node-lease", type=float, default=defaults.node_lease,
+                         help="seconds without a heartbeat before a node counts as lost")
+    cluster.add_argument("--workers", metavar="N|auto", default=None,
+                         help="start N server processes on the same ports (auto: one per "
+                              "CPU), each a cluster node <node-name or host>-w<i>; needs "
+                              "--cluster and fixed ports")
+    cluster.add_argument("--reuse-port", action="store_true", default=defaults.reuse_port,
+                         help="SO_REUSEPORT on every listener, so several servers share "
+                              "its ports (--workers sets it in each worker)")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="least important log lines shown")
@@ -329,7 +345,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.motd_file:
         args.motd = _read_motd(parser, args.motd_file)
     try:
-        config_from_args(args)
+        config = config_from_args(args)
+        check_workers(args, config)
     except ValueError as exc:  # NaN, infinities, negatives: one clear line, before anything runs
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return args
@@ -361,6 +378,21 @@ def _read_motd(parser: argparse.ArgumentParser, path: str) -> str:
         parser.error(f"--motd-file: {path} is not UTF-8 text")
 
 
+def check_workers(args: argparse.Namespace, config: ServerConfig) -> None:
+    """``--workers`` needs a cluster (the workers share everything through it) and fixed
+    ports (with port 0 each worker would get a port of its own)."""
+    if args.workers is None:
+        return
+    count = parse_workers(str(args.workers))
+    if not config.cluster:
+        raise ValueError("--workers needs --cluster redis://HOST:PORT/DB: the workers share "
+                         "rooms, nicks and history through it")
+    ports = [listener.port for listener in config.all_listeners()]
+    if count > 1 and 0 in ports:
+        raise ValueError("--workers needs fixed ports: with port 0 each worker would listen "
+                         "on a port of its own")
+
+
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """A ServerConfig from parsed options."""
     limits = Limits(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Limits)})
@@ -378,6 +410,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         nick_protection=args.nick_protection, nick_grace=args.nick_grace,
         password_hash_time=args.password_hash_time,
         password_hash_memory=args.password_hash_memory,
+        cluster=args.cluster, node_name=args.node_name, node_lease=args.node_lease,
+        reuse_port=args.reuse_port,
     )
 
 
@@ -391,6 +425,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chat-server: error: {problem}", file=sys.stderr)
         return 2
     logs.configure(args.log_level, args.log_format)
+    if args.workers is not None and (count := parse_workers(str(args.workers))) > 1:
+        names = node_names(args.node_name, count)
+        given = sys.argv[1:] if argv is None else argv
+        supervisor = Supervisor(worker_commands(given, names), args.shutdown_grace)
+        return supervisor.run()
     config = fit_to_fd_limit(config_from_args(args))
     try:
         engine = make_engine(args.engine, config)
@@ -398,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     except StoreError as exc:  # corrupt, read-only, locked by another server, disk full
-        log.error("cannot use the data directory: %s", exc)
+        log.error("cannot use %s: %s",
+                  "the cluster's Redis" if config.cluster else "the data directory", exc)
         return 1
 
     def on_ready(host: str, port: int) -> None:

@@ -150,6 +150,9 @@ class ServerConfig:
     node_name: str = ""
     #: Seconds without a heartbeat after which the other nodes count a node as lost.
     node_lease: float = 10.0
+    #: SO_REUSEPORT on every listener, so several server processes share its ports (the
+    #: kernel spreads new connections over them); ``--workers`` sets it in each worker.
+    reuse_port: bool = False
 
     def __post_init__(self) -> None:
         _check_numbers(self)

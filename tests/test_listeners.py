@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from memnet import MemoryNet
 
 from chat.cli import config_from_args, parse_args
 from chat.config import Listener, ServerConfig
+from chat.engines.listeners import bind_listeners
 
 
 def test_the_default_listeners_are_the_plain_and_tls_ports() -> None:
@@ -75,3 +77,30 @@ def test_bad_listen_options_are_refused(spec: str, capsys: pytest.CaptureFixture
 def test_a_tls_listener_needs_a_certificate() -> None:
     with pytest.raises(ValueError, match="needs --tls-cert"):
         ServerConfig(listeners=(Listener(6697, tls=True),))
+
+
+def test_reuse_port_lets_two_servers_bind_every_listener_of_one_config() -> None:
+    """SO_REUSEPORT on every listener (--workers): a second bind of the same ports works with
+    it and fails without it."""
+    first = bind_listeners(ServerConfig(port=0, reuse_port=True))
+    port = first[0][0].getsockname()[1]
+    try:
+        shared = ServerConfig(port=port, reuse_port=True,
+                              listeners=(Listener(0, dialect="irc"),))
+        second = bind_listeners(shared)
+        assert [sock.getsockname()[1] for sock, _ in second][:1] == [port]
+        for sock, _ in second:
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+            sock.close()
+        with pytest.raises(OSError):
+            bind_listeners(ServerConfig(port=port))
+    finally:
+        for sock, _ in first:
+            sock.close()
+
+
+def test_reuse_port_and_cluster_options_reach_the_config() -> None:
+    config = config_from_args(parse_args(["--cluster", "redis://h:1/2", "--node-name", "n1",
+                                          "--node-lease", "3", "--reuse-port"]))
+    assert (config.cluster, config.node_name, config.node_lease, config.reuse_port) == (
+        "redis://h:1/2", "n1", 3.0, True)

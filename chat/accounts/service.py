@@ -29,6 +29,7 @@ from chat.accounts.records import Account
 from chat.accounts.store import AccountStore
 from chat.config import ServerConfig
 from chat.core import events as e
+from chat.history.store import StoreUnavailable
 from chat.wire.names import fold
 
 log = logging.getLogger("chat.accounts")
@@ -57,6 +58,9 @@ class AuthService:
         self._queue: queue.Queue[tuple[e.Authenticate, Done] | None] = queue.Queue(MAX_PENDING)
         self._workers: list[threading.Thread] = []
         self._scram = ScramExchanges(store)
+        #: Closes the store when the service owns it (Redis); the SQLite store is the
+        #: history's and is closed with it.
+        self.close_store: Callable[[], None] | None = None
 
     def names(self) -> list[str]:
         """Every account name (at start, for nick protection and registration checks)."""
@@ -78,6 +82,9 @@ class AuthService:
         for worker in self._workers:
             worker.join(timeout=10)
         self._workers = []
+        if self.close_store is not None:
+            self.close_store()
+            self.close_store = None
 
     def submit(self, request: e.Authenticate, done: Done) -> None:
         """Handle ``request`` soon and call ``done`` with the result (from a worker thread)."""
@@ -103,6 +110,9 @@ class AuthService:
             request, done = item
             try:
                 result = self._handle(request)
+            except StoreUnavailable as exc:  # Redis away: one clear line, no traceback
+                log.error("account request %s failed: %s", request.op, exc)
+                result = e.AuthResult(False, request.account, "error")
             except Exception:  # a store failure: the asker is told, the worker goes on
                 log.exception("account request %s failed", request.op)
                 result = e.AuthResult(False, request.account, "error")
@@ -136,14 +146,22 @@ class AuthService:
 
 
 def open_accounts(config: ServerConfig, store: object | None) -> AuthService:
-    """The account workers over ``store`` when it keeps accounts too (SQLite), else memory."""
+    """The account workers over Redis in cluster mode (every node sees one set of accounts),
+    else over ``store`` when it keeps accounts too (SQLite), else memory."""
     from chat.accounts.memory import MemoryAccounts
 
     accounts: AccountStore = MemoryAccounts()
-    if isinstance(store, AccountStore):
+    if config.cluster:
+        from chat.accounts.redis_store import RedisAccounts
+
+        redis_accounts = accounts = RedisAccounts.from_url(config.cluster)
+    elif isinstance(store, AccountStore):
         accounts = store
     hasher = Hasher(config.password_hash_time, config.password_hash_memory)
-    return AuthService(accounts, hasher, operators=config.operators)
+    service = AuthService(accounts, hasher, operators=config.operators)
+    if config.cluster:
+        service.close_store = redis_accounts.close
+    return service
 
 
 class ScramExchanges:

@@ -24,7 +24,7 @@ from chat.config import ServerConfig
 from chat.core import events as e
 from chat.history import convert
 from chat.history.records import CHAT_KINDS, Query, Record, RoomState
-from chat.history.store import HistoryStore, StoreError
+from chat.history.store import HistoryStore, StoreError, StoreUnavailable
 from chat.wire.names import fold
 
 log = logging.getLogger("chat.history")
@@ -36,6 +36,10 @@ COMMIT_INTERVAL = 0.05
 MAX_PENDING_WRITES = 500_000
 #: History requests waiting; beyond this, a request is answered empty and counted.
 MAX_PENDING_READS = 1_000
+#: Waits between tries while the store is unreachable (a network store): the first, and the
+#: longest (each failed try doubles the wait).
+RETRY_FIRST = 0.1
+RETRY_MAX = 5.0
 #: Records deleted per prune step, and the pause between full prune passes (seconds).
 PRUNE_BATCH = 500
 PRUNE_EVERY = 60.0
@@ -72,6 +76,11 @@ class HistoryService:
         self.refused = 0
         #: Why the last commit failed; None once one succeeds (readiness reads it).
         self.last_error: str | None = None
+        #: While the store is unreachable (StoreUnavailable): since when (clock time), the
+        #: wait before the next try and when that is. Records wait in the queue meanwhile.
+        self.down_since: float | None = None
+        self._retry_wait = 0.0
+        self._retry_at = 0.0
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -105,7 +114,10 @@ class HistoryService:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-        self._commit()
+        self._commit(force=True)
+        if self.down_since is not None and self._records:
+            log.error("history store unreachable at shutdown: %d records were not written",
+                      len(self._records))
         self._answer_reads()
         try:
             self.store.close()
@@ -193,10 +205,13 @@ class HistoryService:
             except Exception:  # a bug here must not stop history for good
                 log.exception("history thread")
 
-    def _commit(self) -> None:
-        """Everything handed over so far, in one transaction."""
+    def _commit(self, force: bool = False) -> None:
+        """Everything handed over so far, in one transaction. While the store is unreachable,
+        only every so often (``force``: now), and what fails to go stays queued."""
         pending, saved = self._records, self._states
         if not (pending or saved):
+            return
+        if self.down_since is not None and not force and self.clock() < self._retry_at:
             return
         # Only this thread takes from the deques: what is in them now can be taken whole.
         records = [pending.popleft() for _ in range(len(pending))]
@@ -217,10 +232,45 @@ class HistoryService:
                 self.store.append(records)
                 self.written += len(records)
             self.last_error = None
+        except StoreUnavailable as exc:
+            # Kept, oldest first, ahead of whatever the engines added meanwhile (only this
+            # thread takes from the front). A write that did land is not doubled by the retry:
+            # such a store skips records it already holds.
+            pending.extendleft(reversed(records))
+            saved.extendleft(reversed([*rooms.values(), *bans[-1:]]))
+            self._unreachable(exc)
+            return
         except Exception as exc:
             self.failed += len(records)
             self.last_error = str(exc) or type(exc).__name__
             self._complain(f"history write failed, {len(records)} records lost: {exc}")
+        self._reachable(len(records))
+
+    def _reachable(self, written: int) -> None:
+        """A call went through: if the store was away, say it is back."""
+        if self.down_since is not None:
+            log.warning("history store reachable again after %.1f s: %d records written",
+                        self.clock() - self.down_since, written)
+            self.down_since = None
+            self._retry_wait = 0.0
+
+    def _unreachable(self, exc: StoreError) -> None:
+        """The store cannot be reached: wait longer before each try, say so once, then at
+        most every ten seconds."""
+        now = self.clock()
+        self._retry_wait = min(RETRY_MAX, max(RETRY_FIRST, self._retry_wait * 2))
+        self._retry_at = now + self._retry_wait
+        self.last_error = str(exc)
+        if self.down_since is None:
+            self.down_since = now
+            self._last_complaint = time.monotonic()
+            log.error("history store unreachable, keeping %d records to retry (backoff up to "
+                      "%g s; reads are answered empty meanwhile): %s", len(self._records),
+                      RETRY_MAX, exc)
+        else:
+            self._complain(f"history store still unreachable after "
+                           f"{now - self.down_since:.0f} s, {len(self._records)} records "
+                           f"waiting: {exc}")
 
     def _answer_reads(self) -> None:
         reads = self._reads
@@ -228,7 +278,10 @@ class HistoryService:
             self._commit()  # an answer must include every line already handed over
         while reads:
             recall, done = reads.popleft()
-            answer: Answer
+            answer: Answer = []
+            if self.down_since is not None and self.clock() < self._retry_at:
+                done(recall, answer)  # no wait on a store known to be away
+                continue
             try:
                 if recall.query is not None:
                     answer = [convert.event(r) for r in self.store.query(recall.query)]
@@ -236,20 +289,25 @@ class HistoryService:
                     found = self.store.targets(recall.rooms, recall.start, recall.end,
                                                recall.limit)
                     answer = [(t.room, t.latest) for t in found]
+                self._reachable(0)
+            except StoreUnavailable as exc:
+                self._unreachable(exc)
             except Exception as exc:
                 self._complain(f"history read failed: {exc}")
-                answer = []
             done(recall, answer)
 
     def _prune_step(self) -> None:
         now = self.clock()
-        if now < self._next_prune:
+        if now < self._next_prune or self.down_since is not None:
             return
         days = self.config.history_days
         older_than = now - days * 86400 if days else 0.0
         try:
             deleted = self.store.prune(older_than, self.config.history_max_per_room,
                                        PRUNE_BATCH)
+        except StoreUnavailable as exc:
+            self._unreachable(exc)
+            deleted = 0
         except Exception as exc:
             self._complain(f"history pruning failed: {exc}")
             deleted = 0
@@ -284,13 +342,20 @@ class Recorder:
 
 
 def open_history(config: ServerConfig, *, threaded: bool = True) -> HistoryService | None:
-    """The service over the configured store: SQLite in ``data_dir``, or memory without one;
-    None when nothing is to be kept at all (no data directory and no history per room).
+    """The service over the configured store: Redis in cluster mode (shared by every node, so
+    no data directory is locked or used), SQLite in ``data_dir``, or memory without one; None
+    when nothing is to be kept at all (no data directory and no history per room).
 
     Raises :class:`StoreError` with one clear sentence when the store cannot be used.
     """
     store: HistoryStore
-    if config.data_dir is None:
+    if config.cluster:
+        from chat.history.redis_store import RedisStore
+
+        store = RedisStore.from_url(config.cluster)
+        log.info("rooms, accounts and history are kept in Redis at %s (cluster mode: "
+                 "--data-dir is not used)", store.where)
+    elif config.data_dir is None:
         if not config.history_max_per_room:
             return None
         from chat.history.memory import MemoryStore

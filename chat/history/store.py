@@ -19,6 +19,12 @@ class StoreError(Exception):
     """The store cannot be used (corrupt, read-only, locked, full disk); the text says why."""
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot be reached right now (a network store's connection dropped or
+    stalled); the same call may succeed later, so a writer keeps what it was writing and
+    retries instead of losing it."""
+
+
 class HistoryStore(Protocol):
     """Rooms and room history, kept somewhere."""
 
@@ -53,3 +59,4 @@ class HistoryStore(Protocol):
 
     def close(self) -> None:
         """Finish: everything appended is durable after this returns."""
+

@@ -1,4 +1,5 @@
-"""One behaviour for every history store: each test runs on MemoryStore and on SqliteStore.
+"""One behaviour for every history store: each test runs on MemoryStore, SqliteStore and
+RedisStore (on a real redis-server, skipped with the install command when it is missing).
 
 Timestamps are whole milliseconds, the precision SQLite keeps. Message ids carry their
 record's time (``records.event_id``), as the server's do: the SQLite store finds a message by
@@ -14,17 +15,23 @@ import pytest
 
 from chat.history.memory import MemoryStore
 from chat.history.records import ALL_KINDS, Ban, Query, Record, Ref, RoomState, event_id
+from chat.history.redis_store import RedisStore
 from chat.history.sqlite import SqliteStore
 from chat.history.store import HistoryStore, StoreError
 
 T0 = 1_700_000_000.0
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryStore]:
     """Each store in turn, empty."""
-    made: HistoryStore = MemoryStore() if request.param == "memory" else SqliteStore(
-        tmp_path / "chat.sqlite3")
+    made: HistoryStore
+    if request.param == "memory":
+        made = MemoryStore()
+    elif request.param == "sqlite":
+        made = SqliteStore(tmp_path / "chat.sqlite3")
+    else:
+        made = RedisStore.from_url(request.getfixturevalue("redis_server").url)
     yield made
     made.close()
 

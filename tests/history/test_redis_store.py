@@ -1,0 +1,197 @@
+"""What the Redis history store does beyond the contract (test_store_contract.py runs that):
+idempotent writes, its key layout, fields with NULs, and a Redis that goes away."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from redis_server import RedisServer
+
+from chat.accounts.passwords import Hasher
+from chat.accounts.redis_store import RedisAccounts
+from chat.accounts.service import AuthService
+from chat.config import ServerConfig
+from chat.core import events as e
+from chat.history.records import ALL_KINDS, Query, Record, RoomState, event_id
+from chat.history.redis_store import RedisStore
+from chat.history.service import RETRY_MAX, HistoryService
+from chat.history.store import StoreError, StoreUnavailable
+
+T0 = 1_700_000_000.0
+
+
+def rec(n: int, room: str = "#room", text: str = "", ts: float | None = None) -> Record:
+    ts = T0 + n if ts is None else ts
+    return Record(event_id(ts, "t0", n), ts, room, "message", "alice", "id", "host",
+                  text or f"text {n}")
+
+
+def latest(store: RedisStore, room: str = "#room") -> list[Record]:
+    return store.query(Query(room, "latest", limit=100, kinds=ALL_KINDS))
+
+
+@pytest.fixture
+def store(redis_server: RedisServer) -> Iterator[RedisStore]:
+    made = RedisStore.from_url(redis_server.url)
+    yield made
+    made.close()
+
+
+def test_a_record_written_twice_is_stored_once(store: RedisStore) -> None:
+    store.append([rec(1), rec(2)])
+    # A commit retried after its reply was lost: the same records again, plus a new one.
+    store.append([rec(1), rec(2), rec(3)])
+    store.append([rec(3), rec(3)])
+    assert [r.text for r in latest(store)] == ["text 1", "text 2", "text 3"]
+    assert store.client.zcard("chat:h:room:#room") == 3
+
+
+def test_the_same_id_with_other_content_is_a_new_record(store: RedisStore) -> None:
+    store.append([rec(1)])
+    store.append([rec(1)._replace(nick="bob")])
+    assert [r.nick for r in latest(store)] == ["alice", "bob"]
+
+
+def test_keys_are_namespaced_and_one_sorted_set_per_room(store: RedisStore) -> None:
+    store.append([rec(1, "#A"), rec(2, "#b"), rec(3, "~alice~bob")])
+    store.save_rooms([RoomState("#A", T0)])
+    store.save_server_bans([])
+    keys = sorted(k.decode() for k in store.client.keys("*"))
+    assert keys == ["chat:h:bans", "chat:h:names", "chat:h:room:#a", "chat:h:room:#b",
+                    "chat:h:room:~alice~bob", "chat:h:seq", "chat:h:state"]
+    assert store.client.type("chat:h:room:#a") == b"zset"
+    assert [r.room for r in latest(store, "~ALICE~bob")] == ["~alice~bob"]
+
+
+def test_fields_holding_nuls_and_any_unicode_round_trip(store: RedisStore) -> None:
+    odd = rec(1, text="nul\0inside")._replace(nick="n\0ck", target="ünï😀")
+    store.append([odd, rec(2, text="plain é")])
+    got = latest(store)
+    assert [(r.nick, r.text, r.target) for r in got] == [("n\0ck", "nul\0inside", "ünï😀"),
+                                                         ("alice", "plain é", "")]
+
+
+def test_two_stores_on_one_redis_see_each_others_records(redis_server: RedisServer) -> None:
+    one, two = RedisStore.from_url(redis_server.url), RedisStore.from_url(redis_server.url)
+    try:
+        one.append([rec(1)])
+        two.append([rec(2)])
+        assert [r.text for r in latest(one)] == [r.text for r in latest(two)] == [
+            "text 1", "text 2"]
+        assert latest(one)[0].seq < latest(one)[1].seq
+    finally:
+        one.close()
+        two.close()
+
+
+def test_a_stopped_redis_is_unavailable_and_a_restarted_one_works_again(
+        store: RedisStore, redis_server: RedisServer) -> None:
+    store.append([rec(1)])
+    redis_server.stop()
+    with pytest.raises(StoreUnavailable) as raised:
+        store.append([rec(2)])
+    assert "unreachable" in str(raised.value) and str(redis_server.port) in str(raised.value)
+    with pytest.raises(StoreUnavailable):
+        store.query(Query("#room", "latest"))
+    redis_server.start()  # empty: persistence is off in the test server
+    store.append([rec(3)])
+    assert [r.text for r in latest(store)] == ["text 3"]
+
+
+def test_a_wrong_url_is_one_clear_error() -> None:
+    with pytest.raises(StoreError) as raised:
+        RedisStore.from_url("redis://127.0.0.1:1/0")
+    assert "127.0.0.1:1/0" in str(raised.value)
+
+
+def test_a_redis_error_is_a_store_error_not_a_crash(store: RedisStore) -> None:
+    store.client.set("chat:h:names", "not a hash")
+    with pytest.raises(StoreError) as raised:
+        store.append([rec(1)])
+    assert not isinstance(raised.value, StoreUnavailable)
+    assert isinstance(raised.value.__cause__, redis.ResponseError)
+
+
+# -- the services over a Redis that goes away ----------------------------------------------
+
+
+class Clock:
+    """A fake clock the tests move."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _say(service: HistoryService, n: int) -> None:
+    message = e.Message(event_id(T0 + n, "t0", n), T0 + n, "#r", e.Source("alice", "a", "h"),
+                        target="#r", text=f"t{n}")
+    service.record([e.Delivery(message, (1,))])
+
+
+def _fetch(service: HistoryService) -> list[Any]:
+    got: list[Any] = []
+    service.fetch(e.Recall(1, Query("#r", "latest", limit=100)),
+                  lambda recall, events: got.append([ev.text for ev in events]))
+    assert len(got) == 1  # unthreaded: answered at once
+    return list(got[0])
+
+
+def test_the_history_service_keeps_records_while_redis_is_away_and_writes_them_after(
+        redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    config = ServerConfig(cluster=redis_server.url)
+    service = HistoryService(RedisStore.from_url(redis_server.url), config, threaded=False,
+                             clock=clock)
+    _say(service, 1)
+    assert _fetch(service) == ["t1"]
+    redis_server.stop()
+    _say(service, 2)  # fails: kept, and the service waits before the next try
+    _say(service, 3)
+    assert service.queued == 2 and service.written == 1 and service.failed == 0
+    assert "unreachable" in (service.unwritable() or "")
+    assert _fetch(service) == []  # answered at once, empty, while away
+    complaints = [r.message for r in caplog.records if "unreachable" in r.message]
+    assert len(complaints) == 1  # said once, not per try
+    assert complaints[0].startswith(
+        "history store unreachable, keeping 1 records to retry (backoff up to 5 s; reads are "
+        f"answered empty meanwhile): appending to Redis at 127.0.0.1:{redis_server.port}/0: "
+        "unreachable")
+    redis_server.start()  # empty again: the test server keeps nothing
+    _say(service, 4)  # still inside the wait: queued, not tried
+    assert service.queued == 3
+    clock.now += RETRY_MAX
+    assert _fetch(service) == ["t2", "t3", "t4"]  # a read writes what waits first
+    assert service.queued == 0 and service.written == 4 and service.unwritable() is None
+    assert any("reachable again" in r.message for r in caplog.records)
+    service.close()
+
+
+def test_the_account_workers_answer_error_while_redis_is_away_and_go_on(
+        redis_server: RedisServer) -> None:
+    accounts = RedisAccounts.from_url(redis_server.url)
+    service = AuthService(accounts, Hasher(1, 8))
+    service.start()
+    results: queue.Queue[e.AuthResult] = queue.Queue()
+
+    def register(name: str) -> e.AuthResult:
+        service.submit(e.Authenticate(1, "register", name, "a password"),
+                       lambda request, result: results.put(result))
+        return results.get(timeout=30)
+
+    try:
+        assert register("alice").ok
+        redis_server.stop()
+        assert register("bob") == e.AuthResult(False, "bob", "error")
+        redis_server.start()
+        assert register("carol").ok
+        assert accounts.account_names() == ["carol"]
+    finally:
+        service.close()
+        accounts.close()

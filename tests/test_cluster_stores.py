@@ -1,0 +1,52 @@
+"""Cluster mode's shared stores over real sockets: two servers (one of each engine) on one
+real redis-server keep history, rooms and accounts there, and each sees what the other kept.
+Without the backplane the servers do not relay live messages to each other; what is shared
+here is only what the stores hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis_server import RedisServer
+from support import TEST_LIMITS, Clients, LineClient, wait_until
+
+from chat.config import ServerConfig
+from chat.engines import serve_in_background
+
+
+def _history(client: LineClient, room: str) -> list[str]:
+    client.request(type="history", ref="h", room=room, limit=10)
+    answer: dict[str, Any] = client.expect_json(type="history", ref="h")
+    return [event["text"] for event in answer["events"]]
+
+
+def test_two_nodes_share_history_and_accounts_through_redis(redis_server: RedisServer,
+                                                           tmp_path: Path) -> None:
+    config = ServerConfig(port=0, limits=TEST_LIMITS, shutdown_grace=0.5,
+                          cluster=redis_server.url, data_dir=str(tmp_path / "unused"),
+                          password_hash_time=1, password_hash_memory=64)
+    store = redis.Redis.from_url(redis_server.url)
+    with serve_in_background("asyncio", config) as one, \
+            serve_in_background("threaded", config) as two:
+        on_one, on_two = Clients(one), Clients(two)
+        try:
+            alice = on_one.bot("alice", "#shared")
+            alice.request(type="message", to="#shared", text="kept in redis")
+            alice.expect_json(type="message", text="kept in redis")
+            alice.request(type="register", password="correct horse", ref=1)
+            assert alice.expect_json(type="account", ref=1)["status"] == "registered"
+            bob = on_two.bot("bob", "#shared")
+            # Node one's history thread commits within 50 ms; node two reads what is in Redis.
+            wait_until(lambda: store.zcard("chat:h:room:#shared") == 2)  # the join, the line
+            assert _history(bob, "#shared") == ["kept in redis"]
+            bob.request(type="login", account="alice", password="correct horse", ref=2)
+            assert bob.expect_json(type="account", ref=2)["status"] == "logged_in"
+        finally:
+            on_one.close_all()
+            on_two.close_all()
+    assert not (tmp_path / "unused").exists()  # no data directory in cluster mode
+    keys = {key.decode() for key in store.keys("chat:*")}
+    store.close()
+    assert {"chat:h:room:#shared", "chat:h:state", "chat:a:names", "chat:a:acct:alice"} <= keys
