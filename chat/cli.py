@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_argument("--password-hash-memory", type=int,
                           default=defaults.password_hash_memory,
                           help="argon2id memory per password hash, in KiB")
+    clustered = parser.add_argument_group("cluster (see docs/scaling.md)")
+    clustered.add_argument("--cluster", metavar="redis://HOST:PORT/DB", default=defaults.cluster,
+                           help="join the cluster sharing this Redis (default: standalone)")
+    clustered.add_argument("--node-name", default=defaults.node_name,
+                           help="this node's name in logs (default: host and process id)")
+    clustered.add_argument("--node-lease", type=float, default=defaults.node_lease,
+                           help="seconds without a heartbeat before a node's users are quit")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--log-format", default="text", choices=["text", "json"],
@@ -306,6 +313,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         nick_protection=args.nick_protection, nick_grace=args.nick_grace,
         password_hash_time=args.password_hash_time,
         password_hash_memory=args.password_hash_memory,
+        cluster=args.cluster, node_name=args.node_name, node_lease=args.node_lease,
     )
 
 
@@ -362,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
             engine.stop()
     if failure:
         error = failure[0]
+        if config.cluster:
+            from chat.cluster.backplane import ClusterUnavailable
+            if isinstance(error, ClusterUnavailable):
+                log.error("%s", error)
+                return 1
         if isinstance(error, ssl.SSLError):
             log.error("cannot use the TLS certificate/key: %s", error)
             return 1
