@@ -47,6 +47,9 @@ BATCH = 500
 MAX_QUEUE = 10_000
 #: Reconnection back-off, first and longest wait (seconds).
 BACKOFF = (0.1, 2.0)
+#: A heartbeat lives this share of the lease and is renewed every ``BEAT`` of it, and every
+#: node looks for expired ones as often: a dead node's users are quit within one lease.
+TTL, BEAT = 0.75, 0.25
 #: How often the lowest live node writes a snapshot and trims the log (seconds).
 SNAPSHOT_EVERY = 10.0
 #: How long a node waits for its engine to make or load a snapshot.
@@ -123,6 +126,7 @@ class Backplane:
         self._threads: list[threading.Thread] = []
         self._next_beat = 0.0
         self._next_snapshot = 0.0
+        self._quiet_until = 0.0  # no node is counted lost before this (after an outage)
         self.degraded = False
         #: Counters for tests and metrics.
         self.appended = 0
@@ -236,27 +240,30 @@ class Backplane:
 
     def _register(self, r: redis.Redis, applied: str) -> None:
         pipe = r.pipeline(transaction=False)
-        pipe.set(f"chat:node:{self.node}", applied, px=int(self.lease * 1000))
+        pipe.set(f"chat:node:{self.node}", applied, px=int(self.lease * TTL * 1000))
         pipe.sadd(MEMBERS, self.node)
         pipe.execute()
 
     def _beat(self) -> None:
         """Say we live; quit the users of nodes that stopped saying so; keep the snapshot."""
         r = self.redis
-        self._next_beat = time.monotonic() + self.lease / 3
+        now = time.monotonic()
+        self._next_beat = now + self.lease * BEAT
         self._register(r, self.applied)
         members = sorted(int(m) for m in r.smembers(MEMBERS))
         alive = r.mget([f"chat:node:{m}" for m in members])
         live = {}
         for member, applied in zip(members, alive, strict=True):
             if applied is None:
+                if now < self._quiet_until:
+                    continue  # after an outage everyone gets a lease to beat again
                 if member != self.node and r.srem(MEMBERS, member):
                     log.warning("node %d lost: no heartbeat for %g s", member, self.lease)
                     self.send(("lost", member, NODE_LOST))
             else:
                 live[member] = str(applied)
-        if live and min(live) == self.node and time.monotonic() >= self._next_snapshot:
-            self._next_snapshot = time.monotonic() + SNAPSHOT_EVERY
+        if live and min(live) == self.node and now >= self._next_snapshot:
+            self._next_snapshot = now + SNAPSHOT_EVERY
             self._refresh_snapshot(r, live)
 
     def _refresh_snapshot(self, r: redis.Redis, live: dict[int, str]) -> None:
@@ -298,6 +305,7 @@ class Backplane:
             self.reconnects += 1
             self.degraded = False
             self._next_beat = 0.0
+            self._quiet_until = time.monotonic() + self.lease
             self._connected.set()
             with self._cond:
                 self._cond.notify_all()
@@ -324,7 +332,7 @@ class Backplane:
             others = {user["conn"] >> NODE_SHIFT for user in json.loads(text)["core"]["users"]}
             others.discard(self.node)
             for other in others:
-                r.set(f"chat:node:{other}", "0-0", px=int(self.lease * 1000), nx=True)
+                r.set(f"chat:node:{other}", "0-0", px=int(self.lease * TTL * 1000), nx=True)
                 r.sadd(MEMBERS, other)
             self.epoch = epoch
             self._read_from = "0-0"
