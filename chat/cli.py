@@ -177,14 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_argument("--password-hash-memory", type=int,
                           default=defaults.password_hash_memory,
                           help="argon2id memory per password hash, in KiB")
-    cluster = parser.add_argument_group("cluster")
+    cluster = parser.add_argument_group("cluster (see docs/scaling.md)")
     cluster.add_argument("--cluster", metavar="redis://HOST:PORT/DB", default=defaults.cluster,
                          help="join the servers on this Redis as one chat server; rooms, "
                               "accounts and history are kept there (--data-dir is not used)")
     cluster.add_argument("--node-name", default=defaults.node_name,
-                         help="this server's name in the cluster (default: host and pid)")
+                         help="this node's name in the cluster and logs "
+                              "(default: host and process id)")
     cluster.add_argument("--node-lease", type=float, default=defaults.node_lease,
-                         help="seconds without a heartbeat before a node counts as lost")
+                         help="seconds without a heartbeat before a node counts as lost "
+                              "and its users are quit")
     cluster.add_argument("--workers", metavar="N|auto", default=None,
                          help="start N server processes on the same ports (auto: one per "
                               "CPU), each a cluster node <node-name or host>-w<i>; needs "
@@ -479,6 +481,11 @@ def main(argv: list[str] | None = None) -> int:
             engine.stop()
     if failure:
         error = failure[0]
+        if config.cluster:
+            from chat.cluster.backplane import ClusterUnavailable
+            if isinstance(error, ClusterUnavailable):
+                log.error("%s", error)
+                return 1
         if isinstance(error, ssl.SSLError):
             log.error("cannot use the TLS certificate/key: %s", error)
             return 1

@@ -238,7 +238,8 @@ def _replayed(event: e.Event) -> dict[str, Any]:
 
 
 def _notice(event: e.Event) -> dict[str, Any]:
-    return {"type": "notice"}
+    code = getattr(event, "code", "")  # programs tell notices apart by it (cluster_degraded)
+    return {"type": "notice", "code": code} if code else {"type": "notice"}
 
 
 def _fields(event: e.Event) -> dict[str, Any]:

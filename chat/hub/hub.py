@@ -20,6 +20,7 @@ from chat.hub import ratelimit
 from chat.hub.admission import refusal
 from chat.hub.eventlog import EventLog
 from chat.hub.fanout import Fanout
+from chat.hub.gate import Gate, LocalGate
 from chat.hub.observers import HubObserver
 from chat.hub.output import LOW_WATER, PAGE, Output
 from chat.hub.session import Session
@@ -62,6 +63,11 @@ class Hub:
         self.clock = clock
         self.wallclock = wallclock
         self.core = ChatCore(config, wallclock)
+        #: Where calls that change shared state go: the core at once, or a cluster's log.
+        self.gate: Gate = LocalGate(self.core)
+        if config.cluster:
+            from chat.cluster.gate import ClusterGate  # imports redis: only when clustered
+            self.gate = ClusterGate(self)
         self.sessions: dict[int, Session] = {}
         self.timers = Timers()
         self.history = history
@@ -70,6 +76,9 @@ class Hub:
             self.core.restore_server_bans(history.server_bans())
             observers = (Recorder(history), *observers)
         self.observers = (*observers, EventLog())
+        #: What sees effects another node caused: all but the history recorder (in a cluster
+        #: the node where an entry came from records it, once, in the shared store).
+        self._remote_observers = self.observers[1:] if history is not None else self.observers
         self.accounts = accounts
         if accounts is not None:
             self.core.restore_accounts(accounts.names())
@@ -97,6 +106,7 @@ class Hub:
         if config.http:
             self.metrics = Metrics(self)
             self.observers = (*self.observers, self.metrics)
+            self._remote_observers = (*self._remote_observers, self.metrics)
 
     @property
     def opened(self) -> int:
@@ -111,7 +121,7 @@ class Hub:
         ``dialect`` (a listener's pinned dialect, by name) skips detection.
         """
         self._next_conn += 1
-        conn = self._next_conn
+        conn = self.gate.conn_base + self._next_conn
         now = self.clock()
         lim = self.limits
         refused = refusal(lim, host, len(self.sessions), self._per_host.get(host, 0))
@@ -120,7 +130,7 @@ class Hub:
                           refilled=now, seen=now)
         self.sessions[conn] = session
         self._per_host[host] = self._per_host.get(host, 0) + 1
-        self.core.connect(conn, host)
+        self._apply(self.gate.connect(conn, host))
         if refused is not None:
             self._refuse(session, refused)
         else:
@@ -163,7 +173,7 @@ class Hub:
         self._fanout.pacing.discard(conn)
         self.timers.forget(conn)
         try:
-            self._apply(self.core.disconnect(conn, session.closing or reason))
+            self._apply(self.gate.disconnect(conn, session.closing or reason))
         except Exception:
             log.exception("error while connection %d left", conn)
             self._fanout.break_segment()
@@ -241,6 +251,7 @@ class Hub:
 
     def start(self) -> None:
         """The engine is serving: start the history thread and the account workers."""
+        self.gate.start()
         self.serving = True
         if self.history is not None:
             self.history.start()
@@ -249,6 +260,7 @@ class Hub:
 
     def close(self) -> None:
         """The engine has closed every connection: commit history and close the store."""
+        self.gate.stop()
         if self.history is not None:
             self.history.close()
         if self.accounts is not None:
@@ -336,7 +348,7 @@ class Hub:
                 return
             # Behind a reply still being paced, input waits: a client reads what it asked for
             # before it may ask for more.
-            if session.backlog or session.paced is not None or (
+            if session.backlog or session.paced is not None or session.waiting or (
                     rate and not ratelimit.take_token(session, self.limits, self.clock())):
                 self._hold(session, lines[index:])
                 return
@@ -363,7 +375,7 @@ class Hub:
             elif isinstance(item, Gather):
                 self._gather(session, item)
             else:
-                self._apply(self.core.handle(session.conn, item))
+                self._apply(self.gate.handle(session.conn, item))
 
     def _gather(self, session: Session, gather: Gather) -> None:
         """Run ``gather.items``, then let the dialect rewrite what they made for this one
@@ -394,7 +406,7 @@ class Hub:
             session.backlog = None
             self._apply(self.core.drop(session.conn, "Excess flood"))
             return
-        if session.paced is not None:
+        if session.paced is not None or session.waiting:
             return  # not the rate limit: the lines wait for the reply to be read
         if first_hold:
             self.rate_limited += 1
@@ -402,7 +414,7 @@ class Hub:
             session.warned = True
             text = (f"You are sending faster than {lim.rate_per_second:g} lines a second; "
                     "the rest is delayed")
-            self._apply(self.core.handle(session.conn, c.Invalid("rate_limited", text)))
+            self._apply(self.gate.handle(session.conn, c.Invalid("rate_limited", text)))
         if first_hold:
             self.timers.at(ratelimit.token_due(session, lim), session.conn, Timer.RATE)
 
@@ -414,7 +426,8 @@ class Hub:
             self._drain_backlog(session, self.clock())
             return
         backlog = session.backlog
-        while backlog and session.closing is None and session.paced is None:
+        while (backlog and session.closing is None and session.paced is None
+               and not session.waiting):
             self._line(session, backlog.popleft())
         if not backlog:
             session.backlog = None
@@ -427,11 +440,11 @@ class Hub:
             session.warned = False
             return
         while (backlog and session.tokens >= 1 and session.closing is None
-               and session.paced is None):
+               and session.paced is None and not session.waiting):
             session.tokens -= 1
             self._line(session, backlog.popleft())
-        if session.paced is not None and session.closing is None:
-            return  # the rest waits for the reply to be read; _resume_input picks it up
+        if (session.paced is not None or session.waiting) and session.closing is None:
+            return  # the rest waits for the reply (or the log); _resume_input picks it up
         if backlog and session.closing is None:
             self.timers.at(ratelimit.token_due(session, lim), session.conn, Timer.RATE)
         else:
@@ -440,19 +453,30 @@ class Hub:
 
     # -- output and closing --------------------------------------------------------------
 
-    def _apply(self, outputs: list[e.Output]) -> None:
-        """The core's effects: fanned out to connections, and shown to every observer."""
+    def _apply(self, outputs: list[e.Output], here: bool = True) -> None:
+        """The core's effects: fanned out to connections, and shown to every observer.
+
+        ``here`` is False for effects of a cluster log entry another node appended: the
+        history recorder skips them (that node records them), and only requests for
+        connections of this node (history, passwords, timers) are this node's to run.
+        """
         if outputs:
             self._fanout.deliver(outputs)
-            for observer in self.observers:
+            for observer in self.observers if here else self._remote_observers:
                 observer.delivered(outputs)
+            owns = self.gate.owns
             for output in outputs:
-                if output.__class__ is e.Recall:
-                    self._recall(output)
-                elif output.__class__ is e.Authenticate:
-                    self._authenticate(output)
-                elif output.__class__ is e.Later:
-                    self.timers.at(self.clock() + output.delay, output.conn, Timer.NICK)
+                kind = output.__class__
+                if kind is e.Recall or kind is e.Authenticate or kind is e.Later:
+                    if not owns(output.conn):  # type: ignore[union-attr]
+                        continue
+                    if kind is e.Recall:
+                        self._recall(output)  # type: ignore[arg-type]
+                    elif kind is e.Authenticate:
+                        self._authenticate(output)  # type: ignore[arg-type]
+                    else:
+                        self.timers.at(self.clock() + output.delay,  # type: ignore[union-attr]
+                                       output.conn, Timer.NICK)  # type: ignore[union-attr]
 
     def _recall(self, recall: e.Recall) -> None:
         """Ask the history thread; its answer comes back through the inbox and ``tick``."""
@@ -474,7 +498,7 @@ class Hub:
 
     def _checked(self, request: e.Authenticate, result: e.AuthResult) -> None:
         """From an account worker: queue the result and wake the engine."""
-        self._post(request.conn, lambda: self.core.authenticated(request, result))
+        self._post(request.conn, lambda: self.gate.authenticated(request, result))
 
     def _post(self, conn: int, finish: Callable[[], list[e.Output]]) -> None:
         """Any thread: queue work for the engine's thread (``collect``), and wake it."""
@@ -532,7 +556,7 @@ class Hub:
         elif kind is Timer.IDLE:
             self._check_idle(session, now)
         elif kind is Timer.NICK:
-            self._apply(self.core.nick_grace_over(conn))
+            self._apply(self.gate.nick_grace_over(conn))
         elif kind is Timer.SENDQ:
             grace = self.limits.sendq_grace
             if session.over_since and now - session.over_since >= grace * 0.999:

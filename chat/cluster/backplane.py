@@ -1,0 +1,379 @@
+"""The Redis side of a node: appending to the log, reading it, heartbeats, snapshots, and
+riding out a Redis that stops or stalls. Two threads with the synchronous redis-py client, so
+both engines share one implementation; what they read reaches the engine's thread through
+callbacks (the gate posts them to the hub's inbox and wakes the engine).
+
+Keys (``chat:`` prefix):
+
+- ``log``        the stream every state change goes through, in one order for every node;
+- ``snapshot``   the state at a log position (JSON), what a joining node loads;
+- ``epoch``      names the log's lifetime: missing after Redis lost its data (a restart);
+- ``nodes``      the counter that numbers nodes (``INCR``);
+- ``members``    the set of nodes believed alive;
+- ``node:N``     node N's heartbeat (expires after the lease), holding the last entry it applied.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import redis
+
+from chat.cluster.replica import NODE_LOST, NODE_SHIFT, Entry, decode_entry, encode_call
+
+log = logging.getLogger("chat.cluster")
+
+LOG = "chat:log"
+SNAPSHOT = "chat:snapshot"
+EPOCH = "chat:epoch"
+NODES = "chat:nodes"
+MEMBERS = "chat:members"
+
+#: A Redis call that takes longer than this means Redis is stalled: the node goes degraded.
+STALL = 1.5
+#: How long one XREAD waits for entries (under ``STALL``, so an idle log is not a stall).
+BLOCK_MS = 500
+#: Entries appended per round trip, and read per XREAD.
+BATCH = 500
+#: Entries waiting to be appended, at most: beyond it the gate refuses commands (disconnects,
+#: joins and account results are bounded by the connections and always kept).
+MAX_QUEUE = 10_000
+#: Reconnection back-off, first and longest wait (seconds).
+BACKOFF = (0.1, 2.0)
+#: A heartbeat lives this share of the lease and is renewed every ``BEAT`` of it, and every
+#: node looks for expired ones as often: a dead node's users are quit within one lease.
+TTL, BEAT = 0.75, 0.25
+#: How often the lowest live node writes a snapshot and trims the log (seconds).
+SNAPSHOT_EVERY = 10.0
+#: How long a node waits for its engine to make or load a snapshot.
+ENGINE_WAIT = 10.0
+
+#: Founds a log lifetime atomically: the epoch and its first snapshot, if there is no epoch.
+_FOUND = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('SET', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+#: Replaces the snapshot only within the same lifetime (a stale writer must not undo a found).
+_REFRESH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+#: Raises the node counter to at least ARGV[1] (after Redis came back empty).
+_RAISE = """
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+
+class ClusterUnavailable(RuntimeError):
+    """The node cannot join: Redis is unreachable at start, or holds a broken log."""
+
+
+class Engine(Protocol):
+    """What the backplane needs from the engine's thread (the gate provides it)."""
+
+    def entries(self, generation: int, entries: list[Entry]) -> None:
+        """Entries read from the log, in order (any thread; applied on the engine's)."""
+
+    def status(self, degraded: bool) -> None:
+        """The link to Redis went down (True) or is back (False) (any thread)."""
+
+    def snapshot(self, fresh_log: bool) -> str | None:
+        """This node's state as snapshot JSON, made on the engine's thread (called from the
+        backplane's, waits); ``fresh_log``: it starts a new log (position 0-0)."""
+
+    def load(self, generation: int, text: str) -> None:
+        """Replace the state with another node's snapshot (any thread; done on the engine's)."""
+
+
+class Backplane:
+    """A node's link to the cluster through one Redis."""
+
+    def __init__(self, url: str, lease: float, engine: Engine, name: str = "") -> None:
+        self.url = url
+        self.lease = lease
+        self.engine = engine
+        self.name = name
+        self.redis = redis.Redis.from_url(url, socket_timeout=STALL,
+                                          socket_connect_timeout=STALL, decode_responses=True,
+                                          health_check_interval=0)
+        self.node = 0
+        self.epoch = ""
+        #: Entries waiting to be appended: (sequence number, payload), oldest first; an entry
+        #: leaves only once Redis confirmed it.
+        self._queue: deque[tuple[int, str]] = deque()
+        self._seq = 0
+        self._cond = threading.Condition()
+        self._connected = threading.Event()
+        self._stopping = False
+        self._read_from = "0-0"  # the reader's position (the last entry read)
+        self.generation = 0  # bumped when the position is reset: older reads are discarded
+        self.applied = "0-0"  # the last entry the engine applied (the heartbeat reports it)
+        self._threads: list[threading.Thread] = []
+        self._next_beat = 0.0
+        self._next_snapshot = 0.0
+        self._quiet_until = 0.0  # no node is counted lost before this (after an outage)
+        self.degraded = False
+        #: Counters for tests and metrics.
+        self.appended = 0
+        self.read = 0
+        self.reconnects = 0
+
+    # -- joining and leaving ---------------------------------------------------------------
+
+    def join(self, founding_snapshot: Callable[[], str]) -> str | None:
+        """Take a node number and find the log: found a new one with ``founding_snapshot``
+        (returns None: our state is the cluster's), or return the snapshot to load."""
+        r = self.redis
+        try:
+            self.node = int(r.incr(NODES))
+            self._register(r, "0-0")  # "0-0": nobody trims the log under us while we load
+            epoch = uuid.uuid4().hex
+            if r.eval(_FOUND, 2, EPOCH, SNAPSHOT, epoch, founding_snapshot()):
+                self.epoch = epoch
+                log.info("node %d founded the cluster log (epoch %s)", self.node, epoch)
+                return None
+            self.epoch = str(r.get(EPOCH))
+            text = r.get(SNAPSHOT)
+        except redis.RedisError as exc:
+            raise ClusterUnavailable(f"cannot join the cluster at {self.url}: {exc}") from None
+        if text is None:
+            raise ClusterUnavailable("the cluster has an epoch but no snapshot")
+        self._read_from = self.applied = json.loads(text)["replica"]["last_id"]
+        log.info("node %d joined the cluster (epoch %s) at %s", self.node, self.epoch,
+                 self._read_from)
+        return str(text)
+
+    def start(self) -> None:
+        """Start appending and reading."""
+        self._connected.set()
+        self._next_snapshot = time.monotonic() + SNAPSHOT_EVERY
+        for target, name in ((self._write_loop, "writer"), (self._read_loop, "reader")):
+            thread = threading.Thread(target=target, name=f"chat-cluster-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def send(self, call: tuple[Any, ...], payload: str | None = None) -> int:
+        """Queue an entry (any thread); returns its sequence number."""
+        if payload is None:
+            payload = encode_call(call)
+        with self._cond:
+            self._seq += 1
+            seq = self._seq
+            self._queue.append((seq, payload))
+            self._cond.notify()
+        return seq
+
+    def queued(self) -> int:
+        """Entries not yet confirmed by Redis."""
+        return len(self._queue)
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Append what is queued (for at most ``timeout`` s), leave the members, stop."""
+        self.send(("lost", self.node, "Server shutting down"))
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue and self._connected.is_set() and time.monotonic() < deadline:
+                self._cond.wait(0.05)
+            self._stopping = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        try:
+            self.redis.srem(MEMBERS, self.node)
+            self.redis.delete(f"chat:node:{self.node}")
+        except redis.RedisError:
+            pass  # our key expires by itself, and the others quit our users
+        self.redis.close()
+
+    # -- the writer: appends, heartbeats, snapshots, reconnects ------------------------------
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                if not self._queue or not self._connected.is_set():
+                    self._cond.wait(self._beat_wait())
+                batch = list(self._queue)[:BATCH] if self._connected.is_set() else []
+            if not self._connected.is_set():
+                self._reconnect()
+                continue
+            try:
+                if batch:
+                    self._append(batch)
+                if time.monotonic() >= self._next_beat:
+                    self._beat()
+            except redis.RedisError as exc:
+                self._failed(exc)
+            except Exception:  # a bug must not stop the node's log
+                log.exception("cluster writer")
+
+    def _beat_wait(self) -> float:
+        return max(0.0, min(self._next_beat - time.monotonic(), 0.5))
+
+    def _append(self, batch: list[tuple[int, str]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        node = self.node
+        for seq, payload in batch:
+            pipe.xadd(LOG, {"n": node, "s": seq, "c": payload})
+        pipe.execute()
+        with self._cond:
+            for _ in batch:
+                self._queue.popleft()
+            self.appended += len(batch)
+            self._cond.notify_all()
+
+    def _register(self, r: redis.Redis, applied: str) -> None:
+        pipe = r.pipeline(transaction=False)
+        pipe.set(f"chat:node:{self.node}", applied, px=int(self.lease * TTL * 1000))
+        pipe.sadd(MEMBERS, self.node)
+        pipe.execute()
+
+    def _beat(self) -> None:
+        """Say we live; quit the users of nodes that stopped saying so; keep the snapshot."""
+        r = self.redis
+        now = time.monotonic()
+        self._next_beat = now + self.lease * BEAT
+        self._register(r, self.applied)
+        members = sorted(int(m) for m in r.smembers(MEMBERS))
+        alive = r.mget([f"chat:node:{m}" for m in members])
+        live = {}
+        for member, applied in zip(members, alive, strict=True):
+            if applied is None:
+                if now < self._quiet_until:
+                    continue  # after an outage everyone gets a lease to beat again
+                if member != self.node and r.srem(MEMBERS, member):
+                    log.warning("node %d lost: no heartbeat for %g s", member, self.lease)
+                    self.send(("lost", member, NODE_LOST))
+            else:
+                live[member] = str(applied)
+        if live and min(live) == self.node and now >= self._next_snapshot:
+            self._next_snapshot = now + SNAPSHOT_EVERY
+            self._refresh_snapshot(r, live)
+
+    def _refresh_snapshot(self, r: redis.Redis, live: dict[int, str]) -> None:
+        text = self.engine.snapshot(False)
+        if text is None:
+            return
+        covered = json.loads(text)["replica"]["last_id"]
+        if not r.eval(_REFRESH, 2, EPOCH, SNAPSHOT, self.epoch, text):
+            return
+        floor = min([covered, *live.values()], key=_stream_key)
+        if floor != "0-0":
+            r.xtrim(LOG, minid=floor, approximate=False)
+
+    def _failed(self, exc: Exception) -> None:
+        if self._connected.is_set():
+            log.warning("cluster: lost Redis (%s); serving local clients, queueing", exc)
+            self._connected.clear()
+            self.degraded = True
+            self.engine.status(True)
+        with self._cond:
+            self._cond.notify_all()
+
+    def _reconnect(self) -> None:
+        """Back off, then resynchronise: the same log (continue), or a new one (found it with
+        our state, or load the state of whoever found it first)."""
+        wait = BACKOFF[0]
+        while not self._stopping:
+            with self._cond:
+                self._cond.wait(wait)
+            if self._stopping:
+                return
+            try:
+                self.redis.ping()
+                self._resync()
+            except redis.RedisError as exc:
+                log.debug("cluster: still no Redis (%s)", exc)
+                wait = min(wait * 2, BACKOFF[1])
+                continue
+            self.reconnects += 1
+            self.degraded = False
+            self._next_beat = 0.0
+            self._quiet_until = time.monotonic() + self.lease
+            self._connected.set()
+            with self._cond:
+                self._cond.notify_all()
+            log.warning("cluster: Redis is back (epoch %s)", self.epoch)
+            self.engine.status(False)
+            return
+
+    def _resync(self) -> None:
+        r = self.redis
+        self._register(r, self.applied)
+        r.eval(_RAISE, 1, NODES, self.node)
+        if r.get(EPOCH) == self.epoch:
+            return  # the same log: the reader continues, the writer re-sends what is queued
+        text = self.engine.snapshot(True)
+        if text is None:
+            raise redis.ConnectionError("the engine did not make a snapshot")
+        epoch = uuid.uuid4().hex
+        with self._cond:
+            self.generation += 1
+            generation = self.generation
+        if r.eval(_FOUND, 2, EPOCH, SNAPSHOT, epoch, text):
+            log.warning("cluster: Redis came back empty; node %d founded a new log", self.node)
+            # The other nodes we knew get one lease to come back before they count as lost.
+            others = {user["conn"] >> NODE_SHIFT for user in json.loads(text)["core"]["users"]}
+            others.discard(self.node)
+            for other in others:
+                r.set(f"chat:node:{other}", "0-0", px=int(self.lease * TTL * 1000), nx=True)
+                r.sadd(MEMBERS, other)
+            self.epoch = epoch
+            self._read_from = "0-0"
+            self.engine.load(generation, "")  # our state stands; only the position resets
+            return
+        self.epoch = str(r.get(EPOCH))
+        found = r.get(SNAPSHOT)
+        if found is None:
+            raise redis.ConnectionError("a new epoch without a snapshot")
+        log.warning("cluster: Redis came back empty; node %d loads the new log's state",
+                    self.node)
+        self._read_from = json.loads(found)["replica"]["last_id"]
+        self.engine.load(generation, str(found))
+
+    # -- the reader ------------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        while not self._stopping:
+            if not self._connected.wait(0.5):
+                continue
+            generation = self.generation
+            position = self._read_from
+            try:
+                answer: Any = self.redis.xread({LOG: position}, count=BATCH, block=BLOCK_MS)
+            except redis.RedisError as exc:
+                self._failed(exc)
+                continue
+            if not answer or generation != self.generation:
+                continue
+            entries = []
+            for stream_id, fields in answer[0][1]:
+                try:
+                    entries.append(decode_entry(stream_id, fields))
+                except ValueError as exc:
+                    log.error("cluster: skipping entry %s: %s", stream_id, exc)
+            self._read_from = answer[0][1][-1][0]
+            self.read += len(entries)
+            if entries:
+                self.engine.entries(generation, entries)
+
+
+def _stream_key(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)

@@ -1,0 +1,105 @@
+"""JSON for the values that cross the backplane: commands, events and the records inside them.
+
+Never pickle (a Redis anyone can write to must not be able to run code in every node): only
+dataclasses registered here (by class name) are rebuilt, and anything else is refused with
+:class:`CodecError`. JSON arrays come back as tuples (every sequence field of a command or an
+event is a tuple), ``{"@s": [...]}`` is a frozenset and ``{"@d": {...}}`` a plain dict (a
+structured client's ``ref`` may be an object; escaping it means no client can forge a type tag).
+Fields equal to their default are left out, so the common command is a short line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from types import ModuleType
+from typing import Any
+
+from chat.accounts import records as account_records
+from chat.core import commands, envelope, events
+from chat.history import records as history_records
+
+
+class CodecError(ValueError):
+    """An entry that is not a value this codec writes (corrupt, foreign, or from a newer node)."""
+
+
+def _registry(*modules: ModuleType) -> dict[str, type]:
+    found: dict[str, type] = {}
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, type) and dataclasses.is_dataclass(value):
+                other = found.get(value.__name__)
+                if other is not None and other is not value:
+                    raise RuntimeError(f"two dataclasses named {value.__name__}")
+                found[value.__name__] = value
+    return found
+
+
+#: Every type that may cross the backplane, by name.
+TYPES = _registry(commands, envelope, events, history_records, account_records)
+_MISSING = dataclasses.MISSING
+#: Per type: (name, default or _MISSING) per field, for encoding without dataclasses.fields().
+_FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {
+    cls: tuple((f.name, f.default if f.default_factory is _MISSING else f.default_factory())
+               for f in dataclasses.fields(cls))
+    for cls in TYPES.values()
+}
+
+
+def to_plain(value: Any) -> Any:
+    """A value made only of JSON types (the inverse of :func:`from_plain`)."""
+    cls = value.__class__
+    if cls is str or cls is int or cls is float or cls is bool or value is None:
+        return value
+    if cls is tuple or cls is list:
+        return [to_plain(item) for item in value]
+    fields = _FIELDS.get(cls)
+    if fields is not None:
+        out: dict[str, Any] = {"@": cls.__name__}
+        for name, default in fields:
+            item = getattr(value, name)
+            if default is _MISSING or item != default or item.__class__ is not default.__class__:
+                out[name] = to_plain(item)
+        return out
+    if cls is frozenset or cls is set:
+        return {"@s": sorted(to_plain(item) for item in value)}
+    if cls is dict:
+        return {"@d": {str(key): to_plain(item) for key, item in value.items()}}
+    raise CodecError(f"cannot encode a {cls.__name__}")
+
+
+def from_plain(value: Any) -> Any:
+    """Rebuild what :func:`to_plain` made; anything it could not have made is refused."""
+    if isinstance(value, list):
+        return tuple(from_plain(item) for item in value)
+    if not isinstance(value, dict):
+        return value
+    if "@" in value:
+        cls = TYPES.get(value["@"])
+        if cls is None:
+            raise CodecError(f"unknown type {value['@']!r}")
+        kwargs = {key: from_plain(item) for key, item in value.items() if key != "@"}
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise CodecError(f"bad {cls.__name__}: {exc}") from None
+    if "@s" in value:
+        return frozenset(from_plain(item) for item in value["@s"])
+    if "@d" in value:
+        return {key: from_plain(item) for key, item in value["@d"].items()}
+    raise CodecError("an object without a type tag")
+
+
+def dumps(value: Any) -> str:
+    """``value`` as one compact JSON text."""
+    return json.dumps(to_plain(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | bytes) -> Any:
+    """The value :func:`dumps` wrote; :class:`CodecError` for anything else."""
+    try:
+        plain = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CodecError(f"not JSON: {exc}") from None
+    return from_plain(plain)

@@ -1,0 +1,266 @@
+"""The hub's seam in a cluster: calls that change shared state are appended to the log, not
+applied; every node (this one too) applies them when it reads them back, in the log's order.
+
+Read-only commands (PING, WHOIS, LIST, history pages...) are answered at once from this node's
+copy, unless the connection still has entries in flight (its answer must not overtake them).
+A connection that is not registered yet waits for each entry to come back before its next
+line is read, so a dialect decodes that line knowing whether registration succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from chat.cluster import snapshot
+from chat.cluster.backplane import ENGINE_WAIT, MAX_QUEUE, Backplane
+from chat.cluster.replica import (
+    NODE_LOST,
+    NODE_SHIFT,
+    SECRET_TYPES,
+    Entry,
+    Replica,
+    node_of,
+    redact,
+)
+from chat.core import commands as c
+from chat.core import events as e
+from chat.dialects.base import Dialect
+
+if TYPE_CHECKING:
+    from chat.hub import Hub
+
+log = logging.getLogger("chat.cluster")
+
+#: Commands answered from this node's state (they change nothing).
+LOCAL_COMMANDS = frozenset({c.Ping, c.Pong, c.Help, c.Whois, c.Who, c.Lookup, c.ListRooms,
+                            c.ListMembers, c.FetchHistory, c.HistoryTargets, c.Invalid})
+#: Entries one connection may have queued while Redis is away; beyond, it is refused.
+MAX_PENDING = 100
+
+DEGRADED = ("The cluster is degraded: this server lost its link to the others. You stay "
+            "connected; what you send is queued and goes out when the link is back.")
+RESTORED = "The cluster link is back: what you sent meanwhile has gone out."
+REFUSED = "The cluster is degraded and this server's queue is full: try again shortly"
+
+
+class ClusterGate:
+    """A node of a cluster: the hub's gate to the log, and the log's way back into the hub."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.core = hub.core
+        config = hub.config
+        self.backplane = Backplane(config.cluster, config.node_lease, self, config.node_name)
+        self.replica = Replica(self.core, 0)
+        self.node = 0
+        self.conn_base = 0
+        self.generation = 0
+        self.degraded = False
+        self.refused = 0  # commands refused because the queue was full
+        self._pending: dict[int, int] = {}  # local conn -> its entries not yet applied
+        self._inflight: dict[int, int] = {}  # our sequence number -> the conn it is for
+        self._closing = threading.Event()
+
+    # -- the hub's side --------------------------------------------------------------------
+
+    def owns(self, conn: int) -> bool:
+        """Whether ``conn`` is a connection of this node."""
+        return node_of(conn) == self.node
+
+    def start(self) -> None:
+        """Join the cluster (found its log, or load its state) before serving anyone."""
+        text = self.backplane.join(lambda: self._dump(fresh_log=True))
+        self.node = self.replica.node = self.backplane.node
+        self.conn_base = self.node << NODE_SHIFT
+        if text is not None:
+            self._load(0, text)
+        self.backplane.start()
+
+    def stop(self) -> None:
+        """Append what is queued (our users' quits), then leave."""
+        self._closing.set()
+        self.backplane.close()
+
+    def connect(self, conn: int, host: str) -> list[e.Output]:
+        """The user exists here at once (its dialect needs it); the others learn from the log."""
+        self.core.connect(conn, host)
+        self._send(("connect", conn, host), conn)
+        return []
+
+    def handle(self, conn: int, command: c.Command) -> list[e.Output]:
+        """Answer a read-only command now; append anything else to the log."""
+        core = self.core
+        if command.__class__ in LOCAL_COMMANDS and not self._pending.get(conn):
+            return core.handle(conn, command)
+        if self.backplane.queued() >= MAX_QUEUE or (
+                self.degraded and self._pending.get(conn, 0) >= MAX_PENDING):
+            self.refused += 1
+            return core.handle(conn, c.Invalid("cluster_busy", REFUSED))
+        user = core.users.get(conn)
+        if user is None:
+            return []
+        if isinstance(command, SECRET_TYPES):
+            seq = self._send(("handle", conn, redact(command)), conn)
+            self.replica.secrets[seq] = ("handle", conn, command)
+        else:
+            self._send(("handle", conn, command), conn)
+        if not user.registered:
+            session = self.hub.sessions.get(conn)
+            if session is not None:
+                session.waiting = True
+        return []
+
+    def disconnect(self, conn: int, reason: str) -> list[e.Output]:
+        """Always appended, whatever the queue holds: a lost quit would leave a ghost."""
+        self._send(("disconnect", conn, reason), conn)
+        return []
+
+    def authenticated(self, request: e.Authenticate, result: e.AuthResult) -> list[e.Output]:
+        """The workers' answer, for every node (the password stays here)."""
+        self._send(("auth", redact(request), result), request.conn)
+        return []
+
+    def nick_grace_over(self, conn: int) -> list[e.Output]:
+        """The grace timer ran here (where the connection is); every node applies it."""
+        self._send(("grace", conn), conn)
+        return []
+
+    def _send(self, call: tuple[Any, ...], conn: int) -> int:
+        seq = self.backplane.send(call)
+        self._inflight[seq] = conn
+        self._pending[conn] = self._pending.get(conn, 0) + 1
+        return seq
+
+    # -- the backplane's side (any thread; the work is posted to the engine's) -----------
+
+    def entries(self, generation: int, entries: list[Entry]) -> None:
+        """Entries read from the log: applied on the engine's thread."""
+        self.hub._post(0, lambda: self._apply(generation, entries))
+
+    def status(self, degraded: bool) -> None:
+        """Tell this node's clients the link to the others went down or came back."""
+        self.hub._post(0, lambda: self._tell(degraded))
+
+    def snapshot(self, fresh_log: bool) -> str | None:
+        """This node's state, made on the engine's thread (the caller waits)."""
+        made: list[str] = []
+        done = threading.Event()
+
+        def make() -> list[e.Output]:
+            made.append(self._dump(fresh_log))
+            done.set()
+            return []
+
+        self.hub._post(0, make)
+        waited = 0.0
+        while not done.wait(0.1):
+            waited += 0.1
+            if self._closing.is_set() or waited >= ENGINE_WAIT:
+                return None
+        return made[0]
+
+    def load(self, generation: int, text: str) -> None:
+        """Take another node's state (or, with no text, keep ours at a new log's start)."""
+        self.hub._post(0, lambda: self._load(generation, text))
+
+    # -- on the engine's thread ------------------------------------------------------------
+
+    def _apply(self, generation: int, entries: list[Entry]) -> list[e.Output]:
+        if generation != self.generation:
+            return []  # read before the log was replaced
+        hub = self.hub
+        replica = self.replica
+        me = self.node
+        for entry in entries:
+            try:
+                out = replica.apply(entry)
+            except Exception:  # the same on every node: the entry changes nothing anywhere
+                log.exception("cluster: entry %s failed", entry.id)
+                continue
+            if out is None:
+                continue
+            mine = entry.node == me
+            try:
+                if out:
+                    hub._apply(out, mine)
+                if mine:
+                    self._done(entry.seq)
+                if entry.call[0] == "lost" and entry.call[1] == me and entry.call[2] == NODE_LOST:
+                    self._lost_ourselves()
+            except Exception:
+                log.exception("cluster: delivering entry %s failed", entry.id)
+        self.backplane.applied = replica.last_id
+        return []
+
+    def _done(self, seq: int) -> None:
+        """One of our entries came back applied; a connection with none left reads again."""
+        conn = self._inflight.pop(seq, None)
+        if conn is None:
+            return
+        left = self._pending.get(conn, 1) - 1
+        if left > 0:
+            self._pending[conn] = left
+            return
+        self._pending.pop(conn, None)
+        session = self.hub.sessions.get(conn)
+        if session is not None and session.waiting:
+            session.waiting = False
+            if session.closing is None:
+                self.hub._resume_input(session)
+
+    def _lost_ourselves(self) -> None:
+        """The others counted us lost (we stalled past the lease) and quit our users: their
+        connections here are stale; close them so the clients reconnect."""
+        log.warning("cluster: this node (%d) was declared lost; closing its clients", self.node)
+        for session in list(self.hub.sessions.values()):
+            self.hub._fanout.close(session, "Node lost by the cluster: reconnect")
+
+    def _tell(self, degraded: bool) -> list[e.Output]:
+        self.degraded = degraded
+        conns = tuple(conn for conn, session in self.hub.sessions.items()
+                      if session.dialect is not None and conn in self.core.users)
+        if not conns:
+            return []
+        envelope = self.core._ctx.envelope()
+        code, text = ("cluster_degraded", DEGRADED) if degraded else ("cluster_restored",
+                                                                      RESTORED)
+        return [e.Delivery(e.Notice(*envelope, text=text, code=code), conns)]
+
+    def _dump(self, fresh_log: bool) -> str:
+        state = self.replica.state()
+        if fresh_log:
+            state["last_id"] = "0-0"
+        return json.dumps({"core": snapshot.dump(self.core), "replica": state},
+                          separators=(",", ":"), ensure_ascii=False)
+
+    def _load(self, generation: int, text: str) -> list[e.Output]:
+        self.generation = generation
+        if not text:
+            self.replica.last_id = "0-0"
+            return []
+        data = json.loads(text)
+        snapshot.load(self.core, data["core"])
+        self.replica.restore(data["replica"])
+        self.backplane.applied = self.replica.last_id
+        hub = self.hub
+        users = self.core.users
+        for conn, session in list(hub.sessions.items()):
+            user = users.get(conn)
+            if user is None:
+                hub._fanout.close(session, "The cluster lost this connection: reconnect")
+            elif session.dialect is not None:
+                _rebind(session.dialect, user)
+        for conn in [conn for conn in users if self.owns(conn) and conn not in hub.sessions]:
+            self._send(("disconnect", conn, "Connection lost"), conn)
+        return []
+
+
+def _rebind(dialect: Dialect, user: Any) -> None:
+    """Point a dialect (and one it wraps) at the user object a snapshot made."""
+    dialect.user = user
+    inner = getattr(dialect, "inner", None)
+    if isinstance(inner, Dialect):
+        _rebind(inner, user)

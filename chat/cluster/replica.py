@@ -1,0 +1,188 @@
+"""The log's meaning, without I/O: each entry applied to this node's copy of the core.
+
+Every node applies the same entries in the same order with the same inputs: the entry's stream
+id gives the wall clock (Redis's time when it was appended) and the event ids, so replicas make
+identical state and identical ids. What an entry caused is returned as the core's outputs; the
+hub delivers them to whichever recipients are local, and drops the rest.
+
+An entry names the node that appended it and that node's sequence number: an entry sent again
+after a lost reply from Redis (it may have been appended the first time) is applied once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from chat.accounts.passwords import MAX_PASSWORD, MIN_PASSWORD
+from chat.cluster import codec
+from chat.core import ChatCore
+from chat.core import commands as c
+from chat.core import events as e
+from chat.core.accounts import MAX_SCRAM_MESSAGE
+
+#: Connection ids are global: the node's number above these bits, its own counter below.
+NODE_SHIFT = 32
+#: The reason users of a node that stopped heartbeating are quit with.
+NODE_LOST = "node lost"
+
+
+def node_of(conn: int) -> int:
+    """The node a connection lives on."""
+    return conn >> NODE_SHIFT
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One log entry: its stream id, who appended it (node and that node's sequence number),
+    and the core call it stands for (``("handle", conn, command)``...)."""
+
+    id: str
+    node: int
+    seq: int
+    call: tuple[Any, ...]
+
+    @property
+    def ts(self) -> float:
+        """Redis's time when the entry was appended (epoch seconds), from its stream id."""
+        return int(self.id.split("-", 1)[0]) / 1000
+
+
+def encode_call(call: tuple[Any, ...]) -> str:
+    """The call as the entry's JSON payload."""
+    return codec.dumps(call)
+
+
+def decode_entry(stream_id: str, fields: dict[str, str]) -> Entry:
+    """An entry read from the stream; :class:`codec.CodecError` if it is not one of ours."""
+    try:
+        node, seq, payload = int(fields["n"]), int(fields["s"]), fields["c"]
+    except (KeyError, ValueError) as exc:
+        raise codec.CodecError(f"entry {stream_id} lacks {exc}") from None
+    call = codec.loads(payload)
+    if not isinstance(call, tuple) or not call or not isinstance(call[0], str):
+        raise codec.CodecError(f"entry {stream_id} is not a call")
+    return Entry(stream_id, node, seq, call)
+
+
+def _stand_in(secret: str) -> str:
+    """A placeholder with the same validity as ``secret`` under every length rule the core
+    checks (so replicas take the same branch) and none of its content."""
+    size = len(secret)
+    if size == 0:
+        return ""
+    if size < MIN_PASSWORD:
+        return "x"
+    if size <= MAX_PASSWORD:
+        return "x" * MIN_PASSWORD
+    if size <= MAX_SCRAM_MESSAGE:
+        return "x" * (MAX_PASSWORD + 1)
+    return "x" * (MAX_SCRAM_MESSAGE + 1)
+
+
+def redact(value: Any) -> Any:
+    """``value`` with every password replaced by a stand-in: passwords never reach Redis (the
+    node that holds the connection keeps the real command and applies that one)."""
+    if isinstance(value, c.RegisterAccount):
+        return c.RegisterAccount(_stand_in(value.password), ref=value.ref)
+    if isinstance(value, c.Login):
+        return c.Login(value.account, _stand_in(value.password), ref=value.ref)
+    if isinstance(value, c.ChangePassword):
+        return c.ChangePassword(_stand_in(value.old), _stand_in(value.new), ref=value.ref)
+    if isinstance(value, c.ScramStep):
+        return c.ScramStep(_stand_in(value.message), value.final, ref=value.ref)
+    if isinstance(value, c.Oper):
+        return c.Oper(value.name, _stand_in(value.password), ref=value.ref)
+    if isinstance(value, e.Authenticate):
+        return e.Authenticate(value.conn, value.op, value.account, "", "", ref=value.ref)
+    return value
+
+
+SECRET_TYPES = (c.RegisterAccount, c.Login, c.ChangePassword, c.ScramStep, c.Oper)
+
+
+class PinnedClock:
+    """The core's wall clock: an entry's time while it is applied, the real time otherwise."""
+
+    __slots__ = ("pinned",)
+
+    def __init__(self) -> None:
+        self.pinned: float | None = None
+
+    def __call__(self) -> float:
+        pinned = self.pinned
+        return time.time() if pinned is None else pinned
+
+
+class Replica:
+    """This node's copy of the cluster's state: a core fed by the log.
+
+    ``secrets`` holds this node's own commands that carry passwords, by sequence number: the
+    log has them redacted, and this node applies the real one (only it talks to the workers).
+    """
+
+    def __init__(self, core: ChatCore, node: int) -> None:
+        self.core = core
+        self.node = node
+        self.clock = PinnedClock()
+        ctx = core._ctx  # the replica owns how the core tells time and numbers events
+        ctx.clock = core.clock = self.clock
+        self.last_id = "0-0"  # the last entry applied
+        self.seqs: dict[int, int] = {}  # node -> the last sequence number applied from it
+        self.secrets: dict[int, Any] = {}
+
+    def apply(self, entry: Entry) -> list[e.Output] | None:
+        """Apply one entry; None if it was applied before (a duplicate)."""
+        if entry.seq <= self.seqs.get(entry.node, 0):
+            return None
+        self.seqs[entry.node] = entry.seq
+        self.last_id = entry.id
+        call = entry.call
+        if entry.node == self.node:
+            real = self.secrets.pop(entry.seq, None)
+            if real is not None:
+                call = real
+        ctx = self.core._ctx
+        saved = ctx._node, ctx._next_id
+        ms, _, seq = entry.id.partition("-")
+        ctx._node, ctx._next_id = f"{int(seq):03x}", 0
+        self.clock.pinned = int(ms) / 1000
+        try:
+            return self._dispatch(call)
+        finally:
+            self.clock.pinned = None
+            ctx._node, ctx._next_id = saved
+
+    def _dispatch(self, call: tuple[Any, ...]) -> list[e.Output]:
+        core = self.core
+        kind = call[0]
+        if kind == "handle":
+            return core.handle(int(call[1]), call[2])
+        if kind == "connect":
+            conn = int(call[1])
+            if conn not in core.users:  # the node holding it made it at once
+                core.connect(conn, str(call[2]))
+            return []
+        if kind == "disconnect":
+            return core.disconnect(int(call[1]), str(call[2]))
+        if kind == "auth":
+            return core.authenticated(call[1], call[2])
+        if kind == "grace":
+            return core.nick_grace_over(int(call[1]))
+        if kind == "lost":
+            lost, reason = int(call[1]), str(call[2])
+            out: list[e.Output] = []
+            for conn in [conn for conn in core.users if node_of(conn) == lost]:
+                out.extend(core.disconnect(conn, reason))
+            return out
+        raise codec.CodecError(f"unknown call {kind!r}")
+
+    def state(self) -> dict[str, Any]:
+        """What a snapshot adds to the core's state: the log position and sequence numbers."""
+        return {"last_id": self.last_id, "seqs": {str(k): v for k, v in self.seqs.items()}}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Take a snapshot's log position and sequence numbers."""
+        self.last_id = str(data["last_id"])
+        self.seqs = {int(k): int(v) for k, v in data["seqs"].items()}

@@ -1,0 +1,294 @@
+"""Cluster mode over a real redis-server: several servers in this process (any mix of
+engines) sharing one log, with clients of every dialect spread across them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+from redis_server import RedisServer
+from support import TEST_LIMITS, Clients, LineClient, wait_until
+
+from chat.cluster import snapshot
+from chat.config import ServerConfig
+from chat.engines import BackgroundServer, serve_in_background
+
+Start = Callable[..., BackgroundServer]
+
+
+@pytest.fixture
+def cluster(redis_server: RedisServer) -> Iterator[Start]:
+    """``cluster("asyncio")`` starts a node on the test's Redis; all stop at teardown."""
+    stack = contextlib.ExitStack()
+
+    def start(engine: str, **changes: object) -> BackgroundServer:
+        config = ServerConfig(port=0, limits=TEST_LIMITS, shutdown_grace=0.5,
+                              cluster=redis_server.url)
+        return stack.enter_context(serve_in_background(engine, replace(config, **changes)))
+
+    with stack:
+        yield start
+
+
+def irc(server: BackgroundServer, nick: str) -> LineClient:
+    """An IRC client registered as ``nick``."""
+    client = LineClient(server.host, server.port)
+    client.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n")
+    client.expect(lambda line: " 001 " in line)
+    return client
+
+
+def test_three_nodes_one_room_one_order(cluster: Start) -> None:
+    nodes = [cluster("asyncio"), cluster("threaded"), cluster("asyncio")]
+    alice = Clients(nodes[0]).bot("alice", "#room")
+    bob = irc(nodes[1], "bob")
+    bob.send("JOIN #room\r\n")
+    bob.expect(lambda line: " 366 " in line)  # end of NAMES
+    carol = Clients(nodes[2]).human("carol")
+    carol.send("/join #room\r\n")
+    carol.expect("carol joined #room")
+    alice.expect('"from":"carol"')
+    # Everyone talks at once, from three nodes; everyone sees one order.
+    for i in range(20):
+        alice.request(type="message", to="#room", text=f"a{i}")
+        bob.send(f"PRIVMSG #room :b{i}\r\n")
+        carol.send(f"c{i}\r\n")
+
+    def text_of(name: str, line: str) -> str | None:
+        if name == "alice":
+            obj = json.loads(line)
+            return obj["text"] if obj.get("type") == "message" else None
+        if name == "bob":
+            return line.split(" :", 1)[1] if " PRIVMSG #room :" in line else None
+        return line.split("> ", 1)[1] if "> " in line else None
+
+    seen: dict[str, list[str]] = {}
+    # alice (JSON) and carol (telnet) get their own lines back, bob (IRC without
+    # echo-message) does not.
+    for name, client, count in (("alice", alice, 60), ("bob", bob, 40), ("carol", carol, 60)):
+        seen[name] = []
+        while len(seen[name]) < count:
+            try:
+                text = text_of(name, client.line(5))
+            except TimeoutError:
+                raise AssertionError(f"{name}: {seen[name]} {client.received[-5:]}") from None
+            if text is not None:
+                seen[name].append(text)
+    order = seen["carol"]
+    assert seen["alice"] == order
+    assert seen["bob"] == [t for t in order if not t.startswith("b")]
+    for who in "abc":
+        assert [t for t in order if t[0] == who] == [f"{who}{i}" for i in range(20)]
+    # The three replicas hold the same room, with the same members.
+    wait_until(lambda: all("#room" in n.hub.core.rooms for n in nodes))
+    replicas_agree(nodes)
+
+
+def test_a_hundred_claims_of_one_nick_over_three_nodes_one_winner(cluster: Start) -> None:
+    nodes = [cluster("asyncio"), cluster("threaded"), cluster("asyncio")]
+    claimants = [LineClient(nodes[i % 3].host, nodes[i % 3].port) for i in range(100)]
+    try:
+        for client in claimants:  # all claims on the wire before any answer is read
+            client.request(type="hello", version=1, nick="racer")
+        outcomes = []
+        for client in claimants:
+            line = client.expect(lambda line: '"type":"welcome"' in line
+                                 or '"type":"error"' in line)
+            outcomes.append(json.loads(line))
+        winners = [o for o in outcomes if o["type"] == "welcome"]
+        assert len(winners) == 1 and winners[0]["nick"] == "racer"
+        assert {o.get("code") for o in outcomes if o["type"] == "error"} == {"nick_taken"}
+        # Every replica agrees on who holds it.
+        wait_until(lambda: all("racer" in n.hub.core.nicks for n in nodes))
+        holders = {n.hub.core.nicks["racer"].conn for n in nodes}
+        assert len(holders) == 1
+    finally:
+        for client in claimants:
+            client.close()
+
+
+def test_a_late_node_loads_the_snapshot_and_sees_everything(
+        cluster: Start, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chat.cluster import backplane
+    monkeypatch.setattr(backplane, "SNAPSHOT_EVERY", 0.2)
+    first = cluster("asyncio", node_lease=0.9)
+    alice = Clients(first).bot("alice", "#plans")
+    alice.request(type="topic", room="#plans", topic="ship it")
+    alice.expect('"topic":"ship it"')
+    for i in range(30):
+        alice.request(type="message", to="#plans", text=f"line {i}")
+    bob = irc(cluster("threaded", node_lease=0.9), "bob")
+    bob.send("JOIN #plans\r\n")
+    bob.expect(lambda line: " 366 " in line)
+    import redis as redis_py
+    r = redis_py.Redis.from_url(redis_server.url, decode_responses=True)
+    # The lowest node keeps a snapshot and trims the log behind it.
+    wait_until(lambda: r.xlen("chat:log") < 10)
+    late = cluster("asyncio", node_lease=0.9)
+    carol = Clients(late).human("carol")
+    carol.send("/join #plans\r\n")
+    carol.expect("carol joined #plans")
+    carol.expect("ship it")
+    names = carol.expect("In #plans (3)")
+    assert "@alice" in names and "bob" in names
+    carol.send("hello from the late node\r\n")
+    alice.expect("hello from the late node")
+    bob.expect("hello from the late node")
+    carol.send("/whois bob\r\n")
+    carol.expect("#plans")
+    r.close()
+
+
+def start_process(redis_url: str, *extra: str) -> tuple[subprocess.Popen[str], int]:
+    """``chat-server --cluster`` as a real process; returns it and its port."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chat", "--port", "0", "--http-port", "0", "--data-dir", "none",
+         "--rate-per-second", "0", "--shutdown-grace", "0.5", "--cluster", redis_url, *extra],
+        stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for _ in range(200):
+        line = proc.stderr.readline()
+        if "ready:" in line:
+            return proc, int(line.rsplit("port=", 1)[1])
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError("the server did not start")
+
+
+def test_users_of_a_killed_node_are_quit_within_the_lease(
+        cluster: Start, redis_server: RedisServer) -> None:
+    lease = 1.0
+    node = cluster("threaded", node_lease=lease)
+    alice = irc(node, "alice")
+    alice.send("JOIN #room\r\n")
+    alice.expect(lambda line: " 366 " in line)
+    proc, port = start_process(redis_server.url, "--node-lease", str(lease))
+    try:
+        bob = LineClient("127.0.0.1", port)
+        bob.send("bob\r\n/join #room\r\n")
+        bob.expect("bob joined #room")
+        alice.expect(lambda line: line.startswith(":bob!") and " JOIN " in line)
+        proc.kill()  # kill -9: no goodbye, no quit
+        killed = time.monotonic()
+        quit_line = alice.expect(lambda line: line.startswith(":bob!") and " QUIT " in line)
+        assert "node lost" in quit_line
+        assert time.monotonic() - killed <= lease + 0.5  # (a loaded machine's slack)
+        assert "bob" not in node.hub.core.nicks
+        bob.close()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_cleanly_stopped_node_quits_its_users_at_once(
+        cluster: Start, redis_server: RedisServer) -> None:
+    node = cluster("asyncio")
+    alice = Clients(node).bot("alice", "#room")
+    proc, port = start_process(redis_server.url)
+    try:
+        bob = LineClient("127.0.0.1", port)
+        bob.send("bob\r\n/join #room\r\n")
+        alice.expect('"from":"bob"')
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        quit_line = alice.expect('"type":"quit"')
+        assert "shutting down" in quit_line
+        bob.close()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def replicas_agree(nodes: list[BackgroundServer]) -> None:
+    """Wait until every node's copy of the state is the same (the log applied everywhere)."""
+    def same() -> bool:
+        try:  # read while the engines run: a dict may change under us; then look again
+            dumps = [snapshot.dump(node.hub.core) for node in nodes]
+        except RuntimeError:
+            return False
+        return all(dump == dumps[0] for dump in dumps)
+    wait_until(same)
+
+
+def two_nodes_in_a_room(
+        cluster: Start) -> tuple[list[BackgroundServer], LineClient, LineClient, LineClient]:
+    """alice (JSON) on an asyncio node, bob (IRC) and carol (telnet) on a threaded one."""
+    first, second = cluster("asyncio"), cluster("threaded")
+    alice = Clients(first).bot("alice", "#room")
+    bob = irc(second, "bob")
+    bob.send("JOIN #room\r\n")
+    bob.expect(lambda line: " 366 " in line)
+    carol = Clients(second).human("carol")
+    carol.send("/join #room\r\n")
+    alice.expect('"from":"carol"')
+    bob.expect(lambda line: line.startswith(":carol!") and " JOIN " in line)
+    return [first, second], alice, bob, carol
+
+
+def told_degraded_then_back(alice: LineClient, bob: LineClient, carol: LineClient) -> None:
+    """Every dialect is told the cluster is degraded (the caller then restores Redis)."""
+    alice.expect('"code":"cluster_degraded"')
+    bob.expect(lambda line: " NOTICE " in line and "degraded" in line)
+    carol.expect("degraded")
+
+
+def test_redis_paused_clients_stay_and_queued_lines_arrive_in_order(
+        cluster: Start, redis_server: RedisServer) -> None:
+    nodes, alice, bob, carol = two_nodes_in_a_room(cluster)
+    alice.request(type="message", to="#room", text="before")
+    bob.expect(lambda line: line.endswith(":before"))
+    redis_server.pause()
+    paused = time.monotonic()
+    try:
+        told_degraded_then_back(alice, bob, carol)
+        for i in range(5):
+            alice.request(type="message", to="#room", text=f"during {i}")
+            carol.send(f"meanwhile {i}\r\n")
+        time.sleep(max(0.0, 5.0 - (time.monotonic() - paused)))  # the stall lasts 5 s
+    finally:
+        redis_server.resume()
+    alice.expect('"code":"cluster_restored"')
+    carol.expect("link is back")
+    got = [line for line in (bob.expect(lambda line: " PRIVMSG #room :" in line)
+                             for _ in range(10))]
+    texts = [line.split(" :", 1)[1] for line in got]
+    assert [t for t in texts if t.startswith("during")] == [f"during {i}" for i in range(5)]
+    assert [t for t in texts if t.startswith("meanwhile")] == [f"meanwhile {i}" for i in range(5)]
+    bob.send("PRIVMSG #room :after\r\n")
+    alice.expect('"text":"after"')
+    # Nothing twice: the next line bob gets is a fresh one.
+    carol.send("last\r\n")
+    assert bob.expect(lambda line: " PRIVMSG #room :" in line).endswith(":last")
+    replicas_agree(nodes)
+
+
+def test_redis_restarted_empty_the_nodes_refound_the_log_and_go_on(
+        cluster: Start, redis_server: RedisServer) -> None:
+    nodes, alice, bob, carol = two_nodes_in_a_room(cluster)
+    alice.request(type="topic", room="#room", topic="kept across the restart")
+    bob.expect(lambda line: " TOPIC #room " in line)
+    redis_server.stop()
+    try:
+        told_degraded_then_back(alice, bob, carol)
+        alice.request(type="message", to="#room", text="while redis was down")
+    finally:
+        redis_server.start()  # empty: persistence is off
+    alice.expect('"code":"cluster_restored"')
+    bob.expect(lambda line: line.endswith(":while redis was down"))
+    carol.expect("while redis was down")
+    bob.send("PRIVMSG #room :after the restart\r\n")
+    alice.expect('"text":"after the restart"')
+    carol.send("/topic\r\n")
+    carol.expect("kept across the restart")
+    bob.send("NICK robert\r\n")
+    alice.expect('"nick":"robert"')
+    replicas_agree(nodes)
+    assert nodes[0].hub.gate.backplane.epoch == nodes[1].hub.gate.backplane.epoch

@@ -1,0 +1,119 @@
+"""The cluster's pure parts, without Redis or sockets: the codec, snapshots, the replica."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chat.cluster import codec, snapshot
+from chat.cluster.replica import Entry, Replica, redact
+from chat.config import ServerConfig
+from chat.core import ChatCore
+from chat.core import commands as c
+from chat.core import events as e
+from chat.history.records import Query, Ref
+
+A, B = 1 << 32 | 1, 2 << 32 | 1  # alice on node 1, bob on node 2
+
+
+def test_codec_round_trips_commands_and_events() -> None:
+    values = [
+        c.Mode("#a", "+ob", ("bob", "*!*@x"), ref="r1"),
+        c.FetchHistory("#a", "before", Ref("id1", 12.5), None, 10),
+        c.Say(None, "héllo\u2028", "action"),
+        e.Recall(7, Query("#a", "latest", kinds=frozenset({"message", "join"}))),
+        e.ModeChanged("id", 1.5, "#a", e.Source("bob", "b", "h", "acct"), target="#a",
+                      changes=(e.ModeChange(True, "o", "bob"),)),
+        ("handle", A, c.Join("#a", key="k")),
+    ]
+    for value in values:
+        assert codec.loads(codec.dumps(value)) == value
+
+
+@pytest.mark.parametrize("text", [
+    '{"@":"Nope"}', '{"x":1}', '{"@":"Join","rooom":"#a"}', "not json", '{"@":"Join"}'])
+def test_codec_refuses_what_it_did_not_write(text: str) -> None:
+    with pytest.raises(codec.CodecError):
+        codec.loads(text)
+
+
+def test_codec_escapes_client_objects() -> None:
+    """A structured client's ref is any JSON: it cannot pose as a type tag."""
+    cmd = c.Join("#a", ref={"@": "Quit"})
+    back = codec.loads(codec.dumps(cmd))
+    assert back.ref == {"@": "Quit"}
+
+
+def test_passwords_never_reach_the_log() -> None:
+    for cmd in (c.RegisterAccount("hunter2hunter2"), c.Login("a", "hunter2hunter2"),
+                c.ChangePassword("hunter2hunter2", "swordfish99"), c.Oper("o", "hunter2xx"),
+                c.ScramStep("n,,n=a,r=hunter2hunter2")):
+        text = codec.dumps(redact(cmd))
+        assert "hunter2" not in text and "swordfish" not in text
+
+
+def build(core: ChatCore, replica: Replica, calls: list[tuple[int, tuple]]) -> list[list]:
+    """Apply ``calls`` as log entries one millisecond apart; return what each caused."""
+    out = []
+    for index, (node, call) in enumerate(calls, 1):
+        entry = Entry(f"{1_700_000_000_000 + index}-0", node, index, call)
+        out.append(replica.apply(entry))
+    return out
+
+
+CALLS = [
+    (1, ("connect", A, "10.0.0.1")),
+    (1, ("handle", A, c.Register("alice"))),
+    (2, ("connect", B, "10.0.0.2")),
+    (2, ("handle", B, c.Register("bob"))),
+    (1, ("handle", A, c.Join("#a"))),
+    (2, ("handle", B, c.Join("#a"))),
+    (1, ("handle", A, c.SetTopic("#a", "plans"))),
+    (1, ("handle", A, c.Mode("#a", "+vk", ("bob", "key")))),
+    (2, ("handle", B, c.Say("#a", "hi"))),
+    (1, ("handle", A, c.Mode("#a", "+b", ("*!*@10.9.9.9",)))),
+    (2, ("handle", B, c.Away("lunch"))),
+]
+
+
+def test_replicas_compute_the_same_state_and_ids() -> None:
+    config = ServerConfig(port=0)
+    one, two = ChatCore(config), ChatCore(config)
+    two._ctx.started = one._ctx.started  # in a cluster every node has it from the snapshot
+    first = build(one, Replica(one, 1), CALLS)
+    second = build(two, Replica(two, 2), CALLS)
+    assert first == second  # the same deliveries, event ids and times included
+    assert snapshot.dump(one) == snapshot.dump(two)
+    message = next(o.event for out in first for o in out or ()
+                   if isinstance(o, e.Delivery) and isinstance(o.event, e.Message))
+    assert message.ts == 1_700_000_000.009
+
+
+def test_a_duplicate_entry_is_applied_once() -> None:
+    core = ChatCore(ServerConfig(port=0))
+    replica = Replica(core, 1)
+    build(core, replica, CALLS[:5])
+    again = Entry("1700000000099-0", 1, 5, ("handle", A, c.Join("#a")))  # seq 5 again
+    assert replica.apply(again) is None
+
+
+def test_snapshot_round_trip_rebuilds_the_state() -> None:
+    config = ServerConfig(port=0)
+    core = ChatCore(config)
+    build(core, Replica(core, 1), CALLS)
+    data = json.loads(json.dumps(snapshot.dump(core)))
+    copy = ChatCore(config)
+    snapshot.load(copy, data)
+    assert snapshot.dump(copy) == snapshot.dump(core)
+    room = copy.rooms["#a"]
+    assert list(room.members) == [A, B] and room.ops == {A} and room.voiced == {B}
+    assert room.members[B] is copy.users[B] and copy.nicks["bob"] is copy.users[B]
+    assert copy.users[A].current is room and room.key == "key" and room.topic == "plans"
+    assert [ev.text for ev in room.recent or () if isinstance(ev, e.Message)] == ["hi"]
+    # The copy goes on exactly as the original does.
+    tail = [(2, ("handle", B, c.ChangeNick("robert"))), (1, ("disconnect", A, "bye"))]
+    r1, r2 = Replica(core, 1), Replica(copy, 1)
+    r1.seqs = r2.seqs = {1: 100, 2: 100}
+    assert build(core, r1, tail) == build(copy, r2, tail)
+    assert snapshot.dump(copy) == snapshot.dump(core)
