@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chat.wire.names import fold
-from client.config import ConfigError
+from client.config import MAX_LIST, ConfigError
 from client.connection import Connection
 from client.model import ChatModel, Conversation
 
@@ -345,6 +345,9 @@ def _ignore(ctx: Context, args: str) -> bool:
     new = [n for n in args.split() if fold(n) not in {fold(x) for x in model.ignored}]
     if any(model.is_me(n) for n in new):
         model.info("You cannot ignore yourself.", kind="error")
+        return False
+    if len(model.ignored) + len(new) > MAX_LIST:
+        model.info(f"The ignore list holds at most {MAX_LIST} entries.", kind="error")
         return False
     return _set_ignored(ctx, [*model.ignored, *new], f"Ignoring {', '.join(args.split())}")
 
