@@ -130,9 +130,9 @@ def _help(ctx: Context, args: str) -> bool:
             ctx.model.info(f"  {cmd.usage:<24} {cmd.help}")
     short = ", ".join(f"/{c.name} = /{c.alias_of}" for c in COMMANDS.values() if c.alias_of)
     ctx.model.info(f"Short forms: {short}")
-    ctx.model.info("Keys: Ctrl+N/Ctrl+P or Alt+1..9, Alt+0, Alt+Q..O switch conversations, Alt+A "
-                   "the next with activity, PageUp/PageDown scroll, Alt+Home the top, F2 the side "
-                   "panel, Up/Down recall input, Ctrl+C quits.")
+    ctx.model.info("Keys: Ctrl+N/Ctrl+P, Alt+1..9, Alt+0, Alt+Q..O, Alt+J NN switch "
+                   "conversations, Alt+A the next with activity, PageUp/PageDown scroll, "
+                   "Alt+Home the top, F2 the side panel, Up/Down recall input, Ctrl+C quits.")
     return True
 
 
