@@ -154,7 +154,16 @@ class ChatApp:
                 return commands.execute(self.context, line)
             return commands.say_in(self.context, pending.conversation, line)
 
-        task = asyncio.get_running_loop().create_task(send_paced(pending, send_one))
+        async def send_all() -> int:
+            sent = await send_paced(pending, send_one)
+            if sent < len(pending.lines):
+                left = len(pending.lines) - sent
+                self.model.info(f"{left} pasted line{'s' if left != 1 else ''} not sent.",
+                                kind="error")
+                self.invalidate()
+            return sent
+
+        task = asyncio.get_running_loop().create_task(send_all())
         self._paste_tasks.add(task)
         task.add_done_callback(self._paste_tasks.discard)
 
@@ -174,6 +183,8 @@ class ChatApp:
             with create_app_session(self.application.input, self.application.output):
                 await self.application.run_async()
         finally:
+            for task in list(self._paste_tasks):  # a long paste still going out: stop it
+                task.cancel()
             await self.connection.close(self._quit_reason)
             try:
                 await asyncio.wait_for(network, 5)

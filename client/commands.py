@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chat.wire.names import fold
-from client.config import ConfigError
+from client.config import MAX_LIST, ConfigError
 from client.connection import Connection
 from client.model import ChatModel, Conversation
 
@@ -130,9 +130,9 @@ def _help(ctx: Context, args: str) -> bool:
             ctx.model.info(f"  {cmd.usage:<24} {cmd.help}")
     short = ", ".join(f"/{c.name} = /{c.alias_of}" for c in COMMANDS.values() if c.alias_of)
     ctx.model.info(f"Short forms: {short}")
-    ctx.model.info("Keys: Ctrl+N/Ctrl+P or Alt+1..9, Alt+0, Alt+Q..O switch conversations, Alt+A "
-                   "the next with activity, PageUp/PageDown scroll, Alt+Home the top, F2 the side "
-                   "panel, Up/Down recall input, Ctrl+C quits.")
+    ctx.model.info("Keys: Ctrl+N/Ctrl+P, Alt+1..9, Alt+0, Alt+Q..O, Alt+J NN switch "
+                   "conversations, Alt+A the next with activity, PageUp/PageDown scroll, "
+                   "Alt+Home the top, F2 the side panel, Up/Down recall input, Ctrl+C quits.")
     return True
 
 
@@ -345,6 +345,9 @@ def _ignore(ctx: Context, args: str) -> bool:
     new = [n for n in args.split() if fold(n) not in {fold(x) for x in model.ignored}]
     if any(model.is_me(n) for n in new):
         model.info("You cannot ignore yourself.", kind="error")
+        return False
+    if len(model.ignored) + len(new) > MAX_LIST:
+        model.info(f"The ignore list holds at most {MAX_LIST} entries.", kind="error")
         return False
     return _set_ignored(ctx, [*model.ignored, *new], f"Ignoring {', '.join(args.split())}")
 

@@ -48,6 +48,13 @@ def build_key_bindings(app: ChatApp) -> KeyBindings:
         def _select(event: KeyPressEvent, index: int = index) -> None:
             model.select_index(index)
 
+    # Alt+J and two digits: conversation NN (as in weechat), for long side panels.
+    for tens in "0123456789":
+        for ones in "0123456789":
+            @kb.add("escape", "j", tens, ones)
+            def _jump(event: KeyPressEvent, number: int = int(tens + ones)) -> None:
+                model.select_index(number - 1)
+
     @kb.add("escape", "a")
     def _next_active(event: KeyPressEvent) -> None:
         model.select_active()

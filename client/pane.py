@@ -14,6 +14,7 @@ server for an older page there).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -71,29 +72,75 @@ def _render_line(line: Line) -> StyleAndTextTuples:
     return out
 
 
+# What counts as a URL when wrapping: kept whole on one row whenever it fits on one.
+URL_RE = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.|mailto:)\S+", re.IGNORECASE)
+_TOKEN_RE = re.compile(r"\S+|\s+")
+
+
 def wrap(
     fragments: StyleAndTextTuples, width: int, indent: int = INDENT
 ) -> list[StyleAndTextTuples]:
-    """Split fragments into rows at most ``width`` cells wide, continuation rows indented."""
+    """Split fragments into rows at most ``width`` cells wide, at spaces, continuation rows
+    indented.
+
+    A word is only split when it is longer than a whole continuation row. A URL is never split
+    while it fits on a row: it moves to a row of its own, unindented if that is what it takes
+    (so it can be selected and opened whole); only a URL longer than the pane itself is split,
+    and then its rows are unindented too.
+    """
     width = max(width, indent + 10)
+    styled = [(style, ch) for style, text, *_ in fragments for ch in text]
+    text = "".join(ch for _, ch in styled)
+    urls = [m.span() for m in URL_RE.finditer(text)]
     rows: list[StyleAndTextTuples] = []
     row: StyleAndTextTuples = []
     used = 0
-    for style, text, *_ in fragments:
-        chunk = ""
-        for ch in text:
-            w = get_cwidth(ch)
-            if used + w > width:
-                if chunk:
-                    row.append((style, chunk))
-                rows.append(row)
-                row, used, chunk = [("", " " * indent)], indent, ""
-                if ch == " ":
-                    continue
-            chunk += ch
-            used += w
-        if chunk:
-            row.append((style, chunk))
+    has_text = False  # the row holds more than its indent
+
+    def put(start: int, end: int) -> None:
+        nonlocal used, has_text
+        for style, ch in styled[start:end]:
+            if row and row[-1][0] == style:
+                row[-1] = (style, row[-1][1] + ch)
+            else:
+                row.append((style, ch))
+            used += get_cwidth(ch)
+        has_text = True
+
+    def new_row(pad: int = indent) -> None:
+        nonlocal row, used, has_text
+        rows.append(row)
+        row, used, has_text = ([("", " " * pad)] if pad else []), pad, False
+
+    for match in _TOKEN_RE.finditer(text):
+        start, end = match.span()
+        w = get_cwidth(match.group())
+        if match.group().isspace():
+            if used + w <= width:
+                put(start, end)
+            elif has_text:
+                new_row()  # the break goes here; the spaces are dropped
+            continue
+        if used + w <= width:
+            put(start, end)
+            continue
+        is_url = any(a <= start < b for a, b in urls)
+        if w <= width - indent:
+            if has_text:
+                new_row()
+            put(start, end)
+        elif is_url and w <= width:
+            new_row(0)
+            put(start, end)
+        else:
+            if is_url and (has_text or used):
+                new_row(0)
+            pad = 0 if is_url else indent
+            for i in range(start, end):  # longer than any row: split it
+                cw = get_cwidth(text[i])
+                if used + cw > width:
+                    new_row(pad)
+                put(i, i + 1)
     rows.append(row)
     return rows
 

@@ -11,7 +11,7 @@ yes/no question when it has more than ``max_lines`` lines, as weechat asks. Line
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 PASTE_MAX_LINES = 3  # pastes longer than this are confirmed first (weechat: paste_max_lines)
@@ -40,12 +40,13 @@ class Paste:
 
 
 async def send_paced(paste: Paste, send_one: Callable[[str, bool], bool],
-                     burst: int = PASTE_BURST, interval: float = PASTE_INTERVAL) -> int:
+                     burst: int = PASTE_BURST, interval: float = PASTE_INTERVAL,
+                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> int:
     """Send each line with ``send_one(line, as_command)``; stops at the first that fails.
     Returns how many were sent."""
     for n, line in enumerate(paste.lines):
         if n >= burst:
-            await asyncio.sleep(interval)
+            await sleep(interval)
         if not send_one(line, n == 0 and paste.first_is_command):
             return n
     return len(paste.lines)

@@ -72,7 +72,7 @@ class Tmux:
 
     def input_row(self, name: str) -> str:
         """The bottom row of the screen: the prompt and what is being typed."""
-        return self.screen(name).rstrip("\n").splitlines()[-1].rstrip()
+        return self.screen(name).split("\n")[self.height - 1].rstrip()
 
     def wait_prompt(self, name: str, prompt: str, timeout: float = WAIT) -> None:
         """Until the input row is exactly ``prompt`` (the box empty, the prompt whole)."""
@@ -178,7 +178,13 @@ def main() -> int:
         tmux.paste("alice", "pasted line one\npasted line two\n")
         tmux.wait_for("bob", r"<alice> pasted line one.*\n.*<alice> pasted line two")
         tmux.wait_prompt("alice", "[#lobby]")
-        screen = tmux.wait_for("bob", r"<alice> pasted line two")
+        # A longer paste is asked about first; "y" sends it.
+        tmux.paste("alice", "".join(f"step {n} of the plan\n" for n in range(1, 6)))
+        tmux.wait_for("alice", r"Send 5 pasted lines to #lobby .*y: send them  n: cancel")
+        tmux.keys("alice", "y")
+        tmux.wait_for("bob", r"<alice> step 5 of the plan")
+        tmux.wait_prompt("alice", "[#lobby]")
+        screen = tmux.wait_for("bob", r"<alice> step 5 of the plan")
 
         print(screen)
         if args.out:

@@ -140,3 +140,13 @@ async def test_ignore_is_kept_in_the_config_file_across_runs(clients, tmp_path: 
     await again.wait_line("#lobby", "after the spam")
     assert "buy now" not in again.text("#lobby")
     assert again.model.ignored_count == 1
+
+
+def test_the_example_in_the_docs_is_a_valid_config(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "client.md").read_text()
+    example = doc.split("## Config file")[1].split("```toml\n")[1].split("```")[0]
+    path = tmp_path / "config.toml"
+    path.write_text(example)
+    config = load_config(path)
+    assert config.server == "chat.example.org" and config.ignore == ["spammer", "bot*"]
+    assert "unread-marker" in config.colours

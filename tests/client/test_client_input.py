@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from client_harness import clients_fixture  # noqa: F401  (provides `clients`)
 
+from client.paste import Paste, send_paced, split_paste
+
 ENTER, CTRL_U, UP, HOME = "\r", "\x15", "\x1b[A", "\x1b[H"
 PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
 
@@ -102,3 +104,31 @@ async def test_a_long_paste_is_confirmed_first(clients) -> None:
     await bob.wait_line("#lobby", "row 5")
     said = [line.text for line in bob.model.get("#lobby").lines if line.kind == "message"]
     assert said == ["row 1", "row 2", "row 3", "row 4", "row 5"]  # in order, and only once
+
+
+async def test_a_long_paste_goes_out_paced_and_stops_at_a_failure() -> None:
+    sent: list[tuple[str, bool]] = []
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # the pacing, recorded instead of waited out
+        slept.append(seconds)
+
+    def send_one(line: str, as_command: bool) -> bool:
+        sent.append((line, as_command))
+        return line != "fails"
+
+    lines = [f"l{i}" for i in range(14)]
+    assert await send_paced(Paste(lines, "#lobby", first_is_command=True), send_one,
+                            burst=10, interval=0.25, sleep=sleep) == 14
+    assert [line for line, _ in sent] == lines and sent[0][1] and not sent[1][1]
+    assert slept == [0.25] * 4  # the first ten at once, then one per interval
+
+    sent.clear()
+    assert await send_paced(Paste(["a", "fails", "b"], "#lobby"), send_one, sleep=sleep) == 1
+    assert [line for line, _ in sent] == ["a", "fails"]
+
+
+def test_split_paste_line_ends() -> None:
+    assert split_paste("a\r\nb\rc\n") == ["a", "b", "c"]
+    assert split_paste("one\n") == ["one"]
+    assert split_paste("a\n\nb") == ["a", "", "b"]

@@ -47,8 +47,10 @@ async def test_conversations_past_nine(clients) -> None:
     await alice.wait(lambda: alice.model.current.name == "friend8", "Alt+0: the 10th")
     alice.type(ALT_Q)
     await alice.wait(lambda: alice.model.current.name == "friend9", "Alt+Q: the 11th")
-    alice.type("/window 12" + ENTER)
-    await alice.wait(lambda: alice.model.current.name == "friend10", "/window 12")
+    alice.type("\x1bj12")
+    await alice.wait(lambda: alice.model.current.name == "friend10", "Alt+J 1 2")
+    alice.type("/window 3" + ENTER)
+    await alice.wait(lambda: alice.model.current.name == "friend1", "/window 3")
 
 
 async def test_alt_home_goes_to_the_top_of_the_scrollback(clients) -> None:

@@ -24,3 +24,6 @@ def test_two_clients_chat_in_tmux_and_survive_a_server_restart(engine: str) -> N
     lines = result.stdout.splitlines()
     one = next(i for i, line in enumerate(lines) if "<alice> pasted line one" in line)
     assert "<alice> pasted line two" in lines[one + 1]
+    # Then a five-line paste, confirmed with "y": five messages in order.
+    steps = [i for i, line in enumerate(lines) if "<alice> step " in line]
+    assert [lines[i].split("<alice> ")[1].split()[1] for i in steps] == ["1", "2", "3", "4", "5"]
