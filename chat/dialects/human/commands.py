@@ -169,7 +169,8 @@ def _invite(a: Args) -> list[Decoded]:
     return [c.Invite(a.word, a.tail.split()[0] if a.tail else None)]
 
 
-#: Room mode letters that take an argument, and what it is (``l`` and ``k`` when set only).
+#: Room mode letters that take an argument, and what it is (``l`` only when set; ``-k`` gets
+#: ``*`` when no key is typed).
 _MODE_ARGUMENTS = {"o": "NICK", "v": "NICK", "b": "MASK", "k": "KEY", "l": "LIMIT"}
 
 
