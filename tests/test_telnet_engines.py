@@ -34,3 +34,22 @@ def test_telnet_in_character_mode(clients: Clients) -> None:
                 b"\xff\xfb\x1f", b"\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0", b"!", b"\r\x00"):
         person.send(key)
     assert bob.expect_json(type="message", **{"from": "alice"})["text"] == "xy!"
+
+
+def test_a_person_at_the_prompt_is_answered_not_taken_for_irc(clients: Clients) -> None:
+    """What a new person typed in the issue, over a socket: every line gets an answer."""
+    bob = clients.bot("bob", "#lobby")
+    person = clients.raw()
+    person.expect("Pick a nickname (letters, digits and - _ [ ] \\ ` ^ { } |")
+    person.send("nick is what I want\r\n")
+    person.expect("! Invalid nickname 'nick is what I want'")
+    person.send("alice\r\n")
+    person.expect("Welcome to chat.local, alice!")
+    for typed, answer in (("/mode +o", "! Usage: /mode [#room] +o NICK"),
+                          ("/join #bad room", "! #bad has no key"),
+                          ("/j #good", "-- In #good (1): @alice")):
+        person.send(typed + "\r\n")
+        person.expect(answer)
+    person.send("/join #lobby\r\n")
+    person.send("y" * 2500 + "\r\n")
+    assert [len(bob.expect_json(type="message")["text"]) for _ in range(2)] == [2000, 500]

@@ -185,3 +185,28 @@ def test_cli_refuses_a_bad_certificate(engine_name: str, tmp_path: Path) -> None
     )
     assert proc.returncode == 1
     assert "TLS certificate" in proc.stderr or "cannot read" in proc.stderr
+
+
+def test_a_close_the_server_chooses_ends_tls_cleanly(serve_with: Callable[..., Clients],
+                                                      certs: Certs) -> None:
+    """After /quit the server sends TLS close_notify before closing TCP: a client reading to
+    the end sees a clean end of stream, not "unexpected EOF" (what ``openssl s_client``
+    reported for the threaded engine)."""
+    made = tls_server(serve_with, certs)
+    context = ssl.create_default_context(cafile=str(certs.ca_file))
+    context.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)  # be strict about it
+    srv = made.server
+    assert srv.tls_port
+    person = LineClient(srv.host, srv.tls_port)
+    made.all.append(person)
+    # suppress_ragged_eofs=False: an EOF without close_notify raises SSLEOFError in recv.
+    person.sock = context.wrap_socket(person.sock, server_hostname="localhost",
+                                      suppress_ragged_eofs=False)
+    person.send("alice\r\n")
+    person.expect("Welcome to chat.local, alice!")
+    person.send("/quit bye\r\n")
+    person.sock.settimeout(WAIT)
+    received = person._buf
+    while chunk := person.sock.recv(65536):
+        received += chunk
+    assert received.endswith(b"-- Disconnecting: Goodbye (bye)\r\n")

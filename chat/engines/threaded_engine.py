@@ -221,7 +221,14 @@ class _TlsOutbox(_Outbox):
 
         ``SSLSocket.shutdown`` would forget the SSL object, and the reader would then take
         ciphertext for input; shutting down the plain socket makes its next read see EOF.
+
+        A close the server chose, with everything sent, first says so in TLS (close_notify):
+        without it a client cannot tell the end from a truncation ("unexpected EOF"). One
+        non-blocking ``SSL_shutdown`` writes the alert; the peer's answer is not waited for.
         """
+        if self.closing and not self.dropped and not self.queued:
+            with self.lock, contextlib.suppress(OSError, ValueError):
+                self.sock.unwrap()  # type: ignore[attr-defined]  # an SSLSocket
         with contextlib.suppress(OSError):
             socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
 

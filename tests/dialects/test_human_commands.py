@@ -23,6 +23,18 @@ def test_a_message_over_the_limit_arrives_as_several() -> None:
     assert [len(bob.expect_json(type="message")["text"]) for _ in range(2)] == [2000, 500]
 
 
+def test_one_line_makes_at_most_eight_messages() -> None:
+    net = MemoryNet(message_len=10)
+    alice = net.human("alice")
+    bob = net.bot("bob", "#lobby")
+    alice.send("z" * 95 + "\r\n")
+    assert [bob.expect_json(type="message")["text"] for _ in range(8)] == ["z" * 10] * 8
+    assert alice.expect("!") == ("! Messages are at most 10 characters, and one line makes at "
+                                 "most 8: the last 15 characters were not sent")
+    bob.request(type="message", to="#lobby", text="sync")
+    assert bob.expect_json(type="message")["text"] == "sync"  # nothing more came before it
+
+
 def test_split_message_cuts_at_spaces_and_through_long_words() -> None:
     assert split_message("short", 10) == ["short"]
     assert split_message("aaaa bbbb cccc", 10) == ["aaaa bbbb", "cccc"]

@@ -7,6 +7,8 @@ DEL, ^H, ^U, the arrows as ``ESC [ D``).
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from memnet import MemClient, MemoryNet
 
 from chat.dialects.human.terminal import LineEnds, edit
@@ -119,3 +121,15 @@ def test_telnet_filter_refuses_each_option_once() -> None:
     assert telnet.feed(b"\xff\xfd") == b""
     assert telnet.feed(b"\x01x\xff\xfb\x18\xff\xfd\x01\xff\xfc\x01") == b"x"
     assert telnet.replies == b"\xff\xfc\x01\xff\xfe\x18"
+
+
+@given(st.binary(max_size=64), st.lists(st.integers(0, 64), max_size=6))
+def test_line_ends_do_not_depend_on_how_the_bytes_were_split(data: bytes,
+                                                              cuts: list[int]) -> None:
+    whole = LineEnds().feed(data)
+    split, out, start = LineEnds(), b"", 0
+    for cut in sorted(cuts):
+        out += split.feed(data[start:cut])
+        start = max(start, cut)
+    out += split.feed(data[start:])
+    assert out == whole

@@ -95,15 +95,27 @@ def split_message(text: str, limit: int) -> list[str]:
     return pieces
 
 
+#: Most messages one line becomes: with the default limits a line (8 KiB) makes at most five,
+#: and a server configured with a tiny --message-len must not turn one line into thousands.
+MAX_PIECES = 8
+
+
 def split_long(items: list[Decoded], limit: int) -> list[Decoded]:
-    """Every message (``Say``) in ``items`` over ``limit`` characters as several messages."""
+    """Every message (``Say``) in ``items`` over ``limit`` characters as several messages
+    (at most ``MAX_PIECES``; what is left over is reported, not sent)."""
     if not any(isinstance(item, c.Say) and len(item.text) > limit for item in items):
         return items
     out: list[Decoded] = []
     for item in items:
         if isinstance(item, c.Say) and len(item.text) > limit:
+            pieces = split_message(item.text, limit)
             out += [c.Say(item.target, piece, item.kind, item.ref)
-                    for piece in split_message(item.text, limit)]
+                    for piece in pieces[:MAX_PIECES]]
+            if len(pieces) > MAX_PIECES:
+                left = sum(map(len, pieces[MAX_PIECES:]))
+                out.append(c.Invalid("message_too_long", f"Messages are at most {limit} "
+                                     f"characters, and one line makes at most {MAX_PIECES}: "
+                                     f"the last {left} characters were not sent"))
         else:
             out.append(item)
     return out
@@ -157,7 +169,8 @@ def _invite(a: Args) -> list[Decoded]:
     return [c.Invite(a.word, a.tail.split()[0] if a.tail else None)]
 
 
-#: Room mode letters that take an argument, and what it is (``l`` and ``k`` when set only).
+#: Room mode letters that take an argument, and what it is (``l`` only when set; ``-k`` gets
+#: ``*`` when no key is typed).
 _MODE_ARGUMENTS = {"o": "NICK", "v": "NICK", "b": "MASK", "k": "KEY", "l": "LIMIT"}
 
 
