@@ -50,3 +50,32 @@ def test_two_nodes_share_history_and_accounts_through_redis(redis_server: RedisS
     keys = {key.decode() for key in store.keys("chat:*")}
     store.close()
     assert {"chat:h:room:#shared", "chat:h:state", "chat:a:names", "chat:a:acct:alice"} <= keys
+
+
+def test_chat_goes_on_while_redis_is_away_and_history_catches_up(
+        redis_server: RedisServer) -> None:
+    config = ServerConfig(port=0, limits=TEST_LIMITS, shutdown_grace=0.5,
+                          cluster=redis_server.url)
+    with serve_in_background("asyncio", config) as server:
+        made = Clients(server)
+        history = server.engine.hub.history
+        assert history is not None
+        try:
+            alice, bob = made.bot("alice", "#r"), made.bot("bob", "#r")
+            alice.request(type="message", to="#r", text="before")
+            bob.expect_json(type="message", text="before")
+            wait_until(lambda: history.written >= 3)  # two joins and the line
+            redis_server.stop()
+            for n in range(3):
+                alice.request(type="message", to="#r", text=f"while away {n}")
+                bob.expect_json(type="message", text=f"while away {n}")
+            wait_until(lambda: history.down_since is not None)
+            assert "unreachable" in (history.unwritable() or "")
+            assert _history(bob, "#r") == []  # answered at once, empty, while away
+            redis_server.start()  # empty: the test server keeps nothing
+            # The history thread retries with backoff (at most 5 s apart).
+            wait_until(lambda: history.down_since is None, timeout=30)
+            assert _history(bob, "#r") == [f"while away {n}" for n in range(3)]
+            assert history.failed == 0 and history.dropped == 0
+        finally:
+            made.close_all()
