@@ -349,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     if (sys.argv[1:] if argv is None else argv)[:1] == ["hash-password"]:
         return hash_password()
     args = parse_args(argv)
-    logs.configure(args.log_level, args.log_format)
+    worker = args.workers is not None and parse_workers(str(args.workers)) == 1
+    logs.configure(args.log_level, args.log_format,
+                   node=args.node_name if worker and args.cluster else "")
     if args.workers is not None and (count := parse_workers(str(args.workers))) > 1:
         names = node_names(args.node_name, count)
         given = sys.argv[1:] if argv is None else argv

@@ -27,10 +27,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(obj, ensure_ascii=False)
 
 
-def configure(level: str, form: str) -> None:
-    """Send the server's log to stderr at ``level``, as ``text`` or ``json``."""
+class NodeFormatter(logging.Formatter):
+    """Another formatter's lines marked with the node they come from: the workers of one
+    ``--workers`` group write to one stderr, and their lines must be told apart."""
+
+    def __init__(self, inner: logging.Formatter, node: str) -> None:
+        super().__init__()
+        self.inner, self.node = inner, node
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.inner.format(record)
+        if isinstance(self.inner, JsonFormatter):
+            obj = json.loads(line)
+            obj["node"] = self.node
+            return json.dumps(obj, ensure_ascii=False)
+        return f"[{self.node}] {line}"
+
+
+def configure(level: str, form: str, node: str = "") -> None:
+    """Send the server's log to stderr at ``level``, as ``text`` or ``json``; each line marked
+    with ``node`` when one is given (cluster workers)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if form == "json" else logging.Formatter(TEXT_FORMAT))
+    formatter = JsonFormatter() if form == "json" else logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(NodeFormatter(formatter, node) if node else formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -114,8 +114,9 @@ def test_two_workers_accept_on_one_port_and_stop_together(redis_server: RedisSer
         pids = {made.expect(r"worker box-w1 started \(pid (\d+)\)").group(1),
                 made.expect(r"worker box-w2 started \(pid (\d+)\)").group(1)}
         workers = sorted(int(pid) for pid in pids)
-        made.expect(f"ready: .* port={port}")
-        made.expect(f"ready: .* port={port}")
+        ready = {made.expect(rf"^\[(box-w\d)\] .* ready: .* port={port}").group(1)
+                 for _ in range(2)}
+        assert ready == {"box-w1", "box-w2"}  # each worker's lines carry its node name
         owners: set[int] = set()
         clients = []
         try:
