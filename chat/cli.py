@@ -213,6 +213,8 @@ def _convert(action: argparse.Action, key: str, value: Any) -> Any:
             raise ConfigFileError(f"{key!r} must be a list of strings like "
                                   "\"https://app.example.org\"")
         return value
+    if action.dest == "workers" and isinstance(value, int | str) and not isinstance(value, bool):
+        return str(value)  # a number or "auto", checked with the other options
     if isinstance(value, bool | dict | list):
         raise ConfigFileError(f"{key!r} must be a {getattr(kind, '__name__', 'value')}")
     if kind is int and not isinstance(value, int):
