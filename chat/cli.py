@@ -139,10 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     cluster = parser.add_argument_group("cluster")
     cluster.add_argument("--cluster", metavar="redis://HOST:PORT/DB", default=defaults.cluster,
                          help="join the servers on this Redis as one chat server; rooms, "
-                              "accounts and history are kept there and --data-dir is not "
-                              "used ('': standalone)")
+                              "accounts and history are kept there (--data-dir is not used)")
     cluster.add_argument("--node-name", default=defaults.node_name,
-                         help="this server's name in the cluster ('': host and pid)")
+                         help="this server's name in the cluster (default: host and pid)")
     cluster.add_argument("--node-lease", type=float, default=defaults.node_lease,
                          help="seconds without a heartbeat before a node counts as lost")
     cluster.add_argument("--workers", metavar="N|auto", default=None,
