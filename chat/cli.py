@@ -350,9 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     if (sys.argv[1:] if argv is None else argv)[:1] == ["hash-password"]:
         return hash_password()
     args = parse_args(argv)
-    worker = args.workers is not None and parse_workers(str(args.workers)) == 1
-    logs.configure(args.log_level, args.log_format,
-                   node=args.node_name if worker and args.cluster else "")
+    logs.configure(args.log_level, args.log_format)
+    if args.cluster and args.node_name and args.workers is not None and parse_workers(
+            str(args.workers)) == 1:
+        logs.mark_node(args.node_name)  # a --workers child: one stderr for all of them
     if args.workers is not None and (count := parse_workers(str(args.workers))) > 1:
         names = node_names(args.node_name, count)
         given = sys.argv[1:] if argv is None else argv

@@ -44,12 +44,17 @@ class NodeFormatter(logging.Formatter):
         return f"[{self.node}] {line}"
 
 
-def configure(level: str, form: str, node: str = "") -> None:
-    """Send the server's log to stderr at ``level``, as ``text`` or ``json``; each line marked
-    with ``node`` when one is given (cluster workers)."""
+def configure(level: str, form: str) -> None:
+    """Send the server's log to stderr at ``level``, as ``text`` or ``json``."""
     handler = logging.StreamHandler(sys.stderr)
-    formatter = JsonFormatter() if form == "json" else logging.Formatter(TEXT_FORMAT)
-    handler.setFormatter(NodeFormatter(formatter, node) if node else formatter)
+    handler.setFormatter(JsonFormatter() if form == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def mark_node(node: str) -> None:
+    """Mark every line the configured handlers write with ``node`` (``--workers`` children)."""
+    for handler in logging.getLogger().handlers:
+        if handler.formatter is not None and not isinstance(handler.formatter, NodeFormatter):
+            handler.setFormatter(NodeFormatter(handler.formatter, node))
