@@ -161,9 +161,9 @@ def test_the_history_service_keeps_records_while_redis_is_away_and_writes_them_a
     complaints = [r.message for r in caplog.records if "unreachable" in r.message]
     assert len(complaints) == 1  # said once, not per try
     assert complaints[0].startswith(
-        "history store unreachable, keeping 1 records to retry (backoff up to 5 s; reads are "
-        f"answered empty meanwhile): appending to Redis at 127.0.0.1:{redis_server.port}/0: "
-        "unreachable")
+        "history store unreachable: 1 records wait in the queue, retried with backoff up to "
+        "5 s; reads are answered empty meanwhile: appending to Redis at "
+        f"127.0.0.1:{redis_server.port}/0: unreachable")
     redis_server.start()  # empty again: the test server keeps nothing
     _say(service, 4)  # still inside the wait: queued, not tried
     assert service.queued == 3
