@@ -256,6 +256,8 @@ def _convert(action: argparse.Action, key: str, value: Any) -> Any:
             raise ConfigFileError(f"{key!r} must be a list of strings like "
                                   "\"https://app.example.org\"")
         return value
+    if action.dest == "workers" and isinstance(value, int | str) and not isinstance(value, bool):
+        return str(value)  # a number or "auto", checked with the other options
     if isinstance(value, bool | dict | list):
         raise ConfigFileError(f"{key!r} must be a {getattr(kind, '__name__', 'value')}")
     if kind is int and not isinstance(value, int):
@@ -427,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chat-server: error: {problem}", file=sys.stderr)
         return 2
     logs.configure(args.log_level, args.log_format)
+    if args.cluster and args.node_name and args.workers is not None and parse_workers(
+            str(args.workers)) == 1:
+        logs.mark_node(args.node_name)  # a --workers child: one stderr for all of them
     if args.workers is not None and (count := parse_workers(str(args.workers))) > 1:
         names = node_names(args.node_name, count)
         given = sys.argv[1:] if argv is None else argv

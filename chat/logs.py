@@ -27,6 +27,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(obj, ensure_ascii=False)
 
 
+class NodeFormatter(logging.Formatter):
+    """Another formatter's lines marked with the node they come from: the workers of one
+    ``--workers`` group write to one stderr, and their lines must be told apart."""
+
+    def __init__(self, inner: logging.Formatter, node: str) -> None:
+        super().__init__()
+        self.inner, self.node = inner, node
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.inner.format(record)
+        if isinstance(self.inner, JsonFormatter):
+            obj = json.loads(line)
+            obj["node"] = self.node
+            return json.dumps(obj, ensure_ascii=False)
+        return f"[{self.node}] {line}"
+
+
 def configure(level: str, form: str) -> None:
     """Send the server's log to stderr at ``level``, as ``text`` or ``json``."""
     handler = logging.StreamHandler(sys.stderr)
@@ -34,3 +51,10 @@ def configure(level: str, form: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def mark_node(node: str) -> None:
+    """Mark every line the configured handlers write with ``node`` (``--workers`` children)."""
+    for handler in logging.getLogger().handlers:
+        if handler.formatter is not None and not isinstance(handler.formatter, NodeFormatter):
+            handler.setFormatter(NodeFormatter(handler.formatter, node))

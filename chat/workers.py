@@ -3,7 +3,8 @@
 One Python process serves on one core. The parent started with ``--workers`` serves nobody
 itself: it starts N children, each the same ``chat-server`` command as one cluster node named
 ``<node-name or host>-w<i>`` with ``--reuse-port`` (SO_REUSEPORT on every listener, so the
-kernel spreads new connections over the workers), and supervises them:
+kernel spreads new connections over the workers; each worker's log lines start with
+``[<its node name>]``, JSON lines carry ``"node"``), and supervises them:
 
 - SIGTERM or SIGINT to the parent is passed on to every worker; the parent waits for them
   (their ``--shutdown-grace`` plus :data:`STOP_MARGIN` seconds), kills any still running and

@@ -5,6 +5,8 @@
     python scripts/bench_history.py --db DIR             # reuse (or build once into) DIR
     python scripts/bench_history.py --batch 100000       # ~1000 per room per append (chunks)
     python scripts/bench_history.py --cold 50            # also cold-cache samples (root)
+    python scripts/bench_history.py --store redis --messages 200000   # the cluster's store,
+                                    # on a redis-server of its own (or --redis-url URL)
 
 ``--batch`` is how many records (spread over the rooms at random) each ``append`` gets, so
 ``batch / rooms`` is about a chunk's size: 5000 over 100 rooms makes chunks of ~50. The build
@@ -24,14 +26,18 @@ import os
 import random
 import shutil
 import string
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from chat.history import sqlite
+from chat.history import redis_store, sqlite
 from chat.history.records import Query, Record, Ref, RoomState, event_id
+from chat.history.redis_store import RedisStore
 from chat.history.sqlite import DB_NAME, SqliteStore, decode_chunk, open_data_dir
+from chat.history.store import HistoryStore
+from chat.wire.names import fold
 
 WORDS = ["the", "a", "is", "it", "to", "and", "of", "in", "that", "you", "for", "on", "with",
          "this", "was", "but", "not", "have", "are", "just", "like", "what", "so", "can",
@@ -55,15 +61,17 @@ def _text(rng: random.Random) -> str:
     return " ".join(words)[:length]
 
 
-def build(directory: Path, messages: int, rooms: int, batch: int, seed: int) -> float:
-    """Append ``messages`` records over ``rooms`` rooms in batches; return the seconds it took."""
+def build(directory: Path | HistoryStore, messages: int, rooms: int, batch: int,
+          seed: int) -> float:
+    """Append ``messages`` records over ``rooms`` rooms in batches; return the seconds it took.
+    ``directory`` is an SQLite data directory, or a store to fill (Redis)."""
     rng = random.Random(seed)
     people = [(_nick(rng), _nick(rng)[:8], f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
                f"{rng.randint(1, 254)}") for _ in range(200)]
     room_names = [f"#room{i}" for i in range(rooms)]
     run = "".join(rng.choices(string.ascii_lowercase + string.digits, k=8))
     ts = time.time() - messages * 0.5  # about two messages a second, ending now
-    store = open_data_dir(directory)
+    store = open_data_dir(directory) if isinstance(directory, Path) else directory
     started = time.perf_counter()
     # Every room has a lasting state too, as a server's rooms do (start-up loads them).
     store.save_rooms([RoomState(name, ts, f"topic of {name}", "op", ts, "nt")
@@ -78,7 +86,8 @@ def build(directory: Path, messages: int, rooms: int, batch: int, seed: int) -> 
                                   "message" if rng.random() < 0.9 else "join", nick, ident,
                                   host, _text(rng)))
         store.append(records)
-    store.close()
+    if isinstance(directory, Path):
+        store.close()
     return time.perf_counter() - started
 
 
@@ -204,6 +213,89 @@ def measure(directory: Path, messages: int, rooms: int, seed: int,
     return results
 
 
+def measure_redis(store: RedisStore, messages: int, rooms: int, seed: int,
+                  empty_memory: int) -> dict[str, float]:
+    """The read-side numbers for the Redis store (as ``measure`` for SQLite)."""
+    rng = random.Random(seed + 1)
+    client = store.client
+    used = int(client.info("memory")["used_memory"])
+    results: dict[str, float] = {"redis_bytes_per_message": (used - empty_memory) / messages}
+    started = time.perf_counter()
+    store.load_rooms()
+    names = client.hvals(store.prefix + "names")
+    room_names = [name.decode() for name in names]  # type: ignore[union-attr]
+    for name in room_names:
+        store.query(Query(name, "latest", limit=25))
+    results["startup_ms"] = (time.perf_counter() - started) * 1000
+    latest = [_timed(lambda: store.query(Query(rng.choice(room_names), "latest", limit=100)))
+              for _ in range(500)]
+    results["latest100_p50_ms"] = _percentile(latest, 0.5)
+    results["latest100_p99_ms"] = _percentile(latest, 0.99)
+
+    def random_record() -> tuple[str, str, float]:
+        room = rng.choice(room_names)
+        member = client.zrandmember(f"{store.prefix}room:{fold(room)}")
+        record = redis_store._record(member, room)  # type: ignore[arg-type]
+        return record.msgid, room, record.ts
+
+    paging: list[float] = []
+    for _ in range(50):
+        msgid, room, _ts = random_record()
+        ref = Ref(msgid=msgid)
+        for _page in range(20):
+            started = time.perf_counter()
+            page = store.query(Query(room, "before", ref, limit=100))
+            paging.append((time.perf_counter() - started) * 1000)
+            if not page:
+                break
+            ref = Ref(msgid=page[0].msgid)
+    results["before_paging_p50_ms"] = _percentile(paging, 0.5)
+    results["before_paging_p99_ms"] = _percentile(paging, 0.99)
+    for direction in ("after", "around"):
+        samples = []
+        for _ in range(300):
+            msgid, room, _ts = random_record()
+            samples.append(_timed(lambda room=room, msgid=msgid, direction=direction:
+                                  store.query(Query(room, direction, Ref(msgid=msgid),
+                                                    limit=100))))
+        results[f"{direction}100_p99_ms"] = _percentile(samples, 0.99)
+    samples = []
+    for _ in range(300):
+        _msgid, room, ts = random_record()
+        samples.append(_timed(lambda room=room, ts=ts:
+                              store.query(Query(room, "before", Ref(ts=ts), limit=100))))
+    results["before_ts100_p99_ms"] = _percentile(samples, 0.99)
+    results["prune_nothing_ms"] = _timed(lambda: store.prune(0, 10**9, 1000))
+    return results
+
+
+def run_redis(args: argparse.Namespace, results: dict[str, float]) -> None:
+    """Build and measure on ``--redis-url``, or on a redis-server started here (no
+    persistence, like the tests'), flushed first."""
+    server = None
+    url = args.redis_url
+    if not url:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from redis_server import RedisServer  # type: ignore[import-not-found]
+
+        server = RedisServer()
+        server.start()
+        url = server.url
+    store = RedisStore.from_url(url, prefix="bench:h:")
+    try:
+        for key in store.client.scan_iter("bench:h:*", count=1000):
+            store.client.delete(key)
+        empty = int(store.client.info("memory")["used_memory"])
+        results["build_s"] = build(store, args.messages, args.rooms, args.batch, args.seed)
+        results.update(measure_redis(store, args.messages, args.rooms, args.seed, empty))
+        for key in store.client.scan_iter("bench:h:*", count=1000):
+            store.client.delete(key)
+    finally:
+        store.close()
+        if server is not None:
+            server.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -216,26 +308,35 @@ def main(argv: list[str] | None = None) -> None:
                         help="CHUNK_SPAN_MAX while building (default: no limit)")
     parser.add_argument("--cold", type=int, default=0, metavar="N",
                         help="also N cold-cache LATEST and BEFORE samples (needs root)")
+    parser.add_argument("--store", choices=["sqlite", "redis"], default="sqlite")
+    parser.add_argument("--redis-url", default="",
+                        help="with --store redis: this Redis (keys under bench:h:, deleted "
+                             "after); default: a redis-server started for the run")
     args = parser.parse_args(argv)
 
-    directory = args.db or Path(tempfile.mkdtemp(prefix="bench-history-"))
     results: dict[str, float] = {"messages": args.messages, "rooms": args.rooms,
                                  "cpus": os.cpu_count() or 0}
-    try:
-        if not (directory / DB_NAME).exists():
-            sqlite.CHUNK_SPAN_MAX = args.span_max
-            results["build_s"] = build(directory, args.messages, args.rooms, args.batch,
-                                       args.seed)
-        results.update(measure(directory, args.messages, args.rooms, args.seed, args.cold))
-    finally:
-        if args.db is None:
-            shutil.rmtree(directory, ignore_errors=True)
+    if args.store == "redis":
+        run_redis(args, results)
+    else:
+        directory = args.db or Path(tempfile.mkdtemp(prefix="bench-history-"))
+        try:
+            if not (directory / DB_NAME).exists():
+                sqlite.CHUNK_SPAN_MAX = args.span_max
+                results["build_s"] = build(directory, args.messages, args.rooms, args.batch,
+                                           args.seed)
+            results.update(measure(directory, args.messages, args.rooms, args.seed,
+                                   args.cold))
+        finally:
+            if args.db is None:
+                shutil.rmtree(directory, ignore_errors=True)
 
-    print(f"history store: {args.messages:,} messages, {args.rooms} rooms, "
+    print(f"history store ({args.store}): {args.messages:,} messages, {args.rooms} rooms, "
           f"{results['cpus']} CPUs")
     labels = {
         "build_s": (f"build (append, batches of {args.batch})", "s", None),
         "bytes_per_message": ("bytes on disk per message", "B", 300),
+        "redis_bytes_per_message": ("bytes of Redis memory per message (INFO)", "B", None),
         "chunks": ("chunks", "", None),
         "records_per_chunk": ("records per chunk (mean)", "", None),
         "chunk_max": ("records per chunk (max)", "", None),

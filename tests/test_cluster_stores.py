@@ -39,7 +39,8 @@ def test_two_nodes_share_history_and_accounts_through_redis(redis_server: RedisS
             assert alice.expect_json(type="account", ref=1)["status"] == "registered"
             bob = on_two.bot("bob", "#shared")
             # Node one's history thread commits within 50 ms; node two reads what is in Redis.
-            wait_until(lambda: store.zcard("chat:h:room:#shared") == 2)  # the join, the line
+            wait_until(lambda: any(b"kept in redis" in member for member in
+                                   store.zrange("chat:h:room:#shared", 0, -1)))
             assert _history(bob, "#shared") == ["kept in redis"]
             bob.request(type="login", account="alice", password="correct horse", ref=2)
             assert bob.expect_json(type="account", ref=2)["status"] == "logged_in"
@@ -50,3 +51,40 @@ def test_two_nodes_share_history_and_accounts_through_redis(redis_server: RedisS
     keys = {key.decode() for key in store.keys("chat:*")}
     store.close()
     assert {"chat:h:room:#shared", "chat:h:state", "chat:a:names", "chat:a:acct:alice"} <= keys
+
+
+def test_lines_said_while_redis_is_away_reach_the_history_once_it_is_back(
+        redis_server: RedisServer) -> None:
+    """The history thread survives Redis going away and writes what it holds once Redis is
+    back (the service keeps records and retries; with the backplane the lines themselves wait
+    in the cluster's queue until then). Nothing is counted as failed or dropped."""
+    config = ServerConfig(port=0, limits=TEST_LIMITS, shutdown_grace=0.5,
+                          cluster=redis_server.url)
+    store = redis.Redis.from_url(redis_server.url)
+    with serve_in_background("asyncio", config) as server:
+        made = Clients(server)
+        history = server.engine.hub.history
+        assert history is not None
+        try:
+            alice, bob = made.bot("alice", "#r"), made.bot("bob", "#r")
+            alice.request(type="message", to="#r", text="before")
+            bob.expect_json(type="message", text="before")
+            wait_until(lambda: history.written >= 3)  # two joins and the line
+            redis_server.stop()
+            for n in range(3):
+                alice.request(type="message", to="#r", text=f"while away {n}")
+            redis_server.start()  # empty: the test server keeps nothing
+            for n in range(3):
+                bob.expect_json(type="message", text=f"while away {n}")
+
+            def kept() -> list[bytes]:
+                return [m for m in store.zrange("chat:h:room:#r", 0, -1) if b"away" in m]
+
+            # The history thread retries with backoff (at most 5 s apart).
+            wait_until(lambda: len(kept()) == 3, timeout=30)
+            assert _history(bob, "#r")[-3:] == [f"while away {n}" for n in range(3)]
+            assert history.failed == 0 and history.dropped == 0
+            assert history.unwritable() is None
+        finally:
+            made.close_all()
+            store.close()

@@ -10,7 +10,7 @@ import pytest
 from memnet import MemoryNet
 
 from chat.config import Limits, ServerConfig
-from chat.logs import JsonFormatter
+from chat.logs import TEXT_FORMAT, JsonFormatter, NodeFormatter
 
 
 def test_the_log_tells_who_came_and_did_what_but_never_what_was_said(
@@ -40,3 +40,11 @@ def test_json_log_lines_are_one_object_each() -> None:
     obj = json.loads(JsonFormatter().format(record))
     assert obj["msg"] == "connection 7" and obj["level"] == "INFO" and obj["logger"] == "chat.hub"
     assert obj["ts"].endswith("Z")
+
+
+def test_a_workers_lines_are_marked_with_its_node_in_both_formats() -> None:
+    record = logging.LogRecord("chat", logging.INFO, __file__, 1, "ready: port=%d", (7,), None)
+    text = NodeFormatter(logging.Formatter(TEXT_FORMAT), "box-w2").format(record)
+    assert text.startswith("[box-w2] ") and text.endswith("INFO chat: ready: port=7")
+    obj = json.loads(NodeFormatter(JsonFormatter(), "box-w2").format(record))
+    assert (obj["node"], obj["msg"]) == ("box-w2", "ready: port=7")

@@ -25,6 +25,9 @@ import pytest
 from redis_server import RedisServer, free_port
 from support import WAIT
 
+from chat.cli import parse_args
+from chat.workers import node_names, parse_workers, worker_commands
+
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(),
                                 reason="reads /proc to see which worker holds a connection")
 
@@ -114,8 +117,9 @@ def test_two_workers_accept_on_one_port_and_stop_together(redis_server: RedisSer
         pids = {made.expect(r"worker box-w1 started \(pid (\d+)\)").group(1),
                 made.expect(r"worker box-w2 started \(pid (\d+)\)").group(1)}
         workers = sorted(int(pid) for pid in pids)
-        made.expect(f"ready: .* port={port}")
-        made.expect(f"ready: .* port={port}")
+        ready = {made.expect(rf"^\[(box-w\d)\] .* ready: .* port={port}").group(1)
+                 for _ in range(2)}
+        assert ready == {"box-w1", "box-w2"}  # each worker's lines carry its node name
         owners: set[int] = set()
         clients = []
         try:
@@ -206,3 +210,16 @@ def test_killing_the_parent_leaves_no_worker_behind(redis_server: RedisServer) -
         while not all(gone(pid) for pid in workers):
             assert time.monotonic() < deadline, "workers outlived their parent"
             time.sleep(0.05)  # the orphans stop on their own (PR_SET_PDEATHSIG): poll /proc
+
+
+def test_workers_and_cluster_can_come_from_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "chat.toml"
+    config.write_text('cluster = "redis://127.0.0.1:6379/0"\nworkers = 3\nport = 7000\n'
+                      'node-name = "box"\n')
+    args = parse_args(["--config", str(config)])
+    assert (args.workers, args.cluster, args.node_name) == ("3", "redis://127.0.0.1:6379/0",
+                                                            "box")
+    config.write_text('cluster = "redis://127.0.0.1:6379/0"\nworkers = "auto"\n')
+    assert parse_workers(parse_args(["--config", str(config)]).workers) == os.cpu_count()
+    assert [name for name, _ in worker_commands(["--config", "x"], node_names("box", 2))] == [
+        "box-w1", "box-w2"]

@@ -63,13 +63,15 @@ Bound = bytes  # a ZRANGE BYLEX bound: b"-", b"+", or b"[" / b"(" and a key
 
 
 def connect(url: str) -> redis.Redis:
-    """A Redis client for ``url`` with bounded timeouts and one immediate retry (a pooled
-    connection that went stale across a Redis restart is replaced once; longer outages are
-    the caller's to back off from)."""
+    """A Redis client for ``url`` with bounded timeouts and one immediate retry after a
+    dropped connection (a pooled connection that went stale across a Redis restart is
+    replaced once). A timeout is not retried: a stalled Redis costs one COMMAND_TIMEOUT, and
+    longer outages are the caller's to back off from."""
     try:
         return redis.Redis.from_url(
             url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=COMMAND_TIMEOUT,
-            retry=Retry(NoBackoff(), 1), health_check_interval=30)
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+            health_check_interval=30)
     except ValueError as error:
         raise StoreError(f"cannot use the Redis URL {url!r}: {error}") from error
 

@@ -264,9 +264,9 @@ class HistoryService:
         if self.down_since is None:
             self.down_since = now
             self._last_complaint = time.monotonic()
-            log.error("history store unreachable, keeping %d records to retry (backoff up to "
-                      "%g s; reads are answered empty meanwhile): %s", len(self._records),
-                      RETRY_MAX, exc)
+            log.error("history store unreachable: %d records wait in the queue, retried with "
+                      "backoff up to %g s; reads are answered empty meanwhile: %s",
+                      len(self._records), RETRY_MAX, exc)
         else:
             self._complain(f"history store still unreachable after "
                            f"{now - self.down_since:.0f} s, {len(self._records)} records "

@@ -16,6 +16,7 @@ from chat.accounts.redis_store import RedisAccounts
 from chat.accounts.service import AuthService
 from chat.config import ServerConfig
 from chat.core import events as e
+from chat.history import redis_store
 from chat.history.records import ALL_KINDS, Query, Record, RoomState, event_id
 from chat.history.redis_store import RedisStore
 from chat.history.service import RETRY_MAX, HistoryService
@@ -160,9 +161,9 @@ def test_the_history_service_keeps_records_while_redis_is_away_and_writes_them_a
     complaints = [r.message for r in caplog.records if "unreachable" in r.message]
     assert len(complaints) == 1  # said once, not per try
     assert complaints[0].startswith(
-        "history store unreachable, keeping 1 records to retry (backoff up to 5 s; reads are "
-        f"answered empty meanwhile): appending to Redis at 127.0.0.1:{redis_server.port}/0: "
-        "unreachable")
+        "history store unreachable: 1 records wait in the queue, retried with backoff up to "
+        "5 s; reads are answered empty meanwhile: appending to Redis at "
+        f"127.0.0.1:{redis_server.port}/0: unreachable")
     redis_server.start()  # empty again: the test server keeps nothing
     _say(service, 4)  # still inside the wait: queued, not tried
     assert service.queued == 3
@@ -195,3 +196,23 @@ def test_the_account_workers_answer_error_while_redis_is_away_and_go_on(
     finally:
         service.close()
         accounts.close()
+
+
+def test_a_commit_whose_reply_was_lost_in_a_stall_is_not_doubled_by_its_retry(
+        redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis stopped (SIGSTOP) mid-commit: the client times out, Redis runs the script when it
+    resumes, and the retried commit finds every record already there."""
+    monkeypatch.setattr(redis_store, "COMMAND_TIMEOUT", 0.5)
+    store = RedisStore.from_url(redis_server.url)
+    try:
+        store.append([rec(1)])
+        redis_server.pause()
+        try:
+            with pytest.raises(StoreUnavailable, match="Timeout"):
+                store.append([rec(2), rec(3)])
+        finally:
+            redis_server.resume()
+        store.append([rec(2), rec(3)])
+        assert [r.text for r in latest(store)] == ["text 1", "text 2", "text 3"]
+    finally:
+        store.close()
