@@ -362,6 +362,8 @@ class Hub:
         fanout = self._fanout
         conn = session.conn
         mark = fanout.gather_from(conn)
+        if gather.begin is not None:
+            gather.begin()
         try:
             self._run(session, gather.items)
         finally:
