@@ -34,7 +34,7 @@ class User:
     ctcp_by_server: bool = False
     # Both start as a shared empty frozenset and become a set on first change: most users
     # never set a mode or get an invite, and an empty set costs 216 bytes per connection.
-    modes: set[str] | frozenset[str] = frozenset()  # user modes: i (invisible), w (wallops)
+    modes: set[str] | frozenset[str] = frozenset()  # user modes: i invisible, w wallops, B bot
     invites: set[str] | frozenset[str] = frozenset()  # folded room names invited to
     signon: float = 0.0
     last_active: float = 0.0  # last message sent, for WHOIS idle time
@@ -42,7 +42,8 @@ class User:
 
     @property
     def source(self) -> Source:
-        """Snapshot used as the cause of events; rebuilt only when the nick or account changes."""
+        """Snapshot used as the cause of events; rebuilt only when the nick, the account or
+        bot mode (+B) changes."""
         source = self._source
         if (source is None or source.nick != self.nick or source.account != self.account
                 or source.bot != ("B" in self.modes)):

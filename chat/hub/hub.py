@@ -369,7 +369,7 @@ class Hub:
         finally:
             made = fanout.gathered(conn, mark)
         data = gather.finish(made)
-        if not data:
+        if not data or conn in fanout.out.aborts:  # nothing, or cut meanwhile: send nothing
             return
         if len(data) > PAGE and session.closing is None:
             fanout.pace(session, data)
