@@ -14,6 +14,10 @@ may join, speak, kick, set modes) is the core's. The package is laid out by conc
 - ``services``: what NickServ and ChanServ share, and ChanServ;
 - ``operators``: OPER, KILL, WALLOPS, KLINE/UNKLINE/STATS k (its own ``COMMANDS`` and
   ``RENDERERS``);
+- ``messaging``: PRIVMSG/NOTICE/TAGMSG in (STATUSMSG targets, CTCP, client-only tags);
+- ``tags``: reading and writing IRCv3 message tags;
+- ``labels``: labeled-response (replies wrapped through the hub's ``Gather``);
+- ``listing``: LIST with ELIST filters, the room mask lists (+b/+e/+I), their ISUPPORT tokens;
 - ``dialect``: :class:`IrcDialect`, the per-connection object that ties them together.
 """
 
