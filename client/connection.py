@@ -392,6 +392,9 @@ class Connection:
         if kind == "ping":
             self._write(protocol.request("pong", token=event.get("token")))
             return
+        if kind == "message" and event.get("kind") in ("ctcp", "ctcp_reply"):
+            self._answer_ctcp(event)  # client machinery (IRC's CTCP), never shown as a line
+            return
         if kind == "welcome":
             reconnect = self.model.registered_once
             self.model.apply(event)
@@ -447,6 +450,23 @@ class Connection:
                                   after=after)
         if ask is not None:
             self._history_answered(ask, event)
+
+    def _answer_ctcp(self, event: dict[str, object]) -> None:
+        """Answer an IRC user's client query (CTCP VERSION, PING, TIME, CLIENTINFO), as IRC
+        clients do; answers to queries (we send none) and unknown queries are dropped."""
+        sender, text = event.get("from"), event.get("text")
+        if event.get("kind") != "ctcp" or not isinstance(sender, str) or not isinstance(
+                text, str) or event.get("room") is not None:
+            return
+        verb, _, payload = text.partition(" ")
+        answer = {
+            "VERSION": f"VERSION {protocol.CLIENT_NAME} (the chat-rooms terminal client)",
+            "PING": f"PING {payload}".rstrip(),
+            "TIME": "TIME " + time.strftime("%a %b %d %H:%M:%S %Y", time.localtime()),
+            "CLIENTINFO": "CLIENTINFO ACTION CLIENTINFO PING TIME VERSION",
+        }.get(verb.upper())
+        if answer is not None:
+            self._write(protocol.request("message", to=sender, kind="ctcp_reply", text=answer))
 
     # -- accounts ----------------------------------------------------------------------------
 

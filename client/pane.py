@@ -23,6 +23,7 @@ from prompt_toolkit.layout.controls import UIContent, UIControl
 from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.utils import get_cwidth
 
+from client.formatting import styled
 from client.model import ChatModel, Conversation, Line
 from client.style import nick_style
 
@@ -54,17 +55,17 @@ def _render_line(line: Line) -> StyleAndTextTuples:
     if line.kind == "message":
         body = "class:message.mention" if line.mention else "class:message"
         out += [("class:nick", "<"), (nick_style(nick), nick), ("class:nick", "> "),
-                (body, line.text)]
+                *styled(body, line.text)]
     elif line.kind == "action":
         body = "class:action class:message.mention" if line.mention else "class:action"
         out += [("class:action", "* "), (nick_style(nick) + " italic", nick),
-                (body, " " + line.text)]
+                *styled(body, " " + line.text)]
     elif line.kind == "notice":
         who = f"-{nick}- " if nick else "-!- "
-        out += [("class:notice", who + line.text)]
+        out += [("class:notice", who), *styled("class:notice", line.text)]
     elif line.kind in _MARKERS:
         style = "class:event.topic" if line.kind == "topic" else "class:event"
-        out += [(style, _MARKERS[line.kind] + " " + line.text)]
+        out += styled(style, _MARKERS[line.kind] + " " + line.text)
     elif line.kind == "error":
         out += [("class:error", "!!! " + line.text)]
     else:

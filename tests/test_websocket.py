@@ -335,3 +335,24 @@ def test_irc_over_websocket_over_sockets(serve_with: Callable[..., Clients]) -> 
         tcp.expect_json(type="message", text="from irc over ws", **{"from": "ira"})
         tcp.request(type="message", to="#room", text="to irc")
         assert expect("to irc").endswith("PRIVMSG #room :to irc")
+
+
+def test_labeled_response_over_websocket_one_message_per_line() -> None:
+    net = MemoryNet(CONFIG)
+    net.irc("bob", "#room")
+    ws = WsClient(net, ["text.ircv3.net"])
+    for line in ("CAP LS 302", "NICK ira", "USER ira 0 * :ira",
+                 "CAP REQ :labeled-response batch", "CAP END"):
+        ws.send(line)
+    ws.expect(" 001 ")
+    ws.new()
+    ws.send("@label=p1 PING :x")
+    assert ws.new() == ["@label=p1 :chat.local PONG chat.local :x"]
+    ws.send("@label=w1 WHOIS bob")
+    messages = ws.new()
+    assert str(messages[0]).startswith("@label=w1 :chat.local BATCH +")
+    assert all("\n" not in str(m) for m in messages) and " 318 " in str(messages[-2])
+    ws.send("@label=a1 PRIVMSG #nowhere-else :x")
+    assert "label=a1" in str(ws.new()[0])
+    ws.send("@label=a2 PONG :y")
+    assert ws.new() == ["@label=a2 :chat.local ACK"]

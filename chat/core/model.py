@@ -34,7 +34,7 @@ class User:
     ctcp_by_server: bool = False
     # Both start as a shared empty frozenset and become a set on first change: most users
     # never set a mode or get an invite, and an empty set costs 216 bytes per connection.
-    modes: set[str] | frozenset[str] = frozenset()  # user modes: i (invisible), w (wallops)
+    modes: set[str] | frozenset[str] = frozenset()  # user modes: i invisible, w wallops, B bot
     invites: set[str] | frozenset[str] = frozenset()  # folded room names invited to
     #: Nicks this user monitors (IRCv3 MONITOR): folded -> as given; None until the first.
     monitoring: dict[str, str] | None = None
@@ -44,8 +44,9 @@ class User:
 
     @property
     def source(self) -> Source:
-        """Snapshot used as the cause of events; rebuilt only when the nick, account or real
-        name changes (``is not``: a new real name is a new string, and the check stays cheap)."""
+        """Snapshot used as the cause of events; rebuilt only when the nick, account, real name
+        or bot mode (+B) changes (``is not``: a new real name is a new string, and the check
+        stays cheap)."""
         source = self._source
         if (source is None or source.nick != self.nick or source.account != self.account
                 or source.realname is not self.realname

@@ -46,13 +46,16 @@ class Gather:
     """What a dialect returns to see, together, every byte its ``items`` make for its own
     connection before they go out: ``finish`` gets them (b"" when there were none) and returns
     what is sent instead. IRC's labeled-response wraps a labelled command's replies this way
-    (one line tagged, several in a batch, none answered with ACK)."""
+    (one line tagged, several in a batch, none answered with ACK). ``begin``, if given, is
+    called just before the items run (a wrapping dialect stops framing its output there)."""
 
-    __slots__ = ("finish", "items")
+    __slots__ = ("begin", "finish", "items")
 
-    def __init__(self, items: list[Decoded], finish: Callable[[bytes], bytes]) -> None:
+    def __init__(self, items: list[Decoded], finish: Callable[[bytes], bytes],
+                 begin: Callable[[], None] | None = None) -> None:
         self.items = items
         self.finish = finish
+        self.begin = begin
 
 
 #: What decode() may return: commands for the core, bytes sent straight back to this client

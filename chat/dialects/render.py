@@ -149,6 +149,8 @@ def _(event: e.WhoisReply) -> str:
     parts.append(f"in {rooms}" if rooms else "in no room")
     if u.account:
         parts.append(f"logged in as {u.account}")
+    if u.bot:
+        parts.append("a bot")
     if u.away:
         parts.append(f"away: {u.away}")
     parts.append(f"idle {event.idle}s")

@@ -179,7 +179,7 @@ def _whois(event: e.WhoisReply) -> dict[str, Any]:
     return {"type": "whois", "nick": u.nick, "ident": u.ident, "host": u.host,
             "realname": u.realname, "away": u.away, "account": u.account or None,
             "rooms": rooms, "idle": event.idle,
-            "signon": iso_time(event.signon)}
+            "signon": iso_time(event.signon), **({"bot": True} if u.bot else {})}
 
 
 #: Event type -> the type-specific part of its JSON object (the same registry idiom as every

@@ -141,7 +141,7 @@ class WebSocketDialect(Dialect):
     name: ClassVar[str] = "websocket"
     inner_cls: ClassVar[type[Dialect]] = StructuredDialect
     binary: ClassVar[bool] = False
-    __slots__ = ("_fragments", "_queue", "inner", "protocol")
+    __slots__ = ("_fragments", "_queue", "_raw", "inner", "protocol")
 
     def __init__(self, config: ServerConfig, user: User,
                  clock: Callable[[], float] | None = None,
@@ -154,6 +154,7 @@ class WebSocketDialect(Dialect):
         #: list, so it is told apart from) bytes to send back as they are, or a Hangup.
         self._queue: deque[list[bytes] | bytes | Hangup] = deque()
         self._fragments: list[bytes] = []
+        self._raw = False  # a Gather is running: output stays unframed until it finishes
 
     @classmethod
     def sniff(cls, first_line: bytes) -> bool:
@@ -211,6 +212,8 @@ class WebSocketDialect(Dialect):
 
     def encode(self, event: Event, cache: dict[Any, bytes | None]) -> bytes | None:
         data = self.inner.encode(event, cache)
+        if self._raw:  # inside a Gather: framed when it finishes
+            return data or None
         return (self._frame(data) or None) if data else None
 
     def goodbye(self, reason: str) -> bytes:
@@ -225,13 +228,23 @@ class WebSocketDialect(Dialect):
 
     def _frame_all(self, items: list[Decoded]) -> list[Decoded]:
         """The inner dialect's direct replies, framed. A :class:`Gather` (IRC's labeled
-        response) is opened up: what it would rewrite are frames by then, so labels are not
-        carried over WebSockets."""
-        flat: list[Decoded] = []
-        for item in items:
-            flat.extend(item.items if isinstance(item, Gather) else (item,))
-        return [self._frame(item) if isinstance(item, bytes) else item for item in flat
-                if not isinstance(item, bytes) or item]
+        response) runs with framing off, so the inner dialect rewrites its own lines, and the
+        result is framed once it is done."""
+        return [self._gathered(item) if isinstance(item, Gather)
+                else self._frame(item) if isinstance(item, bytes) else item
+                for item in items if not isinstance(item, bytes) or item]
+
+    def _gathered(self, gather: Gather) -> Gather:
+        inner_finish = gather.finish
+
+        def begin() -> None:
+            self._raw = True
+
+        def finish(data: bytes) -> bytes:
+            self._raw = False
+            return self._frame(inner_finish(data))
+        # Direct replies inside stay unframed: they are gathered with the rest, then framed.
+        return Gather(gather.items, finish, begin)
 
     def _frame(self, data: bytes) -> bytes:
         """Each line of ``data`` as one message (frame bytes; empty once closing)."""

@@ -383,12 +383,14 @@ class Hub:
         fanout = self._fanout
         conn = session.conn
         mark = fanout.gather_from(conn)
+        if gather.begin is not None:
+            gather.begin()
         try:
             self._run(session, gather.items)
         finally:
             made = fanout.gathered(conn, mark)
         data = gather.finish(made)
-        if not data:
+        if not data or conn in fanout.out.aborts:  # nothing, or cut meanwhile: send nothing
             return
         if len(data) > PAGE and session.closing is None:
             fanout.pace(session, data)

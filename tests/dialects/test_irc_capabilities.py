@@ -52,6 +52,12 @@ def test_bot_mode_shows_in_who_whois_and_as_a_tag() -> None:
     plain.line("WHOIS tagged")
     plain.numeric("318")
     assert not any(irc_verb(line) == "335" for line in plain.new())
+    human = net.human("hank")
+    human.line("/whois robo")
+    assert "; a bot;" in human.expect("robo is")
+    json_client = net.bot("jay")
+    json_client.request(type="whois", nick="robo")
+    assert json_client.expect_json(type="whois")["bot"] is True
     robo.line("MODE robo -B")
     robo.verb("MODE")
     robo.line("PRIVMSG #lobby :human again")

@@ -16,6 +16,10 @@ may join, speak, kick, set modes) is the core's. The package is laid out by conc
   ``COMMANDS`` and ``RENDERERS``);
 - ``people``: WHO and WHOX, WHOWAS, MONITOR, SETNAME (its own ``COMMANDS`` and ``RENDERERS``);
 - ``server``: LUSERS, STATS, INFO, ADMIN (its own ``COMMANDS`` and ``RENDERERS``);
+- ``messaging``: PRIVMSG/NOTICE/TAGMSG in (STATUSMSG targets, CTCP, client-only tags);
+- ``tags``: reading and writing IRCv3 message tags;
+- ``labels``: labeled-response (replies wrapped through the hub's ``Gather``);
+- ``listing``: LIST with ELIST filters, the room mask lists (+b/+e/+I), their ISUPPORT tokens;
 - ``dialect``: :class:`IrcDialect`, the per-connection object that ties them together.
 """
 
