@@ -126,9 +126,16 @@ def handshake(head: bytes, config: ServerConfig, user: User,
 
 @functools.cache
 def wrapper_class(inner_cls: type[Dialect], binary: bool) -> type[WebSocketDialect]:
-    """One wrapper class per (inner dialect, frame type): ``variant`` is a class attribute, and
-    it must differ from the plain dialect's so fan-out shares bytes only between equals."""
-    variant = None if inner_cls.variant is None else ("ws", inner_cls.variant, binary)
+    """One wrapper class per (inner dialect, frame type): ``variant`` must differ from the plain
+    dialect's so fan-out shares bytes only between equals. A dialect whose variant is per
+    connection (a property: IRC's is its capability set) gets a property here too; reading it
+    on the class would give the property object itself, one "variant" for every client."""
+    inner_variant = inner_cls.variant
+    variant: object
+    if isinstance(inner_variant, property):
+        variant = property(lambda self: ("ws", self.inner.variant, binary))
+    else:
+        variant = None if inner_variant is None else ("ws", inner_variant, binary)
     return type(f"WebSocket{inner_cls.__name__}", (WebSocketDialect,), {
         "__slots__": (), "inner_cls": inner_cls, "binary": binary, "variant": variant,
         "own_differs": inner_cls.own_differs, "name": inner_cls.name,
