@@ -258,3 +258,22 @@ def test_a_bug_turning_outputs_into_records_costs_history_not_the_connection(
     alice.request(type="message", to="#r", text="still delivered")
     bob.expect_json(type="message", text="still delivered")
     assert alice.closed is None and net.hub.history is not None and net.hub.history.failed
+
+
+def test_a_restart_keeps_ban_and_invite_exceptions() -> None:
+    net = MemoryNet(CONFIG)
+    alice = net.irc("alice", "#club")
+    alice.line("MODE #club +ib *!*@*")
+    alice.line("MODE #club +eI carol carol")
+    alice.sync()
+    net.restart()
+    bob = net.irc("bob")
+    bob.line("MODE #club e")
+    assert bob.numeric("348")[1:3] == ["carol!*@*", "alice"]
+    bob.line("MODE #club I")
+    assert bob.numeric("346")[1] == "carol!*@*"
+    bob.line("JOIN #club")  # banned, and on neither list
+    assert bob.numeric("474")
+    carol = net.irc("carol")
+    carol.line("JOIN #club")  # banned but excepted (+e); +i but on the +I list
+    carol.numeric("366")

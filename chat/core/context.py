@@ -163,7 +163,8 @@ class Context:
         """Nobody is left in ``room``: keep it while it has state or lines to replay."""
         key = fold(room.name)
         if not (room.recent or room.topic or room.key or room.limit or room.bans
-                or room.founder or room.modes != DEFAULT_ROOM_MODES):
+                or room.excepts or room.invex or room.founder
+                or room.modes != DEFAULT_ROOM_MODES):
             del self.rooms[key]
             return
         idle = self.idle_rooms

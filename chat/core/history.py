@@ -40,14 +40,22 @@ def replay(ctx: Context, fx: Effects, user: User, room: Room) -> None:
 def state_of(room: Room) -> RoomState:
     """The part of a room that outlives its members."""
     return RoomState(room.name, room.created, room.topic, room.topic_by, room.topic_at,
-                     "".join(sorted(room.modes)), room.key, room.limit,
-                     tuple(Ban(b.mask, b.set_by, b.set_at) for b in room.bans), room.founder)
+                     "".join(sorted(room.modes)), room.key, room.limit, _kept(room.bans),
+                     room.founder, _kept(room.excepts), _kept(room.invex))
+
+
+def _kept(masks: list[e.BanInfo]) -> tuple[Ban, ...]:
+    return tuple(Ban(b.mask, b.set_by, b.set_at) for b in masks)
+
+
+def _restored(masks: tuple[Ban, ...]) -> list[e.BanInfo]:
+    return [e.BanInfo(b.mask, b.set_by, b.set_at) for b in masks]
 
 
 def has_state(room: Room) -> bool:
     """Whether the room holds anything worth keeping while nobody is in it."""
     return bool(room.topic or room.key or room.limit or room.bans or room.founder
-                or room.modes != DEFAULT_ROOM_MODES)
+                or room.excepts or room.invex or room.modes != DEFAULT_ROOM_MODES)
 
 
 def save(fx: Effects, room: Room) -> None:
@@ -60,8 +68,8 @@ def restored(state: RoomState, recent: list[e.Event], replay_lines: int) -> Room
     room = Room(name=state.name, created=state.created, topic=state.topic,
                 topic_by=state.topic_by, topic_at=state.topic_at, modes=set(state.modes),
                 key=state.key, limit=state.limit,
-                bans=[e.BanInfo(b.mask, b.set_by, b.set_at) for b in state.bans],
-                founder=state.founder)
+                bans=_restored(state.bans), founder=state.founder,
+                excepts=_restored(state.excepts), invex=_restored(state.invex))
     if replay_lines and recent:
         room.recent = deque(recent, maxlen=replay_lines)
     return room

@@ -124,6 +124,8 @@ class RoomState:
     limit: int = 0
     bans: tuple[Ban, ...] = ()
     founder: str = ""  # the account that registered the room (empty: nobody owns it)
+    excepts: tuple[Ban, ...] = ()  # +e: ban exceptions
+    invex: tuple[Ban, ...] = ()  # +I: invite exceptions (may join a +i room uninvited)
 
 
 @dataclass(frozen=True, slots=True)

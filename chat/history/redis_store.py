@@ -17,7 +17,8 @@ commit:
 - ``names``: a hash, folded room name to the name as last written (answers carry it), and the
   list of rooms pruning walks.
 - ``state``: a hash, folded room name to the room's state as JSON (topic, modes, key, limit,
-  bans, founder); ``bans``: the server bans in force, one JSON string (replaced whole).
+  bans, founder, ban and invite exceptions); ``bans``: the server bans in force, one JSON
+  string (replaced whole).
 
 Private conversations between two accounts are "rooms" named ``~a~b`` (``private_key``) and
 live under ``room:~a~b`` like any room.
@@ -331,15 +332,23 @@ class RedisStore:
 def _state_json(state: RoomState) -> str:
     return json.dumps([state.name, state.created, state.topic, state.topic_by, state.topic_at,
                        state.modes, state.key, state.limit,
-                       [[ban.mask, ban.set_by, ban.set_at] for ban in state.bans],
-                       state.founder], ensure_ascii=False)
+                       _masks(state.bans), state.founder, _masks(state.excepts),
+                       _masks(state.invex)], ensure_ascii=False)
+
+
+def _masks(masks: tuple[Ban, ...]) -> list[list[object]]:
+    return [[ban.mask, ban.set_by, ban.set_at] for ban in masks]
 
 
 def _state_from_json(data: bytes) -> RoomState:
-    (name, created, topic, topic_by, topic_at, modes, key, limit, bans,
-     founder) = json.loads(data)
+    """A room state as :func:`_state_json` wrote it; one written before ban and invite
+    exceptions were kept (ten fields) loads with none."""
+    (name, created, topic, topic_by, topic_at, modes, key, limit, bans, founder,
+     *lists) = json.loads(data)
+    excepts, invex = lists if len(lists) == 2 else ([], [])
     return RoomState(name, created, topic, topic_by, topic_at, modes, key, limit,
-                     tuple(Ban(*ban) for ban in bans), founder)
+                     tuple(Ban(*ban) for ban in bans), founder,
+                     tuple(Ban(*ban) for ban in excepts), tuple(Ban(*ban) for ban in invex))
 
 
 class _Page:

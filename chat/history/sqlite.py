@@ -21,7 +21,8 @@ three chunks it unpacks (``scripts/bench_history.py``):
   chunk is split where the clock steps back, after :data:`CHUNK_MAX` records and past
   :data:`CHUNK_SPAN_MAX` ms. See :func:`_encode` for the format;
 - ``counters``: the store's global ``seq`` counter;
-- ``room_state``: what survives a restart about a room, bans as JSON.
+- ``room_state``: what survives a restart about a room, its mask lists (bans, ban and invite
+  exceptions) as JSON.
 
 There is no index of message ids: an id begins with its time (``records.event_id``), so the
 record is in the chunks of its room whose ``[first_ts, last_ts]`` holds that millisecond.
@@ -190,10 +191,16 @@ CREATE TABLE server_bans (
 ALTER TABLE room_state ADD COLUMN founder TEXT NOT NULL DEFAULT '';
 """
 
+#: Version 5: each room's ban exceptions (+e) and invite exceptions (+I), as JSON like its bans.
+SCHEMA_V5 = """
+ALTER TABLE room_state ADD COLUMN excepts TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE room_state ADD COLUMN invex TEXT NOT NULL DEFAULT '[]';
+"""
+
 #: Step ``i`` takes a database from version ``i`` to ``i + 1``: a script, or a function for a
 #: step SQL alone cannot do. Append only; never edit one.
 MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
-    SCHEMA_V1, SCHEMA_V2, _migrate_v3, SCHEMA_V4)
+    SCHEMA_V1, SCHEMA_V2, _migrate_v3, SCHEMA_V4, SCHEMA_V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _HEADER = b"SQLite format 3\x00"
@@ -562,11 +569,11 @@ class SqliteStore:
         with self._writing("saving rooms to") as db:
             db.executemany(
                 'INSERT OR REPLACE INTO room_state (folded, name, created, topic, topic_by, '
-                'topic_at, modes, key, "limit", bans, founder) '
-                'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+                'topic_at, modes, key, "limit", bans, founder, excepts, invex) '
+                'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
                 [(fold(r.name), r.name, r.created, r.topic, r.topic_by, r.topic_at, r.modes,
-                  r.key, r.limit, json.dumps([[b.mask, b.set_by, b.set_at] for b in r.bans]),
-                  r.founder)
+                  r.key, r.limit, _masks_json(r.bans), r.founder, _masks_json(r.excepts),
+                  _masks_json(r.invex))
                  for r in rooms])
 
     # -- accounts and server bans (the AccountStore interface, and the bans' two calls) --
@@ -685,12 +692,12 @@ class SqliteStore:
         """Every saved room, for start-up."""
         with self._reading("loading rooms from") as db:
             rows = db.execute('SELECT name, created, topic, topic_by, topic_at, modes, key, '
-                              '"limit", bans, founder FROM room_state').fetchall()
+                              '"limit", bans, founder, excepts, invex FROM room_state'
+                              ).fetchall()
         return [RoomState(name, created, topic, topic_by, topic_at, modes, key, limit,
-                          tuple(Ban(mask, set_by, set_at)
-                                for mask, set_by, set_at in json.loads(bans)), founder)
-                for name, created, topic, topic_by, topic_at, modes, key, limit, bans, founder
-                in rows]
+                          _masks(bans), founder, _masks(excepts), _masks(invex))
+                for (name, created, topic, topic_by, topic_at, modes, key, limit, bans, founder,
+                     excepts, invex) in rows]
 
     def _read_room(self, db: sqlite3.Connection, name: str) -> tuple[int, str, int] | None:
         row = db.execute("SELECT id, name, span FROM rooms WHERE folded = ?",
@@ -959,3 +966,12 @@ def open_data_dir(directory: str | os.PathLike[str], *, verify: bool = False) ->
         raise
     store._lock_fd = fd
     return store
+
+
+def _masks_json(masks: tuple[Ban, ...]) -> str:
+    """A room's mask list (bans, +e or +I) as ``room_state`` keeps it."""
+    return json.dumps([[b.mask, b.set_by, b.set_at] for b in masks])
+
+
+def _masks(data: str) -> tuple[Ban, ...]:
+    return tuple(Ban(mask, set_by, set_at) for mask, set_by, set_at in json.loads(data))

@@ -3,6 +3,7 @@ idempotent writes, its key layout, fields with NULs, and a Redis that goes away.
 
 from __future__ import annotations
 
+import json
 import queue
 from collections.abc import Iterator
 from typing import Any
@@ -216,3 +217,13 @@ def test_a_commit_whose_reply_was_lost_in_a_stall_is_not_doubled_by_its_retry(
         assert [r.text for r in latest(store)] == ["text 1", "text 2", "text 3"]
     finally:
         store.close()
+
+
+def test_a_room_state_written_before_exception_lists_loads_with_none(store: RedisStore) -> None:
+    old = json.dumps(["#Old", T0, "kept", "alice", T0 + 1, "int", "k", 5,
+                      [["bad!*@*", "alice", 1.5]], "alice"])
+    store.client.hset(store._state_key, "#old", old)
+    (state,) = store.load_rooms()
+    assert (state.name, state.bans[0].mask, state.founder, state.excepts, state.invex) == (
+        "#Old", "bad!*@*", "alice", (), ())
+

@@ -399,3 +399,37 @@ def test_prune_deletes_whole_chunks(tmp_path: Path) -> None:
         assert store._read.execute("SELECT count FROM rooms").fetchone()[0] == 0
     finally:
         store.close()
+
+
+def test_a_version_4_database_gains_empty_exception_lists_and_keeps_its_rooms(
+        tmp_path: Path) -> None:
+    path = tmp_path / DB_NAME
+    db = sqlite3.connect(path)
+    for step in MIGRATIONS[:4]:
+        if callable(step):
+            step(db)
+        else:
+            db.executescript(step)
+    db.execute("INSERT INTO room_state (folded, name, created, topic, topic_by, topic_at, "
+               "modes, key, \"limit\", bans, founder) VALUES ('#old', '#Old', ?, 'kept', "
+               "'alice', ?, 'int', 'k', 5, '[[\"bad!*@*\", \"alice\", 1.5]]', 'alice')",
+               (T0, T0 + 1))
+    db.execute("PRAGMA user_version = 4")
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    try:
+        assert store._read.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 5
+        assert store.load_rooms() == [RoomState("#Old", T0, "kept", "alice", T0 + 1, "int", "k",
+                                                5, (Ban("bad!*@*", "alice", 1.5),), "alice")]
+        grown = RoomState("#Old", T0, modes="int", excepts=(Ban("friend!*@*", "alice", T0),),
+                          invex=(Ban("guest!*@*", "alice", T0),))
+        store.save_rooms([grown])
+    finally:
+        store.close()
+    reopened = SqliteStore(path)
+    try:
+        assert reopened.load_rooms() == [grown]
+    finally:
+        reopened.close()
+

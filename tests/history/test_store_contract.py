@@ -253,3 +253,16 @@ def test_save_and_load_rooms_round_trip_and_replace(store: HistoryStore) -> None
     replaced = RoomState("#room", T0, modes="n")  # same room by folded name, no bans now
     store.save_rooms([replaced])
     assert sorted(store.load_rooms(), key=lambda r: r.name) == [plain, replaced]
+
+
+def test_ban_and_invite_exceptions_are_kept_with_the_room(store: HistoryStore) -> None:
+    state = RoomState("#club", T0, modes="int", bans=(Ban("*!*@*", "op", T0),),
+                      excepts=(Ban("friend!*@*", "op", T0 + 1),
+                               Ban("*!*@ok.example", "op2", T0 + 2)),
+                      invex=(Ban("guest!*@*", "op", T0 + 3),))
+    store.save_rooms([state])
+    assert store.load_rooms() == [state]
+    emptied = RoomState("#Club", T0, modes="int", excepts=(Ban("friend!*@*", "op", T0 + 1),))
+    store.save_rooms([emptied])  # replaced whole: the +I list is gone, one +e is left
+    (loaded,) = store.load_rooms()
+    assert loaded == emptied and loaded.invex == ()
