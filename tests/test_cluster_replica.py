@@ -74,6 +74,7 @@ CALLS = [
     (2, ("handle", B, c.Say("#a", "hi"))),
     (1, ("handle", A, c.Mode("#a", "+b", ("*!*@10.9.9.9",)))),
     (2, ("handle", B, c.Away("lunch"))),
+    (1, ("handle", A, c.Mode("#a", "+eI", ("carol", "*!*@10.1.1.1")))),
 ]
 
 
@@ -110,6 +111,8 @@ def test_snapshot_round_trip_rebuilds_the_state() -> None:
     assert list(room.members) == [A, B] and room.ops == {A} and room.voiced == {B}
     assert room.members[B] is copy.users[B] and copy.nicks["bob"] is copy.users[B]
     assert copy.users[A].current is room and room.key == "key" and room.topic == "plans"
+    assert [b.mask for b in room.excepts] == ["carol!*@*"]
+    assert [b.mask for b in room.invex] == ["*!*@10.1.1.1"]
     assert [ev.text for ev in room.recent or () if isinstance(ev, e.Message)] == ["hi"]
     # The copy goes on exactly as the original does.
     tail = [(2, ("handle", B, c.ChangeNick("robert"))), (1, ("disconnect", A, "bye"))]

@@ -34,7 +34,8 @@ def dump(core: ChatCore) -> dict[str, Any]:
             "topic_at": room.topic_at, "modes": sorted(room.modes), "rkey": room.key,
             "limit": room.limit, "bans": to_plain(room.bans),
             "recent": None if room.recent is None else to_plain(list(room.recent)),
-            "founder": room.founder,
+            "founder": room.founder, "excepts": to_plain(room.excepts),
+            "invex": to_plain(room.invex),
         })
     users = []
     for user in ctx.users.values():
@@ -70,7 +71,10 @@ def load(core: ChatCore, data: dict[str, Any]) -> None:
         room = Room(name=item["name"], created=item["created"], topic=item["topic"],
                     topic_by=item["topic_by"], topic_at=item["topic_at"],
                     modes=set(item["modes"]), key=item["rkey"], limit=item["limit"],
-                    bans=list(from_plain(item["bans"])), founder=item["founder"])
+                    bans=list(from_plain(item["bans"])), founder=item["founder"],
+                    # Snapshots written before +e/+I were kept have neither list.
+                    excepts=list(from_plain(item.get("excepts", []))),
+                    invex=list(from_plain(item.get("invex", []))))
         room.ops = set(item["ops"])
         room.voiced = set(item["voiced"])
         if item["recent"] is not None:
