@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chat.cluster import codec, snapshot
-from chat.cluster.replica import Entry, Replica, redact
+from chat.cluster.replica import Entry, Replica, decode_entry, encode_call, pack, redact
 from chat.config import ServerConfig
 from chat.core import ChatCore
 from chat.core import commands as c
@@ -117,3 +117,28 @@ def test_snapshot_round_trip_rebuilds_the_state() -> None:
     r1.seqs = r2.seqs = {1: 100, 2: 100}
     assert build(core, r1, tail) == build(copy, r2, tail)
     assert snapshot.dump(copy) == snapshot.dump(core)
+
+
+def test_calls_packed_in_one_stream_entry_apply_in_order_with_their_own_ids() -> None:
+    core = ChatCore(ServerConfig(port=0))
+    replica = Replica(core, 1)
+    build(core, replica, CALLS[:6])
+    says = [("handle", B, c.Say("#a", f"m{i}")) for i in range(3)]
+    fields = {"n": "2", "s": "50", "c": pack([encode_call(call) for call in says])}
+    entries = decode_entry("1700000001000-3", fields)
+    assert [(x.seq, x.part) for x in entries] == [(50, 0), (51, 1), (52, 2)]
+    outs = [replica.apply(x) for x in entries]
+    messages = [o.event for out in outs for o in out or ()
+                if isinstance(o, e.Delivery) and isinstance(o.event, e.Message)]
+    assert [m.text for m in messages] == ["m0", "m1", "m2"]
+    assert len({m.id for m in messages}) == 3
+    # Sent again (a lost reply from Redis), packed differently: applied once.
+    again = decode_entry("1700000001001-0", {"n": "2", "s": "51", "c": pack(
+        [encode_call(call) for call in [*says[1:], ("handle", B, c.Say("#a", "m3"))]])})
+    assert [replica.apply(x) is None for x in again] == [True, True, False]
+
+
+@pytest.mark.parametrize("payload", ['{"@":"Join","room":"#a"}', "[1]", "[[]]", "nope"])
+def test_a_foreign_stream_entry_is_refused(payload: str) -> None:
+    with pytest.raises(codec.CodecError):
+        decode_entry("1-1", {"n": "1", "s": "1", "c": payload})

@@ -7,6 +7,7 @@ Keys (``chat:`` prefix):
 
 - ``log``        the stream every state change goes through, in one order for every node;
 - ``snapshot``   the state at a log position (JSON), what a joining node loads;
+- ``snapshot:at`` that position (the log is trimmed only below it);
 - ``epoch``      names the log's lifetime: missing after Redis lost its data (a restart);
 - ``nodes``      the counter that numbers nodes (``INCR``);
 - ``members``    the set of nodes believed alive;
@@ -26,12 +27,21 @@ from typing import Any, Protocol
 
 import redis
 
-from chat.cluster.replica import NODE_LOST, NODE_SHIFT, Entry, decode_entry, encode_call
+from chat.cluster.replica import (
+    CALLS_PER_ENTRY,
+    NODE_LOST,
+    NODE_SHIFT,
+    Entry,
+    decode_entry,
+    encode_call,
+    pack,
+)
 
 log = logging.getLogger("chat.cluster")
 
 LOG = "chat:log"
 SNAPSHOT = "chat:snapshot"
+SNAPSHOT_AT = "chat:snapshot:at"
 EPOCH = "chat:epoch"
 NODES = "chat:nodes"
 MEMBERS = "chat:members"
@@ -59,6 +69,7 @@ ENGINE_WAIT = 10.0
 _FOUND = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[3], ARGV[3])
   return 1
 end
 return 0
@@ -67,6 +78,7 @@ return 0
 _REFRESH = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[3], ARGV[3])
   return 1
 end
 return 0
@@ -143,7 +155,8 @@ class Backplane:
             self.node = int(r.incr(NODES))
             self._register(r, "0-0")  # "0-0": nobody trims the log under us while we load
             epoch = uuid.uuid4().hex
-            if r.eval(_FOUND, 2, EPOCH, SNAPSHOT, epoch, founding_snapshot()):
+            if r.eval(_FOUND, 3, EPOCH, SNAPSHOT, SNAPSHOT_AT, epoch, founding_snapshot(),
+                      "0-0"):
                 self.epoch = epoch
                 log.info("node %d founded the cluster log (epoch %s)", self.node, epoch)
                 return None
@@ -227,10 +240,13 @@ class Backplane:
         return max(0.0, min(self._next_beat - time.monotonic(), 0.5))
 
     def _append(self, batch: list[tuple[int, str]]) -> None:
+        """Append queued calls, up to ``CALLS_PER_ENTRY`` in one stream entry (their sequence
+        numbers are consecutive: the first is the entry's)."""
         pipe = self.redis.pipeline(transaction=False)
         node = self.node
-        for seq, payload in batch:
-            pipe.xadd(LOG, {"n": node, "s": seq, "c": payload})
+        for start in range(0, len(batch), CALLS_PER_ENTRY):
+            group = batch[start:start + CALLS_PER_ENTRY]
+            pipe.xadd(LOG, {"n": node, "s": group[0][0], "c": pack([p for _, p in group])})
         pipe.execute()
         with self._cond:
             for _ in batch:
@@ -271,7 +287,7 @@ class Backplane:
         if text is None:
             return
         covered = json.loads(text)["replica"]["last_id"]
-        if not r.eval(_REFRESH, 2, EPOCH, SNAPSHOT, self.epoch, text):
+        if not r.eval(_REFRESH, 3, EPOCH, SNAPSHOT, SNAPSHOT_AT, self.epoch, text, covered):
             return
         floor = min([covered, *live.values()], key=_stream_key)
         if floor != "0-0":
@@ -318,7 +334,22 @@ class Backplane:
         self._register(r, self.applied)
         r.eval(_RAISE, 1, NODES, self.node)
         if r.get(EPOCH) == self.epoch:
-            return  # the same log: the reader continues, the writer re-sends what is queued
+            # The same log: the reader continues, the writer re-sends what is queued; unless
+            # the log was trimmed past our position while we were away (we were counted lost):
+            # then the snapshot, which is ahead of us, is where we go on from.
+            at = r.get(SNAPSHOT_AT)
+            if at is not None and _stream_key(str(at)) > _stream_key(self._read_from):
+                found = r.get(SNAPSHOT)
+                if found is None:
+                    raise redis.ConnectionError("a snapshot position without a snapshot")
+                with self._cond:
+                    self.generation += 1
+                    generation = self.generation
+                self._read_from = json.loads(found)["replica"]["last_id"]
+                log.warning("cluster: node %d fell behind the trimmed log; loading the "
+                            "snapshot at %s", self.node, self._read_from)
+                self.engine.load(generation, str(found))
+            return
         text = self.engine.snapshot(True)
         if text is None:
             raise redis.ConnectionError("the engine did not make a snapshot")
@@ -326,7 +357,7 @@ class Backplane:
         with self._cond:
             self.generation += 1
             generation = self.generation
-        if r.eval(_FOUND, 2, EPOCH, SNAPSHOT, epoch, text):
+        if r.eval(_FOUND, 3, EPOCH, SNAPSHOT, SNAPSHOT_AT, epoch, text, "0-0"):
             log.warning("cluster: Redis came back empty; node %d founded a new log", self.node)
             # The other nodes we knew get one lease to come back before they count as lost.
             others = {user["conn"] >> NODE_SHIFT for user in json.loads(text)["core"]["users"]}
@@ -365,7 +396,7 @@ class Backplane:
             entries = []
             for stream_id, fields in answer[0][1]:
                 try:
-                    entries.append(decode_entry(stream_id, fields))
+                    entries.extend(decode_entry(stream_id, fields))
                 except ValueError as exc:
                     log.error("cluster: skipping entry %s: %s", stream_id, exc)
             self._read_from = answer[0][1][-1][0]

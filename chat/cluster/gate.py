@@ -255,6 +255,9 @@ class ClusterGate:
                 _rebind(session.dialect, user)
         for conn in [conn for conn in users if self.owns(conn) and conn not in hub.sessions]:
             self._send(("disconnect", conn, "Connection lost"), conn)
+        covered = self.replica.seqs.get(self.node, 0)
+        for seq in [seq for seq in self._inflight if seq <= covered]:
+            self._done(seq)  # already in the state we loaded: it will not come back
         return []
 
 

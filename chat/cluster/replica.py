@@ -11,6 +11,7 @@ after a lost reply from Redis (it may have been appended the first time) is appl
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,15 +34,21 @@ def node_of(conn: int) -> int:
     return conn >> NODE_SHIFT
 
 
+#: Calls packed into one stream entry at most (a busy node appends a batch in one XADD).
+CALLS_PER_ENTRY = 100
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One log entry: its stream id, who appended it (node and that node's sequence number),
-    and the core call it stands for (``("handle", conn, command)``...)."""
+    """One call from the log: the stream entry's id and its place in that entry (``part``),
+    who appended it (node and that node's sequence number), and the core call it stands for
+    (``("handle", conn, command)``...)."""
 
     id: str
     node: int
     seq: int
     call: tuple[Any, ...]
+    part: int = 0
 
     @property
     def ts(self) -> float:
@@ -50,20 +57,31 @@ class Entry:
 
 
 def encode_call(call: tuple[Any, ...]) -> str:
-    """The call as the entry's JSON payload."""
+    """The call as JSON; a stream entry's payload is a JSON array of these."""
     return codec.dumps(call)
 
 
-def decode_entry(stream_id: str, fields: dict[str, str]) -> Entry:
-    """An entry read from the stream; :class:`codec.CodecError` if it is not one of ours."""
+def pack(payloads: list[str]) -> str:
+    """Calls with consecutive sequence numbers as one stream entry's payload."""
+    return "[" + ",".join(payloads) + "]"
+
+
+def decode_entry(stream_id: str, fields: dict[str, str]) -> list[Entry]:
+    """The calls of a stream entry; :class:`codec.CodecError` if it is not one of ours."""
     try:
         node, seq, payload = int(fields["n"]), int(fields["s"]), fields["c"]
+        plain = json.loads(payload)
     except (KeyError, ValueError) as exc:
-        raise codec.CodecError(f"entry {stream_id} lacks {exc}") from None
-    call = codec.loads(payload)
-    if not isinstance(call, tuple) or not call or not isinstance(call[0], str):
-        raise codec.CodecError(f"entry {stream_id} is not a call")
-    return Entry(stream_id, node, seq, call)
+        raise codec.CodecError(f"entry {stream_id} is not ours: {exc}") from None
+    if not isinstance(plain, list) or len(plain) > 255:
+        raise codec.CodecError(f"entry {stream_id} is not a list of calls")
+    entries = []
+    for part, item in enumerate(plain):
+        call = codec.from_plain(item)
+        if not isinstance(call, tuple) or not call or not isinstance(call[0], str):
+            raise codec.CodecError(f"entry {stream_id} holds something not a call")
+        entries.append(Entry(stream_id, node, seq + part, call, part))
+    return entries
 
 
 def _stand_in(secret: str) -> str:
@@ -146,7 +164,7 @@ class Replica:
         ctx = self.core._ctx
         saved = ctx._node, ctx._next_id
         ms, _, seq = entry.id.partition("-")
-        ctx._node, ctx._next_id = f"{int(seq):03x}", 0
+        ctx._node, ctx._next_id = f"{int(seq):03x}{entry.part:02x}", 0
         self.clock.pinned = int(ms) / 1000
         try:
             return self._dispatch(call)
