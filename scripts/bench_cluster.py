@@ -51,6 +51,9 @@ SPREAD_PORT = 1
 _SPREAD: list[Iterator[int]] = []
 
 
+SETUPS = (("standalone", 1, False), ("cluster, 1 node", 1, True), ("cluster, 2 nodes", 2, True))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -189,6 +192,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     parser.add_argument("--messages", type=int, default=1000, help="per sender, full speed")
     parser.add_argument("--engine", default="asyncio", choices=["asyncio", "threaded"])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
     args = parser.parse_args()
     _spread_connections()
     rated = FanoutParams(clients=100, senders=10, messages=300 if args.quick else 1000,
@@ -206,16 +210,19 @@ def main() -> int:
               " µs, apply (a message to a room of 100) {apply_us:.1f} µs; payload "
               "{payload_bytes} bytes\nRedis from one client, pipelined by 500: XADD "
               "{redis_xadd_per_s:,.0f}/s, XREAD {redis_xread_per_s:,.0f} entries/s".format(**costs))
-        for label, count, cluster in (("standalone", 1, None), ("cluster, 1 node", 1, redis.url),
-                                      ("cluster, 2 nodes", 2, redis.url)):
-            for workload, params in (("rate 1000/s", rated), ("full speed", full)):
-                if cluster:
+        # Rounds alternate the setups, so a burst of load from elsewhere on a shared machine
+        # hits each about equally; the table shows each figure's median over the rounds.
+        for round_no in range(1, args.rounds + 1):
+            for label, count, cluster in SETUPS:
+                url = redis.url if cluster else None
+                if url:
                     redis.flush()
-                with servers(count, cluster, args.engine) as procs:
-                    result = measure(procs, params, rpid if cluster else None)
-                result.update(setup=label, load=workload)
-                rows.append(result)
-                print(f"  {label:18} {workload:12} done", file=sys.stderr)
+                with servers(count, url, args.engine) as procs:
+                    for workload, params in (("rate 1000/s", rated), ("full speed", full)):
+                        result = measure(procs, params, rpid if url else None)
+                        result.update(setup=label, load=workload, round=round_no)
+                        rows.append(result)
+                print(f"  round {round_no}: {label} done", file=sys.stderr)
     finally:
         redis.close()
     print_table(rows)
@@ -243,22 +250,31 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
+def _median(values: list[Any]) -> Any:
+    values = sorted(v for v in values if v is not None)
+    return values[len(values) // 2] if values else None
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     def fmt(value: Any, spec: str) -> str:
         return "-" if value is None else format(value, spec)
 
     print(f"\n{'setup':18} {'load':12} {'deliv/s':>10} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'µs/deliv':>8} {'redis s':>7} {'lost':>5}")
+          f"{'µs/deliv':>8} {'redis s':>7} {'lost':>5}   (medians of {rows[-1]['round']} rounds)")
     base: dict[str, float] = {}
-    for row in rows:
-        lat = row.get("latency") or {}
-        rate = row.get("nodes_deliveries_per_s")
-        print(f"{row['setup']:18} {row['load']:12} {fmt(rate, '10.0f')} "
-              f"{fmt(lat.get('p50_ms'), '7.2f')} {fmt(lat.get('p99_ms'), '7.2f')} "
-              f"{fmt(row.get('nodes_cpu_us_per_delivery'), '8.2f')} "
-              f"{fmt(row.get('redis_cpu_s'), '7.2f')} {fmt(row.get('lost'), '5')}")
-        if row["load"] == "full speed" and rate:
-            base.setdefault(row["setup"], rate)
+    for label, _, _ in SETUPS:
+        for load in ("rate 1000/s", "full speed"):
+            mine = [r for r in rows if r["setup"] == label and r["load"] == load]
+            rate = _median([r.get("nodes_deliveries_per_s") for r in mine])
+            p50 = _median([(r.get("latency") or {}).get("p50_ms") for r in mine])
+            p99 = _median([(r.get("latency") or {}).get("p99_ms") for r in mine])
+            cpu = _median([r.get("nodes_cpu_us_per_delivery") for r in mine])
+            redis_s = _median([r.get("redis_cpu_s") for r in mine])
+            lost = sum(r.get("lost") or 0 for r in mine)
+            print(f"{label:18} {load:12} {fmt(rate, '10.0f')} {fmt(p50, '7.2f')} "
+                  f"{fmt(p99, '7.2f')} {fmt(cpu, '8.2f')} {fmt(redis_s, '7.2f')} {lost:5}")
+            if load == "full speed" and rate:
+                base[label] = rate
     if "standalone" in base and "cluster, 1 node" in base:
         print(f"\ncluster 1 node / standalone, full-speed deliveries/s: "
               f"{base['cluster, 1 node'] / base['standalone']:.2f}x")

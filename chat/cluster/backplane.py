@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -119,7 +121,7 @@ class Backplane:
         self.url = url
         self.lease = lease
         self.engine = engine
-        self.name = name
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.redis = redis.Redis.from_url(url, socket_timeout=STALL,
                                           socket_connect_timeout=STALL, decode_responses=True,
                                           health_check_interval=0)
@@ -158,7 +160,8 @@ class Backplane:
             if r.eval(_FOUND, 3, EPOCH, SNAPSHOT, SNAPSHOT_AT, epoch, founding_snapshot(),
                       "0-0"):
                 self.epoch = epoch
-                log.info("node %d founded the cluster log (epoch %s)", self.node, epoch)
+                log.info("node %d (%s) founded the cluster log (epoch %s)", self.node,
+                         self.name, epoch)
                 return None
             self.epoch = str(r.get(EPOCH))
             text = r.get(SNAPSHOT)
@@ -167,8 +170,8 @@ class Backplane:
         if text is None:
             raise ClusterUnavailable("the cluster has an epoch but no snapshot")
         self._read_from = self.applied = json.loads(text)["replica"]["last_id"]
-        log.info("node %d joined the cluster (epoch %s) at %s", self.node, self.epoch,
-                 self._read_from)
+        log.info("node %d (%s) joined the cluster (epoch %s) at %s", self.node, self.name,
+                 self.epoch, self._read_from)
         return str(text)
 
     def start(self) -> None:

@@ -43,6 +43,7 @@ MAX_PENDING = 100
 DEGRADED = ("The cluster is degraded: this server lost its link to the others. You stay "
             "connected; what you send is queued and goes out when the link is back.")
 RESTORED = "The cluster link is back: what you sent meanwhile has gone out."
+LOST_RECONNECT = "This server was cut off from the cluster for too long: reconnect"
 REFUSED = "The cluster is degraded and this server's queue is full: try again shortly"
 
 
@@ -215,8 +216,13 @@ class ClusterGate:
         """The others counted us lost (we stalled past the lease) and quit our users: their
         connections here are stale; close them so the clients reconnect."""
         log.warning("cluster: this node (%d) was declared lost; closing its clients", self.node)
+        conns = tuple(conn for conn, session in self.hub.sessions.items()
+                      if session.dialect is not None and session.closing is None)
+        if conns:
+            envelope = self.core._ctx.envelope()
+            self.hub._apply([e.Delivery(e.Disconnect(*envelope, reason=LOST_RECONNECT), conns)])
         for session in list(self.hub.sessions.values()):
-            self.hub._fanout.close(session, "Node lost by the cluster: reconnect")
+            self.hub._fanout.close(session, LOST_RECONNECT)
 
     def _tell(self, degraded: bool) -> list[e.Output]:
         self.degraded = degraded
