@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -64,6 +65,8 @@ BACKOFF = (0.1, 2.0)
 TTL, BEAT = 0.75, 0.25
 #: How often the lowest live node writes a snapshot and trims the log (seconds).
 SNAPSHOT_EVERY = 10.0
+#: The interpreter's thread switch interval in a node (see ``Backplane.start``).
+SWITCH_INTERVAL = 0.0005
 #: How long a node waits for its engine to make or load a snapshot.
 ENGINE_WAIT = 10.0
 
@@ -176,6 +179,12 @@ class Backplane:
 
     def start(self) -> None:
         """Start appending and reading."""
+        interval = float(os.environ.get("CHAT_SWITCH_INTERVAL", SWITCH_INTERVAL))
+        if interval:
+            # An entry crosses three threads (engine -> writer -> reader -> engine); with
+            # CPython's default 5 ms switch interval a busy engine thread can hold each hand-off
+            # back that long.
+            sys.setswitchinterval(min(interval, sys.getswitchinterval()))
         self._connected.set()
         self._next_snapshot = time.monotonic() + SNAPSHOT_EVERY
         for target, name in ((self._write_loop, "writer"), (self._read_loop, "reader")):
