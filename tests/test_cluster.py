@@ -217,7 +217,13 @@ def replicas_agree(nodes: list[BackgroundServer]) -> None:
         except RuntimeError:
             return False
         return all(dump == dumps[0] for dump in dumps)
-    wait_until(same)
+    try:
+        wait_until(same)
+    except AssertionError:
+        dumps = [snapshot.dump(node.hub.core) for node in nodes]
+        differ = {key: [dump[key] for dump in dumps] for key in dumps[0]
+                  if any(dump[key] != dumps[0][key] for dump in dumps)}
+        raise AssertionError(f"the replicas differ: {differ}") from None
 
 
 def two_nodes_in_a_room(

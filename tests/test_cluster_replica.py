@@ -142,3 +142,19 @@ def test_calls_packed_in_one_stream_entry_apply_in_order_with_their_own_ids() ->
 def test_a_foreign_stream_entry_is_refused(payload: str) -> None:
     with pytest.raises(codec.CodecError):
         decode_entry("1-1", {"n": "1", "s": "1", "c": payload})
+
+
+def test_a_node_applies_its_own_calls_without_decoding_them_and_decodes_when_it_must() -> None:
+    core = ChatCore(ServerConfig(port=0))
+    replica = Replica(core, 1)
+    build(core, replica, CALLS[:6])
+    real = ("handle", A, c.Say("#a", "mine"))
+    replica.local[60] = real
+    fields = {"n": "1", "s": "60", "k": "2",
+              "c": pack([encode_call(real), encode_call(("handle", A, c.Say("#a", "lost")))])}
+    first, second = decode_entry("1700000002000-0", fields, own=1)
+    assert first.call is None and second.call is None  # not decoded: they are ours
+    texts = [o.event.text for x in (first, second) for o in replica.apply(x) or ()
+             if isinstance(o, e.Delivery) and isinstance(o.event, e.Message)]
+    # The first from what the node held; the second (no longer held) decoded from the log.
+    assert texts == ["mine", "lost"] and not replica.local

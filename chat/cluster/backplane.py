@@ -258,7 +258,8 @@ class Backplane:
         node = self.node
         for start in range(0, len(batch), CALLS_PER_ENTRY):
             group = batch[start:start + CALLS_PER_ENTRY]
-            pipe.xadd(LOG, {"n": node, "s": group[0][0], "c": pack([p for _, p in group])})
+            pipe.xadd(LOG, {"n": node, "s": group[0][0], "k": len(group),
+                            "c": pack([p for _, p in group])})
         pipe.execute()
         with self._cond:
             for _ in batch:
@@ -408,7 +409,7 @@ class Backplane:
             entries = []
             for stream_id, fields in answer[0][1]:
                 try:
-                    entries.extend(decode_entry(stream_id, fields))
+                    entries.extend(decode_entry(stream_id, fields, self.node))
                 except ValueError as exc:
                     log.error("cluster: skipping entry %s: %s", stream_id, exc)
             self._read_from = answer[0][1][-1][0]

@@ -104,8 +104,7 @@ class ClusterGate:
         if user is None:
             return []
         if isinstance(command, SECRET_TYPES):
-            seq = self._send(("handle", conn, redact(command)), conn)
-            self.replica.secrets[seq] = ("handle", conn, command)
+            self._send(("handle", conn, command), conn, ("handle", conn, redact(command)))
         else:
             self._send(("handle", conn, command), conn)
         if not user.registered:
@@ -121,7 +120,7 @@ class ClusterGate:
 
     def authenticated(self, request: e.Authenticate, result: e.AuthResult) -> list[e.Output]:
         """The workers' answer, for every node (the password stays here)."""
-        self._send(("auth", redact(request), result), request.conn)
+        self._send(("auth", request, result), request.conn, ("auth", redact(request), result))
         return []
 
     def nick_grace_over(self, conn: int) -> list[e.Output]:
@@ -129,8 +128,11 @@ class ClusterGate:
         self._send(("grace", conn), conn)
         return []
 
-    def _send(self, call: tuple[Any, ...], conn: int) -> int:
-        seq = self.backplane.send(call)
+    def _send(self, call: tuple[Any, ...], conn: int,
+              logged: tuple[Any, ...] | None = None) -> int:
+        """Append ``call`` (as ``logged`` if given: redacted); we keep it to apply it."""
+        seq = self.backplane.send(logged or call)
+        self.replica.local[seq] = call
         self._inflight[seq] = conn
         self._pending[conn] = self._pending.get(conn, 0) + 1
         return seq
@@ -189,7 +191,9 @@ class ClusterGate:
                     hub._apply(out, mine)
                 if mine:
                     self._done(entry.seq)
-                if entry.call[0] == "lost" and entry.call[1] == me and entry.call[2] == NODE_LOST:
+                call = entry.call  # None for our own: we never count ourselves lost
+                if call is not None and call[0] == "lost" and call[1] == me and (
+                        call[2] == NODE_LOST):
                     self._lost_ourselves()
             except Exception:
                 log.exception("cluster: delivering entry %s failed", entry.id)
@@ -198,6 +202,7 @@ class ClusterGate:
 
     def _done(self, seq: int) -> None:
         """One of our entries came back applied; a connection with none left reads again."""
+        self.replica.local.pop(seq, None)
         conn = self._inflight.pop(seq, None)
         if conn is None:
             return

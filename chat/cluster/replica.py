@@ -47,8 +47,9 @@ class Entry:
     id: str
     node: int
     seq: int
-    call: tuple[Any, ...]
+    call: tuple[Any, ...] | None  # None: not decoded yet (the entry is this node's own)
     part: int = 0
+    raw: str = ""  # the stream entry's payload, while ``call`` is None
 
     @property
     def ts(self) -> float:
@@ -66,10 +67,17 @@ def pack(payloads: list[str]) -> str:
     return "[" + ",".join(payloads) + "]"
 
 
-def decode_entry(stream_id: str, fields: dict[str, str]) -> list[Entry]:
-    """The calls of a stream entry; :class:`codec.CodecError` if it is not one of ours."""
+def decode_entry(stream_id: str, fields: dict[str, str], own: int = -1) -> list[Entry]:
+    """The calls of a stream entry; :class:`codec.CodecError` if it is not one of ours.
+
+    An entry node ``own`` appended is left undecoded (``call`` None, ``raw`` its payload): that
+    node applies the calls it still holds, and decodes only if it holds them no more.
+    """
     try:
         node, seq, payload = int(fields["n"]), int(fields["s"]), fields["c"]
+        if node == own and "k" in fields:
+            return [Entry(stream_id, node, seq + part, None, part, payload)
+                    for part in range(int(fields["k"]))]
         plain = json.loads(payload)
     except (KeyError, ValueError) as exc:
         raise codec.CodecError(f"entry {stream_id} is not ours: {exc}") from None
@@ -136,8 +144,10 @@ class PinnedClock:
 class Replica:
     """This node's copy of the cluster's state: a core fed by the log.
 
-    ``secrets`` holds this node's own commands that carry passwords, by sequence number: the
-    log has them redacted, and this node applies the real one (only it talks to the workers).
+    ``local`` holds this node's own calls until they come back from the log, by sequence
+    number: this node applies those objects rather than decoding what it wrote (the same
+    values; and a command carrying a password is in the log redacted, while only this node,
+    which talks to the workers, needs the real one).
     """
 
     def __init__(self, core: ChatCore, node: int) -> None:
@@ -148,7 +158,7 @@ class Replica:
         ctx.clock = core.clock = self.clock
         self.last_id = "0-0"  # the last entry applied
         self.seqs: dict[int, int] = {}  # node -> the last sequence number applied from it
-        self.secrets: dict[int, Any] = {}
+        self.local: dict[int, tuple[Any, ...]] = {}
 
     def apply(self, entry: Entry) -> list[e.Output] | None:
         """Apply one entry; None if it was applied before (a duplicate)."""
@@ -158,9 +168,13 @@ class Replica:
         self.last_id = entry.id
         call = entry.call
         if entry.node == self.node:
-            real = self.secrets.pop(entry.seq, None)
-            if real is not None:
-                call = real
+            mine = self.local.pop(entry.seq, None)
+            if mine is not None:
+                call = mine
+        if call is None:  # our own, but no longer held (we loaded a snapshot meanwhile)
+            call = decode_entry(entry.id, {"n": str(entry.node), "s": str(entry.seq - entry.part),
+                                           "c": entry.raw})[entry.part].call
+            assert call is not None
         ctx = self.core._ctx
         saved = ctx._node, ctx._next_id
         ms, _, seq = entry.id.partition("-")
