@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -215,7 +217,13 @@ def replicas_agree(nodes: list[BackgroundServer]) -> None:
         except RuntimeError:
             return False
         return all(dump == dumps[0] for dump in dumps)
-    wait_until(same)
+    try:
+        wait_until(same)
+    except AssertionError:
+        dumps = [snapshot.dump(node.hub.core) for node in nodes]
+        differ = {key: [dump[key] for dump in dumps] for key in dumps[0]
+                  if any(dump[key] != dumps[0][key] for dump in dumps)}
+        raise AssertionError(f"the replicas differ: {differ}") from None
 
 
 def two_nodes_in_a_room(
@@ -292,3 +300,77 @@ def test_redis_restarted_empty_the_nodes_refound_the_log_and_go_on(
     alice.expect('"nick":"robert"')
     replicas_agree(nodes)
     assert nodes[0].hub.gate.backplane.epoch == nodes[1].hub.gate.backplane.epoch
+
+
+class CuttableProxy:
+    """A TCP relay to Redis that a test can cut (a network partition of one node)."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cut = threading.Event()
+        self.socks: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self.socks += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        for sock in (src, dst):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def partition(self) -> None:
+        self.cut.set()
+        for sock in self.socks:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self.socks.clear()
+
+    def heal(self) -> None:
+        self.cut.clear()
+
+    def close(self) -> None:
+        self.partition()
+        self.listener.close()
+
+
+def test_a_node_cut_off_longer_than_the_lease_is_counted_lost_and_drops_its_clients(
+        cluster: Start, redis_server: RedisServer) -> None:
+    proxy = CuttableProxy(redis_server.port)
+    try:
+        cut_off = cluster("asyncio", node_lease=1.0, cluster=f"redis://127.0.0.1:{proxy.port}/0")
+        other = cluster("threaded", node_lease=1.0)
+        alice = Clients(cut_off).bot("alice", "#room")
+        bob = irc(other, "bob")
+        bob.send("JOIN #room\r\n")
+        alice.expect('"from":"bob"')
+        proxy.partition()
+        alice.expect('"code":"cluster_degraded"')  # still connected, told
+        assert "node lost" in bob.expect(lambda line: line.startswith(":alice!")
+                                         and " QUIT " in line)
+        proxy.heal()
+        # Back, the node learns it was counted lost: alice's user is gone everywhere, so her
+        # connection is closed with a reason, and she can come back.
+        assert any("reconnect" in line for line in alice.wait_closed())
+        again = Clients(cut_off).bot("alice", "#room")
+        bob.expect(lambda line: line.startswith(":alice!") and " JOIN " in line)
+        bob.send("PRIVMSG #room :welcome back\r\n")
+        again.expect('"text":"welcome back"')
+    finally:
+        proxy.close()

@@ -7,6 +7,7 @@ Keys (``chat:`` prefix):
 
 - ``log``        the stream every state change goes through, in one order for every node;
 - ``snapshot``   the state at a log position (JSON), what a joining node loads;
+- ``snapshot:at`` that position (the log is trimmed only below it);
 - ``epoch``      names the log's lifetime: missing after Redis lost its data (a restart);
 - ``nodes``      the counter that numbers nodes (``INCR``);
 - ``members``    the set of nodes believed alive;
@@ -17,6 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import sys
 import threading
 import time
 import uuid
@@ -26,12 +30,21 @@ from typing import Any, Protocol
 
 import redis
 
-from chat.cluster.replica import NODE_LOST, NODE_SHIFT, Entry, decode_entry, encode_call
+from chat.cluster.replica import (
+    CALLS_PER_ENTRY,
+    NODE_LOST,
+    NODE_SHIFT,
+    Entry,
+    decode_entry,
+    encode_call,
+    pack,
+)
 
 log = logging.getLogger("chat.cluster")
 
 LOG = "chat:log"
 SNAPSHOT = "chat:snapshot"
+SNAPSHOT_AT = "chat:snapshot:at"
 EPOCH = "chat:epoch"
 NODES = "chat:nodes"
 MEMBERS = "chat:members"
@@ -52,6 +65,8 @@ BACKOFF = (0.1, 2.0)
 TTL, BEAT = 0.75, 0.25
 #: How often the lowest live node writes a snapshot and trims the log (seconds).
 SNAPSHOT_EVERY = 10.0
+#: The interpreter's thread switch interval in a node (see ``Backplane.start``).
+SWITCH_INTERVAL = 0.0005
 #: How long a node waits for its engine to make or load a snapshot.
 ENGINE_WAIT = 10.0
 
@@ -59,6 +74,7 @@ ENGINE_WAIT = 10.0
 _FOUND = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[3], ARGV[3])
   return 1
 end
 return 0
@@ -67,6 +83,7 @@ return 0
 _REFRESH = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[3], ARGV[3])
   return 1
 end
 return 0
@@ -107,7 +124,7 @@ class Backplane:
         self.url = url
         self.lease = lease
         self.engine = engine
-        self.name = name
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.redis = redis.Redis.from_url(url, socket_timeout=STALL,
                                           socket_connect_timeout=STALL, decode_responses=True,
                                           health_check_interval=0)
@@ -143,9 +160,11 @@ class Backplane:
             self.node = int(r.incr(NODES))
             self._register(r, "0-0")  # "0-0": nobody trims the log under us while we load
             epoch = uuid.uuid4().hex
-            if r.eval(_FOUND, 2, EPOCH, SNAPSHOT, epoch, founding_snapshot()):
+            if r.eval(_FOUND, 3, EPOCH, SNAPSHOT, SNAPSHOT_AT, epoch, founding_snapshot(),
+                      "0-0"):
                 self.epoch = epoch
-                log.info("node %d founded the cluster log (epoch %s)", self.node, epoch)
+                log.info("node %d (%s) founded the cluster log (epoch %s)", self.node,
+                         self.name, epoch)
                 return None
             self.epoch = str(r.get(EPOCH))
             text = r.get(SNAPSHOT)
@@ -154,12 +173,18 @@ class Backplane:
         if text is None:
             raise ClusterUnavailable("the cluster has an epoch but no snapshot")
         self._read_from = self.applied = json.loads(text)["replica"]["last_id"]
-        log.info("node %d joined the cluster (epoch %s) at %s", self.node, self.epoch,
-                 self._read_from)
+        log.info("node %d (%s) joined the cluster (epoch %s) at %s", self.node, self.name,
+                 self.epoch, self._read_from)
         return str(text)
 
     def start(self) -> None:
         """Start appending and reading."""
+        interval = float(os.environ.get("CHAT_SWITCH_INTERVAL", SWITCH_INTERVAL))
+        if interval:
+            # An entry crosses three threads (engine -> writer -> reader -> engine); with
+            # CPython's default 5 ms switch interval a busy engine thread can hold each hand-off
+            # back that long.
+            sys.setswitchinterval(min(interval, sys.getswitchinterval()))
         self._connected.set()
         self._next_snapshot = time.monotonic() + SNAPSHOT_EVERY
         for target, name in ((self._write_loop, "writer"), (self._read_loop, "reader")):
@@ -227,10 +252,14 @@ class Backplane:
         return max(0.0, min(self._next_beat - time.monotonic(), 0.5))
 
     def _append(self, batch: list[tuple[int, str]]) -> None:
+        """Append queued calls, up to ``CALLS_PER_ENTRY`` in one stream entry (their sequence
+        numbers are consecutive: the first is the entry's)."""
         pipe = self.redis.pipeline(transaction=False)
         node = self.node
-        for seq, payload in batch:
-            pipe.xadd(LOG, {"n": node, "s": seq, "c": payload})
+        for start in range(0, len(batch), CALLS_PER_ENTRY):
+            group = batch[start:start + CALLS_PER_ENTRY]
+            pipe.xadd(LOG, {"n": node, "s": group[0][0], "k": len(group),
+                            "c": pack([p for _, p in group])})
         pipe.execute()
         with self._cond:
             for _ in batch:
@@ -271,7 +300,7 @@ class Backplane:
         if text is None:
             return
         covered = json.loads(text)["replica"]["last_id"]
-        if not r.eval(_REFRESH, 2, EPOCH, SNAPSHOT, self.epoch, text):
+        if not r.eval(_REFRESH, 3, EPOCH, SNAPSHOT, SNAPSHOT_AT, self.epoch, text, covered):
             return
         floor = min([covered, *live.values()], key=_stream_key)
         if floor != "0-0":
@@ -318,7 +347,22 @@ class Backplane:
         self._register(r, self.applied)
         r.eval(_RAISE, 1, NODES, self.node)
         if r.get(EPOCH) == self.epoch:
-            return  # the same log: the reader continues, the writer re-sends what is queued
+            # The same log: the reader continues, the writer re-sends what is queued; unless
+            # the log was trimmed past our position while we were away (we were counted lost):
+            # then the snapshot, which is ahead of us, is where we go on from.
+            at = r.get(SNAPSHOT_AT)
+            if at is not None and _stream_key(str(at)) > _stream_key(self._read_from):
+                found = r.get(SNAPSHOT)
+                if found is None:
+                    raise redis.ConnectionError("a snapshot position without a snapshot")
+                with self._cond:
+                    self.generation += 1
+                    generation = self.generation
+                self._read_from = json.loads(found)["replica"]["last_id"]
+                log.warning("cluster: node %d fell behind the trimmed log; loading the "
+                            "snapshot at %s", self.node, self._read_from)
+                self.engine.load(generation, str(found))
+            return
         text = self.engine.snapshot(True)
         if text is None:
             raise redis.ConnectionError("the engine did not make a snapshot")
@@ -326,7 +370,7 @@ class Backplane:
         with self._cond:
             self.generation += 1
             generation = self.generation
-        if r.eval(_FOUND, 2, EPOCH, SNAPSHOT, epoch, text):
+        if r.eval(_FOUND, 3, EPOCH, SNAPSHOT, SNAPSHOT_AT, epoch, text, "0-0"):
             log.warning("cluster: Redis came back empty; node %d founded a new log", self.node)
             # The other nodes we knew get one lease to come back before they count as lost.
             others = {user["conn"] >> NODE_SHIFT for user in json.loads(text)["core"]["users"]}
@@ -365,7 +409,7 @@ class Backplane:
             entries = []
             for stream_id, fields in answer[0][1]:
                 try:
-                    entries.append(decode_entry(stream_id, fields))
+                    entries.extend(decode_entry(stream_id, fields, self.node))
                 except ValueError as exc:
                     log.error("cluster: skipping entry %s: %s", stream_id, exc)
             self._read_from = answer[0][1][-1][0]

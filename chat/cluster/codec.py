@@ -91,9 +91,13 @@ def from_plain(value: Any) -> Any:
     raise CodecError("an object without a type tag")
 
 
+#: Made once: ``json.dumps`` with any option builds a new encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # ASCII: the fastest path here
+
+
 def dumps(value: Any) -> str:
     """``value`` as one compact JSON text."""
-    return json.dumps(to_plain(value), separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(to_plain(value))
 
 
 def loads(text: str | bytes) -> Any:

@@ -43,6 +43,7 @@ MAX_PENDING = 100
 DEGRADED = ("The cluster is degraded: this server lost its link to the others. You stay "
             "connected; what you send is queued and goes out when the link is back.")
 RESTORED = "The cluster link is back: what you sent meanwhile has gone out."
+LOST_RECONNECT = "This server was cut off from the cluster for too long: reconnect"
 REFUSED = "The cluster is degraded and this server's queue is full: try again shortly"
 
 
@@ -103,8 +104,7 @@ class ClusterGate:
         if user is None:
             return []
         if isinstance(command, SECRET_TYPES):
-            seq = self._send(("handle", conn, redact(command)), conn)
-            self.replica.secrets[seq] = ("handle", conn, command)
+            self._send(("handle", conn, command), conn, ("handle", conn, redact(command)))
         else:
             self._send(("handle", conn, command), conn)
         if not user.registered:
@@ -120,7 +120,7 @@ class ClusterGate:
 
     def authenticated(self, request: e.Authenticate, result: e.AuthResult) -> list[e.Output]:
         """The workers' answer, for every node (the password stays here)."""
-        self._send(("auth", redact(request), result), request.conn)
+        self._send(("auth", request, result), request.conn, ("auth", redact(request), result))
         return []
 
     def nick_grace_over(self, conn: int) -> list[e.Output]:
@@ -128,8 +128,11 @@ class ClusterGate:
         self._send(("grace", conn), conn)
         return []
 
-    def _send(self, call: tuple[Any, ...], conn: int) -> int:
-        seq = self.backplane.send(call)
+    def _send(self, call: tuple[Any, ...], conn: int,
+              logged: tuple[Any, ...] | None = None) -> int:
+        """Append ``call`` (as ``logged`` if given: redacted); we keep it to apply it."""
+        seq = self.backplane.send(logged or call)
+        self.replica.local[seq] = call
         self._inflight[seq] = conn
         self._pending[conn] = self._pending.get(conn, 0) + 1
         return seq
@@ -188,7 +191,9 @@ class ClusterGate:
                     hub._apply(out, mine)
                 if mine:
                     self._done(entry.seq)
-                if entry.call[0] == "lost" and entry.call[1] == me and entry.call[2] == NODE_LOST:
+                call = entry.call  # None for our own: we never count ourselves lost
+                if call is not None and call[0] == "lost" and call[1] == me and (
+                        call[2] == NODE_LOST):
                     self._lost_ourselves()
             except Exception:
                 log.exception("cluster: delivering entry %s failed", entry.id)
@@ -197,6 +202,7 @@ class ClusterGate:
 
     def _done(self, seq: int) -> None:
         """One of our entries came back applied; a connection with none left reads again."""
+        self.replica.local.pop(seq, None)
         conn = self._inflight.pop(seq, None)
         if conn is None:
             return
@@ -215,8 +221,13 @@ class ClusterGate:
         """The others counted us lost (we stalled past the lease) and quit our users: their
         connections here are stale; close them so the clients reconnect."""
         log.warning("cluster: this node (%d) was declared lost; closing its clients", self.node)
+        conns = tuple(conn for conn, session in self.hub.sessions.items()
+                      if session.dialect is not None and session.closing is None)
+        if conns:
+            envelope = self.core._ctx.envelope()
+            self.hub._apply([e.Delivery(e.Disconnect(*envelope, reason=LOST_RECONNECT), conns)])
         for session in list(self.hub.sessions.values()):
-            self.hub._fanout.close(session, "Node lost by the cluster: reconnect")
+            self.hub._fanout.close(session, LOST_RECONNECT)
 
     def _tell(self, degraded: bool) -> list[e.Output]:
         self.degraded = degraded
@@ -255,6 +266,9 @@ class ClusterGate:
                 _rebind(session.dialect, user)
         for conn in [conn for conn in users if self.owns(conn) and conn not in hub.sessions]:
             self._send(("disconnect", conn, "Connection lost"), conn)
+        covered = self.replica.seqs.get(self.node, 0)
+        for seq in [seq for seq in self._inflight if seq <= covered]:
+            self._done(seq)  # already in the state we loaded: it will not come back
         return []
 
 

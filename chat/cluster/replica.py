@@ -11,6 +11,7 @@ after a lost reply from Redis (it may have been appended the first time) is appl
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,15 +34,22 @@ def node_of(conn: int) -> int:
     return conn >> NODE_SHIFT
 
 
+#: Calls packed into one stream entry at most (a busy node appends a batch in one XADD).
+CALLS_PER_ENTRY = 100
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One log entry: its stream id, who appended it (node and that node's sequence number),
-    and the core call it stands for (``("handle", conn, command)``...)."""
+    """One call from the log: the stream entry's id and its place in that entry (``part``),
+    who appended it (node and that node's sequence number), and the core call it stands for
+    (``("handle", conn, command)``...)."""
 
     id: str
     node: int
     seq: int
-    call: tuple[Any, ...]
+    call: tuple[Any, ...] | None  # None: not decoded yet (the entry is this node's own)
+    part: int = 0
+    raw: str = ""  # the stream entry's payload, while ``call`` is None
 
     @property
     def ts(self) -> float:
@@ -50,20 +58,38 @@ class Entry:
 
 
 def encode_call(call: tuple[Any, ...]) -> str:
-    """The call as the entry's JSON payload."""
+    """The call as JSON; a stream entry's payload is a JSON array of these."""
     return codec.dumps(call)
 
 
-def decode_entry(stream_id: str, fields: dict[str, str]) -> Entry:
-    """An entry read from the stream; :class:`codec.CodecError` if it is not one of ours."""
+def pack(payloads: list[str]) -> str:
+    """Calls with consecutive sequence numbers as one stream entry's payload."""
+    return "[" + ",".join(payloads) + "]"
+
+
+def decode_entry(stream_id: str, fields: dict[str, str], own: int = -1) -> list[Entry]:
+    """The calls of a stream entry; :class:`codec.CodecError` if it is not one of ours.
+
+    An entry node ``own`` appended is left undecoded (``call`` None, ``raw`` its payload): that
+    node applies the calls it still holds, and decodes only if it holds them no more.
+    """
     try:
         node, seq, payload = int(fields["n"]), int(fields["s"]), fields["c"]
+        if node == own and "k" in fields:
+            return [Entry(stream_id, node, seq + part, None, part, payload)
+                    for part in range(int(fields["k"]))]
+        plain = json.loads(payload)
     except (KeyError, ValueError) as exc:
-        raise codec.CodecError(f"entry {stream_id} lacks {exc}") from None
-    call = codec.loads(payload)
-    if not isinstance(call, tuple) or not call or not isinstance(call[0], str):
-        raise codec.CodecError(f"entry {stream_id} is not a call")
-    return Entry(stream_id, node, seq, call)
+        raise codec.CodecError(f"entry {stream_id} is not ours: {exc}") from None
+    if not isinstance(plain, list) or len(plain) > 255:
+        raise codec.CodecError(f"entry {stream_id} is not a list of calls")
+    entries = []
+    for part, item in enumerate(plain):
+        call = codec.from_plain(item)
+        if not isinstance(call, tuple) or not call or not isinstance(call[0], str):
+            raise codec.CodecError(f"entry {stream_id} holds something not a call")
+        entries.append(Entry(stream_id, node, seq + part, call, part))
+    return entries
 
 
 def _stand_in(secret: str) -> str:
@@ -118,8 +144,10 @@ class PinnedClock:
 class Replica:
     """This node's copy of the cluster's state: a core fed by the log.
 
-    ``secrets`` holds this node's own commands that carry passwords, by sequence number: the
-    log has them redacted, and this node applies the real one (only it talks to the workers).
+    ``local`` holds this node's own calls until they come back from the log, by sequence
+    number: this node applies those objects rather than decoding what it wrote (the same
+    values; and a command carrying a password is in the log redacted, while only this node,
+    which talks to the workers, needs the real one).
     """
 
     def __init__(self, core: ChatCore, node: int) -> None:
@@ -130,7 +158,7 @@ class Replica:
         ctx.clock = core.clock = self.clock
         self.last_id = "0-0"  # the last entry applied
         self.seqs: dict[int, int] = {}  # node -> the last sequence number applied from it
-        self.secrets: dict[int, Any] = {}
+        self.local: dict[int, tuple[Any, ...]] = {}
 
     def apply(self, entry: Entry) -> list[e.Output] | None:
         """Apply one entry; None if it was applied before (a duplicate)."""
@@ -140,13 +168,17 @@ class Replica:
         self.last_id = entry.id
         call = entry.call
         if entry.node == self.node:
-            real = self.secrets.pop(entry.seq, None)
-            if real is not None:
-                call = real
+            mine = self.local.pop(entry.seq, None)
+            if mine is not None:
+                call = mine
+        if call is None:  # our own, but no longer held (we loaded a snapshot meanwhile)
+            call = decode_entry(entry.id, {"n": str(entry.node), "s": str(entry.seq - entry.part),
+                                           "c": entry.raw})[entry.part].call
+            assert call is not None
         ctx = self.core._ctx
         saved = ctx._node, ctx._next_id
         ms, _, seq = entry.id.partition("-")
-        ctx._node, ctx._next_id = f"{int(seq):03x}", 0
+        ctx._node, ctx._next_id = f"{int(seq):03x}{entry.part:02x}", 0
         self.clock.pinned = int(ms) / 1000
         try:
             return self._dispatch(call)

@@ -38,7 +38,9 @@ def dump(core: ChatCore) -> dict[str, Any]:
             "invex": to_plain(room.invex),
         })
     users = []
-    for user in ctx.users.values():
+    # By connection id: a node makes its own users before the log has them (their order in
+    # the dict differs between nodes, and means nothing), so the snapshot is canonical.
+    for user in sorted(ctx.users.values(), key=lambda user: user.conn):
         room_keys = {id(room): key for key, room in user.rooms.items()}
         users.append({
             "conn": user.conn, "host": user.host, "nick": user.nick, "ident": user.ident,

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Cluster benchmark: what the hop through Redis costs, side by side with a standalone server,
+in one run (the machine is shared: ratios within one run are what to read).
+
+Starts a redis-server (persistence off) and server processes (asyncio engine, flood limits
+lifted as in bench_compare.py), then runs the load generator (chat.bench) in this process:
+
+1. latency at a fixed 1,000 messages/s (100 clients, 10 senders): standalone, one cluster node,
+   and two cluster nodes with the clients split between them (half the deliveries cross Redis);
+2. fan-out at full speed: standalone vs one cluster node (deliveries/s ratio, CPU per delivery),
+   and two cluster nodes vs one (the clients split; CPU summed over both nodes, Redis apart).
+
+    flock /tmp/bench.lock .venv/bin/python scripts/bench_cluster.py [--quick] [--messages N]
+
+Raw results go to bench-results/cluster-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import asyncio.base_events
+import itertools
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from redis_server import RedisServer  # noqa: E402
+
+from chat.bench import procstat  # noqa: E402
+from chat.bench.workloads import FanoutParams, Target, run_fanout  # noqa: E402
+
+SERVER_FLAGS = ["--http-port", "0", "--data-dir", "none", "--log-level", "WARNING",
+                "--rate-per-second", "0", "--max-connections", "0", "--max-per-ip", "0",
+                "--max-rooms-per-user", "0", "--sendq", "67108864", "--ping-interval", "0",
+                "--register-timeout", "0"]
+#: A port no server uses: connections to it are spread over the ports in ``_SPREAD``.
+SPREAD_PORT = 1
+_SPREAD: list[Iterator[int]] = []
+
+
+SETUPS = (("standalone", 1, False), ("cluster, 1 node", 1, True), ("cluster, 2 nodes", 2, True))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _spread_connections() -> None:
+    """The generator connects every client to one Target; to split clients over two nodes, a
+    connection to ``SPREAD_PORT`` goes to the next node in turn (this process only)."""
+    original = asyncio.base_events.BaseEventLoop.create_connection
+
+    async def create_connection(self: Any, factory: Any, host: Any = None, port: Any = None,
+                                **kw: Any) -> Any:
+        if port == SPREAD_PORT and _SPREAD:
+            port = next(_SPREAD[0])
+        return await original(self, factory, host, port, **kw)
+
+    asyncio.base_events.BaseEventLoop.create_connection = create_connection  # type: ignore
+
+
+@contextmanager
+def servers(count: int, cluster: str | None, engine: str = "asyncio") -> Iterator[list[Any]]:
+    """``count`` server processes (cluster nodes if ``cluster``); yields (proc, port) pairs."""
+    procs = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            cmd = [sys.executable, "-m", "chat", "--engine", engine, "--port", str(port),
+                   *SERVER_FLAGS, *(["--cluster", cluster] if cluster else [])]
+            proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+            assert proc.stderr is not None
+            while True:  # at --log-level WARNING there is no ready line: wait for the port
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None:
+                        raise RuntimeError(proc.stderr.read()) from None
+                    time.sleep(0.05)
+            procs.append((proc, port))
+        yield procs
+    finally:
+        for proc, _ in procs:
+            proc.terminate()
+        for proc, _ in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        sample = procstat.sample(pid)
+        total += sample.cpu_s if sample else 0.0
+    return total
+
+
+def measure(procs: list[Any], params: FanoutParams, redis_pid: int | None) -> dict[str, Any]:
+    """One fan-out run against ``procs`` (clients spread over them); CPU of all of them."""
+    pids = [proc.pid for proc, _ in procs]
+    ports = [port for _, port in procs]
+    _SPREAD[:] = [itertools.cycle(ports)]
+    target = Target("127.0.0.1", SPREAD_PORT if len(ports) > 1 else ports[0], "irc",
+                    pids[0] if len(pids) == 1 else None)
+    cpu0 = cpu_of(pids)
+    redis0 = cpu_of([redis_pid]) if redis_pid else 0.0
+    result = asyncio.run(run_fanout(target, params))
+    cpu = cpu_of(pids) - cpu0
+    wall = result.get("wall_s") or 0.0
+    deliveries = result.get("deliveries") or result.get("received") or 0
+    result["nodes_cpu_s"] = cpu
+    result["nodes_cpu_us_per_delivery"] = 1e6 * cpu / deliveries if deliveries else None
+    if redis_pid:
+        result["redis_cpu_s"] = cpu_of([redis_pid]) - redis0
+    result["nodes_deliveries_per_s"] = deliveries / wall if wall else None
+    return result
+
+
+def micro(redis_url: str, entries: int = 20_000) -> dict[str, float]:
+    """What one log entry costs without sockets: encoding it, decoding it and applying it to a
+    core (a message to a room of 100), per node; and Redis appending and reading entries."""
+    import redis as redis_py
+
+    from chat.cluster.replica import Entry, Replica, decode_entry, encode_call
+    from chat.config import ServerConfig
+    from chat.core import ChatCore
+    from chat.core import commands as c
+
+    core = ChatCore(ServerConfig(port=0))
+    replica = Replica(core, 1)
+    seq = itertools.count(1)
+    for i in range(100):
+        conn = 1 << 32 | i
+        for call in (("connect", conn, "h"), ("handle", conn, c.Register(f"u{i}")),
+                     ("handle", conn, c.Join("#bench"))):
+            replica.apply(Entry(f"1-{next(seq)}", 1, next(seq), call))
+    call = ("handle", 1 << 32 | 0, c.Say("#bench", "x" * 60))
+    t0 = time.perf_counter()
+    for _ in range(entries):
+        payload = encode_call(call)
+    t1 = time.perf_counter()
+    for _ in range(entries):
+        entry = decode_entry("1-1", {"n": "1", "s": "1", "c": "[" + payload + "]"})[0]
+    t2 = time.perf_counter()
+    base = next(seq)
+    for i in range(entries):
+        replica.apply(Entry(f"2-{i}", 1, base + i, entry.call))
+    t3 = time.perf_counter()
+    r = redis_py.Redis.from_url(redis_url, decode_responses=True)
+    r.delete("bench:log")
+    t4 = time.perf_counter()
+    for start in range(0, entries, 500):
+        pipe = r.pipeline(transaction=False)
+        for _ in range(min(500, entries - start)):
+            pipe.xadd("bench:log", {"n": 1, "s": 1, "c": payload})
+        pipe.execute()
+    t5 = time.perf_counter()
+    position, got = "0-0", 0
+    while got < entries:
+        answer = r.xread({"bench:log": position}, count=500)
+        got += len(answer[0][1])
+        position = answer[0][1][-1][0]
+    t6 = time.perf_counter()
+    r.delete("bench:log")
+    r.close()
+    us = 1e6 / entries
+    return {"encode_us": (t1 - t0) * us, "decode_us": (t2 - t1) * us,
+            "apply_us": (t3 - t2) * us, "redis_xadd_per_s": entries / (t5 - t4),
+            "redis_xread_per_s": entries / (t6 - t5), "payload_bytes": len(payload)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
+    parser.add_argument("--messages", type=int, default=1000, help="per sender, full speed")
+    parser.add_argument("--engine", default="asyncio", choices=["asyncio", "threaded"])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
+    args = parser.parse_args()
+    _spread_connections()
+    rated = FanoutParams(clients=100, senders=10, messages=300 if args.quick else 1000,
+                         rate=1000.0)
+    full = FanoutParams(clients=100, senders=10, messages=200 if args.quick else args.messages)
+    redis = RedisServer()
+    redis.start()
+    rows: list[dict[str, Any]] = []
+    costs: dict[str, float] = {}
+    assert redis.process is not None
+    rpid = redis.process.pid
+    try:
+        costs = micro(redis.url, 2_000 if args.quick else 20_000)
+        print("per entry, one node, no sockets: encode {encode_us:.1f} µs, decode {decode_us:.1f}"
+              " µs, apply (a message to a room of 100) {apply_us:.1f} µs; payload "
+              "{payload_bytes} bytes\nRedis from one client, pipelined by 500: XADD "
+              "{redis_xadd_per_s:,.0f}/s, XREAD {redis_xread_per_s:,.0f} entries/s".format(**costs))
+        # Rounds alternate the setups, so a burst of load from elsewhere on a shared machine
+        # hits each about equally; the table shows each figure's median over the rounds.
+        for round_no in range(1, args.rounds + 1):
+            for label, count, cluster in SETUPS:
+                url = redis.url if cluster else None
+                if url:
+                    redis.flush()
+                with servers(count, url, args.engine) as procs:
+                    for workload, params in (("rate 1000/s", rated), ("full speed", full)):
+                        result = measure(procs, params, rpid if url else None)
+                        result.update(setup=label, load=workload, round=round_no)
+                        rows.append(result)
+                print(f"  round {round_no}: {label} done", file=sys.stderr)
+    finally:
+        redis.close()
+    print_table(rows)
+    out = ROOT / "bench-results"
+    out.mkdir(exist_ok=True)
+    path = out / f"cluster-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps({"machine": machine(), "micro": costs, "rows": rows}, indent=1,
+                               default=str))
+    print(f"\nraw results: {path.relative_to(ROOT)}")
+    return 0
+
+
+def machine() -> dict[str, Any]:
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count(), "cpu": _cpu_model()}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _median(values: list[Any]) -> Any:
+    values = sorted(v for v in values if v is not None)
+    return values[len(values) // 2] if values else None
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    def fmt(value: Any, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    print(f"\n{'setup':18} {'load':12} {'deliv/s':>10} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'µs/deliv':>8} {'redis s':>7} {'lost':>5}   (medians of {rows[-1]['round']} rounds)")
+    base: dict[str, float] = {}
+    for label, _, _ in SETUPS:
+        for load in ("rate 1000/s", "full speed"):
+            mine = [r for r in rows if r["setup"] == label and r["load"] == load]
+            rate = _median([r.get("nodes_deliveries_per_s") for r in mine])
+            p50 = _median([(r.get("latency") or {}).get("p50_ms") for r in mine])
+            p99 = _median([(r.get("latency") or {}).get("p99_ms") for r in mine])
+            cpu = _median([r.get("nodes_cpu_us_per_delivery") for r in mine])
+            redis_s = _median([r.get("redis_cpu_s") for r in mine])
+            lost = sum(r.get("lost") or 0 for r in mine)
+            print(f"{label:18} {load:12} {fmt(rate, '10.0f')} {fmt(p50, '7.2f')} "
+                  f"{fmt(p99, '7.2f')} {fmt(cpu, '8.2f')} {fmt(redis_s, '7.2f')} {lost:5}")
+            if load == "full speed" and rate:
+                base[label] = rate
+    if "standalone" in base and "cluster, 1 node" in base:
+        print(f"\ncluster 1 node / standalone, full-speed deliveries/s: "
+              f"{base['cluster, 1 node'] / base['standalone']:.2f}x")
+    if "cluster, 1 node" in base and "cluster, 2 nodes" in base:
+        print(f"cluster 2 nodes / 1 node, full-speed deliveries/s: "
+              f"{base['cluster, 2 nodes'] / base['cluster, 1 node']:.2f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
