@@ -164,6 +164,7 @@ class Server:
     dialect: str
     engine: str = ""
     history: bool = False  # ours only: SQLite history on (a "+history" server name)
+    tree: Path = ROOT  # ours only: the source tree it runs from ("asyncio@../before")
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -182,6 +183,7 @@ class Server:
         self.port = free_port()
         setup = _child_setup(pin)
         if self.kind == "ours":
+            # ``-m`` imports from the working directory first: the tree's own ``chat``
             cmd = [sys.executable, "-m", "chat", "--engine", self.engine, "--host", "127.0.0.1",
                    "--port", str(self.port), "--http-port", str(free_port()),
                    "--log-level", "WARNING", *OUR_LIMITS]
@@ -202,7 +204,8 @@ class Server:
                 cmd.append("--runasroot")
         with Path(self.tmp.name, "stdout.log").open("wb") as logf:
             self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, preexec_fn=setup, cwd=ROOT)
+                                         stdin=subprocess.DEVNULL, preexec_fn=setup,
+                                         cwd=self.tree)
         wait_listening(self.port, self.proc)
 
     def stop(self) -> None:
@@ -230,13 +233,25 @@ def _version(cmd: list[str]) -> str:
 
 
 def available_servers(names: list[str], our_dialect: str) -> list[Server]:
-    """The servers asked for that are installed; says which are missing."""
+    """The servers asked for that are installed; says which are missing.
+
+    ``ENGINE[+history][@TREE]`` is one of our engines, run from another checkout of this
+    repository when ``@TREE`` is given (``git worktree add ../before COMMIT``), so a change is
+    measured against the code before it in the same run, in alternation.
+    """
     out: list[Server] = []
     for name in names:
-        engine, _, extra = name.partition("+")
+        spec, _, tree = name.partition("@")
+        engine, _, extra = spec.partition("+")
         if engine in ("asyncio", "threaded") and extra in ("", "history"):
-            srv = Server(name, "ours", our_dialect, engine=engine, history=bool(extra))
-            srv.version = f"chat-rooms ({our_dialect} dialect{', SQLite history' * srv.history})"
+            where = Path(tree).resolve() if tree else ROOT
+            if not (where / "chat" / "__main__.py").exists():
+                raise SystemExit(f"{name}: no chat package in {where}")
+            label = f"{spec}@{where.name}" if tree else spec
+            srv = Server(label, "ours", our_dialect, engine=engine, history=bool(extra),
+                         tree=where)
+            srv.version = (f"chat-rooms ({our_dialect} dialect{', SQLite history' * srv.history}"
+                           f"{f', tree {where}' if tree else ''})")
         elif shutil.which(name):
             srv = Server(name, name, "irc")
             srv.version = _version([name, "--version"])
@@ -283,6 +298,12 @@ def workloads(quick: bool, idle_ours: int, idle_threaded: int, idle_peers: int) 
         return run_rooms(t, RoomsParams(clients=500 // q, rooms=50 // q, rate_per_client=2.0,
                                         duration=5.0 / q))
 
+    def overload(t: Target, _s: Server) -> Any:
+        # fan-out A with no window: the senders are held back only by TCP, i.e. by how much
+        # the server reads from them while its readers fall behind
+        return run_fanout(t, FanoutParams(clients=100, senders=10, messages=2000 // q,
+                                          window=0, room=room()))
+
     def idle(t: Target, s: Server) -> Any:
         n = idle_threaded if s.engine == "threaded" else idle_ours if s.kind == "ours" \
             else idle_peers
@@ -293,6 +314,8 @@ def workloads(quick: bool, idle_ours: int, idle_threaded: int, idle_peers: int) 
         Workload("fanout-b", "fan-out B: N=1000, S=1, M=1000, full speed", fan_b),
         Workload("rate", "fixed rate: N=100, S=10, 1000 msg/s total, 5 s", rated),
         Workload("rooms", "many rooms: N=500 over 50 rooms, 2 msg/s each, 5 s", rooms),
+        Workload("overload", "overload: fan-out A with no window (senders at TCP's pace)",
+                 overload),
         Workload("idle", "idle capacity: registered connections + 1 broadcast", idle,
                  fresh=True),
     ]
@@ -472,7 +495,8 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison; exit 1 if any server lost a message."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--servers", default="asyncio,threaded,ngircd,inspircd")
+    ap.add_argument("--servers", default="asyncio,threaded,ngircd,inspircd",
+                    help="comma-separated; ENGINE@TREE runs one of ours from another checkout")
     ap.add_argument("--workloads", default="fanout-a,fanout-b,rate,rooms,idle")
     ap.add_argument("--repeats", type=int, default=3, help="rounds per workload (median kept)")
     ap.add_argument("--quick", action="store_true", help="sizes divided by 10")

@@ -29,12 +29,21 @@ sys.path.insert(0, str(ROOT))
 from bench_compare import OUR_LIMITS, free_port, wait_listening  # noqa: E402
 
 from chat.bench import procstat  # noqa: E402
-from chat.bench.workloads import FanoutParams, Target, run_fanout  # noqa: E402
+from chat.bench.workloads import (  # noqa: E402
+    FanoutParams,
+    RoomsParams,
+    Target,
+    run_fanout,
+    run_rooms,
+)
 
-PARAMS = {
+PARAMS: dict[str, FanoutParams | RoomsParams] = {
     "fanout-a": FanoutParams(clients=100, senders=10, messages=2000),
     "fanout-b": FanoutParams(clients=1000, senders=1, messages=1000),
     "rate": FanoutParams(clients=100, senders=10, messages=500, rate=1000.0),
+    "rooms": RoomsParams(clients=500, rooms=50, rate_per_client=2.0, duration=5.0),
+    # overload: ten senders at full speed with no window (see "Overload" in docs/benchmarks.md)
+    "overload": FanoutParams(clients=100, senders=10, messages=2000, window=0),
 }
 
 
@@ -83,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [spy, "record", "--format", "raw", "--rate", str(args.rate), "--nonblocking",
            *(["--threads"] if args.engine == "threaded" else []), "-o", str(collapsed), "--",
            sys.executable, "-m", "chat", "--engine", args.engine, "--port", str(port),
-           "--http-port", "0", "--log-level", "WARNING", *OUR_LIMITS]
+           "--http-port", str(free_port()), "--log-level", "WARNING", *OUR_LIMITS,
+           # as bench_compare.py runs them: metrics on, no history
+           "--data-dir", "none", "--history-max-per-room", "0", "--replay-lines", "0"]
     if pin:
         cmd = ["taskset", "-c", "0", *cmd]
         os.sched_setaffinity(0, {1})
@@ -96,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
                                         text=True).stdout.split()[0])
         for _ in range(args.runs):
             procstat.wait_quiet(server_pid, timeout_s=120)
-            r = asyncio.run(run_fanout(Target("127.0.0.1", port, args.dialect), PARAMS[
-                args.workload]))
+            target = Target("127.0.0.1", port, args.dialect)
+            params = PARAMS[args.workload]
+            r = asyncio.run(run_rooms(target, params) if isinstance(params, RoomsParams)
+                            else run_fanout(target, params))
             print(f"{r['deliveries_per_s']:,.0f} deliveries/s, lost {r['lost']} "
                   "(under the profiler: slower than without)")
     finally:

@@ -42,12 +42,16 @@ class _Connection(asyncio.Protocol):
     """One connection: its id, transport and the output not yet handed to the transport."""
 
     __slots__ = ("armed", "chunks", "closing", "conn", "dialect", "dropped", "engine", "host",
-                 "offset", "paused", "queued", "tls", "transport")
+                 "offset", "paused", "queued", "sock", "tls", "transport")
 
-    def __init__(self, engine: AsyncioEngine, host: str, spec: Listener) -> None:
+    def __init__(self, engine: AsyncioEngine, host: str, spec: Listener,
+                 sock: socket.socket | None = None) -> None:
         self.engine = engine
         self.host = host
         self.tls = spec.tls
+        #: The plain TCP socket under the transport: written directly while nothing waits in
+        #: the transport (see ``AsyncioEngine.flush``). None for TLS.
+        self.sock = sock
         self.dialect = spec.dialect  # pinned by the listener, or None: detected
         self.conn = 0
         self.transport: asyncio.Transport | None = None
@@ -282,7 +286,7 @@ class AsyncioEngine:
                     ssl_shutdown_timeout=config.shutdown_grace or None)
             else:
                 await self._loop.connect_accepted_socket(
-                    lambda: _Connection(self, host, spec), sock)
+                    lambda: _Connection(self, host, spec, sock), sock)
         except (OSError, ssl.SSLError, EOFError) as exc:  # a failed handshake, a reset
             log.debug("connection from %s failed before it opened: %s", host, exc)
         except Exception as exc:
@@ -369,9 +373,29 @@ class AsyncioEngine:
                 continue  # the peer is gone or we are closing: writing would only log warnings
             size = len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
             if size <= _FEED and not conn.chunks and not conn.paused:
-                # The common case: nothing waits, so this flush's bytes go to the transport in
-                # one write (which hands them to the kernel at once when its buffer is empty).
-                transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                # The common case: nothing waits, so this flush's bytes go out in one write.
+                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                sock = conn.sock
+                if sock is not None and not transport.get_write_buffer_size():
+                    # Nothing in the transport either: straight to the socket, skipping the
+                    # transport's write (its checks cost as much as our whole loop here).
+                    # Whatever the kernel does not take, and any error, is the transport's.
+                    try:
+                        sent = sock.send(data)
+                    except (BlockingIOError, InterruptedError):
+                        sent = 0
+                    except OSError as exc:  # reset by the peer: as the transport would
+                        self._reasons.setdefault(conn_id, quit_reason(exc))
+                        conn.drop()
+                        transport.abort()
+                        continue
+                    if sent == size:
+                        if conn.armed:
+                            touched[conn] = None  # pump() tells the hub it has drained
+                        continue
+                    transport.write(memoryview(data)[sent:] if sent else data)
+                else:
+                    transport.write(data)
                 if conn.armed and transport.get_write_buffer_size() <= low_water:
                     touched[conn] = None  # pump() tells the hub it has drained
                 continue

@@ -218,6 +218,17 @@ class Fanout:
             writes = out.writes
             empty = []
             for conn, chunks in writes.items():
+                if len(chunks) == 1:
+                    # The common case at low rates: one segment for this reader. Its parts list
+                    # is [joined bytes] after seal, shared by the variant's readers: handed
+                    # over as it is (Output's lists are read-only to engines).
+                    only = chunks[0]
+                    if only.__class__ is list:
+                        if only[0]:
+                            writes[conn] = only
+                        else:
+                            empty.append(conn)
+                    continue
                 if any(chunk.__class__ is list for chunk in chunks):
                     flat = [c[0] if c.__class__ is list else c for c in chunks
                             if c and (c.__class__ is not list or c[0])]

@@ -19,6 +19,8 @@ class Output:
 
     The bytes objects in ``writes`` may be shared between connections (a room message is
     encoded once per dialect variant): engines queue them, they do not copy them per reader.
+    The lists themselves may be shared too (every reader of a variant given one segment holds
+    the same one-item list): they are read-only once handed over.
     """
 
     writes: dict[int, list[bytes]] = field(default_factory=dict)
