@@ -391,6 +391,8 @@ class AsyncioEngine:
                 touched[conn] = None
         for conn in touched:
             self.pump(conn)
+        if out.started:
+            self.hub.written(out)  # after the last recipient's write: the fan-out latency
         self._schedule()
 
     def _close(self, conn: _Connection) -> None:

@@ -24,7 +24,11 @@ class EngineStats:
 
 
 class Engine(Protocol):
-    """An engine: serve the config's listeners, move bytes, obey the hub."""
+    """An engine: serve the config's listeners, move bytes, obey the hub.
+
+    After writing the output of a flush that follows a read (``Output.started`` set), an
+    engine calls ``hub.written(out)``: the fan-out latency metric ends there.
+    """
 
     name: str
     hub: Hub

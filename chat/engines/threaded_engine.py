@@ -473,8 +473,10 @@ class ThreadedEngine:
         """Bytes from one connection: through the hub under the lock, then out without it."""
         with self._lock:
             self.hub.receive(conn, data)
-            touched = self._dispatch(self.hub.take_output())
+            out = self.hub.take_output()
+            touched = self._dispatch(out)
         self._send(touched)
+        self.hub.written(out)  # after the last recipient's write: the fan-out latency
 
     def _finish(self, box: _Outbox, reason: str) -> None:
         with self._lock:
