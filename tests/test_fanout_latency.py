@@ -83,7 +83,9 @@ def test_both_engines_observe_each_flush(serve_with: Callable[..., Clients]) -> 
     port = http_port(clients)
     alice = clients.bot("alice", "#room")
     bob = clients.bot("bob", "#room")
-    before = metric(fetch(port, "/metrics")[2], f"{NAME}_count")
+    first = fetch(port, "/metrics")[2]
+    before = metric(first, f"{NAME}_count")
+    bytes_before = metric(first, "chat_bytes_sent_total")
     for n in range(5):  # one at a time: five flushes at least
         alice.request(type="message", to="#room", text=f"m{n}")
         bob.expect_json(type="message", text=f"m{n}")
@@ -92,5 +94,7 @@ def test_both_engines_observe_each_flush(serve_with: Callable[..., Clients]) -> 
     count = metric(text, f"{NAME}_count")
     assert count >= before + 5
     assert 0 < metric(text, f"{NAME}_sum") < count * 2.5  # real, and not absurd
+    # The engine counts the bytes it is handed: at least each message's 2 deliveries.
+    assert metric(text, "chat_bytes_sent_total") >= bytes_before + 5 * 2 * len('"text":"m0"')
     cumulative = [c for _, c in buckets(text)]
     assert cumulative == sorted(cumulative) and cumulative[-1] == count

@@ -87,10 +87,12 @@ class _Outbox:
         self.registered = False  # in the service thread's selector (under ``fd``)
         self.fd = -1
 
-    def add(self, chunks: list[bytes]) -> None:
-        """Queue the hub's bytes (caller holds ``lock``)."""
+    def add(self, chunks: list[bytes]) -> int:
+        """Queue the hub's bytes (caller holds ``lock``); returns how many."""
         self.chunks.extend(chunks)
-        self.queued += sum(map(len, chunks))
+        size = sum(map(len, chunks))
+        self.queued += size
+        return size
 
     def discard(self) -> None:
         """Forget everything queued (caller holds ``lock``)."""
@@ -262,6 +264,7 @@ class ThreadedEngine:
         self.tls_port: int | None = None  # the TLS listener's port once listening
         #: Connections refused because their set-up failed (no thread could be started...).
         self.setup_failures = 0
+        self.bytes_out = 0  # bytes the hub handed us for sending (metrics read it)
         #: Every listener with the (host, port) it is bound to, once listening.
         self.addresses: list[tuple[Listener, tuple[str, int]]] = []
 
@@ -304,7 +307,8 @@ class ThreadedEngine:
         boxes = list(self._outboxes.values())
         return EngineStats(connections=len(boxes), handshaking=len(self._handshaking),
                            queued_bytes=sum(box.queued for box in boxes),
-                           workers=len(self._readers), fds=open_fds())
+                           workers=len(self._readers), fds=open_fds(),
+                           bytes_out=self.bytes_out)
 
     def stop(self) -> None:
         """Ask the engine to shut down; safe from any thread."""
@@ -622,13 +626,15 @@ class ThreadedEngine:
                 box.discard()
                 box.dropped = True
             box.cut()
+        sent = 0
         for conn, chunks in out.writes.items():
             box = boxes.get(conn)
             if box is None or box.dropped:
                 continue
             with box.lock:
-                box.add(chunks)
+                sent += box.add(chunks)
             touched.append(box)
+        self.bytes_out += sent
         for conn in out.watch:
             box = boxes.get(conn)
             if box is not None and not box.dropped:
