@@ -11,6 +11,14 @@ With two or more CPUs the servers are pinned to CPU 0 and the generator to CPU 1
 
     .venv/bin/python scripts/bench_compare.py            # full run (several minutes)
     .venv/bin/python scripts/bench_compare.py --quick    # small sizes, for a smoke test
+
+Our servers may carry variants, joined with "+": ``asyncio+history`` (SQLite history on),
+``asyncio+nohttp`` (no HTTP listener, so no metrics kept: ``--http-port 0``), ``asyncio+ws``
+(the generator's clients connect over WebSocket to the HTTP port instead of TCP). The table
+after the main one sets each variant beside its plain server, as ratios from the same run:
+
+    .venv/bin/python scripts/bench_compare.py --servers asyncio,asyncio+ws,threaded,threaded+ws \
+        --our-dialect structured --workloads fanout-b
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ SETTINGS: dict[str, list[str]] = {
         "--sendq 67108864: 64 MiB per-client send queue (default 1 MiB), as for the peers",
         "--ping-interval 0, --register-timeout 0: no keep-alive traffic during runs",
         "--log-level WARNING: no per-connection log lines",
+        "--http-port on a free port (health checks, metrics kept), except for +nohttp variants",
     ],
     "ngircd": [
         "MaxPenaltyTime = 0: no per-command penalty delay (the flood limit)",
@@ -165,7 +174,10 @@ class Server:
     engine: str = ""
     history: bool = False  # ours only: SQLite history on (a "+history" server name)
     tree: Path = ROOT  # ours only: the source tree it runs from ("asyncio@../before")
+    http: bool = True  # ours only: an HTTP listener, so metrics are kept (off: "+nohttp")
+    transport: str = "tcp"  # ours only: "ws" ("+ws"): clients connect over WebSocket
     port: int = 0
+    http_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
     version: str = ""
@@ -183,9 +195,10 @@ class Server:
         self.port = free_port()
         setup = _child_setup(pin)
         if self.kind == "ours":
+            self.http_port = free_port() if self.http else 0
             # ``-m`` imports from the working directory first: the tree's own ``chat``
             cmd = [sys.executable, "-m", "chat", "--engine", self.engine, "--host", "127.0.0.1",
-                   "--port", str(self.port), "--http-port", str(free_port()),
+                   "--port", str(self.port), "--http-port", str(self.http_port),
                    "--log-level", "WARNING", *OUR_LIMITS]
             if self.history:  # the defaults: SQLite history, 25 lines replayed on join
                 cmd += ["--data-dir", str(Path(self.tmp.name, "data"))]
@@ -242,16 +255,20 @@ def available_servers(names: list[str], our_dialect: str) -> list[Server]:
     out: list[Server] = []
     for name in names:
         spec, _, tree = name.partition("@")
-        engine, _, extra = spec.partition("+")
-        if engine in ("asyncio", "threaded") and extra in ("", "history"):
+        engine, *extras = spec.split("+")
+        if engine in ("asyncio", "threaded") and set(extras) <= set(VARIANTS) and not (
+                "ws" in extras and "nohttp" in extras):
             where = Path(tree).resolve() if tree else ROOT
             if not (where / "chat" / "__main__.py").exists():
                 raise SystemExit(f"{name}: no chat package in {where}")
             label = f"{spec}@{where.name}" if tree else spec
-            srv = Server(label, "ours", our_dialect, engine=engine, history=bool(extra),
-                         tree=where)
-            srv.version = (f"chat-rooms ({our_dialect} dialect{', SQLite history' * srv.history}"
-                           f"{f', tree {where}' if tree else ''})")
+            srv = Server(label, "ours", our_dialect, engine=engine, history="history" in extras,
+                         http="nohttp" not in extras,
+                         transport="ws" if "ws" in extras else "tcp", tree=where)
+            notes = [f"{our_dialect} dialect", *(VARIANTS[x] for x in extras)]
+            if tree:
+                notes.append(f"tree {where}")
+            srv.version = f"chat-rooms ({', '.join(notes)})"
         elif shutil.which(name):
             srv = Server(name, name, "irc")
             srv.version = _version([name, "--version"])
@@ -260,6 +277,13 @@ def available_servers(names: list[str], our_dialect: str) -> list[Server]:
             continue
         out.append(srv)
     return out
+
+
+#: Our servers' variants (a "+name" suffix), what each means, and which side of the
+#: side-by-side table is the reference: "plain" (ratio = variant ÷ plain) or "variant".
+VARIANTS = {"history": "SQLite history", "nohttp": "no HTTP listener, no metrics",
+            "ws": "clients over WebSocket"}
+REFERENCE = {"history": "plain", "ws": "plain", "nohttp": "variant"}
 
 
 @dataclass(frozen=True)
@@ -334,7 +358,9 @@ def run_all(servers: list[Server], loads: list[Workload], repeats: int, pin: boo
                     srv.start(pin)
                 procstat.wait_quiet(srv.pid, timeout_s=120)
                 gc.collect()
-                target = Target("127.0.0.1", srv.port, srv.dialect, server_pid=srv.pid)
+                port = srv.http_port if srv.transport == "ws" else srv.port
+                target = Target("127.0.0.1", port, srv.dialect, server_pid=srv.pid,
+                                transport=srv.transport)
                 t0 = time.monotonic()
                 try:
                     result = asyncio.run(load.run(target, srv))
@@ -446,6 +472,34 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(rows: list[dict[str, Any]], servers: list[Server]) -> str:
+    """Each variant beside its server without that variant, as ratios from the same run:
+    ``B ÷ A`` where A is the reference (the plain server; for ``nohttp`` the variant, so the
+    ratio reads "with HTTP and metrics ÷ without")."""
+    names = {s.name for s in servers}
+    lines = ["| workload | A | B | deliveries/s A → B | B ÷ A | server CPU ns/delivery A → B "
+             "| B ÷ A |", "|" + "---|" * 7]
+    for srv in servers:
+        engine, *extras = srv.name.split("+")
+        for extra in extras:
+            plain = "+".join([engine, *(x for x in extras if x != extra)])
+            if plain not in names:
+                continue
+            a, b = (plain, srv.name) if REFERENCE[extra] == "plain" else (srv.name, plain)
+            for key in dict.fromkeys(g["workload"] for g in rows):
+                ga = next((g for g in rows if g["workload"] == key and g["server"] == a), {})
+                gb = next((g for g in rows if g["workload"] == key and g["server"] == b), {})
+                if not (ga.get("dps") and gb.get("dps")) or key == "idle":
+                    continue
+                cpu = (gb["cpu_ns"] / ga["cpu_ns"]) if ga.get("cpu_ns") and gb.get("cpu_ns") \
+                    else None
+                lines.append(
+                    f"| {key} | {a} | {b} | {ga['dps']:,.0f} → {gb['dps']:,.0f} | "
+                    f"{gb['dps'] / ga['dps']:.2f} | {_f(ga.get('cpu_ns'), ',.0f')} → "
+                    f"{_f(gb.get('cpu_ns'), ',.0f')} | {_f(cpu, '.2f')} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def chart(rows: list[dict[str, Any]], servers: list[Server], path: Path, note: str) -> None:
     """Grouped bars: deliveries/s and p99 latency per workload and server."""
     import matplotlib
@@ -542,6 +596,9 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = summarize(results, servers, loads)
     md = table(rows)
+    pairs = side_by_side(rows, servers)
+    if pairs:
+        md += "\n\nSide by side (same run):\n\n" + pairs
     print()
     print(md)
     print(f"\n{pinning}. Ratios: against the best of the peers (ngircd, InspIRCd) in this run; "

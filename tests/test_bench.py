@@ -16,6 +16,7 @@ import pytest
 
 import chat.dialects
 from chat.bench.__main__ import main as bench_main
+from chat.bench.proto import ProtocolFailure
 from chat.bench.workloads import (
     FanoutParams,
     IdleParams,
@@ -25,7 +26,7 @@ from chat.bench.workloads import (
     run_idle,
     run_rooms,
 )
-from chat.config import Limits, ServerConfig
+from chat.config import Limits, Listener, ServerConfig
 from chat.engines import BackgroundServer, serve_in_background
 
 ENGINES = ["asyncio", "threaded"]
@@ -99,3 +100,48 @@ def test_command_line_writes_json(tmp_path: Path) -> None:
     assert code == 0
     (line,) = out.read_text().splitlines()
     assert json.loads(line)["lost"] == 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_fanout_over_websocket_counts_every_delivery(engine: str, dialect: str) -> None:
+    """The WebSocket transport: the same counts through frames (a padded message takes the
+    16-bit length form), on the HTTP listener of each engine."""
+    config = ServerConfig(port=0, limits=BENCH_LIMITS,
+                          listeners=(Listener(0, "127.0.0.1", dialect="http"),))
+    with serve_in_background(engine, config) as srv:
+        http = next(port for spec, (_, port) in srv.engine.addresses  # type: ignore[attr-defined]
+                    if spec.dialect == "http")
+        target = Target(srv.host, http, dialect, server_pid=os.getpid(), transport="ws")
+        for pad in (0, 200):
+            r = await run_fanout(target, FanoutParams(clients=10, senders=3, messages=20,
+                                                      window=8, batch=4, pad=pad, timeout=15,
+                                                      room=f"#ws{pad}"))
+            assert r["lost"] == 0 and r["duplicated"] == 0 and r["out_of_order"] == 0
+            assert r["disconnected"] == 0 and not r["errors"], r["errors"]
+            assert r["deliveries"] == 3 * 20 * 9
+            echo = 3 * 20 if dialect == "structured" else 0
+            assert r["received_incl_echo"] == 3 * 20 * 9 + echo
+            assert r["latency"]["samples"] > 0
+        # Every one of them spoke WebSocket: the hub saw them on the HTTP listener.
+        assert srv.hub.opened >= 2 * 10
+
+
+async def test_a_refused_websocket_upgrade_fails_the_run() -> None:
+    """A server answering the upgrade with anything but 101: a clear failure, not a hang."""
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        target = Target("127.0.0.1", port, "structured", transport="ws")
+        with pytest.raises(ProtocolFailure, match=r"upgrade refused: HTTP/1\.1 403"):
+            await run_fanout(target, FanoutParams(clients=2, senders=1, messages=1, timeout=5))
+    finally:
+        server.close()
+        await server.wait_closed()

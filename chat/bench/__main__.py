@@ -6,6 +6,7 @@ Examples::
     chat-bench fanout --port 7777 --dialect structured -n 100 -s 10 -m 100 --rate 1000
     chat-bench rooms --port 6667 -n 100 -r 10 --rate-per-client 5 --duration 10
     chat-bench idle --port 7777 --dialect structured -c 15000 --server-pid 1234
+    chat-bench fanout --port 8080 --transport ws --dialect structured -n 1000 -s 1 -m 1000
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--host", default="127.0.0.1")
     common.add_argument("--port", type=int, default=6667)
     common.add_argument("--dialect", choices=["irc", "structured"], default="irc")
+    common.add_argument("--transport", choices=["tcp", "ws"], default="tcp",
+                        help="ws: a WebSocket to --port (the server's HTTP port), the dialect "
+                             "inside it (structured: chat.json, irc: text.ircv3.net)")
     common.add_argument("--server-pid", type=int, default=None,
                         help="read the server's RSS and CPU time from /proc/PID")
     common.add_argument("--json", type=Path, default=None, help="append raw results here")
@@ -70,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 async def run_args(args: argparse.Namespace) -> dict[str, Any]:
     """Run the workload the parsed arguments describe."""
     target = Target(host=args.host, port=args.port, dialect=args.dialect,
-                    server_pid=args.server_pid)
+                    server_pid=args.server_pid, transport=args.transport)
     extra = {"timeout": args.timeout} if args.timeout else {}
     if args.workload == "fanout":
         return await run_fanout(target, FanoutParams(

@@ -1,4 +1,5 @@
-"""Client side of the benchmark: two dialects and one cheap asyncio Protocol per client.
+"""Client side of the benchmark: two dialects and one cheap asyncio Protocol per client, over
+TCP or (``WsBenchClient``) a WebSocket on the server's HTTP port.
 
 Every benchmark message carries ``~B:<sender> <seq> <send_ns>`` in its text. The generator
 counts deliveries with ``bytes.count(MARKER)`` on whole lines (C speed, no per-line Python), so a
@@ -9,6 +10,8 @@ what they receive to collect latencies, check per-sender order and drive the flo
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import re
 import time
 from collections.abc import Callable
@@ -278,7 +281,7 @@ class BenchClient(asyncio.Protocol):
 
     async def register(self, timeout: float) -> None:
         """Register our nick and wait for the server's welcome."""
-        await self._connected
+        await asyncio.wait_for(self._connected, timeout)  # a WebSocket upgrade may never come
         self._registered = asyncio.get_running_loop().create_future()
         self.write(self.dialect.register(self.nick))
         await asyncio.wait_for(self._registered, timeout)
@@ -314,3 +317,130 @@ class BenchClient(asyncio.Protocol):
         """Close the connection without waiting (the server broadcasts the quit)."""
         if self.transport is not None and not self.closed:
             self.transport.close()
+
+
+#: The WebSocket subprotocol that carries each dialect (see chat/dialects/websocket.py).
+WS_SUBPROTOCOLS = {"structured": "chat.json", "irc": "text.ircv3.net"}
+_ZERO_MASK = b"\0\0\0\0"
+#: Bytes of a server's upgrade response kept before giving up on it.
+_MAX_HANDSHAKE = 16 * 1024
+
+
+def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One client frame (FIN, masked as RFC 6455 requires). The mask key is zero, so the
+    payload goes out unchanged: a benchmark need not hide its bytes from proxies."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 65536:
+        head = bytes((0x80 | opcode, 0xFE)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 0xFF)) + n.to_bytes(8, "big")
+    return head + _ZERO_MASK + payload
+
+
+class WsBenchClient(BenchClient):
+    """The same client over a WebSocket: an HTTP upgrade first, then one dialect line per frame.
+
+    Reading stays cheap: frame headers are walked (no payload copied) to find where the last
+    complete frame ends, markers are counted in each frame with ``bytes.count`` (C speed), and
+    only frames without it (registration, joins, errors) are cut out and handed to the dialect
+    as lines. Writing frames each line of what the workload writes (senders only).
+    """
+
+    def __init__(self, idx: int, nick: str, dialect: Dialect, host: str = "127.0.0.1") -> None:
+        super().__init__(idx, nick, dialect)
+        self.host = host
+        self.upgraded = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write((
+            f"GET / HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: {WS_SUBPROTOCOLS[self.dialect.name]}\r\n\r\n").encode())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._connected.done():
+            self._connected.set_exception(ProtocolFailure(f"{self.nick}: closed before the "
+                                                          "WebSocket upgrade"))
+            self._connected.exception()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.upgraded:
+            self.buf += data
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buf) > _MAX_HANDSHAKE and self.transport is not None:
+                    self.transport.close()
+                return
+            status = self.buf[:self.buf.find(b"\r\n")]
+            data, self.buf = self.buf[end + 4:], b""
+            if not status.startswith(b"HTTP/1.1 101"):
+                why = f"{self.nick}: WebSocket upgrade refused: {status.decode('latin-1')}"
+                self._connected.set_exception(ProtocolFailure(why))
+                self._connected.exception()
+                self.errors.append(why)
+                if self.transport is not None:
+                    self.transport.close()
+                return
+            self.upgraded = True
+            self._connected.set_result(None)
+            if not data:
+                return
+        buf = self.buf + data if self.buf else data
+        size = len(buf)
+        i = 0
+        marked = 0
+        controls: list[tuple[int, bytes]] = []
+        count = buf.count
+        while size - i >= 2:
+            length = buf[i + 1] & 0x7F  # a server's frames are never masked
+            if length < 126:
+                head = 2
+            elif length == 126:
+                if size - i < 4:
+                    break
+                length = int.from_bytes(buf[i + 2:i + 4], "big")
+                head = 4
+            else:
+                if size - i < 10:
+                    break
+                length = int.from_bytes(buf[i + 2:i + 10], "big")
+                head = 10
+            end = i + head + length
+            if end > size:
+                break
+            hits = count(MARKER, i + head, end)
+            if hits:
+                marked += hits
+            else:
+                controls.append((buf[i] & 0x0F, buf[i + head:end]))
+            i = end
+        self.buf = buf[i:]
+        if marked:
+            self.count += marked
+            if self.probe is not None:
+                self._probe(buf[:i])
+        for opcode, payload in controls:
+            if opcode == 0x9:  # ping: pong with the same payload
+                super().write(ws_frame(payload, 0xA))
+            elif opcode == 0x8:  # close: the server ends the session
+                reason = payload[2:].decode("utf-8", "replace")
+                self.errors.append(f"closed by the server: {reason}")
+                if self.transport is not None:
+                    self.transport.close()
+            elif opcode in (0x1, 0x2):
+                self.dialect.control(self, payload)
+        if marked and self.count >= self.expected >= 0 and self.on_done is not None:
+            done, self.on_done = self.on_done, None
+            done(self)
+
+    def write(self, data: bytes) -> None:
+        """Each line of ``data`` as one text frame."""
+        lines = data.split(b"\n")
+        super().write(b"".join(ws_frame(line.rstrip(b"\r")) for line in lines if line))

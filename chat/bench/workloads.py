@@ -26,6 +26,7 @@ from chat.bench.proto import (
     Flow,
     ProbeData,
     ProtocolFailure,
+    WsBenchClient,
     now_ns,
 )
 
@@ -40,6 +41,8 @@ class Target:
     port: int = 6667
     dialect: str = "irc"
     server_pid: int | None = None
+    #: "tcp", or "ws": a WebSocket to ``port`` (the server's HTTP port) carrying the dialect.
+    transport: str = "tcp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +135,9 @@ async def _open(run: _Run, count: int, concurrency: int, timeout: float,
     async def one(i: int) -> None:
         async with sem:
             idx = start_idx + i
-            client = BenchClient(idx, f"{run.prefix}{idx}", run.dialect)
+            nick = f"{run.prefix}{idx}"
+            client = BenchClient(idx, nick, run.dialect) if run.target.transport == "tcp" \
+                else WsBenchClient(idx, nick, run.dialect, run.target.host)
             await asyncio.wait_for(
                 loop.create_connection(lambda: client, run.target.host, run.target.port), timeout)
             made[i] = client

@@ -139,6 +139,7 @@ class AsyncioEngine:
         self.addresses: list[tuple[Listener, tuple[str, int]]] = []
         #: Connections refused because their set-up failed.
         self.setup_failures = 0
+        self.bytes_out = 0  # bytes the hub handed us for sending (metrics read it)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -192,7 +193,8 @@ class AsyncioEngine:
         queued = sum(c.queued + (c.transport.get_write_buffer_size() if c.transport else 0)
                      for c in conns)
         return EngineStats(connections=len(conns), handshaking=self._handshaking,
-                           queued_bytes=queued, workers=len(self._tasks), fds=open_fds())
+                           queued_bytes=queued, workers=len(self._tasks), fds=open_fds(),
+                           bytes_out=self.bytes_out)
 
     def stop(self) -> None:
         """Ask the engine to shut down; safe from any thread."""
@@ -364,6 +366,7 @@ class AsyncioEngine:
             self._abort(conn_id, reason)
         touched: dict[_Connection, None] = {}
         low_water = self.hub.low_water
+        sent = 0
         for conn_id, chunks in out.writes.items():
             conn = conns.get(conn_id)
             if conn is None or conn.dropped:
@@ -372,6 +375,7 @@ class AsyncioEngine:
             if transport is None or transport.is_closing():
                 continue  # the peer is gone or we are closing: writing would only log warnings
             size = len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
+            sent += size
             if size <= _FEED and not conn.chunks and not conn.paused:
                 # The common case: nothing waits, so this flush's bytes go out in one write.
                 data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -402,6 +406,7 @@ class AsyncioEngine:
             conn.chunks.extend(chunks)  # shared with other readers: queued, not copied
             conn.queued += size
             touched[conn] = None
+        self.bytes_out += sent
         for conn_id in out.watch:
             conn = conns.get(conn_id)
             if conn is not None and not conn.dropped:
@@ -415,6 +420,8 @@ class AsyncioEngine:
                 touched[conn] = None
         for conn in touched:
             self.pump(conn)
+        if out.started:
+            self.hub.written(out)  # after the last recipient's write: the fan-out latency
         self._schedule()
 
     def _close(self, conn: _Connection) -> None:

@@ -21,10 +21,17 @@ class EngineStats:
     queued_bytes: int  # unsent bytes the engine holds for all connections
     workers: int  # connection threads (threaded) or set-up tasks (asyncio)
     fds: int  # open file descriptors of the process (-1 where that cannot be read)
+    #: Bytes the hub handed the engine for sending, since start (counted where each write is
+    #: measured anyway, so metrics need no second pass over every recipient's chunks).
+    bytes_out: int = 0
 
 
 class Engine(Protocol):
-    """An engine: serve the config's listeners, move bytes, obey the hub."""
+    """An engine: serve the config's listeners, move bytes, obey the hub.
+
+    After writing the output of a flush that follows a read (``Output.started`` set), an
+    engine calls ``hub.written(out)``: the fan-out latency metric ends there.
+    """
 
     name: str
     hub: Hub

@@ -87,10 +87,12 @@ class _Outbox:
         self.registered = False  # in the service thread's selector (under ``fd``)
         self.fd = -1
 
-    def add(self, chunks: list[bytes]) -> None:
-        """Queue the hub's bytes (caller holds ``lock``)."""
+    def add(self, chunks: list[bytes]) -> int:
+        """Queue the hub's bytes (caller holds ``lock``); returns how many."""
         self.chunks.extend(chunks)
-        self.queued += sum(map(len, chunks))
+        size = sum(map(len, chunks))
+        self.queued += size
+        return size
 
     def discard(self) -> None:
         """Forget everything queued (caller holds ``lock``)."""
@@ -269,6 +271,7 @@ class ThreadedEngine:
         self.tls_port: int | None = None  # the TLS listener's port once listening
         #: Connections refused because their set-up failed (no thread could be started...).
         self.setup_failures = 0
+        self.bytes_out = 0  # bytes the hub handed us for sending (metrics read it)
         #: Every listener with the (host, port) it is bound to, once listening.
         self.addresses: list[tuple[Listener, tuple[str, int]]] = []
 
@@ -311,7 +314,8 @@ class ThreadedEngine:
         boxes = list(self._outboxes.values())
         return EngineStats(connections=len(boxes), handshaking=len(self._handshaking),
                            queued_bytes=sum(box.queued for box in boxes),
-                           workers=len(self._readers), fds=open_fds())
+                           workers=len(self._readers), fds=open_fds(),
+                           bytes_out=self.bytes_out)
 
     def stop(self) -> None:
         """Ask the engine to shut down; safe from any thread."""
@@ -480,8 +484,10 @@ class ThreadedEngine:
         """Bytes from one connection: through the hub under the lock, then out without it."""
         with self._lock:
             self.hub.receive(conn, data)
-            touched = self._dispatch(self.hub.take_output())
+            out = self.hub.take_output()
+            touched = self._dispatch(out)
         self._send(touched)
+        self.hub.written(out)  # after the last recipient's write: the fan-out latency
 
     def _finish(self, box: _Outbox, reason: str) -> None:
         with self._lock:
@@ -627,13 +633,15 @@ class ThreadedEngine:
                 box.discard()
                 box.dropped = True
             box.cut()
+        sent = 0
         for conn, chunks in out.writes.items():
             box = boxes.get(conn)
             if box is None or box.dropped:
                 continue
             with box.lock:
-                box.add(chunks)
+                sent += box.add(chunks)
             touched.append(box)
+        self.bytes_out += sent
         for conn in out.watch:
             box = boxes.get(conn)
             if box is not None and not box.dropped:

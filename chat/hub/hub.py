@@ -95,6 +95,8 @@ class Hub:
         self._next_conn = 0  # also the number of connections ever opened
         #: Counters for metrics (plain integers: one add per batch of lines, per hold).
         self.lines_received = 0
+        #: When the first input since the last ``take_output`` was read (0: none yet).
+        self._input_at = 0.0
         self.rate_limited = 0  # times a connection's input was held back by the rate limit
         self.serving = False  # between ``start`` and ``shutdown``: listeners accept
         #: What an HTTP connection may ask (readiness, metrics): see ``chat.hub.status``.
@@ -273,15 +275,29 @@ class Hub:
             if sendq and session.paced_extra > sendq:
                 self.backlogged(session.conn, session.paced_extra)
         out = self._fanout.take()
+        out.started, self._input_at = self._input_at, 0.0
         if out:
             for observer in self.observers:
                 observer.flushed(out)
         return out
 
+    def written(self, out: Output) -> None:
+        """The engine has written (or queued for the kernel) every write of ``out``.
+
+        Called once per flush, after the last recipient's write, so the fan-out latency (the
+        first line read -> this moment) is one histogram observation per flush. Safe without
+        the engine's lock: it reads ``out`` and the clock, and the histogram has its own lock.
+        """
+        metrics = self.metrics
+        if metrics is not None and out.started and out.writes:
+            metrics.fanout_latency.observe(self.clock() - out.started)
+
     # -- input: detection, framing, the rate limit ---------------------------------------
 
     def _receive(self, session: Session, data: bytes) -> None:
-        session.seen = self.clock()
+        session.seen = now = self.clock()
+        if not self._input_at:
+            self._input_at = now  # the fan-out latency of the next flush starts here
         session.pinged = 0.0  # any input answers an outstanding ping, even in the same instant
         if session.dialect is None:
             if b"\xff" in data or b"\r\x00" in data:

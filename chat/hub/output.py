@@ -31,6 +31,10 @@ class Output:
     #: Connections whose engine must call ``Hub.drained`` once their unsent bytes fall to
     #: ``Hub.low_water`` (at once if they already have).
     watch: set[int] = field(default_factory=set)
+    #: When the first line whose effects are in this output was read (the hub's clock), or 0
+    #: for output no read caused (timers, answers from other threads): where the fan-out
+    #: latency the engine reports through ``Hub.written`` starts.
+    started: float = 0.0
 
     def __bool__(self) -> bool:
         return bool(self.writes or self.closes or self.aborts or self.watch)
