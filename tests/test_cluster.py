@@ -386,3 +386,16 @@ def test_an_unreachable_redis_at_start_is_one_clear_error() -> None:
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
     assert "cannot join the cluster" in errors[0]
+
+
+@pytest.mark.parametrize("engine", ["asyncio", "threaded"])
+def test_an_engine_that_cannot_join_stops_cleanly(engine: str) -> None:
+    from redis_server import free_port
+    before = set(threading.enumerate())
+    config = ServerConfig(port=0, cluster=f"redis://127.0.0.1:{free_port()}/0",
+                          shutdown_grace=0.5)
+    with pytest.raises(RuntimeError, match="did not start"), \
+            serve_in_background(engine, config):
+        pass
+    wait_until(lambda: not [t for t in threading.enumerate()
+                            if t not in before and t.is_alive()], timeout=10)
