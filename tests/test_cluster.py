@@ -374,3 +374,28 @@ def test_a_node_cut_off_longer_than_the_lease_is_counted_lost_and_drops_its_clie
         again.expect('"text":"welcome back"')
     finally:
         proxy.close()
+
+
+def test_an_unreachable_redis_at_start_is_one_clear_error() -> None:
+    from redis_server import free_port
+    result = subprocess.run(
+        [sys.executable, "-m", "chat", "--port", "0", "--http-port", "0", "--data-dir", "none",
+         "--cluster", f"redis://127.0.0.1:{free_port()}/0"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "cannot join the cluster" in errors[0]
+
+
+@pytest.mark.parametrize("engine", ["asyncio", "threaded"])
+def test_an_engine_that_cannot_join_stops_cleanly(engine: str) -> None:
+    from redis_server import free_port
+    before = set(threading.enumerate())
+    config = ServerConfig(port=0, cluster=f"redis://127.0.0.1:{free_port()}/0",
+                          shutdown_grace=0.5)
+    with pytest.raises(RuntimeError, match="did not start"), \
+            serve_in_background(engine, config):
+        pass
+    wait_until(lambda: not [t for t in threading.enumerate()
+                            if t not in before and t.is_alive()], timeout=10)

@@ -298,15 +298,19 @@ class ThreadedEngine:
                 acceptor.start()
         finally:
             threading.stack_size(old_stack)
-        self._accepting.set()
-        self.hub.start()
-        host, port = self.addresses[0][1]
-        if on_ready:
-            on_ready(host, port)
         try:
+            # The hub first: in a cluster it joins (takes its node number, loads the state)
+            # before the first connection may be opened.
+            self.hub.start()
+            self._accepting.set()
+            host, port = self.addresses[0][1]
+            if on_ready:
+                on_ready(host, port)
             while not self._stop.wait(0.5):  # timed: a signal can never leave it stuck
                 pass
         finally:
+            self._stop.set()  # also when start-up failed: acceptors must end
+            self._accepting.set()  # acceptors still waiting for it find their listener closed
             self._shutdown(acceptors, service)
 
     def stats(self) -> EngineStats:
