@@ -363,7 +363,7 @@ class AsyncioEngine:
         for conn_id, reason in out.aborts.items():
             self._abort(conn_id, reason)
         touched: dict[_Connection, None] = {}
-        low_water = self.hub.low_water
+        high_water = self.hub.high_water
         for conn_id, chunks in out.writes.items():
             conn = conns.get(conn_id)
             if conn is None or conn.dropped:
@@ -396,8 +396,8 @@ class AsyncioEngine:
                     transport.write(memoryview(data)[sent:] if sent else data)
                 else:
                     transport.write(data)
-                if conn.armed and transport.get_write_buffer_size() <= low_water:
-                    touched[conn] = None  # pump() tells the hub it has drained
+                if conn.armed or transport.get_write_buffer_size() > high_water:
+                    touched[conn] = None  # pump() tells the hub where it stands
                 continue
             conn.chunks.extend(chunks)  # shared with other readers: queued, not copied
             conn.queued += size
@@ -407,6 +407,14 @@ class AsyncioEngine:
             if conn is not None and not conn.dropped:
                 conn.armed = True
                 touched[conn] = None
+        for conn_id in out.pause:  # flow control: what it says goes to readers behind
+            conn = conns.get(conn_id)
+            if conn is not None and conn.transport is not None:
+                conn.transport.pause_reading()
+        for conn_id in out.resume:
+            conn = conns.get(conn_id)
+            if conn is not None and conn.transport is not None:
+                conn.transport.resume_reading()
         for conn_id, reason in out.closes.items():
             conn = conns.get(conn_id)
             if conn is not None and conn.transport is not None and not conn.closing:
@@ -459,8 +467,7 @@ class AsyncioEngine:
         if conn.closing or not conn.conn:
             return
         unsent = conn.queued + transport.get_write_buffer_size()
-        sendq = self.config.limits.sendq
-        if sendq and unsent > sendq:
+        if unsent > self.hub.high_water:  # behind (and maybe over the send queue): hub decides
             conn.armed = True
             self.hub.backlogged(conn.conn, unsent)
             self.flush_soon()

@@ -81,6 +81,17 @@ class Fanout:
         self.out.writes.pop(session.conn, None)
         self.out.aborts[session.conn] = reason
 
+    def pause_reading(self, conn: int) -> None:
+        """The engine must stop reading ``conn`` (a later ``resume_reading`` in the same
+        flush cancels it)."""
+        self.out.resume.discard(conn)
+        self.out.pause.add(conn)
+
+    def resume_reading(self, conn: int) -> None:
+        """The engine may read ``conn`` again."""
+        self.out.pause.discard(conn)
+        self.out.resume.add(conn)
+
     def break_segment(self) -> None:
         """Whatever comes next starts a new segment (the recipients' state may have changed)."""
         self._segment = None

@@ -31,9 +31,15 @@ class Output:
     #: Connections whose engine must call ``Hub.drained`` once their unsent bytes fall to
     #: ``Hub.low_water`` (at once if they already have).
     watch: set[int] = field(default_factory=set)
+    #: Connections to stop reading from until they appear in ``resume`` (flow control: what
+    #: they say goes to readers that are behind; see ``chat.hub.flow``).
+    pause: set[int] = field(default_factory=set)
+    #: Connections to read from again.
+    resume: set[int] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.writes or self.closes or self.aborts or self.watch)
+        return bool(self.writes or self.closes or self.aborts or self.watch or self.pause
+                    or self.resume)
 
 
 class Reply(bytes):

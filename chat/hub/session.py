@@ -30,3 +30,4 @@ class Session:
     paced: deque[bytes] | None = None  # output held back behind a long reply being paced
     paced_extra: int = 0  # bytes in ``paced`` that are not the reply (they count as sendq)
     paced_mark: int = -1  # index in this flush's write list from which output goes to ``paced``
+    braked: bool = False  # flow control: its readers are behind, its input waits (chat.hub.flow)
