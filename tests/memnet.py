@@ -53,6 +53,8 @@ class MemClient:
         self.unread: list[bytes] = []  # held by the "engine" while the client is not reading
         self.reading = True
         self.armed = False  # the hub wants drained() once this client catches up
+        self.paused = False  # the hub paused reading from it (flow control)
+        self.unheard: list[bytes] = []  # sent while paused: the hub gets it on resume
         self.closed: str | None = None  # the hub's reason when the connection ended
 
     # -- input ---------------------------------------------------------------------------
@@ -60,7 +62,11 @@ class MemClient:
     def send(self, data: str | bytes) -> MemClient:
         """Raw bytes from this client (add line endings yourself); the hub runs at once."""
         assert self.closed is None, f"connection already closed: {self.closed}"
-        self.net.hub.receive(self.conn, data.encode() if isinstance(data, str) else data)
+        raw = data.encode() if isinstance(data, str) else data
+        if self.paused:  # the "engine" reads nothing from it: it waits, as in the kernel
+            self.unheard.append(raw)
+            return self
+        self.net.hub.receive(self.conn, raw)
         self.net.pump()
         return self
 
@@ -253,7 +259,7 @@ class MemoryNet:
 
     def pump(self) -> None:
         """Do what the hub's output says, as an engine would, until it has nothing more."""
-        hub, sendq = self.hub, self.hub.limits.sendq
+        hub, high_water = self.hub, self.hub.high_water
         for _ in range(10_000):
             if self.answers:  # what a real engine does when the history thread wakes it
                 self.answers = False
@@ -268,12 +274,20 @@ class MemoryNet:
                         client._receive(data)
                 else:
                     client.unread.extend(chunks)
-                    if sendq and client.unread_bytes > sendq:
+                    if client.unread_bytes > high_water:
                         client.armed = True
                         hub.backlogged(conn, client.unread_bytes)
             for conn in out.watch:
                 if conn in self.clients:
                     self.clients[conn].armed = True
+            for conn in out.pause:
+                if conn in self.clients:
+                    self.clients[conn].paused = True
+            resumed = [self.clients[conn] for conn in out.resume if conn in self.clients]
+            for client in resumed:  # what it sent meanwhile is read now, in order
+                client.paused = False
+                while client.unheard and not client.paused and client.closed is None:
+                    hub.receive(client.conn, client.unheard.pop(0))
             for conn, reason in out.aborts.items():
                 self._gone(conn, reason)
             for conn, reason in out.closes.items():
@@ -283,7 +297,7 @@ class MemoryNet:
             for client in caught_up:
                 client.armed = False
                 hub.drained(client.conn)
-            if not (caught_up or out.writes or out.closes or out.aborts or out.watch):
+            if not (caught_up or resumed or out):
                 return
         raise AssertionError("the hub kept producing output: a loop between hub and engine")
 

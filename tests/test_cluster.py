@@ -385,7 +385,9 @@ def test_an_unreachable_redis_at_start_is_one_clear_error() -> None:
     assert result.returncode == 1, result.stderr
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "cannot join the cluster" in errors[0]
+    # The stores or the backplane, whichever reaches Redis first, names it.
+    assert "cluster" in errors[0] and "unreachable" in errors[0].lower() or \
+        "cannot join the cluster" in errors[0], errors[0]
 
 
 @pytest.mark.parametrize("engine", ["asyncio", "threaded"])
@@ -394,7 +396,9 @@ def test_an_engine_that_cannot_join_stops_cleanly(engine: str) -> None:
     before = set(threading.enumerate())
     config = ServerConfig(port=0, cluster=f"redis://127.0.0.1:{free_port()}/0",
                           shutdown_grace=0.5)
-    with pytest.raises(RuntimeError, match="did not start"), \
+    # The shared stores find Redis missing as the engine is built; the backplane, as it joins.
+    from chat.history.store import StoreUnavailable
+    with pytest.raises((RuntimeError, StoreUnavailable), match="did not start|unreachable"), \
             serve_in_background(engine, config):
         pass
     wait_until(lambda: not [t for t in threading.enumerate()

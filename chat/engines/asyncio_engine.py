@@ -365,7 +365,7 @@ class AsyncioEngine:
         for conn_id, reason in out.aborts.items():
             self._abort(conn_id, reason)
         touched: dict[_Connection, None] = {}
-        low_water = self.hub.low_water
+        high_water = self.hub.high_water
         sent = 0
         for conn_id, chunks in out.writes.items():
             conn = conns.get(conn_id)
@@ -385,23 +385,23 @@ class AsyncioEngine:
                     # transport's write (its checks cost as much as our whole loop here).
                     # Whatever the kernel does not take, and any error, is the transport's.
                     try:
-                        sent = sock.send(data)
+                        took = sock.send(data)
                     except (BlockingIOError, InterruptedError):
-                        sent = 0
+                        took = 0
                     except OSError as exc:  # reset by the peer: as the transport would
                         self._reasons.setdefault(conn_id, quit_reason(exc))
                         conn.drop()
                         transport.abort()
                         continue
-                    if sent == size:
+                    if took == size:
                         if conn.armed:
                             touched[conn] = None  # pump() tells the hub it has drained
                         continue
-                    transport.write(memoryview(data)[sent:] if sent else data)
+                    transport.write(memoryview(data)[took:] if took else data)
                 else:
                     transport.write(data)
-                if conn.armed and transport.get_write_buffer_size() <= low_water:
-                    touched[conn] = None  # pump() tells the hub it has drained
+                if conn.armed or transport.get_write_buffer_size() > high_water:
+                    touched[conn] = None  # pump() tells the hub where it stands
                 continue
             conn.chunks.extend(chunks)  # shared with other readers: queued, not copied
             conn.queued += size
@@ -412,6 +412,14 @@ class AsyncioEngine:
             if conn is not None and not conn.dropped:
                 conn.armed = True
                 touched[conn] = None
+        for conn_id in out.pause:  # flow control: what it says goes to readers behind
+            conn = conns.get(conn_id)
+            if conn is not None and conn.transport is not None:
+                conn.transport.pause_reading()
+        for conn_id in out.resume:
+            conn = conns.get(conn_id)
+            if conn is not None and conn.transport is not None:
+                conn.transport.resume_reading()
         for conn_id, reason in out.closes.items():
             conn = conns.get(conn_id)
             if conn is not None and conn.transport is not None and not conn.closing:
@@ -466,8 +474,7 @@ class AsyncioEngine:
         if conn.closing or not conn.conn:
             return
         unsent = conn.queued + transport.get_write_buffer_size()
-        sendq = self.config.limits.sendq
-        if sendq and unsent > sendq:
+        if unsent > self.hub.high_water:  # behind (and maybe over the send queue): hub decides
             conn.armed = True
             self.hub.backlogged(conn.conn, unsent)
             self.flush_soon()

@@ -67,7 +67,8 @@ class _Outbox:
     """
 
     __slots__ = ("armed", "chunks", "close_by", "closing", "conn", "dropped", "fd", "finished",
-                 "host", "lock", "offset", "queued", "reason", "registered", "sock", "waiting")
+                 "host", "lock", "offset", "queued", "read_paused", "reason", "registered", "sock",
+                 "waiting")
 
     def __init__(self, conn: int, sock: socket.socket, host: str) -> None:
         self.conn = conn
@@ -86,6 +87,7 @@ class _Outbox:
         self.finished = False  # the reader is done: the socket is closed or about to be
         self.registered = False  # in the service thread's selector (under ``fd``)
         self.fd = -1
+        self.read_paused = False  # flow control: the hub wants no input from it for now
 
     def add(self, chunks: list[bytes]) -> int:
         """Queue the hub's bytes (caller holds ``lock``); returns how many."""
@@ -169,12 +171,13 @@ class _Outbox:
                 break
         return b"".join(parts)[:size]
 
-    def report(self, sendq: int, low_water: int) -> int:
+    def report(self, high_water: int, low_water: int) -> int:
         """What the hub must hear now (caller holds ``lock``): the unsent bytes when over
-        ``sendq`` (backlogged), -1 when an armed box fell to ``low_water`` (drained), else 0."""
+        ``high_water`` (backlogged), -1 when an armed box fell to ``low_water`` (drained),
+        else 0."""
         if self.dropped or self.finished:
             return 0
-        if sendq and self.queued > sendq:
+        if self.queued > high_water:
             self.armed = True
             return self.queued
         if self.armed and self.queued <= low_water:
@@ -248,6 +251,8 @@ class ThreadedEngine:
         self.hub.engine_stats = self.stats  # for metrics
         self.hub.waker = self._kick  # an answer from the history thread waits
         self._lock = threading.Lock()  # guards the hub and every outbox's membership
+        #: Readers paused by flow control wait here (under ``_lock``) to be resumed.
+        self._resumed = threading.Condition(self._lock)
         self._outboxes: dict[int, _Outbox] = {}
         # Connection threads are bare _thread threads: a threading.Thread object (its Event,
         # Condition, locks and dict) costs ~2.6 KiB per connection on top of the thread itself.
@@ -481,8 +486,17 @@ class ThreadedEngine:
                 if not data:
                     break
                 self._received(conn, data)
+                if box.read_paused:
+                    self._wait_resumed(box)
         finally:
             self._finish(box, reason)
+
+    def _wait_resumed(self, box: _Outbox) -> None:
+        """Flow control: read no more from this connection until the hub resumes it (or it
+        is closing, or the engine stops: then reading goes on to find the end)."""
+        with self._lock:
+            while box.read_paused and not (box.dropped or box.closing or self._stop.is_set()):
+                self._resumed.wait(0.5)
 
     def _received(self, conn: int, data: bytes) -> None:
         """Bytes from one connection: through the hub under the lock, then out without it."""
@@ -562,6 +576,8 @@ class ThreadedEngine:
                 if not data:
                     break
                 self._received(conn, data)
+                if box.read_paused:
+                    self._wait_resumed(box)
         finally:
             self._finish(box, reason)
 
@@ -659,24 +675,32 @@ class ThreadedEngine:
                 box.reason = box.reason or reason
                 box.close_by = time.monotonic() + self.config.shutdown_grace
                 touched.append(box)
+        for conn in out.pause:  # flow control: its reader thread waits after its next read
+            box = boxes.get(conn)
+            if box is not None:
+                box.read_paused = True
+        for conn in out.resume:
+            box = boxes.get(conn)
+            if box is not None:
+                box.read_paused = False
+        if out.resume or out.closes or out.aborts:
+            self._resumed.notify_all()
         return touched
 
     def _due(self, box: _Outbox) -> bool:
         """Whether the hub may have to hear about this box's queue (a lock-free first look)."""
-        sendq = self.config.limits.sendq
-        return (bool(sendq) and box.queued > sendq) or (
+        return box.queued > self.hub.high_water or (
             box.armed and box.queued <= self.hub.low_water)
 
     def _report(self, boxes: list[_Outbox]) -> list[_Outbox]:
         """Tell the hub which queues are backlogged or drained; return the boxes its answer
         touched. Decided and told under the engine lock, so the hub hears them in order."""
-        sendq = self.config.limits.sendq
         with self._lock:
             for box in boxes:
                 if self._outboxes.get(box.conn) is not box:
                     continue
                 with box.lock:
-                    queued = box.report(sendq, self.hub.low_water)
+                    queued = box.report(self.hub.high_water, self.hub.low_water)
                 if queued > 0:
                     self.hub.backlogged(box.conn, queued)
                 elif queued < 0:

@@ -102,6 +102,16 @@ class Fanout:
             del self.out.writes[conn]
         return b"".join(c if c.__class__ is not list else b"".join(c)
                         for c in taken)
+    def pause_reading(self, conn: int) -> None:
+        """The engine must stop reading ``conn`` (a later ``resume_reading`` in the same
+        flush cancels it)."""
+        self.out.resume.discard(conn)
+        self.out.pause.add(conn)
+
+    def resume_reading(self, conn: int) -> None:
+        """The engine may read ``conn`` again."""
+        self.out.pause.discard(conn)
+        self.out.resume.add(conn)
 
     def break_segment(self) -> None:
         """Whatever comes next starts a new segment (the recipients' state may have changed)."""

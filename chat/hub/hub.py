@@ -20,6 +20,7 @@ from chat.hub import ratelimit
 from chat.hub.admission import refusal
 from chat.hub.eventlog import EventLog
 from chat.hub.fanout import Fanout
+from chat.hub.flow import HIGH_WATER, TURN, FlowControl
 from chat.hub.gate import Gate, LocalGate
 from chat.hub.observers import HubObserver
 from chat.hub.output import LOW_WATER, PAGE, Output
@@ -90,6 +91,10 @@ class Hub:
         self._inbox: deque[tuple[int, Callable[[], list[e.Output]]]] = deque()
         #: Unsent bytes at or under which a connection counts as drained (engines read this).
         self.low_water = min(LOW_WATER, config.limits.sendq // 2) or LOW_WATER
+        #: Unsent bytes over which the engine reports ``backlogged``: the reader is behind
+        #: (flow control), and over ``sendq`` also too slow (the send-queue policy).
+        self.high_water = min(HIGH_WATER, config.limits.sendq or HIGH_WATER)
+        self.flow = FlowControl()
         self._fanout = Fanout(self.sessions)
         self._per_host: dict[str, int] = {}
         self._next_conn = 0  # also the number of connections ever opened
@@ -174,6 +179,7 @@ class Hub:
             del self._per_host[session.host]
         self._fanout.pacing.discard(conn)
         self.timers.forget(conn)
+        self.flow.closed(conn)
         try:
             self._apply(self.gate.disconnect(conn, session.closing or reason))
         except Exception:
@@ -181,20 +187,26 @@ class Hub:
             self._fanout.break_segment()
 
     def backlogged(self, conn: int, queued: int) -> None:
-        """The engine holds ``queued`` unsent bytes for ``conn``, more than the send queue.
+        """The engine holds ``queued`` unsent bytes for ``conn``, more than ``high_water``.
 
-        A reader that is behind for a moment (a burst) catches up; one that stays behind for
-        ``sendq_grace`` seconds, or falls ``SENDQ_HARD`` queues behind, is cut. The engine
-        calls ``drained`` once the queue is down to ``low_water`` again.
+        Such a reader is behind: who speaks to it is braked (``chat.hub.flow``). Over the
+        send queue it is also judged: a reader that is behind for a moment (a burst) catches
+        up; one that stays over it for ``sendq_grace`` seconds, or falls ``SENDQ_HARD`` queues
+        behind, is cut. The engine calls ``drained`` once the queue is down to ``low_water``.
         """
         session = self.sessions.get(conn)
         lim = self.limits
-        if session is None or session.closing is not None or not lim.sendq:
+        if session is None or session.closing is not None:
+            return
+        over_sendq = bool(lim.sendq) and queued > lim.sendq
+        if self.flow.over(conn, over_sendq, now := self.clock()):
+            self.timers.at(now + self.flow.patience, conn, Timer.FLOW)
+        if not over_sendq:
             return
         if queued > lim.sendq * SENDQ_HARD or not lim.sendq_grace:
             self._cut_slow_reader(session)
         elif not session.over_since:
-            session.over_since = now = self.clock()
+            session.over_since = now
             self.timers.at(now + lim.sendq_grace, conn, Timer.SENDQ)
 
     def drained(self, conn: int) -> None:
@@ -203,6 +215,7 @@ class Hub:
         if session is None or session.closing is not None:
             return
         session.over_since = 0.0
+        self.flow.drained(conn)
         if session.paced is not None:
             try:
                 if self._fanout.release_page(session):
@@ -270,6 +283,8 @@ class Hub:
 
     def take_output(self) -> Output:
         """Hand over (and forget) what the last calls produced."""
+        if self.flow.dirty:  # readers caught up: the senders they held back go on
+            self._release_braked()
         sendq = self.limits.sendq
         for session in self._fanout.seal():  # bytes held behind a paced reply count as unsent
             if sendq and session.paced_extra > sendq:
@@ -359,16 +374,24 @@ class Hub:
 
     def _lines(self, session: Session, lines: list[bytes | LineTooLong]) -> None:
         rate = self.limits.rate_per_second
+        turn = TURN
         for index, line in enumerate(lines):
             if session.closing is not None:
                 return
             # Behind a reply still being paced, input waits: a client reads what it asked for
             # before it may ask for more.
-            if session.backlog or session.paced is not None or session.waiting or (
+            if (session.backlog or session.paced is not None or session.waiting
+                    or session.braked) or (
                     rate and not ratelimit.take_token(session, self.limits, self.clock())):
                 self._hold(session, lines[index:])
                 return
             self._line(session, line)
+            turn -= len(line) if isinstance(line, bytes) else 1
+            if (session.braked or turn <= 0) and index + 1 < len(lines):
+                if not session.braked:
+                    self._yield(session)
+                self._hold(session, lines[index + 1:])
+                return
 
     def _line(self, session: Session, line: bytes | LineTooLong) -> None:
         dialect = session.dialect
@@ -420,6 +443,10 @@ class Hub:
         if session.backlog is None:
             session.backlog = deque()
         session.backlog.extend(lines)
+        if session.braked:
+            # Flow control: the engine reads no more from it, so this is bounded by the read
+            # that was under way; it is not the client's flood.
+            return
         if len(session.backlog) > lim.recvq_lines:
             session.backlog = None
             self._apply(self.core.drop(session.conn, "Excess flood"))
@@ -444,9 +471,14 @@ class Hub:
             self._drain_backlog(session, self.clock())
             return
         backlog = session.backlog
+        turn = TURN
         while (backlog and session.closing is None and session.paced is None
-               and not session.waiting):
-            self._line(session, backlog.popleft())
+               and not session.waiting and not session.braked):
+            line = backlog.popleft()
+            self._line(session, line)
+            turn -= len(line) if isinstance(line, bytes) else 1
+            if turn <= 0 and backlog and not session.braked:
+                self._yield(session)
         if not backlog:
             session.backlog = None
 
@@ -458,11 +490,14 @@ class Hub:
             session.warned = False
             return
         while (backlog and session.tokens >= 1 and session.closing is None
-               and session.paced is None and not session.waiting):
+               and session.paced is None and not session.waiting and not session.braked):
             session.tokens -= 1
             self._line(session, backlog.popleft())
-        if (session.paced is not None or session.waiting) and session.closing is None:
-            return  # the rest waits for the reply (or the log); _resume_input picks it up
+        if ((session.paced is not None or session.waiting or session.braked)
+                and session.closing is None):
+            # the rest waits for the reply to be read, the log, or the readers to catch up;
+            # _resume_input picks it up
+            return
         if backlog and session.closing is None:
             self.timers.at(ratelimit.token_due(session, lim), session.conn, Timer.RATE)
         else:
@@ -479,6 +514,8 @@ class Hub:
         connections of this node (history, passwords, timers) are this node's to run.
         """
         if outputs:
+            if self.flow.behind:
+                self._brake(outputs)
             self._fanout.deliver(outputs)
             for observer in self.observers if here else self._remote_observers:
                 observer.delivered(outputs)
@@ -495,6 +532,48 @@ class Hub:
                     else:
                         self.timers.at(self.clock() + output.delay,  # type: ignore[union-attr]
                                        output.conn, Timer.NICK)  # type: ignore[union-attr]
+
+    def _brake(self, outputs: list[e.Output]) -> None:
+        """Flow control: brake the speaker of a delivery whose readers are behind."""
+        flow = self.flow
+        for output in outputs:
+            if output.__class__ is not e.Delivery or output.origin is None:
+                continue
+            recipients = output.recipients
+            if flow.holds_back(recipients):
+                session = self.sessions.get(output.origin)
+                if session is not None and not session.braked and session.closing is None:
+                    session.braked = True
+                    flow.brake(session.conn, recipients)
+                    self._fanout.pause_reading(session.conn)
+
+    def _yield(self, session: Session) -> None:
+        """A connection used its turn: the rest of what it sent waits for the next round of
+        the engine's loop, by when the readers' queues are known (so flow control can brake
+        it); reading from it pauses meanwhile."""
+        session.braked = True
+        self.flow.yields += 1
+        self._fanout.pause_reading(session.conn)
+        # Just after now, not now: a timer due now would run in this very tick.
+        self.timers.at(self.clock() + 1e-6, session.conn, Timer.TURN)
+
+    def _release_braked(self) -> None:
+        """Senders whose readers caught up: what they said meanwhile goes on, then reading."""
+        for conn in self.flow.releasable():
+            session = self.sessions.get(conn)
+            if session is not None and session.closing is None:
+                self._go_on(session)
+
+    def _go_on(self, session: Session) -> None:
+        """A braked or yielded connection goes on: its held lines first, then reading."""
+        session.braked = False
+        try:
+            self._resume_input(session)
+        except Exception:
+            self._internal_error(session)
+            return
+        if not session.braked:
+            self._fanout.resume_reading(session.conn)
 
     def _recall(self, recall: e.Recall) -> None:
         """Ask the history thread; its answer comes back through the inbox and ``tick``."""
@@ -575,6 +654,11 @@ class Hub:
             self._check_idle(session, now)
         elif kind is Timer.NICK:
             self._apply(self.gate.nick_grace_over(conn))
+        elif kind is Timer.FLOW:
+            self.flow.expired(conn, now)
+        elif kind is Timer.TURN:
+            if session.braked and conn not in self.flow.braked:
+                self._go_on(session)
         elif kind is Timer.SENDQ:
             grace = self.limits.sendq_grace
             if session.over_since and now - session.over_since >= grace * 0.999:

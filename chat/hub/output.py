@@ -35,9 +35,15 @@ class Output:
     #: for output no read caused (timers, answers from other threads): where the fan-out
     #: latency the engine reports through ``Hub.written`` starts.
     started: float = 0.0
+    #: Connections to stop reading from until they appear in ``resume`` (flow control: what
+    #: they say goes to readers that are behind; see ``chat.hub.flow``).
+    pause: set[int] = field(default_factory=set)
+    #: Connections to read from again.
+    resume: set[int] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.writes or self.closes or self.aborts or self.watch)
+        return bool(self.writes or self.closes or self.aborts or self.watch or self.pause
+                    or self.resume)
 
 
 class Reply(bytes):

@@ -31,3 +31,4 @@ class Session:
     paced_extra: int = 0  # bytes in ``paced`` that are not the reply (they count as sendq)
     paced_mark: int = -1  # index in this flush's write list from which output goes to ``paced``
     waiting: bool = False  # input held until the cluster log applied this one's registration
+    braked: bool = False  # flow control: its readers are behind, its input waits (chat.hub.flow)

@@ -16,6 +16,8 @@ class Timer(IntEnum):
     IDLE = 4  # liveness: ping a silent client, or drop one that did not answer
     SENDQ = 5  # the send queue has been over its limit for the grace period
     NICK = 6  # the grace to log in to a registered nick is over
+    FLOW = 7  # a reader has kept senders waiting for the flow-control patience
+    TURN = 8  # a connection that used its turn goes on (flow control)
 
 
 class Timers:
