@@ -187,6 +187,59 @@ def micro(redis_url: str, entries: int = 20_000) -> dict[str, float]:
             "redis_xread_per_s": entries / (t6 - t5), "payload_bytes": len(payload)}
 
 
+_HOP_CLIENT = r"""
+import socket, sys, time
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+sock.sendall(b"NICK hop\r\nUSER hop 0 * :hop\r\nJOIN #hop\r\n")
+seen = b""
+while b" 366 " not in seen:
+    seen += sock.recv(65536)
+start = time.perf_counter()
+for i in range(int(sys.argv[2])):
+    sock.sendall(b"PRIVMSG #hop :m%d\r\n" % i)
+    delay = start + (i + 1) / 1000 - time.perf_counter()
+    if delay > 0:
+        time.sleep(delay)
+time.sleep(0.3)
+"""
+
+
+def hop(redis_url: str, engine: str, messages: int) -> dict[str, float]:
+    """The hop inside one node at 1,000 messages/s: from a command appended (the engine hands it
+    to the writer thread) to its entry applied (read back and handed to the engine), timed in
+    this process around ``ClusterGate._send`` and ``_done``; the client is another process."""
+    from chat.cluster import gate
+    from chat.config import Limits, ServerConfig
+    from chat.engines import serve_in_background
+
+    sent: dict[int, float] = {}
+    hops: list[float] = []
+    send, done = gate.ClusterGate._send, gate.ClusterGate._done
+
+    def timed_send(self: Any, call: Any, conn: int, logged: Any = None) -> int:
+        seq = send(self, call, conn, logged)
+        sent[seq] = time.perf_counter()
+        return seq
+
+    def timed_done(self: Any, seq: int) -> None:
+        began = sent.pop(seq, None)
+        if began is not None:
+            hops.append(time.perf_counter() - began)
+        done(self, seq)
+
+    gate.ClusterGate._send, gate.ClusterGate._done = timed_send, timed_done  # type: ignore
+    try:
+        config = ServerConfig(port=0, limits=Limits(rate_per_second=0), cluster=redis_url)
+        with serve_in_background(engine, config) as server:
+            subprocess.run([sys.executable, "-c", _HOP_CLIENT, str(server.port), str(messages)],
+                           check=True, timeout=120)
+    finally:
+        gate.ClusterGate._send, gate.ClusterGate._done = send, done  # type: ignore
+    ms = sorted(1e3 * h for h in hops[5:])  # the first few are registration and the join
+    pick = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
+    return {"p50_ms": pick(0.5), "p90_ms": pick(0.9), "p99_ms": pick(0.99), "max_ms": ms[-1]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
@@ -202,6 +255,7 @@ def main() -> int:
     redis.start()
     rows: list[dict[str, Any]] = []
     costs: dict[str, float] = {}
+    hops: dict[str, dict[str, float]] = {}
     assert redis.process is not None
     rpid = redis.process.pid
     try:
@@ -210,6 +264,11 @@ def main() -> int:
               " µs, apply (a message to a room of 100) {apply_us:.1f} µs; payload "
               "{payload_bytes} bytes\nRedis from one client, pipelined by 500: XADD "
               "{redis_xadd_per_s:,.0f}/s, XREAD {redis_xread_per_s:,.0f} entries/s".format(**costs))
+        for engine in ("asyncio", "threaded"):
+            redis.flush()
+            hops[engine] = hop(redis.url, engine, 1000 if args.quick else 3000)
+            print("hop inside one {} node at 1,000 msg/s: p50 {p50_ms:.2f} p90 {p90_ms:.2f} "
+                  "p99 {p99_ms:.2f} max {max_ms:.2f} ms".format(engine, **hops[engine]))
         # Rounds alternate the setups, so a burst of load from elsewhere on a shared machine
         # hits each about equally; the table shows each figure's median over the rounds.
         for round_no in range(1, args.rounds + 1):
@@ -229,8 +288,8 @@ def main() -> int:
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     path = out / f"cluster-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps({"machine": machine(), "micro": costs, "rows": rows}, indent=1,
-                               default=str))
+    raw = {"machine": machine(), "micro": costs, "hop": hops, "rows": rows}
+    path.write_text(json.dumps(raw, indent=1, default=str))
     print(f"\nraw results: {path.relative_to(ROOT)}")
     return 0
 
