@@ -355,3 +355,36 @@ def test_the_page_over_https_talks_over_wss(browser: Browser, people: list[Perso
         finally:
             plain.close()
         assert not person.errors, person.errors
+
+
+def test_a_phone_sized_screen_and_the_dark_scheme(browser: Browser,
+                                                   people: list[Person]) -> None:
+    """On a phone the conversation takes the screen and the rooms slide in; a dark system
+    setting gives the dark palette. (Layout is the browser's: one engine is enough.)"""
+    with web_server("asyncio") as (_srv, port):
+        url = f"http://127.0.0.1:{port}/"
+        phone = Person(browser, url, viewport={"width": 390, "height": 760},
+                       is_mobile=True, has_touch=True, color_scheme="dark").sign_in("pocket")
+        people.append(phone)
+        page = phone.page
+
+        def left_edge(selector: str) -> float:
+            box = page.locator(selector).bounding_box()
+            assert box is not None
+            return box["x"] + box["width"]
+
+        assert left_edge("#sidebar") <= 0  # off screen to the left
+        log = page.locator("#scroller").bounding_box()
+        assert log is not None and log["width"] >= 380  # the conversation has the width
+        page.click("#toggle-rooms")
+        page.wait_for_function(
+            "() => document.getElementById('sidebar').getBoundingClientRect().left >= 0")
+        page.click('.conv[data-key="*server*"] button')  # picking one closes the drawer
+        page.wait_for_function(
+            "() => document.getElementById('sidebar').getBoundingClientRect().right <= 0")
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(22, 24, 29)"  # --bg of the dark scheme
+        light = Person(browser, url, color_scheme="light")
+        people.append(light)
+        assert light.page.evaluate(
+            "getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"

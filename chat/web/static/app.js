@@ -489,6 +489,9 @@
   function connect() {
     clearTimeout(S.retryTimer);
     S.retryTimer = 0;
+    const old = S.ws;
+    S.ws = null; // its handlers see they are no longer the session's, and stay quiet
+    if (old) old.close(1000);
     setPhase('connecting', location.host);
     let ws;
     try {
