@@ -827,7 +827,7 @@
       const c = current();
       if (!c) return;
       if (!document.hidden) { c.unread = 0; c.mentioned = false; }
-      dom.title.textContent = c.kind === 'server' ? c.name : c.name;
+      dom.title.textContent = c.name;
       dom.topic.textContent = c.kind === 'room' ? (c.joined ? c.topic : 'not joined') :
         c.kind === 'private' ? 'private conversation' : '';
       dom.topic.title = dom.topic.textContent;
