@@ -388,3 +388,36 @@ def test_a_phone_sized_screen_and_the_dark_scheme(browser: Browser,
         people.append(light)
         assert light.page.evaluate(
             "getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+
+
+def test_after_a_drop_the_page_fills_the_gap_from_history(browser: Browser,
+                                                          people: list[Person]) -> None:
+    """Lines said while the page was away come back through history once it rejoins, in
+    order and once each, even more of them than the rejoin's replay shows. (The browser is put
+    offline so it cannot come back too soon.)"""
+    with web_server("asyncio", replay_lines=2) as (srv, port):
+        page = Person(browser, f"http://127.0.0.1:{port}/").sign_in("roamer", "#gap")
+        people.append(page)
+        talker = say_hello(LineClient(srv.host, srv.port), "talker", "#gap")
+        try:
+            talker.request(type="message", to="#gap", text="before the drop")
+            page.line("before the drop")
+            page.context.set_offline(True)
+            page.say("/reconnect")  # closes the WebSocket; new ones fail while offline
+            page.page.wait_for_selector('#status[data-state="waiting"]')
+            talker.expect_json(type="quit", **{"from": "roamer"})
+            for n in range(6):
+                talker.request(type="message", to="#gap", text=f"missed {n}")
+            talker.expect_json(type="message", text="missed 5")
+            page.context.set_offline(False)
+            page.wait_connected()
+            for n in range(6):
+                page.line(f"missed {n}")
+            rows = page.page.locator("#log .line.kind-message")
+            texts = rows.locator(".text").all_inner_texts()
+            assert texts == ["before the drop", *(f"missed {n}" for n in range(6))]
+            # They came from history (the replay has the last two, the gap fill the rest).
+            assert all("history" in (rows.nth(i).get_attribute("class") or "")
+                       for i in range(1, 7))
+        finally:
+            talker.close()

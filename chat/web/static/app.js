@@ -201,7 +201,8 @@
     let added = 0;
     const stamped = [];
     const insertions = [];
-    for (const ev of events) {
+    for (let index = 0; index < events.length; index++) {
+      const ev = events[index];
       const line = historyLine(c, ev);
       if (!line) continue;
       if (line.id) {
@@ -213,9 +214,15 @@
         }
         remember(c, line);
       }
-      let at;
+      let at = -1;
       if (prev === null) {
-        at = bisect(c.lines, line.ts, direction !== 'before');
+        // A line of this page already on screen further on marks the spot: the page is in
+        // the server's order, which is right even within one millisecond.
+        for (let j = index + 1; j < events.length && at < 0; j++) {
+          const later = events[j] && events[j].id;
+          if (isStr(later) && c.seen.has(later)) at = c.lines.findIndex((l) => l.id === later);
+        }
+        if (at < 0) at = bisect(c.lines, line.ts, direction !== 'before');
       } else {
         at = prev + 1;
         while (at < c.lines.length && c.lines[at].ts < line.ts) at++;
