@@ -60,6 +60,8 @@ class Dialect(ABC):
     #: True when the copy a room message's own sender gets may differ from everyone else's
     #: (IRC without echo-message gets none); the hub then encodes the sender's copy separately.
     own_differs: ClassVar[bool] = False
+    #: True for a dialect carried inside WebSocket frames (metrics count it as that transport).
+    websocket: ClassVar[bool] = False
 
     # Slots: one dialect object per connection, and idle connections are counted in thousands.
     __slots__ = ("clock", "config", "user")
