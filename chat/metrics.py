@@ -45,6 +45,8 @@ _PREFIXES = (("Ping timeout", "ping_timeout"), ("Too many connections from", "re
 #: loaded one (hundreds of ms); beyond 2.5 s is +Inf.
 FANOUT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                   0.5, 1.0, 2.5)
+#: Transports by (WebSocket, TLS): index ``websocket * 2 + tls``.
+TRANSPORTS = ("tcp", "tls", "ws", "wss")
 REASONS = ("sendq", "flood", "ping_timeout", "register_timeout", "refused", "shutdown", "error",
            "http", "other")
 
@@ -126,9 +128,13 @@ class _HubCollector(Collector):
         metrics = self.metrics
         hub = metrics.hub
         by_dialect: dict[str, int] = {}
+        by_transport = dict.fromkeys(TRANSPORTS, 0)
         for session in hub.sessions.values():
-            name = "detecting" if session.dialect is None else session.dialect.name
+            dialect = session.dialect
+            name = "detecting" if dialect is None else dialect.name
             by_dialect[name] = by_dialect.get(name, 0) + 1
+            websocket = dialect is not None and dialect.websocket
+            by_transport[TRANSPORTS[websocket * 2 + session.tls]] += 1
         open_ = GaugeMetricFamily("chat_connections", "Open connections, by dialect",
                                   labels=["dialect"])
         for name in ("human", "structured", "irc", "http", "detecting"):
@@ -136,6 +142,12 @@ class _HubCollector(Collector):
         for name, count in sorted(by_dialect.items()):
             open_.add_metric([name], count)
         yield open_
+        transports = GaugeMetricFamily(
+            "chat_connections_by_transport", "Open connections, by transport (tcp, tls, and "
+            "WebSocket over either: ws, wss)", labels=["transport"])
+        for name, count in by_transport.items():
+            transports.add_metric([name], count)
+        yield transports
         yield _counter("chat_connections_opened", "Connections accepted", hub.opened)
         closed = CounterMetricFamily(
             "chat_disconnects", "Connections the server closed or cut (sendq: too slow a "

@@ -355,3 +355,69 @@ def test_the_page_over_https_talks_over_wss(browser: Browser, people: list[Perso
         finally:
             plain.close()
         assert not person.errors, person.errors
+
+
+def test_a_phone_sized_screen_and_the_dark_scheme(browser: Browser,
+                                                   people: list[Person]) -> None:
+    """On a phone the conversation takes the screen and the rooms slide in; a dark system
+    setting gives the dark palette. (Layout is the browser's: one engine is enough.)"""
+    with web_server("asyncio") as (_srv, port):
+        url = f"http://127.0.0.1:{port}/"
+        phone = Person(browser, url, viewport={"width": 390, "height": 760},
+                       is_mobile=True, has_touch=True, color_scheme="dark").sign_in("pocket")
+        people.append(phone)
+        page = phone.page
+
+        def left_edge(selector: str) -> float:
+            box = page.locator(selector).bounding_box()
+            assert box is not None
+            return box["x"] + box["width"]
+
+        assert left_edge("#sidebar") <= 0  # off screen to the left
+        log = page.locator("#scroller").bounding_box()
+        assert log is not None and log["width"] >= 380  # the conversation has the width
+        page.click("#toggle-rooms")
+        page.wait_for_function(
+            "() => document.getElementById('sidebar').getBoundingClientRect().left >= 0")
+        page.click('.conv[data-key="*server*"] button')  # picking one closes the drawer
+        page.wait_for_function(
+            "() => document.getElementById('sidebar').getBoundingClientRect().right <= 0")
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(22, 24, 29)"  # --bg of the dark scheme
+        light = Person(browser, url, color_scheme="light")
+        people.append(light)
+        assert light.page.evaluate(
+            "getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+
+
+def test_after_a_drop_the_page_fills_the_gap_from_history(browser: Browser,
+                                                          people: list[Person]) -> None:
+    """Lines said while the page was away come back through history once it rejoins, in
+    order and once each, even more of them than the rejoin's replay shows. (The browser is put
+    offline so it cannot come back too soon.)"""
+    with web_server("asyncio", replay_lines=2) as (srv, port):
+        page = Person(browser, f"http://127.0.0.1:{port}/").sign_in("roamer", "#gap")
+        people.append(page)
+        talker = say_hello(LineClient(srv.host, srv.port), "talker", "#gap")
+        try:
+            talker.request(type="message", to="#gap", text="before the drop")
+            page.line("before the drop")
+            page.context.set_offline(True)
+            page.say("/reconnect")  # closes the WebSocket; new ones fail while offline
+            page.page.wait_for_selector('#status[data-state="waiting"]')
+            talker.expect_json(type="quit", **{"from": "roamer"})
+            for n in range(6):
+                talker.request(type="message", to="#gap", text=f"missed {n}")
+            talker.expect_json(type="message", text="missed 5")
+            page.context.set_offline(False)
+            page.wait_connected()
+            for n in range(6):
+                page.line(f"missed {n}")
+            rows = page.page.locator("#log .line.kind-message")
+            texts = rows.locator(".text").all_inner_texts()
+            assert texts == ["before the drop", *(f"missed {n}" for n in range(6))]
+            # They came from history (the replay has the last two, the gap fill the rest).
+            assert all("history" in (rows.nth(i).get_attribute("class") or "")
+                       for i in range(1, 7))
+        finally:
+            talker.close()

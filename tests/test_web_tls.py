@@ -98,3 +98,35 @@ def test_plain_http_on_the_https_port_gets_no_page(serve_with: Callable[..., Cli
         except (ConnectionResetError, TimeoutError):
             pass
     assert b"HTTP/1.1 200" not in got and b"<html" not in got
+
+
+def test_connections_are_counted_by_transport(serve_with: Callable[..., Clients],
+                                              certs: Certs) -> None:
+    """tcp, tls, and WebSocket over each (ws, wss) in chat_connections_by_transport."""
+    from test_http import fetch, metric
+    from test_tls import tls_bot
+    from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
+
+    https_port = free_port()
+    made = serve_with(tls_cert=str(certs.cert), tls_key=str(certs.key), host="127.0.0.1",
+                      http_port=https_port,
+                      listeners=(Listener(0, "127.0.0.1", dialect="http"),))
+    plain_http = next(port for spec, (_, port) in made.server.engine.addresses  # type: ignore[attr-defined]
+                      if spec.dialect == "http" and not spec.tls)
+    made.bot("plain", "#room")
+    tls_bot(made, certs, "secure", "#room")
+    chat = [Subprotocol("chat.json")]
+    with connect(f"ws://127.0.0.1:{plain_http}/", subprotocols=chat, open_timeout=10) as ws, \
+            connect(f"wss://localhost:{https_port}/", ssl=certs.client(), subprotocols=chat,
+                    open_timeout=10) as wss:
+        for sock, nick in ((ws, "webby"), (wss, "webbys")):
+            sock.send(json.dumps({"type": "hello", "nick": nick}))
+            assert json.loads(sock.recv(timeout=10))["type"] == "welcome"
+        text = fetch(plain_http, "/metrics")[2]
+    # tcp: the plain bot and this scrape's own connection
+    assert metric(text, "chat_connections_by_transport", transport="tcp") == 2
+    assert metric(text, "chat_connections_by_transport", transport="tls") == 1
+    assert metric(text, "chat_connections_by_transport", transport="ws") == 1
+    assert metric(text, "chat_connections_by_transport", transport="wss") == 1
+    assert metric(text, "chat_connections", dialect="structured") == 4

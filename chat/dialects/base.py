@@ -79,6 +79,8 @@ class Dialect(ABC):
     #: False when this dialect's clients cannot answer client-to-client queries (CTCP VERSION,
     #: PING) themselves, as a person on telnet cannot: the core then answers for them.
     answers_ctcp: ClassVar[bool] = True
+    #: True for a dialect carried inside WebSocket frames (metrics count it as that transport).
+    websocket: ClassVar[bool] = False
 
     # Slots: one dialect object per connection, and idle connections are counted in thousands.
     __slots__ = ("clock", "config", "user")

@@ -146,6 +146,7 @@ class WebSocketDialect(Dialect):
     """The inner dialect's lines, one per WebSocket message (see the module docstring)."""
 
     name: ClassVar[str] = "websocket"
+    websocket: ClassVar[bool] = True
     inner_cls: ClassVar[type[Dialect]] = StructuredDialect
     binary: ClassVar[bool] = False
     __slots__ = ("_fragments", "_queue", "_raw", "inner", "protocol")

@@ -304,7 +304,7 @@ class AsyncioEngine:
 
     def opened(self, conn: _Connection) -> None:
         """A connection is ready (its TLS handshake, if any, done)."""
-        conn.conn = conn_id = self.hub.open(conn.host, conn.dialect)
+        conn.conn = conn_id = self.hub.open(conn.host, conn.dialect, conn.tls)
         self._conns[conn_id] = conn
         self._hosts.add(conn.host)
         self.flush()

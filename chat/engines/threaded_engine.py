@@ -460,7 +460,7 @@ class ThreadedEngine:
     def _open(self, sock: socket.socket, host: str, kind: type[_Outbox],
               dialect: str | None) -> tuple[_Outbox, list[_Outbox]]:
         with self._lock:
-            conn = self.hub.open(host, dialect)
+            conn = self.hub.open(host, dialect, kind is _TlsOutbox)
             box = self._outboxes[conn] = kind(conn, sock, host)
             self._hosts.add(host)
             return box, self._dispatch(self.hub.take_output())

@@ -122,10 +122,11 @@ class Hub:
 
     # -- engine interface ----------------------------------------------------------------
 
-    def open(self, host: str, dialect: str | None = None) -> int:
+    def open(self, host: str, dialect: str | None = None, tls: bool = False) -> int:
         """A connection was accepted from ``host``; returns its id for every later call.
 
-        ``dialect`` (a listener's pinned dialect, by name) skips detection.
+        ``dialect`` (a listener's pinned dialect, by name) skips detection; ``tls``: it came
+        through a TLS listener.
         """
         self._next_conn += 1
         conn = self.gate.conn_base + self._next_conn
@@ -134,7 +135,7 @@ class Hub:
         refused = refusal(lim, host, len(self.sessions), self._per_host.get(host, 0))
         log.info("connection %d from %s%s", conn, host, f" ({dialect} listener)" if dialect else "")
         session = Session(conn, host, LineReader(lim.max_line), now, tokens=lim.rate_burst,
-                          refilled=now, seen=now)
+                          refilled=now, seen=now, tls=tls)
         self.sessions[conn] = session
         self._per_host[host] = self._per_host.get(host, 0) + 1
         self._apply(self.gate.connect(conn, host))

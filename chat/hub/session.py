@@ -25,6 +25,7 @@ class Session:
     warned: bool = False  # told about the rate limit in the current burst
     seen: float = 0.0  # when bytes last arrived: any input proves the peer is alive
     pinged: float = 0.0  # when an unanswered ping went out (0: none outstanding)
+    tls: bool = False  # accepted on a TLS listener (metrics count connections by transport)
     greeted: bool = False  # taken for a person because it was silent; its first line may differ
     over_since: float = 0.0  # when its unsent bytes went over the send queue (0: not over)
     paced: deque[bytes] | None = None  # output held back behind a long reply being paced

@@ -201,7 +201,8 @@
     let added = 0;
     const stamped = [];
     const insertions = [];
-    for (const ev of events) {
+    for (let index = 0; index < events.length; index++) {
+      const ev = events[index];
       const line = historyLine(c, ev);
       if (!line) continue;
       if (line.id) {
@@ -213,9 +214,15 @@
         }
         remember(c, line);
       }
-      let at;
+      let at = -1;
       if (prev === null) {
-        at = bisect(c.lines, line.ts, direction !== 'before');
+        // A line of this page already on screen further on marks the spot: the page is in
+        // the server's order, which is right even within one millisecond.
+        for (let j = index + 1; j < events.length && at < 0; j++) {
+          const later = events[j] && events[j].id;
+          if (isStr(later) && c.seen.has(later)) at = c.lines.findIndex((l) => l.id === later);
+        }
+        if (at < 0) at = bisect(c.lines, line.ts, direction !== 'before');
       } else {
         at = prev + 1;
         while (at < c.lines.length && c.lines[at].ts < line.ts) at++;
@@ -489,6 +496,9 @@
   function connect() {
     clearTimeout(S.retryTimer);
     S.retryTimer = 0;
+    const old = S.ws;
+    S.ws = null; // its handlers see they are no longer the session's, and stay quiet
+    if (old) old.close(1000);
     setPhase('connecting', location.host);
     let ws;
     try {
@@ -824,7 +834,7 @@
       const c = current();
       if (!c) return;
       if (!document.hidden) { c.unread = 0; c.mentioned = false; }
-      dom.title.textContent = c.kind === 'server' ? c.name : c.name;
+      dom.title.textContent = c.name;
       dom.topic.textContent = c.kind === 'room' ? (c.joined ? c.topic : 'not joined') :
         c.kind === 'private' ? 'private conversation' : '';
       dom.topic.title = dom.topic.textContent;
