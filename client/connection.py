@@ -36,7 +36,7 @@ from typing import Literal
 
 from chat.config import DEFAULT_TLS_PORT
 from chat.wire.names import fold
-from client import protocol
+from client import ctcp, protocol
 from client.model import SCROLLBACK, ChatModel, ConnState
 
 log = logging.getLogger("client.connection")
@@ -169,6 +169,7 @@ class Connection:
         self._no_login_until = 0.0  # time.monotonic(): after a throttled login
         self.ca_file = ca_file  # the --ca-file given, if any (for the certificate advice)
         self._heard_from_server = False  # this session received at least one byte
+        self._ctcp_limit = ctcp.Limiter()  # answers to CTCP queries from IRC users
 
     @property
     def connected(self) -> bool:
@@ -429,6 +430,9 @@ class Connection:
                 self.model.set_state(ConnState.REGISTERING, "pick a nickname with /nick NAME")
                 self.model.info("Pick another nickname with /nick NAME.")
             return
+        if kind == "message" and event.get("kind") in ("ctcp", "ctcp_reply"):
+            self._ctcp(event)
+            return
         if kind == "disconnect":
             self._disconnect_reason = str(event.get("reason") or "")
         ref = event.get("ref")
@@ -449,6 +453,24 @@ class Connection:
             self._history_answered(ask, event)
 
     # -- accounts ----------------------------------------------------------------------------
+
+    def _ctcp(self, event: dict[str, object]) -> None:
+        """A CTCP query from an IRC user is answered (as irssi does) and noted in the server
+        conversation, never shown as a message; a reply to one is noted there too."""
+        sender, text = event.get("from"), str(event.get("text", ""))
+        if not isinstance(sender, str) or self.model.is_ignored(sender) or self.model.is_me(sender):
+            return
+        verb = text.partition(" ")[0].upper()
+        if event.get("kind") == "ctcp_reply":
+            self.model.info(f"CTCP {verb} reply from {sender}: {text[len(verb):].strip()}",
+                            self.model.server)
+            return
+        reply = ctcp.answer(text)
+        if reply is not None and self._ctcp_limit.allow():
+            self._write(protocol.request("message", to=sender, kind="ctcp_reply", text=reply))
+            self.model.info(f"{sender} asked for CTCP {verb}; answered", self.model.server)
+        else:
+            self.model.info(f"{sender} asked for CTCP {verb}; not answered", self.model.server)
 
     def _join_all(self, rooms: Sequence[str]) -> None:
         for room in rooms:
