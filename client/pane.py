@@ -23,6 +23,7 @@ from prompt_toolkit.layout.controls import UIContent, UIControl
 from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.utils import get_cwidth
 
+from chat.dialects.formatting import Style, spans, strip
 from client.model import ChatModel, Conversation, Line
 from client.style import nick_style
 
@@ -54,21 +55,37 @@ def _render_line(line: Line) -> StyleAndTextTuples:
     if line.kind == "message":
         body = "class:message.mention" if line.mention else "class:message"
         out += [("class:nick", "<"), (nick_style(nick), nick), ("class:nick", "> "),
-                (body, line.text)]
+                *formatted(body, line.text)]
     elif line.kind == "action":
         body = "class:action class:message.mention" if line.mention else "class:action"
         out += [("class:action", "* "), (nick_style(nick) + " italic", nick),
-                (body, " " + line.text)]
+                *formatted(body, " " + line.text)]
     elif line.kind == "notice":
         who = f"-{nick}- " if nick else "-!- "
-        out += [("class:notice", who + line.text)]
+        out += [("class:notice", who), *formatted("class:notice", line.text)]
     elif line.kind in _MARKERS:
         style = "class:event.topic" if line.kind == "topic" else "class:event"
-        out += [(style, _MARKERS[line.kind] + " " + line.text)]
+        out += [(style, _MARKERS[line.kind] + " " + strip(line.text))]
     elif line.kind == "error":
         out += [("class:error", "!!! " + line.text)]
     else:
-        out += [("class:info", "  " + line.text)]
+        out += [("class:info", "  " + strip(line.text))]
+    return out
+
+
+def formatted(base: str, text: str) -> StyleAndTextTuples:
+    """``text`` with its IRC formatting codes (bold, colours...) drawn as styles over ``base``
+    and the codes themselves removed, so they never show as ``^B`` or stray digits."""
+    return [(base + _style(style), part) for style, part in spans(text)]
+
+
+def _style(style: Style) -> str:
+    out = "".join(f" {name}" for name in ("bold", "italic", "underline", "strike", "reverse")
+                  if getattr(style, name))
+    if style.fg:
+        out += f" fg:#{style.fg}"
+    if style.bg:
+        out += f" bg:#{style.bg}"
     return out
 
 

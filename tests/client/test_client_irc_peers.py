@@ -8,6 +8,8 @@ import asyncio
 from client_harness import WAIT, clients_fixture  # noqa: F401  (provides `clients`)
 
 from chat import __version__
+from client.layout import status_fragments
+from client.pane import render_line
 
 
 class IrcPeer:
@@ -63,5 +65,29 @@ async def test_ctcp_version_and_ping_are_answered_not_shown_as_messages(clients,
         assert "ivan asked for CTCP VERSION; answered" in noted()
         # No private conversation opens with a line saying "VERSION".
         assert bob.model.get("ivan") is None
+    finally:
+        await ivan.close()
+
+
+async def test_irc_formatting_shows_as_styles_without_control_bytes(clients, server) -> None:
+    bob = await clients.start("bob")
+    ivan = await IrcPeer.connect(server.host, server.port, "ivan")
+    try:
+        ivan.send("JOIN #lobby",
+                  "PRIVMSG #lobby :plain \x02bold\x02 and \x0304,12red on blue\x03 end",
+                  "TOPIC #lobby :\x02News\x02 \x0303green")
+        await bob.wait_line("#lobby", "end")
+        await bob.wait_line("#lobby", "News")
+        pane = bob.pane()
+        assert "<ivan> plain bold and red on blue end" in pane
+        assert not any(c in pane for c in "\x02\x03\x0f")
+        line = next(x for x in bob.model.get("#lobby").lines if "bold" in x.text)
+        styles = {text: style for style, text, *_ in render_line(line)}
+        assert "bold" in styles["bold"].split() and "bold" not in styles["plain "].split()
+        assert "fg:#ff0000" in styles["red on blue"] and "bg:#0000fc" in styles["red on blue"]
+        topic_row = "".join(t for _, t, *_ in render_line(bob.model.get("#lobby").lines[-1]))
+        assert topic_row.endswith("News green")
+        status = "".join(t for _, t, *_ in status_fragments(bob.model))
+        assert status.endswith("— News green")
     finally:
         await ivan.close()
