@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--reuse-port", action="store_true", default=defaults.reuse_port,
                          help="SO_REUSEPORT on every listener, so several servers share "
                               "its ports (--workers sets it in each worker)")
-    parser.add_argument("--log-level", default="INFO",
+    parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="least important log lines shown")
     parser.add_argument("--log-format", default="text", choices=["text", "json"],
@@ -503,3 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         raise error
     log.info("stopped")
     return 0
+
+
+if __name__ == "__main__":  # ``python -m chat.cli`` runs the server too, not silently nothing
+    sys.exit(main())
