@@ -264,7 +264,7 @@ def _convert(action: argparse.Action, key: str, value: Any) -> Any:
         raise ConfigFileError(f"{key!r} must be an integer")
     if kind is float and not isinstance(value, int | float):
         raise ConfigFileError(f"{key!r} must be a number")
-    if kind is str and not isinstance(value, str):
+    if kind in (str, str.upper) and not isinstance(value, str):
         raise ConfigFileError(f"{key!r} must be a string")
     value = kind(value)  # type: ignore[operator]
     if action.choices is not None and value not in action.choices:

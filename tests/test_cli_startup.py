@@ -122,5 +122,10 @@ def test_python_m_chat_cli_runs_the_server_command() -> None:
     assert result.stdout.strip() == f"chat-server {__version__}"
 
 
-def test_log_level_takes_any_case() -> None:
+def test_log_level_takes_any_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert parse_args(["--log-level", "debug"]).log_level == "DEBUG"
+    config = tmp_path / "chat.toml"
+    config.write_text('log-level = "warning"\n')
+    assert parse_args(["--config", str(config)]).log_level == "WARNING"
+    config.write_text("log-level = 5\n")
+    assert "'log-level' must be a string" in refused(["--config", str(config)], capsys)
