@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--reuse-port", action="store_true", default=defaults.reuse_port,
                          help="SO_REUSEPORT on every listener, so several servers share "
                               "its ports (--workers sets it in each worker)")
-    parser.add_argument("--log-level", default="INFO",
+    parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="least important log lines shown")
     parser.add_argument("--log-format", default="text", choices=["text", "json"],
@@ -264,7 +264,7 @@ def _convert(action: argparse.Action, key: str, value: Any) -> Any:
         raise ConfigFileError(f"{key!r} must be an integer")
     if kind is float and not isinstance(value, int | float):
         raise ConfigFileError(f"{key!r} must be a number")
-    if kind is str and not isinstance(value, str):
+    if kind in (str, str.upper) and not isinstance(value, str):
         raise ConfigFileError(f"{key!r} must be a string")
     value = kind(value)  # type: ignore[operator]
     if action.choices is not None and value not in action.choices:
@@ -503,3 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         raise error
     log.info("stopped")
     return 0
+
+
+if __name__ == "__main__":  # ``python -m chat.cli`` runs the server too, not silently nothing
+    sys.exit(main())

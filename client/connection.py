@@ -36,7 +36,7 @@ from typing import Literal
 
 from chat.config import DEFAULT_TLS_PORT
 from chat.wire.names import fold
-from client import protocol
+from client import ctcp, protocol
 from client.model import SCROLLBACK, ChatModel, ConnState
 
 log = logging.getLogger("client.connection")
@@ -169,6 +169,7 @@ class Connection:
         self._no_login_until = 0.0  # time.monotonic(): after a throttled login
         self.ca_file = ca_file  # the --ca-file given, if any (for the certificate advice)
         self._heard_from_server = False  # this session received at least one byte
+        self._ctcp_limit = ctcp.Limiter()  # answers to CTCP queries from IRC users
 
     @property
     def connected(self) -> bool:
@@ -392,9 +393,6 @@ class Connection:
         if kind == "ping":
             self._write(protocol.request("pong", token=event.get("token")))
             return
-        if kind == "message" and event.get("kind") in ("ctcp", "ctcp_reply"):
-            self._answer_ctcp(event)  # client machinery (IRC's CTCP), never shown as a line
-            return
         if kind == "welcome":
             reconnect = self.model.registered_once
             self.model.apply(event)
@@ -432,6 +430,9 @@ class Connection:
                 self.model.set_state(ConnState.REGISTERING, "pick a nickname with /nick NAME")
                 self.model.info("Pick another nickname with /nick NAME.")
             return
+        if kind == "message" and event.get("kind") in ("ctcp", "ctcp_reply"):
+            self._ctcp(event)
+            return
         if kind == "disconnect":
             self._disconnect_reason = str(event.get("reason") or "")
         ref = event.get("ref")
@@ -451,24 +452,25 @@ class Connection:
         if ask is not None:
             self._history_answered(ask, event)
 
-    def _answer_ctcp(self, event: dict[str, object]) -> None:
-        """Answer an IRC user's client query (CTCP VERSION, PING, TIME, CLIENTINFO), as IRC
-        clients do; answers to queries (we send none) and unknown queries are dropped."""
-        sender, text = event.get("from"), event.get("text")
-        if event.get("kind") != "ctcp" or not isinstance(sender, str) or not isinstance(
-                text, str) or event.get("room") is not None:
-            return
-        verb, _, payload = text.partition(" ")
-        answer = {
-            "VERSION": f"VERSION {protocol.CLIENT_NAME} (the chat-rooms terminal client)",
-            "PING": f"PING {payload}".rstrip(),
-            "TIME": "TIME " + time.strftime("%a %b %d %H:%M:%S %Y", time.localtime()),
-            "CLIENTINFO": "CLIENTINFO ACTION CLIENTINFO PING TIME VERSION",
-        }.get(verb.upper())
-        if answer is not None:
-            self._write(protocol.request("message", to=sender, kind="ctcp_reply", text=answer))
-
     # -- accounts ----------------------------------------------------------------------------
+
+    def _ctcp(self, event: dict[str, object]) -> None:
+        """A CTCP query from an IRC user is answered (as irssi does) and noted in the server
+        conversation, never shown as a message; a reply to one is noted there too."""
+        sender, text = event.get("from"), str(event.get("text", ""))
+        if not isinstance(sender, str) or self.model.is_ignored(sender) or self.model.is_me(sender):
+            return
+        verb = text.partition(" ")[0].upper()
+        if event.get("kind") == "ctcp_reply":
+            self.model.info(f"CTCP {verb} reply from {sender}: {text[len(verb):].strip()}",
+                            self.model.server)
+            return
+        reply = ctcp.answer(text)
+        if reply is not None and self._ctcp_limit.allow():
+            self._write(protocol.request("message", to=sender, kind="ctcp_reply", text=reply))
+            self.model.info(f"{sender} asked for CTCP {verb}; answered", self.model.server)
+        else:
+            self.model.info(f"{sender} asked for CTCP {verb}; not answered", self.model.server)
 
     def _join_all(self, rooms: Sequence[str]) -> None:
         for room in rooms:

@@ -26,6 +26,7 @@ from prompt_toolkit.layout.processors import (
 )
 from prompt_toolkit.utils import get_cwidth
 
+from chat.dialects.formatting import strip
 from chat.wire.names import fold
 from client.commands import secret_spans
 from client.model import ChatModel, ConnState
@@ -97,7 +98,7 @@ def status_fragments(model: ChatModel) -> StyleAndTextTuples:
         out += [("class:status", " — "),
                 ("class:status.left", f"not joined (/join {conv.name} to go back)")]
     elif conv.kind == "room" and conv.topic:
-        out += [("class:status", " — "), ("class:status.topic", conv.topic)]
+        out += [("class:status", " — "), ("class:status.topic", strip(conv.topic))]
     elif conv.kind == "private":
         out += [("class:status", " — private conversation")]
     return out

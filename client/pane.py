@@ -23,6 +23,7 @@ from prompt_toolkit.layout.controls import UIContent, UIControl
 from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.utils import get_cwidth
 
+from chat.dialects.formatting import strip
 from client.formatting import styled
 from client.model import ChatModel, Conversation, Line
 from client.style import nick_style
@@ -69,7 +70,7 @@ def _render_line(line: Line) -> StyleAndTextTuples:
     elif line.kind == "error":
         out += [("class:error", "!!! " + line.text)]
     else:
-        out += [("class:info", "  " + line.text)]
+        out += [("class:info", "  " + strip(line.text))]
     return out
 
 

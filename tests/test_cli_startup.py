@@ -108,3 +108,24 @@ def test_motd_file_problems_are_one_line(tmp_path: Path,
     latin = tmp_path / "latin.txt"
     latin.write_bytes(b"caf\xe9")
     assert "is not UTF-8 text" in refused(["--motd-file", str(latin)], capsys)
+
+
+def test_python_m_chat_cli_runs_the_server_command() -> None:
+    """``python -m chat.cli`` used to import the module and exit 0 without a word."""
+    import subprocess
+    import sys
+
+    from chat import __version__
+    result = subprocess.run([sys.executable, "-m", "chat.cli", "--version"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"chat-server {__version__}"
+
+
+def test_log_level_takes_any_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args(["--log-level", "debug"]).log_level == "DEBUG"
+    config = tmp_path / "chat.toml"
+    config.write_text('log-level = "warning"\n')
+    assert parse_args(["--config", str(config)]).log_level == "WARNING"
+    config.write_text("log-level = 5\n")
+    assert "'log-level' must be a string" in refused(["--config", str(config)], capsys)

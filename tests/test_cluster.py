@@ -386,7 +386,7 @@ def test_an_unreachable_redis_at_start_is_one_clear_error() -> None:
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
     # The stores or the backplane, whichever reaches Redis first, names it.
-    assert "cluster" in errors[0] and "unreachable" in errors[0].lower() or \
+    assert ("cluster" in errors[0] and "unreachable" in errors[0].lower()) or \
         "cannot join the cluster" in errors[0], errors[0]
 
 
@@ -398,7 +398,7 @@ def test_an_engine_that_cannot_join_stops_cleanly(engine: str) -> None:
                           shutdown_grace=0.5)
     # The shared stores find Redis missing as the engine is built; the backplane, as it joins.
     from chat.history.store import StoreUnavailable
-    with pytest.raises((RuntimeError, StoreUnavailable), match="did not start|unreachable"), \
+    with pytest.raises((RuntimeError, StoreUnavailable), match=r"did not start|unreachable"), \
             serve_in_background(engine, config):
         pass
     wait_until(lambda: not [t for t in threading.enumerate()

@@ -114,11 +114,15 @@ def _send_topic(ctx: Context, fx: Effects, user: User, room: Room) -> None:
 
 @HANDLERS.on(c.SetTopic)
 def topic(ctx: Context, fx: Effects, user: User, cmd: c.SetTopic) -> None:
-    """Ask for a topic (anyone) or set it (members; only operators in ``+t`` rooms)."""
+    """Ask for a topic (anyone, except outsiders of a +s/+p room, as on solanum and ergo) or
+    set it (members; only operators in ``+t`` rooms)."""
     room = ctx.find_room(fx, user, cmd.room)
     if room is None:
         return
     if cmd.topic is None:
+        if room.hidden_from(user):  # a secret or private room's topic is for its members
+            ctx.error(fx, user, "not_in_room", f"You are not in {room.name}", room.name)
+            return
         _send_topic(ctx, fx, user, room)
         return
     if user.conn not in room.members:

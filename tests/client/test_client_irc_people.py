@@ -30,7 +30,7 @@ async def test_the_client_answers_ctcp_and_shows_formatting(clients, server) -> 
         irc.cmd("PRIVMSG alice :\x01VERSION\x01")
         reply = await asyncio.to_thread(irc.verb, "NOTICE")
         assert reply.startswith(":alice!")
-        assert irc_params(reply)[1].startswith("\x01VERSION chat-client/")
+        assert irc_params(reply)[1].startswith("\x01VERSION chat-client")
         irc.cmd("PRIVMSG alice :\x01PING 42\x01")
         reply = await asyncio.to_thread(irc.verb, "NOTICE")
         assert irc_params(reply)[1] == "\x01PING 42\x01"

@@ -134,3 +134,13 @@ def test_help_lists_back_and_j_and_the_prompt_says_what_a_nick_may_hold() -> Non
     person.expect("Welcome to chat.local, [a]{b}`c^|!")
     person.line("/back")
     person.expect("You are no longer marked as away")
+
+
+def test_a_private_notice_reads_as_a_notice_not_a_private_message() -> None:
+    net = MemoryNet()
+    hank = net.human("hank")
+    irc = net.irc("ircer")
+    irc.line("NOTICE hank :automatic reply, do not answer")
+    assert hank.expect("automatic").endswith("-ircer- automatic reply, do not answer")
+    irc.line("PRIVMSG hank :a real question")
+    assert hank.expect("question").endswith("*ircer* a real question")

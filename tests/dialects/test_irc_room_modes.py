@@ -171,3 +171,25 @@ def test_exceptions_and_secret_mode_in_the_human_and_json_dialects() -> None:
     bot.request(type="mode", target="#club", modes="e")
     reply = bot.expect_json(type="bans")
     assert reply["list"] == "e" and [b["mask"] for b in reply["bans"]] == ["bob!*@*"]
+
+
+def test_topic_of_a_secret_or_private_room_is_not_told_to_outsiders() -> None:
+    net = MemoryNet()
+    alice = net.irc("alice", "#hideout", "#quiet", "#open")
+    for room, mode in (("#hideout", "+s"), ("#quiet", "+p"), ("#open", "+n")):
+        alice.line(f"TOPIC {room} :plans for {room}")
+        alice.line(f"MODE {room} {mode}")
+    alice.sync()
+    bob = net.irc("bob")
+    for room in ("#hideout", "#quiet"):
+        bob.line(f"TOPIC {room}")
+        assert bob.numeric("442")[0] == room
+    assert not any(irc_verb(line) == "332" or "plans" in line for line in bob.received)
+    bob.line("TOPIC #open")
+    assert bob.numeric("332") == ["#open", "plans for #open"]
+    hank = net.human("hank")
+    hank.line("/topic #hideout")
+    hank.expect("You are not in #hideout")
+    assert not any("plans" in line for line in hank.received)
+    alice.line("TOPIC #hideout")  # members still see it
+    assert alice.numeric("332") == ["#hideout", "plans for #hideout"]

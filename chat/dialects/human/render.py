@@ -55,6 +55,8 @@ def _message(d: HumanDialect, event: e.Message, stamp: str, key: Any) -> str:
             return f"{stamp} -> *{event.target}* {event.text}"
         if event.kind == "action":
             return f"{stamp} * {nick} (private) {event.text}"
+        if event.kind == "notice":  # as in a room and in irssi: not to be taken for a PM
+            return f"{stamp} -{nick}- {event.text}"
         return f"{stamp} *{nick}* {event.text}"
     where = "" if key == ("h", True) else f"[{event.room}] "
     if event.status:  # STATUSMSG: for the room's operators (and voiced members) only
