@@ -42,8 +42,8 @@ PARAMS: dict[str, FanoutParams | RoomsParams] = {
     "fanout-b": FanoutParams(clients=1000, senders=1, messages=1000),
     "rate": FanoutParams(clients=100, senders=10, messages=500, rate=1000.0),
     "rooms": RoomsParams(clients=500, rooms=50, rate_per_client=2.0, duration=5.0),
-    # overload: ten senders at full speed with no window (see "Overload" in docs/benchmarks.md)
-    "overload": FanoutParams(clients=100, senders=10, messages=2000, window=0),
+    # as bench_compare.py's: ten senders at TCP's pace (no window), 10,000 messages each
+    "overload": FanoutParams(clients=100, senders=10, messages=10000, window=0),
 }
 
 
