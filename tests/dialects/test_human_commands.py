@@ -154,3 +154,15 @@ def test_help_names_every_room_mode_the_server_takes() -> None:
         assert f" {letter} (" in mode_help or f" {letter} KEY" in mode_help \
             or f" {letter} LIMIT" in mode_help or f" {letter} MASK" in mode_help, letter
     assert max(len(line) for line in HELP.splitlines()) <= 96
+
+
+def test_whois_says_when_someone_is_a_bot() -> None:
+    net = MemoryNet()
+    hank = net.human("hank")
+    irc = net.irc("robot")
+    irc.line("MODE robot +B")
+    irc.verb("MODE")
+    hank.line("/whois robot")
+    assert "; a bot;" in hank.expect("robot is")
+    hank.line("/whois hank")
+    assert "a bot" not in hank.expect("hank is")
