@@ -399,3 +399,10 @@ def test_prune_deletes_whole_chunks(tmp_path: Path) -> None:
         assert store._read.execute("SELECT count FROM rooms").fetchone()[0] == 0
     finally:
         store.close()
+
+
+def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+    a_file = tmp_path / "chat-data"
+    a_file.write_text("not a directory")
+    with pytest.raises(StoreError, match=f"{a_file} is a file, not a directory"):
+        open_data_dir(a_file)
