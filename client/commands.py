@@ -268,7 +268,7 @@ def _invite(ctx: Context, args: str) -> bool:
 
 
 @command("mode", "/mode [+/-modes] [args]",
-         "Show or (operators) change the current room's modes: o v t m i k l b")
+         "Show or (operators) change the current room's modes: o v t m i n s p k l b e I")
 def _mode(ctx: Context, args: str) -> bool:
     room = _current_room(ctx, "mode")
     if room is None:

@@ -147,6 +147,10 @@ def _(event: e.WhoisReply) -> str:
     rooms = " ".join(("@" if r.op else "+" if r.voice else "") + r.room for r in event.rooms)
     parts = [f"{u.nick} is {u.ident}@{u.host}" + (f" ({u.realname})" if u.realname else "")]
     parts.append(f"in {rooms}" if rooms else "in no room")
+    if u.bot:  # user mode +B, as IRC's WHOIS 335 says it
+        parts.append("a bot")
+    if u.oper:
+        parts.append("a server operator")
     if u.account:
         parts.append(f"logged in as {u.account}")
     if u.bot:

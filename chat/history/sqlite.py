@@ -940,6 +940,9 @@ def _statements(script: str) -> list[str]:
 def open_data_dir(directory: str | os.PathLike[str], *, verify: bool = False) -> SqliteStore:
     """The store in ``directory`` (see :meth:`SqliteStore.open_data_dir`)."""
     path = Path(directory)
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"the data directory {path} is a file, not a directory: "
+                         f"choose another --data-dir")
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:

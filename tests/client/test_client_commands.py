@@ -208,3 +208,12 @@ def test_ignore_hides_messages_and_is_saved(ctx) -> None:
     model.apply({"type": "message", "room": "#lobby", "to": "#lobby", "from": "spammer",
                  "text": "back"})
     assert model.get("#lobby").lines[-1].text == "back"
+
+
+def test_mode_help_names_every_room_mode_the_server_takes(ctx) -> None:
+    from chat.core.modes import ROOM_MODES
+
+    commands.execute(ctx, "/help")
+    line = next(x.text for x in ctx.model.current.lines if x.text.lstrip().startswith("/mode"))
+    letters = line.rsplit(":", 1)[1].split()
+    assert sorted(letters) == sorted(ROOM_MODES)

@@ -144,3 +144,25 @@ def test_a_private_notice_reads_as_a_notice_not_a_private_message() -> None:
     assert hank.expect("automatic").endswith("-ircer- automatic reply, do not answer")
     irc.line("PRIVMSG hank :a real question")
     assert hank.expect("question").endswith("*ircer* a real question")
+
+
+def test_help_names_every_room_mode_the_server_takes() -> None:
+    from chat.core.modes import ROOM_MODES
+
+    mode_help = HELP[HELP.index("/mode"):HELP.index("/op,")]
+    for letter in ROOM_MODES:
+        assert f" {letter} (" in mode_help or f" {letter} KEY" in mode_help \
+            or f" {letter} LIMIT" in mode_help or f" {letter} MASK" in mode_help, letter
+    assert max(len(line) for line in HELP.splitlines()) <= 96
+
+
+def test_whois_says_when_someone_is_a_bot() -> None:
+    net = MemoryNet()
+    hank = net.human("hank")
+    irc = net.irc("robot")
+    irc.line("MODE robot +B")
+    irc.verb("MODE")
+    hank.line("/whois robot")
+    assert "; a bot;" in hank.expect("robot is")
+    hank.line("/whois hank")
+    assert "a bot" not in hank.expect("hank is")

@@ -27,6 +27,9 @@ def test_names_of_several_rooms_answers_each_and_bad_names_end_with_366() -> Non
         ("366", ["#nowhere", "End of /NAMES list"]),
         ("366", ["notaroom", "End of /NAMES list"]),
     ]
+    for empty in ("NAMES ,,,", "NAMES :", "NAMES"):  # nothing named: still one 366
+        assert [(irc_verb(x), irc_params(x)[1:]) for x in replies(alice, empty)] == [
+            ("366", ["*", "End of /NAMES list"])], empty
 
 
 def test_kick_of_several_nicks_kicks_each() -> None:

@@ -433,3 +433,10 @@ def test_a_version_4_database_gains_empty_exception_lists_and_keeps_its_rooms(
     finally:
         reopened.close()
 
+
+
+def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+    a_file = tmp_path / "chat-data"
+    a_file.write_text("not a directory")
+    with pytest.raises(StoreError, match=f"{a_file} is a file, not a directory"):
+        open_data_dir(a_file)

@@ -41,7 +41,10 @@ Room operators (whoever created the room, and whoever they give +o):
   /kick [#room] NICK [reason]     remove someone from a room
   /invite NICK [#room]            let someone into an invite-only (+i) room
   /mode [#room] [+/-modes] [args] show or change modes: o (operator) v (voice) t (topic
-                                  lock) m (moderated) i (invite-only) k KEY, l LIMIT, b MASK (ban)
+                                  lock) m (moderated) i (invite-only) n (no messages from
+                                  outside) s (secret: hidden from outsiders) p (private: listed
+                                  without its topic) k KEY, l LIMIT, b MASK (ban), e MASK (ban
+                                  exception), I MASK (may join uninvited); +b, +e, +I list them
   /op, /deop, /voice, /devoice NICK  shortcuts for /mode +o, -o, +v, -v in the current room
   /quit [reason]          leave the server
   /help                   this text

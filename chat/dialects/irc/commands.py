@@ -86,10 +86,10 @@ def _part(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
 
 
 def _names(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    if not params or not params[0]:
+    rooms = [room for room in params[0].split(",")[:MAX_JOINS] if room] if params else []
+    if not rooms:  # NAMES, NAMES "" or NAMES ",,,": a client waiting for 366 still gets one
         return [d.num("366", "*", text="End of /NAMES list")]
-    return [c.ListMembers(room, ref=verb) for room in params[0].split(",")[:MAX_JOINS]
-            if room]
+    return [c.ListMembers(room, ref=verb) for room in rooms]
 
 
 def _topic(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
