@@ -200,6 +200,11 @@ class Replica:
             return core.disconnect(int(call[1]), str(call[2]))
         if kind == "auth":
             return core.authenticated(call[1], call[2])
+        if kind == "ctcp":  # its dialect says whether the server answers queries for it
+            user = core.users.get(int(call[1]))
+            if user is not None:
+                user.ctcp_by_server = bool(call[2])
+            return []
         if kind == "grace":
             return core.nick_grace_over(int(call[1]))
         if kind == "lost":
