@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
+from chat.cluster import metrics as cluster_metrics
 from chat.cluster import snapshot
 from chat.cluster.backplane import ENGINE_WAIT, MAX_QUEUE, Backplane
 from chat.cluster.labels import LateGathers
@@ -64,6 +66,7 @@ class ClusterGate:
         self.generation = 0
         self.degraded = False
         self.refused = 0  # commands refused because the queue was full
+        self.lag = 0.0  # seconds from the last applied entry's append to its application
         self._pending: dict[int, int] = {}  # local conn -> its entries not yet applied
         self._inflight: dict[int, int] = {}  # our sequence number -> the conn it is for
         self._closing = threading.Event()
@@ -147,6 +150,10 @@ class ClusterGate:
         self._pending[conn] = self._pending.get(conn, 0) + 1
         return seq
 
+    def unready(self) -> str | None:
+        """Why ``/readyz`` fails: Redis unreachable."""
+        return cluster_metrics.unready(self)
+
     def gather_later(self, conn: int, since: int, made: bytes, gather: Gather) -> None:
         """A labelled command's replies come from the log: finish its gather around them."""
         seqs = sorted(seq for seq, owner in self._inflight.items()
@@ -224,6 +231,8 @@ class ClusterGate:
             except Exception:
                 log.exception("cluster: delivering entry %s failed", entry.id)
         self.backplane.applied = replica.last_id
+        if entries:
+            self.lag = max(0.0, time.time() - entries[-1].ts)
         return []
 
     def _done(self, seq: int) -> None:

@@ -44,6 +44,9 @@ class Gate(Protocol):
     def nick_grace_over(self, conn: int) -> list[e.Output]:
         """The time to log in to a protected nick is up."""
 
+    def unready(self) -> str | None:
+        """Why the server cannot serve as it should (``/readyz``), or None."""
+
     def gather_later(self, conn: int, since: int, made: bytes, gather: Gather) -> None:
         """``gather``'s items sent calls after ``since`` to the log: finish it (with ``made``
         first) once they come back applied."""
@@ -94,6 +97,10 @@ class LocalGate:
     def nick_grace_over(self, conn: int) -> list[e.Output]:
         """Applied now."""
         return self.core.nick_grace_over(conn)
+
+    def unready(self) -> str | None:
+        """Nothing beyond this process."""
+        return None
 
     def gather_later(self, conn: int, since: int, made: bytes, gather: Gather) -> None:
         """Never called: nothing is appended anywhere."""
