@@ -210,7 +210,8 @@ class Replica:
         if kind == "lost":
             lost, reason = int(call[1]), str(call[2])
             out: list[e.Output] = []
-            for conn in [conn for conn in core.users if node_of(conn) == lost]:
+            # By id: the users dict's order differs between replicas (see snapshot.dump).
+            for conn in sorted(conn for conn in core.users if node_of(conn) == lost):
                 out.extend(core.disconnect(conn, reason))
             return out
         raise codec.CodecError(f"unknown call {kind!r}")
