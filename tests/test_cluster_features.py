@@ -314,3 +314,62 @@ def test_the_web_clients_websocket_on_a_cluster_node(
         tcp.send("PRIVMSG #wroom :from irc\r\n")
         expect(type="message", text="from irc")
     tcp.expect(lambda line: line.startswith(":wweb!") and " QUIT " in line)
+
+
+def test_flow_control_on_a_cluster_node_with_the_log_in_between(
+        nodes: list[BackgroundServer]) -> None:
+    """A talker whose local reader is behind is braked (its node stops reading it) while its
+    lines go through the log; a reader on another node gets them all, in order; a newcomer
+    pipelining its registration meanwhile (held per entry: ``waiting``) is served."""
+    import socket
+    import threading
+
+    from support import WAIT
+
+    limits = replace(TEST_LIMITS, sendq=8 << 20, sendq_grace=60.0, message_len=2000)
+    config = replace(CONFIG, cluster=nodes[0].hub.config.cluster, limits=limits)
+    with serve_in_background("asyncio", config) as here, \
+            serve_in_background("threaded", config) as there:
+        here.hub.flow.patience = 600.0  # about braking, not about stalled readers
+        on_here, on_there = Clients(here), Clients(there)
+        try:
+            slow = [on_here.bot(f"fslow{i}", "#flow", rcvbuf=4096) for i in range(2)]
+            far = on_there.bot("ffar", "#flow")
+            talker = on_here.bot("ftalker", "#flow")
+            talker_conn = here.hub.gate.conn_base + here.hub.opened
+            talker.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+            count, text = 3000, "f" * 1000  # 3 MB: past what the kernel holds for a reader
+            burst = "".join(json.dumps({"type": "message", "to": "#flow", "text": f"{n} {text}"})
+                            + "\n" for n in range(count)).encode()
+            sender = threading.Thread(target=talker.sock.sendall, args=(burst,), daemon=True)
+            sender.start()
+            got: dict[str, list[int]] = {}
+
+            def read_all(client: LineClient, name: str) -> None:
+                numbers: list[int] = []
+                while len(numbers) < count:
+                    obj = json.loads(client.line())
+                    if obj.get("type") == "message" and obj.get("from") == "ftalker":
+                        numbers.append(int(obj["text"].split()[0]))
+                got[name] = numbers
+            far_reader = threading.Thread(target=read_all, args=(far, "far"), daemon=True)
+            far_reader.start()
+            wait_until(lambda: talker_conn in here.hub.flow.braked)
+            newcomer = on_here.raw()
+            newcomer.send('{"type":"hello","version":1,"nick":"fnew"}\n'
+                          '{"type":"join","room":"#other"}\n'
+                          '{"type":"message","to":"#other","text":"while braked"}\n')
+            newcomer.expect_json(type="message", text="while braked")
+            readers = [threading.Thread(target=read_all, args=(client, f"slow{i}"), daemon=True)
+                       for i, client in enumerate(slow)]
+            for thread in readers:
+                thread.start()
+            for thread in (sender, far_reader, *readers):
+                thread.join(WAIT * 3)
+            assert got == {name: list(range(count)) for name in ("far", "slow0", "slow1")}
+            assert here.hub.flow.pauses >= 1
+            agree([*nodes, here, there])
+        finally:
+            on_here.close_all()
+            on_there.close_all()
+    agree(nodes)
