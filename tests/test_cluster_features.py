@@ -373,3 +373,41 @@ def test_flow_control_on_a_cluster_node_with_the_log_in_between(
             on_here.close_all()
             on_there.close_all()
     agree(nodes)
+
+
+def test_labelled_commands_over_an_irc_websocket_on_a_cluster_node(
+        nodes: list[BackgroundServer], clients: list[Clients],
+        redis_server_module: RedisServer) -> None:
+    """The WebSocket wraps a labelled command's replies (framed once they are gathered); on a
+    cluster node they come back from the log, and what arrives meanwhile (here: the notice
+    that Redis stalled, sent while the command waits in the queue) is framed as usual."""
+    from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
+
+    port = next(port for spec, (_, port) in nodes[1].engine.addresses if spec.dialect == "http")
+    other = irc(clients[2], "wsother")
+    joined(other, "#wsroom")
+    with connect(f"ws://127.0.0.1:{port}/", subprotocols=[Subprotocol("text.ircv3.net")],
+                 open_timeout=10) as ws:
+        def expect(want: str) -> str:
+            while True:
+                message = ws.recv(timeout=10)
+                assert isinstance(message, str) and "\r\n" not in message  # one line, framed
+                if want in message:
+                    return message
+
+        for line in ("CAP LS 302", "NICK wsirc", "USER wsirc 0 * :w",
+                     "CAP REQ :labeled-response batch", "CAP END"):
+            ws.send(line)
+        expect(" 001 ")
+        ws.send("JOIN #wsroom")
+        expect(" 366 ")
+        redis_server_module.pause()
+        try:
+            ws.send("@label=ws1 PRIVMSG #wsroom :over the websocket")
+            expect("degraded")
+        finally:
+            redis_server_module.resume()
+        expect("link is back")
+        assert expect("label=ws1").endswith(" ACK")
+        other.expect(lambda line: "over the websocket" in line)
