@@ -182,6 +182,9 @@ class _HubCollector(Collector):
                            "refused", history.failed)
             yield _counter("chat_history_requests_refused", "History requests refused while "
                            "the history writer was busy", history.refused)
+        if hub.config.cluster:
+            from chat.cluster import metrics as cluster_metrics  # imports redis: clustered only
+            yield from cluster_metrics.collect(hub.gate)  # type: ignore[arg-type]
         if snapshot is not None:
             yield _gauge("chat_engine_queued_bytes", "Unsent bytes the engine holds",
                          snapshot.queued_bytes)

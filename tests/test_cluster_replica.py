@@ -161,3 +161,25 @@ def test_a_node_applies_its_own_calls_without_decoding_them_and_decodes_when_it_
              if isinstance(o, e.Delivery) and isinstance(o.event, e.Message)]
     # The first from what the node held; the second (no longer held) decoded from the log.
     assert texts == ["mine", "lost"] and not replica.local
+
+
+def test_a_lost_node_quits_its_users_in_one_order_on_every_replica() -> None:
+    """A node makes its own users before the log has them, so the users dict's order differs
+    between replicas; a node's loss must still quit them in one order (WHOWAS, idle rooms)."""
+    first, second = 3 << 32 | 1, 3 << 32 | 2
+    calls = [
+        (3, ("connect", first, "10.0.0.3")), (3, ("connect", second, "10.0.0.4")),
+        (3, ("handle", first, c.Register("xavier"))), (3, ("handle", second, c.Register("yann"))),
+        (3, ("handle", first, c.Join("#a"))), (3, ("handle", second, c.Join("#b"))),
+        (3, ("handle", second, c.Say("#b", "kept"))),
+        (1, ("lost", 3, "node lost")),
+    ]
+    cores = []
+    for made_here in ((), (second, first)):  # the second replica made them itself, reversed
+        core = ChatCore(ServerConfig(), clock=lambda: 1.0)
+        for conn in made_here:
+            core.connect(conn, "10.0.0.3" if conn == first else "10.0.0.4")
+        build(core, Replica(core, 3 if made_here else 1), calls)
+        cores.append(core)
+    assert snapshot.dump(cores[0]) == snapshot.dump(cores[1])
+    assert [p.nick for p in cores[0]._ctx.nick_history.lookup("xavier")] == ["xavier"]

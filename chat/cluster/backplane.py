@@ -149,6 +149,7 @@ class Backplane:
         self.appended = 0
         self.read = 0
         self.reconnects = 0
+        self.live_nodes = 1  # nodes alive at the last heartbeat (for metrics)
 
     # -- joining and leaving ---------------------------------------------------------------
 
@@ -291,6 +292,7 @@ class Backplane:
                     self.send(("lost", member, NODE_LOST))
             else:
                 live[member] = str(applied)
+        self.live_nodes = len(live)
         if live and min(live) == self.node and now >= self._next_snapshot:
             self._next_snapshot = now + SNAPSHOT_EVERY
             self._refresh_snapshot(r, live)

@@ -17,6 +17,7 @@ from typing import Any
 
 from chat.accounts import records as account_records
 from chat.core import commands, envelope, events
+from chat.dialects.irc import numerics as irc_refs
 from chat.history import records as history_records
 
 
@@ -36,8 +37,9 @@ def _registry(*modules: ModuleType) -> dict[str, type]:
     return found
 
 
-#: Every type that may cross the backplane, by name.
-TYPES = _registry(commands, envelope, events, history_records, account_records)
+#: Every type that may cross the backplane, by name (a dialect's ``ref`` objects too: the
+#: core echoes them, so they travel with the commands that carry them).
+TYPES = _registry(commands, envelope, events, history_records, account_records, irc_refs)
 _MISSING = dataclasses.MISSING
 #: Per type: (name, default or _MISSING) per field, for encoding without dataclasses.fields().
 _FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
+from chat.cluster import metrics as cluster_metrics
 from chat.cluster import snapshot
 from chat.cluster.backplane import ENGINE_WAIT, MAX_QUEUE, Backplane
+from chat.cluster.labels import LateGathers
 from chat.cluster.replica import (
     NODE_LOST,
     NODE_SHIFT,
@@ -27,7 +30,7 @@ from chat.cluster.replica import (
 )
 from chat.core import commands as c
 from chat.core import events as e
-from chat.dialects.base import Dialect
+from chat.dialects.base import Dialect, Gather
 
 if TYPE_CHECKING:
     from chat.hub import Hub
@@ -58,9 +61,12 @@ class ClusterGate:
         self.replica = Replica(self.core, 0)
         self.node = 0
         self.conn_base = 0
+        self.last_seq = 0  # our last call appended (a Gather that moved it finishes later)
+        self.late = LateGathers(hub)
         self.generation = 0
         self.degraded = False
         self.refused = 0  # commands refused because the queue was full
+        self.lag = 0.0  # seconds from the last applied entry's append to its application
         self._pending: dict[int, int] = {}  # local conn -> its entries not yet applied
         self._inflight: dict[int, int] = {}  # our sequence number -> the conn it is for
         self._closing = threading.Event()
@@ -113,6 +119,13 @@ class ClusterGate:
                 session.waiting = True
         return []
 
+    def ctcp_by_server(self, conn: int, by_server: bool) -> None:
+        """Set here at once (as ``connect``); the other replicas learn it from the log."""
+        user = self.core.users.get(conn)
+        if user is not None and user.ctcp_by_server != by_server:
+            user.ctcp_by_server = by_server
+            self._send(("ctcp", conn, by_server), conn)
+
     def disconnect(self, conn: int, reason: str) -> list[e.Output]:
         """Always appended, whatever the queue holds: a lost quit would leave a ghost."""
         self._send(("disconnect", conn, reason), conn)
@@ -131,11 +144,26 @@ class ClusterGate:
     def _send(self, call: tuple[Any, ...], conn: int,
               logged: tuple[Any, ...] | None = None) -> int:
         """Append ``call`` (as ``logged`` if given: redacted); we keep it to apply it."""
-        seq = self.backplane.send(logged or call)
+        seq = self.last_seq = self.backplane.send(logged or call)
         self.replica.local[seq] = call
         self._inflight[seq] = conn
         self._pending[conn] = self._pending.get(conn, 0) + 1
         return seq
+
+    def unready(self) -> str | None:
+        """Why ``/readyz`` fails: Redis unreachable."""
+        return cluster_metrics.unready(self)
+
+    def gather_later(self, conn: int, since: int, made: bytes, gather: Gather) -> None:
+        """A labelled command's replies come from the log: finish its gather around them."""
+        seqs = sorted(seq for seq, owner in self._inflight.items()
+                      if owner == conn and seq > since)
+        session = self.hub.sessions.get(conn)
+        if not seqs:  # (cannot happen: they are applied on this thread, later)
+            if session is not None:
+                self.hub.finish_gather(session, gather, made)
+            return
+        self.late.wait(conn, seqs, made, gather)
 
     # -- the backplane's side (any thread; the work is posted to the engine's) -----------
 
@@ -186,9 +214,14 @@ class ClusterGate:
             if out is None:
                 continue
             mine = entry.node == me
+            late = self.late.by_last if mine else None
             try:
+                if late:
+                    self.late.before(entry.seq)
                 if out:
                     hub._apply(out, mine)
+                if late:
+                    self.late.after(entry.seq)
                 if mine:
                     self._done(entry.seq)
                 call = entry.call  # None for our own: we never count ourselves lost
@@ -198,6 +231,8 @@ class ClusterGate:
             except Exception:
                 log.exception("cluster: delivering entry %s failed", entry.id)
         self.backplane.applied = replica.last_id
+        if entries:
+            self.lag = max(0.0, time.time() - entries[-1].ts)
         return []
 
     def _done(self, seq: int) -> None:
@@ -266,6 +301,7 @@ class ClusterGate:
                 _rebind(session.dialect, user)
         for conn in [conn for conn in users if self.owns(conn) and conn not in hub.sessions]:
             self._send(("disconnect", conn, "Connection lost"), conn)
+        self.late.clear()
         covered = self.replica.seqs.get(self.node, 0)
         for seq in [seq for seq in self._inflight if seq <= covered]:
             self._done(seq)  # already in the state we loaded: it will not come back

@@ -200,12 +200,18 @@ class Replica:
             return core.disconnect(int(call[1]), str(call[2]))
         if kind == "auth":
             return core.authenticated(call[1], call[2])
+        if kind == "ctcp":  # its dialect says whether the server answers queries for it
+            user = core.users.get(int(call[1]))
+            if user is not None:
+                user.ctcp_by_server = bool(call[2])
+            return []
         if kind == "grace":
             return core.nick_grace_over(int(call[1]))
         if kind == "lost":
             lost, reason = int(call[1]), str(call[2])
             out: list[e.Output] = []
-            for conn in [conn for conn in core.users if node_of(conn) == lost]:
+            # By id: the users dict's order differs between replicas (see snapshot.dump).
+            for conn in sorted(conn for conn in core.users if node_of(conn) == lost):
                 out.extend(core.disconnect(conn, reason))
             return out
         raise codec.CodecError(f"unknown call {kind!r}")

@@ -19,7 +19,7 @@ from chat.core.names import fold
 from chat.core.throttle import THROTTLE_FAILURES
 
 #: Bumped when the layout changes, so a node never loads a snapshot it would misread.
-VERSION = 1
+VERSION = 2
 
 
 def dump(core: ChatCore) -> dict[str, Any]:
@@ -51,6 +51,8 @@ def dump(core: ChatCore) -> dict[str, Any]:
             "authenticating": user.authenticating, "grace_until": user.grace_until,
             "oper": user.oper, "modes": sorted(user.modes), "invites": sorted(user.invites),
             "signon": user.signon, "last_active": user.last_active,
+            "ctcp_by_server": user.ctcp_by_server,
+            "monitoring": None if user.monitoring is None else list(user.monitoring.items()),
         })
     failed = [[key, list(times)] for key, times in ctx.failed_logins._times.items()]
     return {
@@ -58,6 +60,12 @@ def dump(core: ChatCore) -> dict[str, Any]:
         "accounts": sorted(ctx.accounts), "server_bans": to_plain(ctx.server_bans),
         "idle_rooms": list(ctx.idle_rooms), "failed_logins": failed,
         "rooms": rooms, "users": users,
+        # WHOWAS, MONITOR and LUSERS' peak: state a late node must have as the others do.
+        "nick_history": [[key, to_plain(list(past))]
+                         for key, past in ctx.nick_history._nicks.items()],
+        "watchers": [[key, list(conns)] for key, conns in ctx.watchers.items()],
+        "max_users": ctx.max_users,
+        "counted": None if ctx.counted is None else list(ctx.counted),
     }
 
 
@@ -94,6 +102,9 @@ def load(core: ChatCore, data: dict[str, Any]) -> None:
             user.modes = set(item["modes"])
         if item["invites"]:
             user.invites = set(item["invites"])
+        user.ctcp_by_server = item["ctcp_by_server"]
+        if item["monitoring"] is not None:
+            user.monitoring = dict(item["monitoring"])
         user.rooms = {key: rooms[key] for key in item["rooms"]}
         user.current = None if item["current"] is None else rooms[item["current"]]
         users[user.conn] = user
@@ -113,6 +124,17 @@ def load(core: ChatCore, data: dict[str, Any]) -> None:
     ctx.server_bans[:] = list(from_plain(data["server_bans"]))
     ctx.idle_rooms.clear()
     ctx.idle_rooms.update(OrderedDict.fromkeys(data["idle_rooms"]))
+    nicks = ctx.nick_history._nicks
+    nicks.clear()
+    per_nick = ctx.nick_history.per_nick
+    for key, past in data["nick_history"]:
+        nicks[key] = deque(from_plain(past), maxlen=per_nick)
+    ctx.watchers.clear()
+    ctx.watchers.update({key: dict.fromkeys(conns) for key, conns in data["watchers"]})
+    ctx.max_users = data["max_users"]
+    counted = data["counted"]
+    ctx.counted = None if counted is None else (
+        float(counted[0]), int(counted[1]), int(counted[2]))
     times = ctx.failed_logins._times
     times.clear()
     for key, stamps in data["failed_logins"]:

@@ -129,7 +129,10 @@ def server_ban(ctx: Context, fx: Effects, user: User, cmd: c.ServerBan) -> None:
         until = f"for {cmd.seconds:g} s" if expires else "until lifted"
         log.warning("operator %s (%s): BAN %s %s: %s", user.oper, user.nick, mask, until, reason)
         ctx.reply(fx, user, e.Notice, text=f"Server ban on {mask} {until}: {reason}")
-        for victim in [u for u in ctx.users.values() if u.registered and u is not user
-                       and mask_match(mask, hostmask(u))]:
+        # By connection id, not the users dict's order: a cluster node makes its own users
+        # before the log has them, so that order differs between replicas (and with it the
+        # order of quits, of WHOWAS entries and of rooms going idle).
+        for victim in sorted((u for u in ctx.users.values() if u.registered and u is not user
+                              and mask_match(mask, hostmask(u))), key=lambda u: u.conn):
             disconnect(ctx, fx, victim, f"Banned from this server: {reason}")
     fx.out.append(e.SaveServerBans(tuple(ctx.server_bans)))

@@ -47,15 +47,20 @@ class Gather:
     connection before they go out: ``finish`` gets them (b"" when there were none) and returns
     what is sent instead. IRC's labeled-response wraps a labelled command's replies this way
     (one line tagged, several in a batch, none answered with ACK). ``begin``, if given, is
-    called just before the items run (a wrapping dialect stops framing its output there)."""
+    called just before the items run (a wrapping dialect stops framing its output there).
+    In a cluster the items' replies come back from the log later: then ``suspend`` (if given)
+    is called after the items ran, ``begin`` again when their entries are applied, and
+    ``finish`` after that; output in between is ordinary."""
 
-    __slots__ = ("begin", "finish", "items")
+    __slots__ = ("begin", "finish", "items", "suspend")
 
     def __init__(self, items: list[Decoded], finish: Callable[[bytes], bytes],
-                 begin: Callable[[], None] | None = None) -> None:
+                 begin: Callable[[], None] | None = None,
+                 suspend: Callable[[], None] | None = None) -> None:
         self.items = items
         self.finish = finish
         self.begin = begin
+        self.suspend = suspend
 
 
 #: What decode() may return: commands for the core, bytes sent straight back to this client

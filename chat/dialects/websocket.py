@@ -248,11 +248,14 @@ class WebSocketDialect(Dialect):
         def begin() -> None:
             self._raw = True
 
+        def suspend() -> None:
+            self._raw = False
+
         def finish(data: bytes) -> bytes:
             self._raw = False
             return self._frame(inner_finish(data))
         # Direct replies inside stay unframed: they are gathered with the rest, then framed.
-        return Gather(gather.items, finish, begin)
+        return Gather(gather.items, finish, begin, suspend)
 
     def _frame(self, data: bytes) -> bytes:
         """Each line of ``data`` as one message (frame bytes; empty once closing)."""

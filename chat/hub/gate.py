@@ -9,6 +9,7 @@ from typing import Protocol
 from chat.core import ChatCore
 from chat.core import commands as c
 from chat.core import events as e
+from chat.dialects.base import Gather
 
 
 class Gate(Protocol):
@@ -17,6 +18,9 @@ class Gate(Protocol):
 
     #: Added to the hub's own connection counter: a cluster's ids are unique across nodes.
     conn_base: int
+    #: The sequence number of the last call appended to a log (a standalone server: 0):
+    #: when it moved while a ``Gather`` ran, its replies are still to come.
+    last_seq: int
 
     def owns(self, conn: int) -> bool:
         """Whether ``conn`` is a connection of this process (its effects are ours to run)."""
@@ -27,6 +31,10 @@ class Gate(Protocol):
     def handle(self, conn: int, command: c.Command) -> list[e.Output]:
         """A command from a connection."""
 
+    def ctcp_by_server(self, conn: int, by_server: bool) -> None:
+        """Whether the server answers client queries for ``conn`` (its dialect is known now):
+        every replica must know, since whichever applies a query answers it."""
+
     def disconnect(self, conn: int, reason: str) -> list[e.Output]:
         """A connection is gone."""
 
@@ -35,6 +43,13 @@ class Gate(Protocol):
 
     def nick_grace_over(self, conn: int) -> list[e.Output]:
         """The time to log in to a protected nick is up."""
+
+    def unready(self) -> str | None:
+        """Why the server cannot serve as it should (``/readyz``), or None."""
+
+    def gather_later(self, conn: int, since: int, made: bytes, gather: Gather) -> None:
+        """``gather``'s items sent calls after ``since`` to the log: finish it (with ``made``
+        first) once they come back applied."""
 
     def start(self) -> None:
         """The engine is about to serve."""
@@ -47,6 +62,7 @@ class LocalGate:
     """A standalone server: every call goes straight to the core."""
 
     conn_base = 0
+    last_seq = 0
 
     def __init__(self, core: ChatCore) -> None:
         self.core = core
@@ -64,6 +80,12 @@ class LocalGate:
         """Applied now."""
         return self.core.handle(conn, command)
 
+    def ctcp_by_server(self, conn: int, by_server: bool) -> None:
+        """Set now."""
+        user = self.core.users.get(conn)
+        if user is not None:
+            user.ctcp_by_server = by_server
+
     def disconnect(self, conn: int, reason: str) -> list[e.Output]:
         """Applied now."""
         return self.core.disconnect(conn, reason)
@@ -75,6 +97,14 @@ class LocalGate:
     def nick_grace_over(self, conn: int) -> list[e.Output]:
         """Applied now."""
         return self.core.nick_grace_over(conn)
+
+    def unready(self) -> str | None:
+        """Nothing beyond this process."""
+        return None
+
+    def gather_later(self, conn: int, since: int, made: bytes, gather: Gather) -> None:
+        """Never called: nothing is appended anywhere."""
+        raise AssertionError("a standalone server appends nothing")
 
     def start(self) -> None:
         """Nothing to join."""

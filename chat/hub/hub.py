@@ -354,7 +354,7 @@ class Hub:
         user = self.core.user(session.conn)
         assert user is not None
         self._fanout.break_segment()
-        user.ctcp_by_server = not dialect_cls.answers_ctcp
+        self.gate.ctcp_by_server(session.conn, not dialect_cls.answers_ctcp)
         if dialect_cls is HttpDialect:
             session.dialect = HttpDialect(self.config, user, self.wallclock, self.status)
         else:
@@ -423,12 +423,25 @@ class Hub:
         fanout = self._fanout
         conn = session.conn
         mark = fanout.gather_from(conn)
+        gate = self.gate
+        before = gate.last_seq
         if gather.begin is not None:
             gather.begin()
         try:
             self._run(session, gather.items)
         finally:
             made = fanout.gathered(conn, mark)
+        if gate.last_seq != before:  # a cluster's log has them: the replies come back later
+            if gather.suspend is not None:
+                gather.suspend()
+            gate.gather_later(conn, before, made, gather)
+            return
+        self.finish_gather(session, gather, made)
+
+    def finish_gather(self, session: Session, gather: Gather, made: bytes) -> None:
+        """Send what ``gather.finish`` makes of the bytes its items made for ``session``."""
+        fanout = self._fanout
+        conn = session.conn
         data = gather.finish(made)
         if not data or conn in fanout.out.aborts:  # nothing, or cut meanwhile: send nothing
             return

@@ -25,9 +25,10 @@ class HubStatus:
         hub = self.hub
         if not hub.serving:
             return "not listening"
-        if hub.history is not None:
-            return hub.history.unwritable()
-        return None
+        reason = hub.gate.unready()  # a cluster node: is Redis reachable
+        if reason is None and hub.history is not None:
+            reason = hub.history.unwritable()
+        return reason
 
     def metrics(self) -> bytes | None:
         """The Prometheus text exposition, or None when the hub keeps no metrics."""
