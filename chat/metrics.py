@@ -159,6 +159,10 @@ class _HubCollector(Collector):
                        hub.lines_received)
         yield _counter("chat_rate_limited", "Times a connection's input was held back by the "
                        "rate limit", hub.rate_limited)
+        yield _counter("chat_flow_braked", "Times a sender's input was held back because "
+                       "its readers were behind (flow control)", hub.flow.pauses)
+        yield _counter("chat_flow_turns", "Times a sender used up its turn and the rest of "
+                       "its input waited for the next round", hub.flow.yields)
         yield _counter("chat_flushes", "Non-empty batches of output handed to the engine",
                        metrics.flushes)
         yield _counter("chat_deliveries", "Writes to connections (one per connection per "

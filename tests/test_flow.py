@@ -133,3 +133,23 @@ def test_input_past_a_turn_waits_for_the_next_round_in_order() -> None:
     talker.send(messages(100, 5))  # sent meanwhile: after what waits, not before
     rounds(net)
     assert numbers(reader) == list(range(105)) and not talker.paused
+
+
+def test_metrics_count_braked_senders_and_used_turns() -> None:
+    """/metrics shows flow control at work: how often senders were braked or out of turn."""
+    from chat.metrics import Metrics
+
+    net = MemoryNet()
+    metrics = Metrics(net.hub)
+    talker = net.bot("talker", "#r")
+    reader = net.bot("reader", "#r")
+    reader.stop_reading()
+    before = metrics.render().decode()
+    assert "chat_flow_braked_total 0.0" in before and "chat_flow_turns_total 0.0" in before
+    talker.send(messages(0, 400))
+    rounds(net)
+    after = metrics.render().decode()
+    assert f"chat_flow_braked_total {float(net.hub.flow.pauses)}" in after
+    assert net.hub.flow.pauses >= 1
+    assert f"chat_flow_turns_total {float(net.hub.flow.yields)}" in after
+    assert net.hub.flow.yields >= 1
