@@ -82,3 +82,18 @@ def test_join_part_and_kick_naming_nothing_get_461() -> None:
     got = replies(alice, "JOIN ,#b,,#c")
     assert [irc_params(x)[0] for x in got if irc_verb(x) == "JOIN"] == ["#b", "#c"]
     assert not any(irc_verb(x) == "461" for x in got)
+
+
+def test_kick_of_oneself_among_others_is_done_last() -> None:
+    net = MemoryNet()
+    alice = net.irc("alice", "#k")
+    got = replies(alice, "KICK #k alice,ghost :bye")
+    assert [(irc_verb(x), irc_params(x)[1]) for x in got] == [("401", "ghost"), ("KICK", "alice")]
+    bob = net.irc("bob", "#j")
+    carol = net.irc("carol", "#j")
+    got = replies(bob, "KICK #j bob,carol,nobody")  # bob runs #j: carol, nobody, then bob
+    assert [(irc_verb(x), irc_params(x)[1]) for x in got] == [
+        ("KICK", "carol"), ("401", "nobody"), ("KICK", "bob")]
+    assert irc_params(carol.verb("KICK"))[1] == "carol"
+    bob.line("JOIN #j")  # the room emptied and is bob's again
+    bob.numeric("366")

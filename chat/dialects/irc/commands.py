@@ -130,6 +130,11 @@ def _kick(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     if not nicks:  # KICK #room, or KICK #room ",,,"
         return [need_params(d, verb)]
     reason = params[2] if len(params) > 2 else ""
+    # The kicker's own name goes last: kicked first, they would no longer run the room (or it
+    # would be gone) and every name after theirs would get 442 or 403, as on ergo, instead of
+    # the kick (or 401, 441) it was meant to get.
+    me = fold(d.user.nick)
+    nicks.sort(key=lambda nick: fold(nick) == me)  # stable: the others keep their order
     return [c.Kick(params[0], nick, reason, ref=verb) for nick in nicks]
 
 
