@@ -335,7 +335,8 @@ def _notice(ctx: Context, args: str) -> bool:
 
 
 @command("ignore", "/ignore [nick ...]",
-         "Hide messages from someone (* and ? match any); alone, list who is ignored")
+         "Hide someone's messages, joins, parts and away notices (* and ? match any); "
+         "alone, list who is ignored")
 def _ignore(ctx: Context, args: str) -> bool:
     model = ctx.model
     if not args:

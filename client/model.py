@@ -309,7 +309,9 @@ class ChatModel:
         )
 
     def set_ignored(self, patterns: list[str]) -> None:
-        """Hide messages, actions and notices from these nicks (``*``/``?`` wildcards)."""
+        """Hide messages, actions and notices from these nicks (``*``/``?`` wildcards), and
+        their joins, parts, quits, renames and away/back notices (irssi's ignore of all
+        levels); who is in a room is still followed, so the member list stays right."""
         self.ignored = list(patterns)
         parts = [re.escape(fold(p)).replace(r"\*", ".*").replace(r"\?", ".") for p in patterns]
         self._ignore_re = re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
@@ -413,7 +415,8 @@ class ChatModel:
                 self._expected_joins.discard(fold(conv.name))
                 self.select(conv.key)
         conv.members[fold(sender)] = Member(sender)
-        self._line(conv, event, "join", str(event.get("text", "")), nick=sender)
+        if not self.is_ignored(sender):
+            self._line(conv, event, "join", str(event.get("text", "")), nick=sender)
 
     def _on_part(self, event: dict[str, Any]) -> None:
         sender = event.get("from")
@@ -426,16 +429,19 @@ class ChatModel:
             self._line(self.current, event, "part", str(event.get("text", "")), nick=sender)
             return
         conv.members.pop(fold(sender), None)
-        self._line(conv, event, "part", str(event.get("text", "")), nick=sender)
+        if not self.is_ignored(sender):
+            self._line(conv, event, "part", str(event.get("text", "")), nick=sender)
 
     def _on_quit(self, event: dict[str, Any]) -> None:
         sender = event.get("from")
         if not isinstance(sender, str):
             return
         text = str(event.get("text", ""))
+        shown = not self.is_ignored(sender)
         for conv in self.conversations.values():
             was_member = conv.kind == "room" and conv.members.pop(fold(sender), None) is not None
-            if was_member or (conv.kind == "private" and fold(conv.name) == fold(sender)):
+            if shown and (was_member or (conv.kind == "private"
+                                         and fold(conv.name) == fold(sender))):
                 self._line(conv, event, "quit", text, nick=sender)
 
     def _on_nick(self, event: dict[str, Any]) -> None:
@@ -446,12 +452,15 @@ class ChatModel:
         if self.is_me(old):
             self.set_nick(new)
             self._line(self.server, event, "nick", text, nick=old)
+        # Someone ignored under either name: the rename is followed, not shown.
+        shown = not (self.is_ignored(old) or self.is_ignored(new))
         for conv in self.conversations.values():
             member = conv.members.pop(fold(old), None)
             if member is not None:
                 member.nick = new
                 conv.members[fold(new)] = member
-                self._line(conv, event, "nick", text, nick=old)
+                if shown:
+                    self._line(conv, event, "nick", text, nick=old)
         peer = self.conversations.get(fold(old))
         if peer is not None and peer.kind == "private" and fold(new) not in self.conversations:
             # Keep the chat with someone who renamed under their new name, same position.
@@ -461,7 +470,8 @@ class ChatModel:
             }
             if self.current_key == fold(old):
                 self.current_key = fold(new)
-            self._line(peer, event, "nick", text, nick=old)
+            if shown:
+                self._line(peer, event, "nick", text, nick=old)
 
     def _on_topic(self, event: dict[str, Any]) -> None:
         conv = self._room(event)
@@ -540,7 +550,14 @@ class ChatModel:
         """Answers to a request of ours (whois, away, modes...): where the user is looking."""
         self._line(self.current, event, "info", str(event.get("text", "")))
 
-    _on_invite = _on_whois = _on_away = _on_modes = _on_bans = _on_info
+    _on_invite = _on_whois = _on_modes = _on_bans = _on_info
+
+    def _on_away(self, event: dict[str, Any]) -> None:
+        """Someone went away or came back (``changed``), or is away, said when we wrote to
+        them: shown where the user is looking, except the comings and goings of the ignored."""
+        if event.get("changed") and self.is_ignored(event.get("nick")):
+            return
+        self._on_info(event)
 
     def _on_notice(self, event: dict[str, Any]) -> None:
         conv = self._room(event) or self.current
@@ -648,6 +665,8 @@ class ChatModel:
             line_kind = "topic"
             nick = event.get("set_by") if isinstance(event.get("set_by"), str) else nick
         elif kind in ("join", "part", "quit", "nick"):
+            if self.is_ignored(nick) or (kind == "nick" and self.is_ignored(event.get("nick"))):
+                return None
             line_kind = kind
         elif kind == "kick":
             line_kind = "part"

@@ -268,12 +268,12 @@ def test_a_restart_keeps_ban_and_invite_exceptions() -> None:
     alice.sync()
     net.restart()
     bob = net.irc("bob")
-    bob.line("MODE #club e")
-    assert bob.numeric("348")[1:3] == ["carol!*@*", "alice"]
-    bob.line("MODE #club I")
-    assert bob.numeric("346")[1] == "carol!*@*"
     bob.line("JOIN #club")  # banned, and on neither list
     assert bob.numeric("474")
     carol = net.irc("carol")
     carol.line("JOIN #club")  # banned but excepted (+e); +i but on the +I list
     carol.numeric("366")
+    carol.line("MODE #club e")  # she opened the empty room, so she runs it and may list
+    assert carol.numeric("348")[1:3] == ["carol!*@*", "alice"]
+    carol.line("MODE #club I")
+    assert carol.numeric("346")[1] == "carol!*@*"

@@ -34,7 +34,7 @@ def test_a_pinned_irc_listener_skips_detection() -> None:
     client = net.connect(dialect="irc")
     assert client.lines == []  # no greeting: IRC clients speak first
     client.line("hello there")  # would make a person on a detecting listener
-    assert " 451 " in client.lines[-1]  # IRC: "You have not registered"
+    assert " 451 " in client.lines[0]  # IRC: "You have not registered" (then a hint)
     net.advance(5)
     assert not any("Pick a nickname" in line for line in client.lines)
 

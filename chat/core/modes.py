@@ -81,8 +81,7 @@ def _parse(ctx: Context, fx: Effects, user: User, room: Room,
             if not queue:
                 if char in LIST_MODES and char not in listed:
                     listed.add(char)
-                    masks = getattr(room, MASK_LISTS[char])
-                    ctx.reply(fx, user, e.BanList, room.name, bans=tuple(masks), kind=char)
+                    _show_list(ctx, fx, user, room, char, listed)
                 continue
             arg = queue.pop(0)
             with_args += 1
@@ -90,6 +89,20 @@ def _parse(ctx: Context, fx: Effects, user: User, room: Room,
                 break
         changes.append(e.ModeChange(adding, char, arg))
     return changes
+
+
+def _show_list(ctx: Context, fx: Effects, user: User, room: Room, char: str,
+               listed: set[str]) -> None:
+    """Answer a list query (``MODE #room b``). Bans are for anyone; the exception lists only
+    for the room's operators, as on solanum: they name who gets past the bans and ``+i``,
+    which is the operators' business (one refusal per command, in ``listed`` as ``!``)."""
+    if char != "b" and user.conn not in room.ops:
+        if "!" not in listed:
+            listed.add("!")
+            is_op(ctx, fx, user, room)  # says so
+        return
+    masks = getattr(room, MASK_LISTS[char])
+    ctx.reply(fx, user, e.BanList, room.name, bans=tuple(masks), kind=char)
 
 
 def _apply(ctx: Context, fx: Effects, user: User, room: Room,

@@ -196,3 +196,20 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def test_ignore_hides_an_ignored_nicks_comings_and_goings(clients) -> None:
+    alice = await clients.start("alice")
+    alice.type("/ignore ivan*" + ENTER)
+    await alice.wait_line("#lobby", "Ignoring ivan*")
+    ivan = await clients.start("ivan")
+    await alice.wait_joined("#lobby", "alice", "ivan")
+    for line in ("/away lunch", "/back", "/nick ivan_"):
+        ivan.type(line + ENTER)
+    await alice.wait_joined("#lobby", "ivan_")  # the rename came after the away and back
+    ivan.type("/part" + ENTER)
+    await alice.wait(lambda: "ivan_" not in alice.model.get("#lobby").members, "ivan_ gone")
+    about = [line.text for line in alice.model.get("#lobby").lines
+             if "ivan" in line.text and not line.text.startswith("Ignoring")]
+    assert about == []
+    assert "is back" not in alice.pane() and "ivan joined" not in alice.pane()

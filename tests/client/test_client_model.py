@@ -258,3 +258,36 @@ def test_kick_and_mode_changes_update_members() -> None:
     conv = model.get("#a")
     assert not conv.joined and conv.mentioned and model.joined_rooms() == []
     assert conv.lines[-1].text == "alice was kicked from #a by bob"
+
+
+def test_ignored_nicks_comings_and_goings_are_hidden_but_followed() -> None:
+    model = ChatModel("alice")
+    model.expect_join("#lobby")  # on screen: away notices show where the user looks
+    joined(model, "#lobby", "bob")
+    model.set_ignored(["ivan*"])
+    model.apply(ev("join", room="#lobby", text="ivan joined #lobby", **{"from": "ivan"}))
+    model.apply(ev("away", nick="ivan", away="lunch", changed=True, text="ivan is away: lunch",
+                   **{"from": "ivan"}))
+    model.apply(ev("away", nick="ivan", away="", changed=True, text="ivan is back",
+                   **{"from": "ivan"}))
+    model.apply(ev("nick", nick="ivan2", text="ivan is now ivan2", **{"from": "ivan"}))
+    model.apply(ev("nick", nick="ivan_", text="ivan2 is now ivan_", **{"from": "ivan2"}))
+    assert "ivan_" in model.get("#lobby").members  # followed: the member list is right
+    model.apply(ev("part", room="#lobby", text="ivan_ left #lobby", **{"from": "ivan_"}))
+    assert "ivan_" not in model.get("#lobby").members
+    model.apply(ev("away", nick="bob", away="", changed=True, text="bob is back",
+                   **{"from": "bob"}))
+    model.apply(ev("join", room="#lobby", text="ivan joined #lobby", **{"from": "ivan"}))
+    model.apply(ev("quit", text="ivan quit", **{"from": "ivan"}))
+    texts = [line.text for line in model.get("#lobby").lines]
+    assert texts[-1] == "bob is back"  # others' are shown
+    assert not any("ivan" in text for text in texts), texts
+    # The replay of a room's past (history) leaves them out too.
+    past = [ev("join", room="#lobby", text="ivan joined #lobby", **{"from": "ivan"}),
+            ev("nick", nick="ivan2", text="ivan is now ivan2", **{"from": "ivan"}),
+            ev("join", room="#lobby", text="carol joined #lobby", **{"from": "carol"})]
+    assert model.merge_history(model.get("#lobby"), past) == 1
+    model.set_ignored([])
+    model.apply(ev("away", nick="ivan", away="", changed=True, text="ivan is back",
+                   **{"from": "ivan"}))
+    assert model.get("#lobby").lines[-1].text == "ivan is back"

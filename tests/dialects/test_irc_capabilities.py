@@ -243,3 +243,16 @@ def test_oversized_client_tags_are_refused_with_417() -> None:
     assert alice.numeric("417")
     alice.line(f"@+big={'x' * 4000} PRIVMSG #room :fits")
     assert len(_tags(tagged.expect("fits"))["+big"]) == 4000
+
+
+def test_tagmsg_without_message_tags_is_refused_with_421() -> None:
+    net = MemoryNet()
+    plain = net.irc("plain", "#room")
+    tagged = net.irc("tagged", "#room", caps=("message-tags",))
+    plain.line("@+typing=active TAGMSG #room")
+    assert plain.numeric("421")[0] == "TAGMSG"
+    plain.line("TAGMSG")  # no target either: still 421, the command is not enabled
+    assert plain.numeric("421")[0] == "TAGMSG"
+    plain.line("PRIVMSG #room :after")
+    tagged.expect("after")
+    assert not any(irc_verb(x) == "TAGMSG" for x in tagged.received)  # nothing relayed

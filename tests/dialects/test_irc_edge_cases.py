@@ -69,3 +69,31 @@ def test_an_overlong_line_gets_417_and_nothing_is_relayed() -> None:
     assert replies(alice, fits) == []
     bob.sync()
     assert sum(" PRIVMSG " in line for line in bob.received) == 1
+
+
+def test_join_part_and_kick_naming_nothing_get_461() -> None:
+    net = MemoryNet()
+    alice = net.irc("alice", "#a")
+    for line, verb in (("JOIN ,,,", "JOIN"), ("JOIN :", "JOIN"), ("PART ,,,", "PART"),
+                       ("PART :", "PART"), ("KICK #a ,,,", "KICK"), ("KICK #a :", "KICK")):
+        assert [(irc_verb(x), irc_params(x)[1]) for x in replies(alice, line)] == [
+            ("461", verb)], line
+    # Empty entries among real names are skipped, as ergo and solanum skip them.
+    got = replies(alice, "JOIN ,#b,,#c")
+    assert [irc_params(x)[0] for x in got if irc_verb(x) == "JOIN"] == ["#b", "#c"]
+    assert not any(irc_verb(x) == "461" for x in got)
+
+
+def test_kick_of_oneself_among_others_is_done_last() -> None:
+    net = MemoryNet()
+    alice = net.irc("alice", "#k")
+    got = replies(alice, "KICK #k alice,ghost :bye")
+    assert [(irc_verb(x), irc_params(x)[1]) for x in got] == [("401", "ghost"), ("KICK", "alice")]
+    bob = net.irc("bob", "#j")
+    carol = net.irc("carol", "#j")
+    got = replies(bob, "KICK #j bob,carol,nobody")  # bob runs #j: carol, nobody, then bob
+    assert [(irc_verb(x), irc_params(x)[1]) for x in got] == [
+        ("KICK", "carol"), ("401", "nobody"), ("KICK", "bob")]
+    assert irc_params(carol.verb("KICK"))[1] == "carol"
+    bob.line("JOIN #j")  # the room emptied and is bob's again
+    bob.numeric("366")

@@ -180,6 +180,20 @@ def test_setname_reaches_those_who_asked_and_changes_whois() -> None:
     assert "NAMELEN=100" in isupport(alice)
 
 
+def test_setname_without_the_capability_works_silently_as_the_spec_says() -> None:
+    """setname: servers MUST accept SETNAME from a client that did not enable the capability
+    and SHOULD answer nothing, as historic servers did; errors are still FAIL replies."""
+    net = MemoryNet()
+    plain = net.irc("plain", "#room")
+    watcher = net.irc("watcher", "#room", caps=("setname",))
+    assert replies(plain, "SETNAME :Plain Jane") == []  # no SETNAME echoed, no error
+    assert watcher.verb("SETNAME") == ":plain!plain@127.0.0.1 SETNAME :Plain Jane"
+    plain.line("WHOIS plain")
+    assert plain.numeric("311")[-1] == "Plain Jane"
+    got = replies(plain, "SETNAME :")
+    assert got[0].startswith(":chat.local FAIL SETNAME INVALID_REALNAME :")
+
+
 def test_setname_errors_are_standard_replies() -> None:
     net = MemoryNet()
     alice = net.irc("alice", caps=("setname",))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from irc_lines import irc_params, irc_verb
 from memnet import MemoryNet
 
+from chat.config import Limits, Listener, ServerConfig
+
 
 def test_cap_negotiation_delays_registration_until_cap_end() -> None:
     net = MemoryNet()
@@ -95,3 +97,34 @@ def test_quit_closes_with_error_and_tells_the_room() -> None:
     bob.line("QUIT :see you")
     assert irc_params(alice.verb("QUIT")) == ["see you"]
     assert any(line.startswith("ERROR :") for line in bob.wait_closed())
+
+
+def test_a_person_on_an_irc_only_port_is_told_where_plain_text_chat_is() -> None:
+    config = ServerConfig(port=7777, listeners=(Listener(6667, dialect="irc"),),
+                          limits=Limits(rate_per_second=0, ping_interval=0))
+    net = MemoryNet(config)
+    person = net.connect(dialect="irc")  # what telnet to port 6667 gets
+    person.line("hello?")
+    assert person.numeric("451")
+    hint = person.expect("NOTICE * :*** ")
+    assert "speaks IRC" in hint and "NICK yourname" in hint
+    assert "For plain-text chat (telnet, nc), connect to port 7777 instead." in hint
+    person.line("anyone there")  # told once: then 451 alone
+    person.numeric("451")
+    assert not any("NOTICE" in line for line in person.new())
+    net.advance(config.limits.register_timeout)
+    (error,) = person.wait_closed()
+    assert error.startswith("ERROR :Closing Link: 127.0.0.1 (Registration timed out. ")
+    assert "connect to port 7777" in error
+    client = net.connect(dialect="irc")  # an IRC client never sees the hint
+    client.line("NICK ircer").line("USER ircer 0 * :IRC user")
+    client.numeric("001")
+    assert not any("speaks IRC" in line for line in client.lines)
+
+
+def test_with_no_plain_text_port_the_hint_says_how_to_register() -> None:
+    config = ServerConfig(port=0, limits=Limits(rate_per_second=0))  # port picked at start
+    person = MemoryNet(config).connect(dialect="irc")
+    person.line("hi")
+    hint = person.expect("NOTICE * :*** ")
+    assert "NICK yourname" in hint and "port" not in hint

@@ -7,6 +7,14 @@ from irc_lines import irc_params, irc_verb
 from memnet import MemClient, MemoryNet
 
 
+def replies(client: MemClient, line: str) -> list[str]:
+    """Every line ``line`` is answered with (up to a PING round trip), PONG left out."""
+    start = len(client.lines)
+    client.line(line)
+    client.sync("done")
+    return [got for got in client.lines[start:] if irc_verb(got) != "PONG"]
+
+
 def _isupport(client: MemClient) -> list[str]:
     return [token for line in client.lines if irc_verb(line) == "005"
             for token in irc_params(line)[1:-1]]
@@ -134,6 +142,27 @@ def test_only_operators_change_exception_lists() -> None:
     assert not any(irc_verb(line) == "348" for line in alice.new())
 
 
+def test_only_operators_see_the_exception_lists_anyone_sees_bans() -> None:
+    """As on solanum: +e and +I name who gets past the bans and +i, the operators' business."""
+    net = MemoryNet()
+    alice = net.irc("alice", "#club")
+    alice.line("MODE #club +beI *!*@10.* bob carol")
+    alice.verb("MODE")
+    bob = net.irc("bob", "#club")
+    outsider = net.irc("olga")
+    for who in (bob, outsider):
+        got = replies(who, "MODE #club eI")  # one refusal for both lists
+        assert [(irc_verb(x), irc_params(x)[1]) for x in got] == [("482", "#club")]
+        assert replies(who, "MODE #club +e")[0].split()[1] == "482"
+        who.line("MODE #club b")
+        assert who.numeric("367")[:2] == ["#club", "*!*@10.*"]
+        who.numeric("368")
+    alice.line("MODE #club e")
+    assert alice.numeric("348")[:2] == ["#club", "bob!*@*"]
+    alice.line("MODE #club I")
+    assert alice.numeric("346")[:2] == ["#club", "carol!*@*"]
+
+
 def test_list_filters_by_members_times_and_masks() -> None:
     net = MemoryNet(ping_interval=0)  # the clock moves ten minutes: no ping timeouts
     alice = net.irc("alice", "#old")
@@ -168,8 +197,15 @@ def test_exceptions_and_secret_mode_in_the_human_and_json_dialects() -> None:
     human.expect("room(s)")
     assert not any("#club" in line for line in human.new())
     bot = net.bot("robo")
-    bot.request(type="mode", target="#club", modes="e")
-    reply = bot.expect_json(type="bans")
+    bot.request(type="mode", target="#club", modes="e")  # not an operator of #club
+    assert bot.expect_json(type="error")["code"] == "not_op"
+    human.line("/mode #club I")
+    human.expect("You must be an operator of #club")
+    opbot = net.bot("opbot", "#bots")  # runs #bots: may list
+    opbot.request(type="mode", target="#bots", modes="+e", args=["bob"])
+    opbot.expect_json(type="mode")
+    opbot.request(type="mode", target="#bots", modes="e")
+    reply = opbot.expect_json(type="bans")
     assert reply["list"] == "e" and [b["mask"] for b in reply["bans"]] == ["bob!*@*"]
 
 

@@ -63,14 +63,23 @@ def _pong(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     return [c.Pong(params[-1][:64] if params else "", ref=verb)]
 
 
+def _named(names: str, most: int) -> list[str]:
+    """The names in a comma-separated list, empty ones skipped (``#a,,#b``), at most ``most``
+    of them (as ergo and solanum skip empty entries)."""
+    return [name for name in names.split(",")[:most] if name]
+
+
 def _join(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     if not params or not params[0]:
         return [need_params(d, verb)]
     if params[0] == "0":  # JOIN 0: leave every room
         return [c.Part(room.name, "", ref="PART") for room in list(d.user.rooms.values())]
+    rooms = params[0].split(",")[:MAX_JOINS]
+    if not any(rooms):  # JOIN ",,,": no room named at all, as for JOIN alone
+        return [need_params(d, verb)]
     keys = params[1].split(",") if len(params) > 1 else []
     out: list[Decoded] = []
-    for i, room in enumerate(params[0].split(",")[:MAX_JOINS]):
+    for i, room in enumerate(rooms):
         if not room or fold(room) in d.user.rooms:
             continue  # already there: IRC servers say nothing
         out.append(c.Join(room, keys[i] if i < len(keys) and keys[i] else None, ref=verb))
@@ -78,15 +87,15 @@ def _join(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
 
 
 def _part(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    if not params or not params[0]:
+    rooms = _named(params[0], MAX_JOINS) if params else []
+    if not rooms:  # PART, PART "" or PART ",,,"
         return [need_params(d, verb)]
     reason = params[1] if len(params) > 1 else ""
-    return [c.Part(room, reason, ref=verb) for room in params[0].split(",")[:MAX_JOINS]
-            if room]
+    return [c.Part(room, reason, ref=verb) for room in rooms]
 
 
 def _names(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    rooms = [room for room in params[0].split(",")[:MAX_JOINS] if room] if params else []
+    rooms = _named(params[0], MAX_JOINS) if params else []
     if not rooms:  # NAMES, NAMES "" or NAMES ",,,": a client waiting for 366 still gets one
         return [d.num("366", "*", text="End of /NAMES list")]
     return [c.ListMembers(room, ref=verb) for room in rooms]
@@ -117,11 +126,16 @@ def _lookup(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
 
 
 def _kick(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
-    if len(params) < 2:
+    nicks = _named(params[1], MAX_TARGETS) if len(params) > 1 else []
+    if not nicks:  # KICK #room, or KICK #room ",,,"
         return [need_params(d, verb)]
     reason = params[2] if len(params) > 2 else ""
-    return [c.Kick(params[0], nick, reason, ref=verb)
-            for nick in params[1].split(",")[:MAX_TARGETS] if nick]
+    # The kicker's own name goes last: kicked first, they would no longer run the room (or it
+    # would be gone) and every name after theirs would get 442 or 403, as on ergo, instead of
+    # the kick (or 401, 441) it was meant to get.
+    me = fold(d.user.nick)
+    nicks.sort(key=lambda nick: fold(nick) == me)  # stable: the others keep their order
+    return [c.Kick(params[0], nick, reason, ref=verb) for nick in nicks]
 
 
 def _invite(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:

@@ -21,7 +21,7 @@ from chat.dialects.irc.messaging import relayed_tags, tag_line
 from chat.dialects.irc.numerics import numeric
 from chat.dialects.irc.operators import RENDERERS as OPERATOR_RENDERERS
 from chat.dialects.irc.people import RENDERERS as PEOPLE_RENDERERS
-from chat.dialects.irc.registration import BEFORE, OPENING, opens_registration
+from chat.dialects.irc.registration import BEFORE, OPENING, opens_registration, plain_text_hint
 from chat.dialects.irc.render import RENDERERS as EVENT_RENDERERS
 from chat.dialects.irc.render import Renderer
 from chat.dialects.irc.server import RENDERERS as SERVER_RENDERERS
@@ -51,9 +51,9 @@ class IrcDialect(Dialect):
     """One IRC client: registration and capabilities here, everything else through the core."""
 
     name = "irc"
-    __slots__ = ("batches", "cap302", "capkey", "caps", "got_user", "ident", "late_label",
-                 "negotiating", "pass_login", "realname", "received_tags", "sasl", "serial",
-                 "server", "want_nick")
+    __slots__ = ("batches", "cap302", "capkey", "caps", "got_user", "hinted", "ident",
+                 "late_label", "negotiating", "pass_login", "realname", "received_tags", "sasl",
+                 "serial", "server", "want_nick")
     server: str  # the server's name, the source of its lines
     #: Capabilities this client enabled: a set once a CAP REQ is acked (shared empty before).
     caps: set[str] | frozenset[str]
@@ -64,6 +64,7 @@ class IrcDialect(Dialect):
     ident: str
     realname: str
     got_user: bool
+    hinted: bool  # told (once) how to register, or where plain-text chat is: see ``_decode``
     batches: int  # batches opened so far: their ids (see ``new_batch``)
     cap302: bool  # the client said CAP LS 302: capabilities are listed with their values
     sasl: Sasl | None  # the SASL exchange in progress (see ``accounts``)
@@ -93,6 +94,7 @@ class IrcDialect(Dialect):
         self.ident = ""
         self.realname = ""
         self.got_user = False
+        self.hinted = False
         self.batches = 0
         self.cap302 = False
         self.sasl = None
@@ -212,7 +214,13 @@ class IrcDialect(Dialect):
         if not self.user.registered:
             before = BEFORE.get(verb)
             if before is None:
-                return [self.num("451", text="You have not registered")]
+                refused = self.num("451", text="You have not registered")
+                if self.hinted:
+                    return [refused]
+                # Most likely a person on telnet or nc (an IRC-only listener skips detection):
+                # 451 alone means nothing to them. Said once; an IRC client shows it as a notice.
+                self.hinted = True
+                return [refused, self.server_line(f"NOTICE * :*** {plain_text_hint(self.config)}")]
             return before(self, verb, params)
         handler = COMMANDS.get(verb)
         if handler is None:

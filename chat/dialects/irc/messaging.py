@@ -71,7 +71,15 @@ def privmsg(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
 
 def tagmsg(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     """TAGMSG ``target``: only its client-only tags travel; without any there is nothing to
-    relay (and nothing to say about it)."""
+    relay (and nothing to say about it).
+
+    The ``message-tags`` capability is what enables TAGMSG (the spec's words): from a client
+    that did not enable it, it is refused, as solanum and InspIRCd refuse it, and answered 421
+    so the client learns why (they say nothing; ergo relays it anyway).
+    """
+    if "message-tags" not in d.caps:
+        return [d.num("421", verb, text="Unknown command (TAGMSG needs the message-tags "
+                                        "capability)")]
     if not params or not params[0]:
         return [need_params(d, verb)]
     tags = client_only(d.received_tags) if d.received_tags else ()

@@ -35,6 +35,7 @@ from chat.dialects.irc.server import lusers
 from chat.dialects.irc.syntax import host, parse
 
 if TYPE_CHECKING:
+    from chat.config import ServerConfig
     from chat.dialects.irc.dialect import IrcDialect
 
 #: An input handler: (dialect, upper-case verb, params) -> what ``decode`` returns.
@@ -78,6 +79,19 @@ MAX_JOINS = 20  # rooms per JOIN/PART/NAMES line
 def created(started: float) -> str:
     """The server's start time as 003 shows it."""
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
+
+
+def plain_text_hint(config: ServerConfig) -> str:
+    """What a person who reached IRC by mistake (typing words on an IRC-only port) should
+    read: how an IRC client registers, and which port takes plain-text chat, if one does."""
+    text = ("This connection speaks IRC: use an IRC client, or register by hand with "
+            "NICK yourname then USER yourname 0 * :Your Name.")
+    plain = next((listener.port for listener in config.all_listeners()
+                  if listener.dialect in (None, "human") and not listener.tls and listener.port),
+                 None)
+    if plain is not None:
+        text += f" For plain-text chat (telnet, nc), connect to port {plain} instead."
+    return text
 
 
 def need_params(d: IrcDialect, verb: str) -> bytes:

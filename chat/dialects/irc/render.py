@@ -18,7 +18,7 @@ from chat.dialects.irc.listing import SYMBOL, mask_list
 from chat.dialects.irc.messaging import STATUS_SIGILS
 from chat.dialects.irc.numerics import AccountRef, WhoxRef, error
 from chat.dialects.irc.people import who_flags, whox
-from chat.dialects.irc.registration import welcome
+from chat.dialects.irc.registration import plain_text_hint, welcome
 from chat.dialects.irc.services import CHANSERV, NICKSERV, service_notice
 from chat.dialects.irc.syntax import LINE, host, mask, split_utf8
 
@@ -141,7 +141,10 @@ def _parted(d: IrcDialect, event: e.Parted, is_self: bool) -> bytes:
 
 
 def _disconnect(d: IrcDialect, event: e.Disconnect, is_self: bool) -> bytes:
-    return f"ERROR :Closing Link: {host(d.user.host)} ({event.reason})\r\n".encode()
+    reason = event.reason
+    if d.hinted and not d.user.registered:  # a person typing words: say it once more
+        reason = f"{reason}. {plain_text_hint(d.config)}"
+    return f"ERROR :Closing Link: {host(d.user.host)} ({reason})\r\n".encode()
 
 
 # -- numeric replies to queries (NAMES, LIST, MODE, WHOIS, WHO, ISON/USERHOST) ------------
