@@ -23,6 +23,9 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this tree's ``chat``
 
 from chat.config import Limits, ServerConfig
 from chat.hub import Hub
@@ -93,6 +96,9 @@ def main() -> None:
             small, large = instructions(shape, args.n), instructions(shape, 2 * args.n)
             print(f"{shape:<6} {(large - small) / args.n:>21,.0f}")
         return
+    import chat
+    if args.time:
+        print(f"chat from {Path(chat.__file__).parent}")
     took = run(args.shape, args.n)
     if args.time:
         print(f"{args.shape}: {took / args.n * 1e6:.2f} µs a message")

@@ -11,7 +11,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.model import User
 from chat.core.names import unencodable
-from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
+from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect, Variants
 from chat.dialects.irc.accounts import RENDERERS as ACCOUNT_RENDERERS
 from chat.dialects.irc.accounts import Sasl
 from chat.dialects.irc.commands import COMMANDS
@@ -139,6 +139,7 @@ class IrcDialect(Dialect):
             else:
                 self.caps.add(n)
         self.capkey = tuple(sorted(self.caps))
+        Variants.epoch += 1  # this connection's variant changed: regroup rooms
 
     def num(self, code: str, *params: str, text: str | None = None) -> bytes:
         """A numeric reply addressed to this client (so never shared with another)."""
