@@ -160,6 +160,8 @@ class IrcDialect(Dialect):
     def tags(self, event: e.Event, msgid: str | None = None, batch: str | None = None) -> str:
         """The message tags this client asked for, as a line prefix (or ""); ``batch`` is the
         id of the batch the line belongs to (only ever set when the client enabled ``batch``)."""
+        if batch is None and not self.caps:
+            return ""  # every tag below needs a capability: most plain clients' lines
         tags = [f"batch={batch}"] if batch is not None else []
         if "server-time" in self.caps:
             tags.append(f"time={iso_time(event.ts)}")
