@@ -112,6 +112,11 @@ def script(seed: int) -> list[tuple[str, int, bytes]]:
         elif roll < 0.88:
             target = CLIENTS[rng.randrange(len(CLIENTS))][0]
             steps.append(("recv", n, say(kind, target, f"p{step}")))
+        elif roll < 0.92 and kind == "i":
+            # A capability change moves the client to another variant: the fan-out's cached
+            # grouping of the room must follow it.
+            cap = rng.choice(["echo-message", "-echo-message", "server-time", "-server-time"])
+            steps.append(("recv", n, f"CAP REQ :{cap}\r\n".encode()))
         else:
             steps.append(("take", 0, b""))
     steps.append(("close", 3, b""))
@@ -162,3 +167,20 @@ def test_a_room_burst_is_one_write_per_recipient_and_no_copy_for_an_irc_sender()
         assert len(writes[conn]) == 2  # one chunk per sender's burst
         assert writes[conn][0].count(b"PRIVMSG #r :m") == 50
     assert writes[conns[2]][0] is writes[conns[3]][0]  # encoded once for both
+
+
+def test_a_connection_gone_before_the_room_knows_gets_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a cluster a departure reaches the core later (through the log), so for a while the
+    room still lists a connection the hub has closed: the cached grouping must not send to it."""
+    hub = Hub(CONFIG)
+    conns = [hub.open("127.0.0.1") for _ in range(3)]
+    for n, conn in enumerate(conns):
+        hub.receive(conn, irc(f"u{n}") + b"JOIN #r\r\n")
+    hub.take_output()
+    hub.receive(conns[0], b"PRIVMSG #r :before\r\n")  # the room's grouping is cached here
+    assert set(hub.take_output().writes) == {conns[1], conns[2]}
+    monkeypatch.setattr(hub.gate, "disconnect", lambda conn, reason: [])  # applied later
+    hub.closed(conns[2], "gone")
+    hub.receive(conns[0], b"PRIVMSG #r :after\r\n")
+    assert set(hub.take_output().writes) == {conns[1]}

@@ -69,6 +69,15 @@ class Gather:
 Decoded = Command | bytes | Hangup | Upgrade | Gather
 
 
+class Variants:
+    """A count that moves whenever some connection's ``variant`` may have changed (a dialect
+    started, capabilities changed, a connection went): the fan-out caches how a room's members
+    group by variant across messages, valid only while this stands still. Process-wide, so a
+    change in one hub only costs another hub a regrouping."""
+
+    epoch = 0
+
+
 class Dialect(ABC):
     """One connection's codec. Subclasses register in ``chat.dialects.DIALECTS``."""
 

@@ -8,11 +8,14 @@ from collections import deque
 from collections.abc import Sequence
 
 from chat.core import events as e
-from chat.dialects.base import Dialect
+from chat.dialects.base import Dialect, Variants
 from chat.hub.output import PAGE, Output, Reply
 from chat.hub.session import Session
 
 log = logging.getLogger("chat.hub")
+
+#: Rooms whose grouping by variant is kept between messages (cleared when full).
+GROUPINGS = 1024
 
 
 class _Segment:
@@ -37,7 +40,8 @@ class _Segment:
 class Fanout:
     """Builds one flush's :class:`Output` from writes, deliveries and closes."""
 
-    __slots__ = ("_parts", "_sealed", "_segment", "gathering", "out", "pacing", "sessions")
+    __slots__ = ("_epoch", "_groupings", "_parts", "_sealed", "_segment", "gathering", "out",
+                 "pacing", "sessions")
 
     def __init__(self, sessions: dict[int, Session]) -> None:
         self.sessions = sessions
@@ -47,6 +51,12 @@ class Fanout:
         self._segment: _Segment | None = None  # the last one: only it may take more messages
         self._parts: list[list[bytes]] = []  # every segment's parts lists since take()
         self.gathering: int | None = None  # a connection whose output is being gathered
+        #: (id of a recipients tuple, origin) -> (that tuple, [(dialect, conns)]): how a room's
+        #: members group by variant, kept across messages while ``Variants.epoch`` stands still
+        #: (the tuple is held, so its id is not reused while the entry lives).
+        self._groupings: dict[tuple[int, int | None], tuple[tuple[int, ...],
+                                                            list[tuple[Dialect, list[int]]]]] = {}
+        self._epoch = -1
 
     # -- building ------------------------------------------------------------------------
 
@@ -116,6 +126,13 @@ class Fanout:
     def break_segment(self) -> None:
         """Whatever comes next starts a new segment (the recipients' state may have changed)."""
         self._segment = None
+        Variants.epoch += 1
+
+    def closed(self, conn: int) -> None:
+        """``conn`` is gone: nothing more is paced or grouped for it."""
+        self.pacing.discard(conn)
+        self._segment = None
+        Variants.epoch += 1
 
     def deliver(self, outputs: Sequence[e.Output]) -> None:
         """Encode each delivery once per dialect variant and queue it for its recipients."""
@@ -170,12 +187,39 @@ class Fanout:
 
     def _open_segment(self, recipients: tuple[int, ...], source: object,
                       origin: int | None) -> _Segment:
-        """Group a room's members by dialect variant; queue one parts list per recipient."""
+        """Queue one parts list per variant (and per recipient encoded alone) to the room's
+        members, grouped as ``_grouping`` says."""
         segment = self._segment = _Segment(recipients, source, origin)
-        by_variant: dict[object, list[bytes]] = {}
-        sessions = self.sessions
         writes = self.out.writes
         all_parts = self._parts
+        targets = segment.targets
+        get = writes.get
+        for dialect, conns in self._grouping(recipients, origin):
+            parts: list[bytes] = []
+            targets.append((dialect, parts))
+            all_parts.append(parts)
+            for conn in conns:
+                chunks = get(conn)
+                if chunks is None:
+                    writes[conn] = [parts]  # type: ignore[list-item]
+                else:
+                    chunks.append(parts)  # type: ignore[arg-type]
+        return segment
+
+    def _grouping(self, recipients: tuple[int, ...],
+                  origin: int | None) -> list[tuple[Dialect, list[int]]]:
+        """The recipients grouped by dialect variant (one group per recipient without one),
+        in first-seen order; cached per recipients tuple while no variant changes."""
+        if self._epoch != Variants.epoch:
+            self._groupings.clear()
+            self._epoch = Variants.epoch
+        key = (id(recipients), origin)
+        cached = self._groupings.get(key)
+        if cached is not None and cached[0] is recipients:
+            return cached[1]
+        groups: list[tuple[Dialect, list[int]]] = []
+        by_variant: dict[object, list[int]] = {}
+        sessions = self.sessions
         for conn in recipients:
             session = sessions.get(conn)
             if session is None or session.dialect is None:
@@ -183,23 +227,17 @@ class Fanout:
             dialect = session.dialect
             variant = dialect.variant
             if variant is None or (conn == origin and dialect.own_differs):
-                parts: list[bytes] = []
-                segment.targets.append((dialect, parts))
-                all_parts.append(parts)
+                groups.append((dialect, [conn]))
             else:
                 found = by_variant.get(variant)
                 if found is None:
-                    parts = by_variant[variant] = []
-                    segment.targets.append((dialect, parts))
-                    all_parts.append(parts)
-                else:
-                    parts = found
-            chunks = writes.get(conn)
-            if chunks is None:
-                writes[conn] = [parts]  # type: ignore[list-item]
-            else:
-                chunks.append(parts)  # type: ignore[arg-type]
-        return segment
+                    found = by_variant[variant] = []
+                    groups.append((dialect, found))
+                found.append(conn)
+        if len(self._groupings) >= GROUPINGS:
+            self._groupings.clear()
+        self._groupings[key] = (recipients, groups)
+        return groups
 
     # -- handing over --------------------------------------------------------------------
 

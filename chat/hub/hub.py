@@ -178,7 +178,7 @@ class Hub:
             self._per_host[session.host] = left
         else:
             del self._per_host[session.host]
-        self._fanout.pacing.discard(conn)
+        self._fanout.closed(conn)
         self.timers.forget(conn)
         self.flow.closed(conn)
         try:

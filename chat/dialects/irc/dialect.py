@@ -11,7 +11,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.model import User
 from chat.core.names import unencodable
-from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
+from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect, Variants
 from chat.dialects.irc.accounts import RENDERERS as ACCOUNT_RENDERERS
 from chat.dialects.irc.accounts import Sasl
 from chat.dialects.irc.commands import COMMANDS
@@ -141,6 +141,7 @@ class IrcDialect(Dialect):
             else:
                 self.caps.add(n)
         self.capkey = tuple(sorted(self.caps))
+        Variants.epoch += 1  # this connection's variant changed: regroup rooms
 
     def num(self, code: str, *params: str, text: str | None = None) -> bytes:
         """A numeric reply addressed to this client (so never shared with another)."""
@@ -161,6 +162,8 @@ class IrcDialect(Dialect):
     def tags(self, event: e.Event, msgid: str | None = None, batch: str | None = None) -> str:
         """The message tags this client asked for, as a line prefix (or ""); ``batch`` is the
         id of the batch the line belongs to (only ever set when the client enabled ``batch``)."""
+        if batch is None and not self.caps:
+            return ""  # every tag below needs a capability: most plain clients' lines
         tags = [f"batch={batch}"] if batch is not None else []
         if "server-time" in self.caps:
             tags.append(f"time={iso_time(event.ts)}")

@@ -43,11 +43,13 @@ def privmsg(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
         return [d.num("412", text="No text to send")]
     text = params[1]
     targets = [target for target in params[0].split(",")[:MAX_TARGETS] if target]
-    if any(is_nickserv(target) for target in targets):
+    # Services' names never start with '#': a room message (nearly every one) skips the checks.
+    nicks = [target for target in targets if target[0] != "#"]
+    if nicks and any(is_nickserv(target) for target in nicks):
         # It goes to NickServ and nowhere else, even when other targets are named: it may
         # hold a password. A NOTICE gets no answer, as ever.
         return nickserv(d, text) if verb == "PRIVMSG" else []
-    if any(is_service(target, CHANSERV) for target in targets):
+    if nicks and any(is_service(target, CHANSERV) for target in nicks):
         return chanserv(d, text) if verb == "PRIVMSG" else []  # likewise
     kind: c.MessageKind = "notice" if verb == "NOTICE" else "message"
     ctcp = False

@@ -59,7 +59,9 @@ def message_lines(d: IrcDialect, event: e.Message, batch: str | None = None,
     wrap = _ACTION if event.kind == "action" else "\x01" if event.kind in CTCP_KINDS else ""
     if wrap:
         budget -= len(wrap) + 1
-    pieces = split_utf8(stamp + event.text, budget)
+    text = stamp + event.text
+    # A character is at most 4 UTF-8 bytes: text this short fits without measuring it.
+    pieces = [text] if len(text) * 4 <= budget else split_utf8(text, budget)
     out = []
     for i, piece in enumerate(pieces):
         if wrap:
