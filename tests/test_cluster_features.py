@@ -170,6 +170,10 @@ def test_away_and_invite_notify_secret_rooms_and_exception_lists(
     alice.send("MODE #aguard -i\r\nMODE #aguard +b adave!*@*\r\nMODE #aguard +e adave!*@*\r\n")
     alice.expect(lambda line: " MODE #aguard +e adave!*@*" in line)
     joined(dave, "#aguard")
+    outsider.send("MODE #aguard e\r\n")  # exception lists are for the room's operators
+    outsider.expect(numeric("482"))
+    alice.send("MODE #aguard +o aout\r\n")
+    outsider.expect(lambda line: " MODE #aguard +o aout" in line)
     outsider.send("MODE #aguard e\r\n")  # the exception list, read on another node
     assert "adave!*@*" in outsider.expect(numeric("348"))
 
