@@ -12,6 +12,10 @@ lifted as in bench_compare.py), then runs the load generator (chat.bench) in thi
 
     flock /tmp/bench.lock .venv/bin/python scripts/bench_cluster.py [--quick] [--messages N]
 
+``--before TREE`` adds a one-node cluster run from another checkout (e.g. ``git archive main |
+tar -x -C /tmp/before``) to every round, and the hop measured in that checkout too, so a change
+is compared with the code before it in the same run; ``--setups`` picks setups by number.
+
 Raw results go to bench-results/cluster-<time>.json.
 """
 
@@ -75,7 +79,8 @@ def _spread_connections() -> None:
 
 
 @contextmanager
-def servers(count: int, cluster: str | None, engine: str = "asyncio") -> Iterator[list[Any]]:
+def servers(count: int, cluster: str | None, engine: str = "asyncio",
+            tree: Path = ROOT) -> Iterator[list[Any]]:
     """``count`` server processes (cluster nodes if ``cluster``); yields (proc, port) pairs."""
     procs = []
     try:
@@ -83,7 +88,7 @@ def servers(count: int, cluster: str | None, engine: str = "asyncio") -> Iterato
             port = free_port()
             cmd = [sys.executable, "-m", "chat", "--engine", engine, "--port", str(port),
                    *SERVER_FLAGS, *(["--cluster", cluster] if cluster else [])]
-            proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(cmd, cwd=tree, stderr=subprocess.PIPE, text=True)
             assert proc.stderr is not None
             while True:  # at --log-level WARNING there is no ready line: wait for the port
                 try:
@@ -240,13 +245,34 @@ def hop(redis_url: str, engine: str, messages: int) -> dict[str, float]:
     return {"p50_ms": pick(0.5), "p90_ms": pick(0.9), "p99_ms": pick(0.99), "max_ms": ms[-1]}
 
 
+def hop_in(tree: Path, redis_url: str, engine: str, messages: int) -> dict[str, float]:
+    """:func:`hop`, in a process running ``tree``'s code (its own copy of this script)."""
+    if tree == ROOT:
+        return hop(redis_url, engine, messages)
+    code = ("import json, sys; sys.path.insert(0, 'scripts'); import bench_cluster as b; "
+            f"print(json.dumps(b.hop({redis_url!r}, {engine!r}, {messages})))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tree, check=True, timeout=300,
+                          capture_output=True, text=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     parser.add_argument("--messages", type=int, default=1000, help="per sender, full speed")
     parser.add_argument("--engine", default="asyncio", choices=["asyncio", "threaded"])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
+    parser.add_argument("--before", type=Path, help="also run one cluster node from this tree")
+    parser.add_argument("--setups", default="0,1,2",
+                        help="which of standalone (0), 1 node (1), 2 nodes (2), 1 node before (3)")
+    parser.add_argument("--no-hop", action="store_true", help="skip the in-process hop timing")
     args = parser.parse_args()
+    chosen = [int(i) for i in args.setups.split(",")]
+    if args.before and 3 not in chosen:
+        chosen.append(3)
+    setups = [(label, count, cluster, tree) for i, (label, count, cluster, tree) in enumerate(
+        [*((*s, ROOT) for s in SETUPS), ("cluster, 1 node, before", 1, True, args.before)])
+        if i in chosen]
     _spread_connections()
     rated = FanoutParams(clients=100, senders=10, messages=300 if args.quick else 1000,
                          rate=1000.0)
@@ -264,19 +290,23 @@ def main() -> int:
               " µs, apply (a message to a room of 100) {apply_us:.1f} µs; payload "
               "{payload_bytes} bytes\nRedis from one client, pipelined by 500: XADD "
               "{redis_xadd_per_s:,.0f}/s, XREAD {redis_xread_per_s:,.0f} entries/s".format(**costs))
-        for engine in ("asyncio", "threaded"):
-            redis.flush()
-            hops[engine] = hop(redis.url, engine, 1000 if args.quick else 3000)
-            print("hop inside one {} node at 1,000 msg/s: p50 {p50_ms:.2f} p90 {p90_ms:.2f} "
-                  "p99 {p99_ms:.2f} max {max_ms:.2f} ms".format(engine, **hops[engine]))
+        trees = [("", ROOT)] + ([(" before", args.before)] if args.before else [])
+        for engine in () if args.no_hop else ("asyncio", "threaded"):
+            for suffix, tree in trees:  # alternating: this tree, then the one before
+                redis.flush()
+                hops[engine + suffix] = hop_in(tree, redis.url, engine,
+                                               1000 if args.quick else 3000)
+                print("hop inside one {} node at 1,000 msg/s: p50 {p50_ms:.2f} p90 {p90_ms:.2f} "
+                      "p99 {p99_ms:.2f} max {max_ms:.2f} ms".format(engine + suffix,
+                                                                    **hops[engine + suffix]))
         # Rounds alternate the setups, so a burst of load from elsewhere on a shared machine
         # hits each about equally; the table shows each figure's median over the rounds.
         for round_no in range(1, args.rounds + 1):
-            for label, count, cluster in SETUPS:
+            for label, count, cluster, tree in setups:
                 url = redis.url if cluster else None
                 if url:
                     redis.flush()
-                with servers(count, url, args.engine) as procs:
+                with servers(count, url, args.engine, tree) as procs:
                     for workload, params in (("rate 1000/s", rated), ("full speed", full)):
                         result = measure(procs, params, rpid if url else None)
                         result.update(setup=label, load=workload, round=round_no)
@@ -284,7 +314,7 @@ def main() -> int:
                 print(f"  round {round_no}: {label} done", file=sys.stderr)
     finally:
         redis.close()
-    print_table(rows)
+    print_table(rows, [label for label, *_ in setups])
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     path = out / f"cluster-{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -314,14 +344,14 @@ def _median(values: list[Any]) -> Any:
     return values[len(values) // 2] if values else None
 
 
-def print_table(rows: list[dict[str, Any]]) -> None:
+def print_table(rows: list[dict[str, Any]], labels: list[str]) -> None:
     def fmt(value: Any, spec: str) -> str:
         return "-" if value is None else format(value, spec)
 
     print(f"\n{'setup':18} {'load':12} {'deliv/s':>10} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'µs/deliv':>8} {'redis s':>7} {'lost':>5}   (medians of {rows[-1]['round']} rounds)")
     base: dict[str, float] = {}
-    for label, _, _ in SETUPS:
+    for label in labels:
         for load in ("rate 1000/s", "full speed"):
             mine = [r for r in rows if r["setup"] == label and r["load"] == load]
             rate = _median([r.get("nodes_deliveries_per_s") for r in mine])
@@ -337,6 +367,9 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     if "standalone" in base and "cluster, 1 node" in base:
         print(f"\ncluster 1 node / standalone, full-speed deliveries/s: "
               f"{base['cluster, 1 node'] / base['standalone']:.2f}x")
+    if "cluster, 1 node, before" in base and "standalone" in base:
+        print(f"cluster 1 node before / standalone, full-speed deliveries/s: "
+              f"{base['cluster, 1 node, before'] / base['standalone']:.2f}x")
     if "cluster, 1 node" in base and "cluster, 2 nodes" in base:
         print(f"cluster 2 nodes / 1 node, full-speed deliveries/s: "
               f"{base['cluster, 2 nodes'] / base['cluster, 1 node']:.2f}x")

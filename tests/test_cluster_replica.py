@@ -31,6 +31,26 @@ def test_codec_round_trips_commands_and_events() -> None:
         assert codec.loads(codec.dumps(value)) == value
 
 
+def test_codec_writes_the_same_text_as_the_general_json_path() -> None:
+    """``dumps`` writes JSON itself (it is on the engine's thread for every appended call);
+    its text must be what ``json`` makes of ``to_plain``, for every kind of field."""
+    values = [
+        ("handle", A, c.Say("#a", "x" * 60)),
+        ("handle", A, c.Say(None, "h\u00e9llo \ud800 \"q\" \\ \n\x00", "action", ref=3)),
+        ("handle", A, c.Join("#a", ref={"@": "Quit", "n": [1, 2.5, None, True]})),
+        ("connect", B, "host"), ("lost", 3, "node lost"), ("grace", A),
+        ("auth", e.Authenticate(A, "login", "acct", "", "", ref=None), True),
+        e.Recall(7, Query("#a", "latest", kinds=frozenset({"message", "join"}))),
+        c.FetchHistory("#a", "before", Ref("id1", 12.5), None, 10),
+        e.ModeChanged("id", 1.5, "#a", e.Source("bob", "b", "h", "acct"), target="#a",
+                      changes=(e.ModeChange(True, "o", "bob"),)),
+        [False, 0, -1, 2**40, "", ()],
+    ]
+    for value in values:
+        assert codec.dumps(value) == codec._ENCODER.encode(codec.to_plain(value))
+        assert codec.loads(codec.dumps(value)) == codec.from_plain(codec.to_plain(value))
+
+
 @pytest.mark.parametrize("text", [
     '{"@":"Nope"}', '{"x":1}', '{"@":"Join","rooom":"#a"}', "not json", '{"@":"Join"}'])
 def test_codec_refuses_what_it_did_not_write(text: str) -> None:

@@ -26,6 +26,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from itertools import islice
 from typing import Any, Protocol
 
 import redis
@@ -235,7 +236,7 @@ class Backplane:
                     return
                 if not self._queue or not self._connected.is_set():
                     self._cond.wait(self._beat_wait())
-                batch = list(self._queue)[:BATCH] if self._connected.is_set() else []
+                batch = list(islice(self._queue, BATCH)) if self._connected.is_set() else []
             if not self._connected.is_set():
                 self._reconnect()
                 continue

@@ -133,7 +133,10 @@ def _msgid(member: bytes) -> str:
 
 #: Appends one commit: KEYS = seq counter, names hash, then one sorted set per room; ARGV =
 #: then per room: folded name, name as written, record count, then (ms, payload) per record.
-#: Returns how many records were added (duplicates skipped).
+#: Returns how many records were added (duplicates skipped). A millisecond's members are read
+#: once per commit and room: a cluster stamps a whole log entry (up to 100 messages) with one
+#: millisecond, and reading them again per record made a busy commit quadratic (10,000 ZRANGEs
+#: over thousands of members: Redis busy for 100 ms a commit, every node's log waiting).
 _APPEND = """
 local function key(ms, seq)
   local b = {}
@@ -149,16 +152,20 @@ for j = 3, #KEYS do
   local n = tonumber(ARGV[a + 2])
   redis.call('HSET', KEYS[2], ARGV[a], ARGV[a + 1])
   a = a + 3
+  local held = {}  -- per millisecond: the payloads the room holds there (read once)
   for i = 1, n do
     local ms, payload = tonumber(ARGV[a]), ARGV[a + 1]
     a = a + 2
-    local seen = false
-    local same = redis.call('ZRANGE', KEYS[j], '[' .. key(ms, 0), '(' .. key(ms + 1, 0),
-                            'BYLEX')
-    for _, member in ipairs(same) do
-      if string.sub(member, 13) == payload then seen = true; break end
+    local here = held[ms]
+    if here == nil then
+      here = {}
+      local same = redis.call('ZRANGE', KEYS[j], '[' .. key(ms, 0), '(' .. key(ms + 1, 0),
+                              'BYLEX')
+      for _, member in ipairs(same) do here[string.sub(member, 13)] = true end
+      held[ms] = here
     end
-    if not seen then
+    if not here[payload] then
+      here[payload] = true
       seq = seq + 1
       redis.call('ZADD', KEYS[j], 0, key(ms, seq) .. payload)
       added = added + 1
