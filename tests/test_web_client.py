@@ -273,14 +273,17 @@ def test_history_on_join_and_older_lines_on_scrolling_up(browser: Browser,
             texts = page.locator("#log .line.history .text").all_inner_texts()
             assert texts == [f"line {n}" for n in range(81 - replayed, 81)]
 
-            def scroll_up() -> None:
-                page.evaluate("() => { const s = document.getElementById('scroller');"
-                              " s.scrollTop = 0; s.dispatchEvent(new Event('scroll')); }")
+            def scroll_up_until(text: str) -> None:
+                """Scroll to the top until ``text`` is shown: a scroll while a page is still
+                being asked for is (rightly) ignored, so scroll again on each poll."""
+                page.wait_for_function(
+                    "(t) => { const s = document.getElementById('scroller');"
+                    " s.scrollTop = 0; s.dispatchEvent(new Event('scroll'));"
+                    " return [...document.querySelectorAll('#log .line .text')]"
+                    ".some(e => e.textContent === t); }", arg=text, polling=300)
 
-            scroll_up()
-            reader.line(f"line {81 - replayed - 50}")  # one page of 50 more
-            scroll_up()
-            reader.line("line 1")
+            scroll_up_until(f"line {81 - replayed - 50}")  # one page of 50 more
+            scroll_up_until("line 1")
             page.wait_for_function(
                 "() => document.getElementById('older').textContent.includes('Beginning')")
             texts = page.locator("#log .line.kind-message .text").all_inner_texts()
