@@ -34,3 +34,17 @@ def assert_all_irc(lines: list[str]) -> None:
     pattern = re.compile(r"(@\S+ )?(:\S+ )?([A-Z]+|\d{3})( |$)")
     bad = [line for line in lines if not pattern.match(line)]
     assert not bad, bad
+
+
+def irc_tags(line: str) -> dict[str, str]:
+    """The tags of a received IRC line, values still escaped (empty when it has none)."""
+    if not line.startswith("@"):
+        return {}
+    head = line[1:].partition(" ")[0]
+    return dict(tag.partition("=")[::2] for tag in head.split(";"))
+
+
+def isupport_tokens(lines: list[str]) -> list[str]:
+    """Every ISUPPORT token (``BOT=B``, ``UTF8ONLY``...) the 005 lines among ``lines`` gave."""
+    return [token for line in lines if irc_verb(line) == "005"
+            for token in irc_params(line)[1:-1]]

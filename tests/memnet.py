@@ -158,6 +158,14 @@ class MemClient:
         self.net.pump()
 
 
+def replies(client: MemClient, line: str) -> list[str]:
+    """Every IRC line ``line`` is answered with (up to a PING round trip), PONG left out."""
+    start = len(client.lines)
+    client.line(line)
+    client.sync("done")
+    return [got for got in client.lines[start:] if irc_verb(got) != "PONG"]
+
+
 class MemoryNet:
     """A hub with a fake clock and in-memory clients: the engine reduced to its contract."""
 

@@ -3,27 +3,14 @@ invite-notify, away-notify on join, UTF8ONLY, client-only tags and TAGMSG."""
 
 from __future__ import annotations
 
-from irc_lines import assert_all_irc, irc_params, irc_verb
-from memnet import MemClient, MemoryNet
-
-
-def _isupport(client: MemClient) -> list[str]:
-    return [token for line in client.lines if irc_verb(line) == "005"
-            for token in irc_params(line)[1:-1]]
-
-
-def _tags(line: str) -> dict[str, str]:
-    """The tags of a received line, values still escaped."""
-    if not line.startswith("@"):
-        return {}
-    return dict((item.partition("=")[0], item.partition("=")[2])
-                for item in line[1:].partition(" ")[0].split(";"))
+from irc_lines import assert_all_irc, irc_params, irc_tags, irc_verb, isupport_tokens
+from memnet import MemoryNet
 
 
 def test_isupport_and_caps_advertise_the_features() -> None:
     net = MemoryNet()
     alice = net.irc("alice")
-    tokens = _isupport(alice)
+    tokens = isupport_tokens(alice.lines)
     for token in ("BOT=B", "STATUSMSG=@+", "UTF8ONLY"):
         assert token in tokens
     alice.line("CAP LS 302")
@@ -41,7 +28,7 @@ def test_bot_mode_shows_in_who_whois_and_as_a_tag() -> None:
     robo.line("MODE robo +B")
     assert irc_params(robo.verb("MODE")) == ["robo", "+B"]
     robo.line("PRIVMSG #lobby :beep")
-    assert "bot" in _tags(tagged.expect("beep"))
+    assert "bot" in irc_tags(tagged.expect("beep"))
     assert plain.expect("beep").startswith(":robo!")  # no tags without message-tags
     plain.line("WHO #lobby")
     flags = {p[4]: p[5] for p in (plain.numeric("352") for _ in range(3))}
@@ -61,7 +48,7 @@ def test_bot_mode_shows_in_who_whois_and_as_a_tag() -> None:
     robo.line("MODE robo -B")
     robo.verb("MODE")
     robo.line("PRIVMSG #lobby :human again")
-    assert "bot" not in _tags(tagged.expect("human again"))
+    assert "bot" not in irc_tags(tagged.expect("human again"))
 
 
 # -- STATUSMSG --------------------------------------------------------------------------------
@@ -198,13 +185,13 @@ def test_client_tags_reach_message_tags_clients_only() -> None:
     alice.line("@+draft/reply=abc;+example.com/x=a\\sb;label=nope;server=no "
                "PRIVMSG #room :reply here")
     line = tagged.expect("reply here")
-    tags = _tags(line)
+    tags = irc_tags(line)
     assert tags["+draft/reply"] == "abc" and tags["+example.com/x"] == "a\\sb"
     assert "server" not in tags and "label" not in tags and "msgid" in tags
     assert plain.expect("reply here").startswith(":alice!")
     assert bot.expect_json(type="message")["text"] == "reply here"
     alice.line("@+typing=active PRIVMSG tagged :psst")
-    assert _tags(tagged.expect("psst"))["+typing"] == "active"
+    assert irc_tags(tagged.expect("psst"))["+typing"] == "active"
 
 
 def test_tagmsg_is_relayed_to_message_tags_clients_and_never_to_other_dialects() -> None:
@@ -219,8 +206,8 @@ def test_tagmsg_is_relayed_to_message_tags_clients_and_never_to_other_dialects()
     alice.line("@+typing=active TAGMSG #room")
     line = tagged.verb("TAGMSG")
     assert line.startswith("@") and line.endswith(":alice!alice@127.0.0.1 TAGMSG #room")
-    assert _tags(line)["+typing"] == "active" and "msgid" in _tags(line)
-    assert _tags(alice.verb("TAGMSG"))["+typing"] == "active"  # echo-message
+    assert irc_tags(line)["+typing"] == "active" and "msgid" in irc_tags(line)
+    assert irc_tags(alice.verb("TAGMSG"))["+typing"] == "active"  # echo-message
     alice.line("@+typing=paused TAGMSG tagged")
     assert tagged.verb("TAGMSG").endswith(" TAGMSG tagged")
     alice.line("TAGMSG #room")  # no client tags: nothing to relay
@@ -242,7 +229,7 @@ def test_oversized_client_tags_are_refused_with_417() -> None:
     alice.line(f"@+big={'x' * 4095} PRIVMSG #room :too much")
     assert alice.numeric("417")
     alice.line(f"@+big={'x' * 4000} PRIVMSG #room :fits")
-    assert len(_tags(tagged.expect("fits"))["+big"]) == 4000
+    assert len(irc_tags(tagged.expect("fits"))["+big"]) == 4000
 
 
 def test_tagmsg_without_message_tags_is_refused_with_421() -> None:

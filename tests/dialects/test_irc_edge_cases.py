@@ -5,15 +5,7 @@ over-long lines."""
 from __future__ import annotations
 
 from irc_lines import irc_params, irc_verb
-from memnet import MemClient, MemoryNet
-
-
-def replies(client: MemClient, line: str) -> list[str]:
-    """Every line ``line`` is answered with (up to a PING round trip), PONG left out."""
-    start = len(client.lines)
-    client.line(line)
-    client.sync("done")
-    return [got for got in client.lines[start:] if irc_verb(got) != "PONG"]
+from memnet import MemoryNet, replies
 
 
 def test_names_of_several_rooms_answers_each_and_bad_names_end_with_366() -> None:

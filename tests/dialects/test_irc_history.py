@@ -6,20 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from irc_lines import irc_params, irc_verb
+from irc_lines import irc_params, irc_tags, irc_verb
 from memnet import MemClient, MemoryNet
 
 #: What a modern client (ergo's users: gamja, senpai, Goguma...) asks for.
 FULL = ("batch", "server-time", "message-tags", "draft/chathistory")
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
-
-
-def tags(line: str) -> dict[str, str]:
-    """The tags of a received line."""
-    if not line.startswith("@"):
-        return {}
-    head = line[1:].partition(" ")[0]
-    return dict(tag.partition("=")[::2] for tag in head.split(";"))
 
 
 def ask(client: MemClient, line: str) -> list[str]:
@@ -40,7 +32,7 @@ def batch(lines: list[str], kind: str = "chathistory", *params: str) -> list[str
     assert opening[1:] == [kind, *params], lines[0]
     assert irc_verb(lines[-1]) == "BATCH" and closing == [f"-{ident}"], lines[-1]
     body = lines[1:-1]
-    assert all(tags(line).get("batch") == ident for line in body), body
+    assert all(irc_tags(line).get("batch") == ident for line in body), body
     return body
 
 
@@ -61,7 +53,7 @@ class Room:
         for i in range(count):
             net.advance(1)
             self.alice.line(f"PRIVMSG #r :m{i}")
-            seen = tags(self.watcher.expect(f":m{i}"))
+            seen = irc_tags(self.watcher.expect(f":m{i}"))
             self.ids.append(seen["msgid"])
             self.times.append(seen["time"])
         net.advance(1)
@@ -100,8 +92,8 @@ def test_latest_star_returns_the_newest_oldest_first_with_original_time_and_msgi
     ivan = net.irc("ivan", "#r", caps=FULL)
     body = batch(ask(ivan, "CHATHISTORY LATEST #r * 3"), "chathistory", "#r")
     assert texts(body) == ["m3", "m4", "m5"]
-    assert [tags(line)["msgid"] for line in body] == room.ids[3:]
-    assert [tags(line)["time"] for line in body] == room.times[3:]
+    assert [irc_tags(line)["msgid"] for line in body] == room.ids[3:]
+    assert [irc_tags(line)["time"] for line in body] == room.times[3:]
     assert all(irc_verb(line) == "PRIVMSG" and " :alice!alice@127.0.0.1 " in line
                for line in body)
 
@@ -109,11 +101,11 @@ def test_latest_star_returns_the_newest_oldest_first_with_original_time_and_msgi
 def test_live_messages_carry_the_msgid_history_uses(net: MemoryNet, room: Room) -> None:
     ivan = net.irc("ivan", "#r", caps=FULL)
     room.alice.line("PRIVMSG #r :live")
-    live = tags(ivan.expect(":live"))
+    live = irc_tags(ivan.expect(":live"))
     assert re.fullmatch(ISO, live["time"]) and live["msgid"]
     net.advance(1)
     body = batch(ask(ivan, "CHATHISTORY LATEST #r * 1"), "chathistory", "#r")
-    assert tags(body[0])["msgid"] == live["msgid"] and texts(body) == ["live"]
+    assert irc_tags(body[0])["msgid"] == live["msgid"] and texts(body) == ["live"]
 
 
 @pytest.mark.parametrize(("query", "want"), [
@@ -145,8 +137,8 @@ def test_subcommands_with_msgid_and_timestamp_refs(net: MemoryNet, room: Room, q
     by_text = dict(zip(texts(body), body, strict=True))
     for i, text in enumerate(f"m{i}" for i in range(6)):
         if text in by_text:
-            assert tags(by_text[text])["msgid"] == room.ids[i]
-            assert tags(by_text[text])["time"] == room.times[i]
+            assert irc_tags(by_text[text])["msgid"] == room.ids[i]
+            assert irc_tags(by_text[text])["time"] == room.times[i]
 
 
 def test_subcommand_and_room_name_are_case_insensitive(net: MemoryNet, room: Room) -> None:
@@ -212,7 +204,8 @@ def test_event_playback_adds_joins_parts_topics_and_nicks(net: MemoryNet, room: 
     assert body[3].endswith(":robert!bob@127.0.0.1 PART #r :bye")
     assert body[5].endswith(":alice!alice@127.0.0.1 KICK #r carol :out")
     assert body[7].endswith(":dave!dave@127.0.0.1 QUIT :later")
-    assert all(tags(line)["msgid"] and re.fullmatch(ISO, tags(line)["time"]) for line in body)
+    assert all(irc_tags(line)["msgid"] and re.fullmatch(ISO, irc_tags(line)["time"])
+               for line in body)
     # Without event-playback: PRIVMSG and NOTICE only; the topic change as a server notice.
     plain = net.irc("jane", "#r", caps=FULL)
     body = batch(ask(plain, f"CHATHISTORY AFTER #r {after} 20"), "chathistory", "#r")
@@ -350,14 +343,14 @@ def test_replay_with_batch_and_server_time_is_a_tagged_batch(net: MemoryNet, roo
     ivan = net.irc("ivan", caps=("batch", "server-time", "message-tags"))
     body = batch(joined(ivan), "chathistory", "#r")
     assert texts(body) == [f"m{i}" for i in range(6)]  # no stamp: the time tag says it
-    assert [tags(line)["time"] for line in body] == room.times
-    assert [tags(line)["msgid"] for line in body] == room.ids
+    assert [irc_tags(line)["time"] for line in body] == room.times
+    assert [irc_tags(line)["msgid"] for line in body] == room.ids
 
 
 def test_replay_with_batch_only_is_stamped_inside_a_batch(net: MemoryNet, room: Room) -> None:
     ivan = net.irc("ivan", caps=("batch",))
     body = batch(joined(ivan), "chathistory", "#r")
-    assert [set(tags(line)) for line in body] == [{"batch"}] * 6
+    assert [set(irc_tags(line)) for line in body] == [{"batch"}] * 6
     assert all(re.fullmatch(rf"\[\d\d:\d\d\] m{i}", text) for i, text in enumerate(texts(body)))
 
 
@@ -366,7 +359,7 @@ def test_replay_with_server_time_only_is_tagged_without_a_batch(
     ivan = net.irc("ivan", caps=("server-time",))
     got = joined(ivan)
     assert texts(got) == [f"m{i}" for i in range(6)]
-    assert [tags(line) for line in got] == [{"time": ts} for ts in room.times]
+    assert [irc_tags(line) for line in got] == [{"time": ts} for ts in room.times]
 
 
 def test_replay_includes_topic_changes_as_notices(net: MemoryNet, room: Room) -> None:

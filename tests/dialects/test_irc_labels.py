@@ -3,17 +3,10 @@ labeled-response batch, none answered with ACK, later answers labelled when they
 
 from __future__ import annotations
 
-from irc_lines import irc_params, irc_verb
+from irc_lines import irc_params, irc_tags, irc_verb
 from memnet import MemoryNet
 
 CAPS = ("labeled-response", "batch", "message-tags")
-
-
-def _tags(line: str) -> dict[str, str]:
-    if not line.startswith("@"):
-        return {}
-    return dict((item.partition("=")[0], item.partition("=")[2])
-                for item in line[1:].partition(" ")[0].split(";"))
 
 
 def test_a_lone_reply_carries_the_label() -> None:
@@ -21,10 +14,10 @@ def test_a_lone_reply_carries_the_label() -> None:
     alice = net.irc("alice", caps=CAPS)
     alice.line("@label=p1 PING :hello")
     pong = alice.verb("PONG")
-    assert _tags(pong) == {"label": "p1"} and pong.endswith(" PONG chat.local :hello")
+    assert irc_tags(pong) == {"label": "p1"} and pong.endswith(" PONG chat.local :hello")
     alice.line("@label=e1 PRIVMSG nobody :hi")
     error = alice.verb("401")
-    assert _tags(error) == {"label": "e1"}
+    assert irc_tags(error) == {"label": "e1"}
 
 
 def test_several_replies_come_in_a_labeled_batch() -> None:
@@ -35,15 +28,15 @@ def test_several_replies_come_in_a_labeled_batch() -> None:
     alice.line("@label=w1 WHOIS bob")
     lines = alice.new()
     start = lines[0]
-    assert _tags(start) == {"label": "w1"}
+    assert irc_tags(start) == {"label": "w1"}
     batch = irc_params(start)[0][1:]
     assert irc_params(start) == [f"+{batch}", "labeled-response"]
     assert [irc_verb(x) for x in lines[1:-1]] == ["311", "319", "312", "317", "318"]
-    assert all(_tags(x) == {"batch": batch} for x in lines[1:-1])
+    assert all(irc_tags(x) == {"batch": batch} for x in lines[1:-1])
     assert lines[-1].endswith(f"BATCH -{batch}") and "label" not in lines[-1]
     alice.line("@label=j1 JOIN #room")  # JOIN, NAMES and the rest: one batch
     lines = alice.new()
-    assert _tags(lines[0]) == {"label": "j1"}
+    assert irc_tags(lines[0]) == {"label": "j1"}
     assert irc_verb(lines[1]) == "JOIN" and irc_verb(lines[-2]) == "366"
 
 
@@ -54,7 +47,7 @@ def test_no_reply_gets_an_ack_and_others_never_see_the_label() -> None:
     alice.new()
     alice.line("@label=m1 PRIVMSG #room :no echo wanted")
     assert alice.new() == ["@label=m1 :chat.local ACK"]
-    assert "label" not in _tags(bob.expect("no echo wanted"))
+    assert "label" not in irc_tags(bob.expect("no echo wanted"))
     alice.line("@label=m2 PONG :whatever")
     assert alice.new() == ["@label=m2 :chat.local ACK"]
 
@@ -66,12 +59,12 @@ def test_echo_message_is_the_labelled_reply() -> None:
     alice.new()
     alice.line("@label=m3;+draft/reply=x PRIVMSG #room :echoed")
     (echo,) = alice.new()
-    assert _tags(echo)["label"] == "m3" and echo.endswith("PRIVMSG #room :echoed")
+    assert irc_tags(echo)["label"] == "m3" and echo.endswith("PRIVMSG #room :echoed")
     theirs = bob.expect("echoed")
-    assert "label" not in _tags(theirs) and _tags(theirs)["+draft/reply"] == "x"
+    assert "label" not in irc_tags(theirs) and irc_tags(theirs)["+draft/reply"] == "x"
     # Messages after it, from the same sender to the same room, are not labelled.
     alice.line("PRIVMSG #room :plain one")
-    assert "label" not in _tags(alice.expect("plain one"))
+    assert "label" not in irc_tags(alice.expect("plain one"))
 
 
 def test_without_batch_only_the_first_reply_is_labelled() -> None:
@@ -81,7 +74,7 @@ def test_without_batch_only_the_first_reply_is_labelled() -> None:
     alice.new()
     alice.line("@label=w2 WHOIS bob")
     lines = alice.new()
-    assert _tags(lines[0]) == {"label": "w2"} and irc_verb(lines[0]) == "311"
+    assert irc_tags(lines[0]) == {"label": "w2"} and irc_verb(lines[0]) == "311"
     assert all(not x.startswith("@") for x in lines[1:])
 
 
@@ -102,7 +95,7 @@ def test_a_history_page_answered_later_carries_the_label() -> None:
     alice.new()
     alice.line("@label=h1 CHATHISTORY LATEST #room * 10")
     lines = alice.new()
-    assert _tags(lines[0])["label"] == "h1"
+    assert irc_tags(lines[0])["label"] == "h1"
     assert irc_params(lines[0])[1] == "chathistory"
     assert any("remember me" in x for x in lines)
     assert not any(irc_verb(x) == "ACK" for x in lines)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from irc_lines import irc_params, irc_verb
+from irc_lines import irc_params, irc_tags, irc_verb
 from memnet import CHEAP_HASHES, MemClient, MemoryNet
 
 from chat.config import Limits, ServerConfig
@@ -251,11 +251,6 @@ def ask(client: MemClient, line: str) -> list[str]:
     return client.new()
 
 
-def tags(line: str) -> dict[str, str]:
-    head = line[1:].partition(" ")[0] if line.startswith("@") else ""
-    return dict(tag.partition("=")[::2] for tag in head.split(";")) if head else {}
-
-
 def test_chathistory_with_a_nick_is_the_private_conversation(net: MemoryNet) -> None:
     alice = account(net, "alice", caps=FULL)
     bob = account(net, "bob", caps=FULL)
@@ -271,8 +266,8 @@ def test_chathistory_with_a_nick_is_the_private_conversation(net: MemoryNet) -> 
     assert irc_params(closing) == [f"-{ident}"]
     assert [(line.split(" ")[1].split("!")[0], irc_params(line)) for line in body] == [
         (":alice", ["bob", "hello bob"]), (":bob", ["alice", "hi alice"])]
-    assert all(tags(line)["batch"] == ident and "time" in tags(line) for line in body)
-    assert tags(body[0])["msgid"] == tags(live)["msgid"]
+    assert all(irc_tags(line)["batch"] == ident and "time" in irc_tags(line) for line in body)
+    assert irc_tags(body[0])["msgid"] == irc_tags(live)["msgid"]
     assert [irc_params(line)[-1] for line in ask(alice, "CHATHISTORY LATEST bob * 10")[1:-1]] \
         == ["hello bob", "hi alice"]
 

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from irc_lines import assert_all_irc, irc_params, irc_verb
-from memnet import CHEAP_HASHES, MemClient, MemoryNet
+from irc_lines import assert_all_irc, irc_params, irc_verb, isupport_tokens
+from memnet import CHEAP_HASHES, MemoryNet, replies
 
 from chat.config import Limits, ServerConfig
 from chat.core.monitor import MAX_MONITOR
@@ -13,21 +13,8 @@ from chat.core.monitor import MAX_MONITOR
 OPER_HASH = CHEAP_HASHES.hash("opersecret1")[0]
 
 
-def replies(client: MemClient, line: str) -> list[str]:
-    """Every line ``line`` is answered with (up to a PING round trip), PONG left out."""
-    start = len(client.lines)
-    client.line(line)
-    client.sync("done")
-    return [got for got in client.lines[start:] if irc_verb(got) != "PONG"]
-
-
 def codes(lines: list[str]) -> list[str]:
     return [irc_verb(line) for line in lines]
-
-
-def isupport(client: MemClient) -> list[str]:
-    return [token for line in client.lines if irc_verb(line) == "005"
-            for token in irc_params(line)[1:-1]]
 
 
 # -- WHOWAS --------------------------------------------------------------------------------
@@ -77,7 +64,7 @@ def test_whowas_shows_the_account_it_was_logged_in_to() -> None:
 def test_monitor_add_status_list_remove_clear_and_isupport() -> None:
     net = MemoryNet()
     alice = net.irc("alice")
-    assert f"MONITOR={MAX_MONITOR}" in isupport(alice)
+    assert f"MONITOR={MAX_MONITOR}" in isupport_tokens(alice.lines)
     net.irc("bob")
     got = replies(alice, "MONITOR + bob,carol")
     assert [(irc_verb(x), irc_params(x)[-1]) for x in got] == [
@@ -177,7 +164,7 @@ def test_setname_reaches_those_who_asked_and_changes_whois() -> None:
     tina.line("/whois alice")
     tina.expect("Alice Liddell")
     assert not any("real name" in line for line in tina.lines)
-    assert "NAMELEN=100" in isupport(alice)
+    assert "NAMELEN=100" in isupport_tokens(alice.lines)
 
 
 def test_setname_without_the_capability_works_silently_as_the_spec_says() -> None:
@@ -228,7 +215,7 @@ def test_whox_fields_come_in_the_specs_order_with_token_and_account() -> None:
     net = MemoryNet()
     net.irc("coolNick", "#chan")
     other = net.irc("otherNick", "#chan")
-    assert "WHOX" in isupport(other)
+    assert "WHOX" in isupport_tokens(other.lines)
     net.advance(5)
     for fields in ("%tcuihsnfdlaor,123", "%" + "".join(reversed("tcuihsnfdlaor")) + ",123"):
         got = replies(other, f"WHO coolNick {fields}")

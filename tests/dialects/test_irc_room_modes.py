@@ -3,21 +3,8 @@ ban and invite exceptions (+e, +I), and LIST's ELIST filters."""
 
 from __future__ import annotations
 
-from irc_lines import irc_params, irc_verb
-from memnet import MemClient, MemoryNet
-
-
-def replies(client: MemClient, line: str) -> list[str]:
-    """Every line ``line`` is answered with (up to a PING round trip), PONG left out."""
-    start = len(client.lines)
-    client.line(line)
-    client.sync("done")
-    return [got for got in client.lines[start:] if irc_verb(got) != "PONG"]
-
-
-def _isupport(client: MemClient) -> list[str]:
-    return [token for line in client.lines if irc_verb(line) == "005"
-            for token in irc_params(line)[1:-1]]
+from irc_lines import irc_params, irc_verb, isupport_tokens
+from memnet import MemClient, MemoryNet, replies
 
 
 def _list_once(client: MemClient, query: str) -> dict[str, list[str]]:
@@ -35,7 +22,7 @@ def _list_once(client: MemClient, query: str) -> dict[str, list[str]]:
 def test_isupport_advertises_the_mode_lists_and_filters() -> None:
     net = MemoryNet()
     alice = net.irc("alice")
-    tokens = _isupport(alice)
+    tokens = isupport_tokens(alice.lines)
     for token in ("CHANMODES=beI,k,l,imnpst", "EXCEPTS=e", "INVEX=I", "ELIST=CMNTU",
                   "MAXLIST=b:100,e:100,I:100"):
         assert token in tokens

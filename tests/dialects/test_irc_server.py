@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from irc_lines import assert_all_irc, irc_params, irc_verb
-from memnet import CHEAP_HASHES, MemClient, MemoryNet
+from memnet import CHEAP_HASHES, MemoryNet, replies
 
 from chat.config import Limits, ServerConfig
 from chat.dialects.irc.server import uptime
-
-
-def replies(client: MemClient, line: str) -> list[str]:
-    """Every line ``line`` is answered with (up to a PING round trip), PONG left out."""
-    start = len(client.lines)
-    client.line(line)
-    client.sync("done")
-    return [got for got in client.lines[start:] if irc_verb(got) != "PONG"]
 
 
 def by_code(lines: list[str]) -> dict[str, list[str]]:
