@@ -218,11 +218,16 @@ class MemoryNet:
         self.pump()
         return client
 
-    def human(self, nick: str) -> MemClient:
-        """A telnet/nc user who picked ``nick`` (and landed in the default room)."""
+    def human(self, nick: str, *rooms: str) -> MemClient:
+        """A telnet/nc user who picked ``nick`` (and landed in the default room), then joined
+        ``rooms``."""
         client = self.connect()
         client.line(nick)
         client.expect(f"Welcome to {self.hub.config.name}, {nick}")
+        for room in rooms:
+            client.line(f"/join {room}")
+            client.expect(f"{nick} joined {room}")
+            client.expect(f"In {room}")
         return client
 
     def bot(self, nick: str, *rooms: str) -> MemClient:

@@ -69,9 +69,7 @@ def test_a_person_taken_for_irc_after_the_greeting_is_told() -> None:
 
 def test_mode_without_its_argument_gets_a_usage_line() -> None:
     net = MemoryNet()
-    alice = net.human("alice")
-    alice.line("/join #dev")
-    alice.expect("In #dev")
+    alice = net.human("alice", "#dev")
     for typed, usage in (("/mode +o", "+o NICK"), ("/mode -o", "-o NICK"),
                          ("/mode #dev +v", "+v NICK"), ("/mode +l", "+l LIMIT"),
                          ("/mode +l many", "+l LIMIT"), ("/mode +k", "+k KEY"),
@@ -91,9 +89,7 @@ def test_mode_from_a_non_operator_is_told_so() -> None:
     net = MemoryNet()
     alice = net.human("alice")
     alice.line("/join #dev")
-    bob = net.human("bob")
-    bob.line("/join #dev")
-    bob.expect("In #dev")
+    bob = net.human("bob", "#dev")
     bob.line("/mode +o")
     assert bob.expect("!") == "! Usage: /mode [#room] +o NICK"
     bob.line("/mode +o bob")

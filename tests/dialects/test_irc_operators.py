@@ -12,9 +12,7 @@ def test_creator_is_operator_and_can_kick() -> None:
     net = MemoryNet()
     alice = net.irc("alice", "#ops")
     bob = net.irc("bob", "#ops")
-    person = net.human("tina")
-    person.send("/join #ops\r\n")
-    person.expect("In #ops")
+    person = net.human("tina", "#ops")
     bob.line("KICK #ops alice")
     assert bob.numeric("482")[0] == "#ops"
     alice.line("KICK #ops bob :behave")
@@ -123,9 +121,7 @@ def test_user_modes() -> None:
 
 def test_human_and_structured_users_get_the_same_operator_powers() -> None:
     net = MemoryNet()
-    person = net.human("tina")
-    person.send("/join #ops\r\n")  # creates #ops: operator (#lobby belongs to the server)
-    person.expect("In #ops")
+    person = net.human("tina", "#ops")  # creates #ops: operator (#lobby belongs to the server)
     bot = net.bot("bert", "#ops")
     ivan = net.irc("ivan", "#ops")
     person.send("/mode +t\r\n")
