@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +27,22 @@ def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition never became true"
         time.sleep(0.01)
+
+
+def start_server_process(*args: str) -> tuple[subprocess.Popen[str], int]:
+    """``python -m chat ARGS`` as a real process (pass ``--port 0``), once it has logged its
+    ready line; returns it and the port it listens on. Its stderr stays a pipe to read."""
+    proc = subprocess.Popen([sys.executable, "-m", "chat", *args],
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for _ in range(200):
+        line = proc.stderr.readline()
+        if "ready:" in line:
+            return proc, int(line.rsplit("port=", 1)[1])
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError("the server did not start")
 
 
 class LineClient:

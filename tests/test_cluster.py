@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import pytest
 from redis_server import RedisServer
-from support import TEST_LIMITS, Clients, LineClient, wait_until
+from support import TEST_LIMITS, Clients, LineClient, start_server_process, wait_until
 
 from chat.cluster import snapshot
 from chat.config import ServerConfig
@@ -150,19 +150,9 @@ def test_a_late_node_loads_the_snapshot_and_sees_everything(
 
 def start_process(redis_url: str, *extra: str) -> tuple[subprocess.Popen[str], int]:
     """``chat-server --cluster`` as a real process; returns it and its port."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chat", "--port", "0", "--http-port", "0", "--data-dir", "none",
-         "--rate-per-second", "0", "--shutdown-grace", "0.5", "--cluster", redis_url, *extra],
-        stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    for _ in range(200):
-        line = proc.stderr.readline()
-        if "ready:" in line:
-            return proc, int(line.rsplit("port=", 1)[1])
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError("the server did not start")
+    return start_server_process(
+        "--port", "0", "--http-port", "0", "--data-dir", "none", "--rate-per-second", "0",
+        "--shutdown-grace", "0.5", "--cluster", redis_url, *extra)
 
 
 def test_users_of_a_killed_node_are_quit_within_the_lease(

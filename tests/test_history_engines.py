@@ -15,7 +15,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import IrcClient
-from support import TEST_LIMITS, WAIT, Clients, LineClient, say_hello, wait_until
+from support import (
+    TEST_LIMITS,
+    WAIT,
+    Clients,
+    LineClient,
+    say_hello,
+    start_server_process,
+    wait_until,
+)
 
 from chat.config import ServerConfig
 from chat.engines import BackgroundServer, serve_in_background
@@ -118,19 +126,9 @@ def test_history_requests_are_answered_through_the_engine(engine: str, tmp_path:
 
 
 def start_process(data: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chat", "--port", "0", "--http-port", "0", "--data-dir", str(data),
-         "--rate-per-second", "0", "--shutdown-grace", "0.5", *extra],
-        stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    for _ in range(200):
-        line = proc.stderr.readline()
-        if "ready:" in line:
-            return proc, int(line.rsplit("port=", 1)[1])
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError("the server did not start")
+    return start_server_process(
+        "--port", "0", "--http-port", "0", "--data-dir", str(data), "--rate-per-second", "0",
+        "--shutdown-grace", "0.5", *extra)
 
 
 def stored_count(data: Path) -> int:

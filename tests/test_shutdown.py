@@ -4,35 +4,21 @@ within a bound, even with a client that never reads."""
 from __future__ import annotations
 
 import json
-import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
-from support import WAIT, LineClient
+from support import WAIT, LineClient, start_server_process
 
 GRACE = 0.5
 
 
 def start_server(engine: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chat", "--engine", engine, "--port", "0", "--http-port", "0",
-         "--data-dir", "none",
-         "--shutdown-grace", str(GRACE), "--rate-per-second", "0", "--sendq", "65536"],
-        stderr=subprocess.PIPE, text=True,
-    )
-    assert proc.stderr is not None
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        found = re.search(r"ready: .*port=(\d+)", line)
-        if found:
-            return proc, int(found.group(1))
-    proc.kill()
-    raise AssertionError("server never became ready")
+    return start_server_process(
+        "--engine", engine, "--port", "0", "--http-port", "0", "--data-dir", "none",
+        "--shutdown-grace", str(GRACE), "--rate-per-second", "0", "--sendq", "65536")
 
 
 @pytest.mark.parametrize("engine", ["asyncio", "threaded"])
