@@ -122,6 +122,31 @@ class LineClient:
         self.sock.close()
 
 
+def http_listener_port(server: BackgroundServer) -> int:
+    """The port of the server's first HTTP listener (``Listener(0, ..., dialect="http")`` lets
+    the system pick it)."""
+    return next(port for spec, (_, port) in server.engine.addresses if spec.dialect == "http")
+
+
+def ws_expect_json(ws: Any, **fields: Any) -> dict[str, Any]:
+    """Read messages from a ``websockets.sync`` connection until a JSON one has all
+    ``fields``; return it."""
+    while True:
+        obj = json.loads(ws.recv(timeout=10))
+        if all(obj.get(k) == v for k, v in fields.items()):
+            return obj  # type: ignore[no-any-return]
+
+
+def ws_expect_irc(ws: Any, part: str) -> str:
+    """Read messages from a ``websockets.sync`` connection until one contains ``part``; each
+    must be text holding one IRC line, without its line ending (the subprotocol frames it)."""
+    while True:
+        message = ws.recv(timeout=10)
+        assert isinstance(message, str) and "\n" not in message, message
+        if part in message:
+            return message
+
+
 def say_hello(client: LineClient, nick: str, *rooms: str) -> LineClient:
     """Register ``client`` in structured mode as ``nick`` and join ``rooms``, waiting for each."""
     client.request(type="hello", version=1, nick=nick)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import http_listener_port
 
 import chat.dialects
 from chat.bench.__main__ import main as bench_main
@@ -110,9 +111,8 @@ async def test_fanout_over_websocket_counts_every_delivery(engine: str, dialect:
     config = ServerConfig(port=0, limits=BENCH_LIMITS,
                           listeners=(Listener(0, "127.0.0.1", dialect="http"),))
     with serve_in_background(engine, config) as srv:
-        http = next(port for spec, (_, port) in srv.engine.addresses  # type: ignore[attr-defined]
-                    if spec.dialect == "http")
-        target = Target(srv.host, http, dialect, server_pid=os.getpid(), transport="ws")
+        target = Target(srv.host, http_listener_port(srv), dialect, server_pid=os.getpid(),
+                        transport="ws")
         for pad in (0, 200):
             r = await run_fanout(target, FanoutParams(clients=10, senders=3, messages=20,
                                                       window=8, batch=4, pad=pad, timeout=15,

@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 from redis_server import RedisServer
-from support import TEST_LIMITS, Clients, LineClient, wait_until
+from support import (
+    TEST_LIMITS,
+    Clients,
+    LineClient,
+    http_listener_port,
+    wait_until,
+    ws_expect_irc,
+    ws_expect_json,
+)
 
 from chat.cluster import snapshot
 from chat.config import Listener, ServerConfig
@@ -295,28 +303,21 @@ def test_the_web_clients_websocket_on_a_cluster_node(
     from websockets.sync.client import connect
     from websockets.typing import Subprotocol
 
-    engine = nodes[2].engine
-    port = next(port for spec, (_, port) in engine.addresses if spec.dialect == "http")
+    port = http_listener_port(nodes[2])
     tcp = irc(clients[0], "wtcp")
     joined(tcp, "#wroom")
     with connect(f"ws://127.0.0.1:{port}/", subprotocols=[Subprotocol("chat.json")],
                  open_timeout=10) as ws:
-        def expect(**fields: Any) -> dict[str, Any]:
-            while True:
-                obj = json.loads(ws.recv(timeout=10))
-                if all(obj.get(k) == v for k, v in fields.items()):
-                    return obj
-
         ws.send(json.dumps({"type": "hello", "nick": "wweb"}))
-        expect(type="welcome")
+        ws_expect_json(ws, type="welcome")
         ws.send(json.dumps({"type": "join", "room": "#wroom"}))
-        members = expect(type="members", room="#wroom")
+        members = ws_expect_json(ws, type="members", room="#wroom")
         assert {m["nick"] if isinstance(m, dict) else m for m in members["members"]} >= {
             "wtcp", "wweb"}
         ws.send(json.dumps({"type": "message", "to": "#wroom", "text": "from the web"}))
         tcp.expect(lambda line: line.startswith(":wweb!") and "from the web" in line)
         tcp.send("PRIVMSG #wroom :from irc\r\n")
-        expect(type="message", text="from irc")
+        ws_expect_json(ws, type="message", text="from irc")
     tcp.expect(lambda line: line.startswith(":wweb!") and " QUIT " in line)
 
 
@@ -388,30 +389,23 @@ def test_labelled_commands_over_an_irc_websocket_on_a_cluster_node(
     from websockets.sync.client import connect
     from websockets.typing import Subprotocol
 
-    port = next(port for spec, (_, port) in nodes[1].engine.addresses if spec.dialect == "http")
+    port = http_listener_port(nodes[1])
     other = irc(clients[2], "wsother")
     joined(other, "#wsroom")
     with connect(f"ws://127.0.0.1:{port}/", subprotocols=[Subprotocol("text.ircv3.net")],
                  open_timeout=10) as ws:
-        def expect(want: str) -> str:
-            while True:
-                message = ws.recv(timeout=10)
-                assert isinstance(message, str) and "\r\n" not in message  # one line, framed
-                if want in message:
-                    return message
-
         for line in ("CAP LS 302", "NICK wsirc", "USER wsirc 0 * :w",
                      "CAP REQ :labeled-response batch", "CAP END"):
             ws.send(line)
-        expect(" 001 ")
+        ws_expect_irc(ws, " 001 ")
         ws.send("JOIN #wsroom")
-        expect(" 366 ")
+        ws_expect_irc(ws, " 366 ")
         redis_server_module.pause()
         try:
             ws.send("@label=ws1 PRIVMSG #wsroom :over the websocket")
-            expect("degraded")
+            ws_expect_irc(ws, "degraded")
         finally:
             redis_server_module.resume()
-        expect("link is back")
-        assert expect("label=ws1").endswith(" ACK")
+        ws_expect_irc(ws, "link is back")
+        assert ws_expect_irc(ws, "label=ws1").endswith(" ACK")
         other.expect(lambda line: "over the websocket" in line)

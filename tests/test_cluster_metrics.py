@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from redis_server import RedisServer
-from support import TEST_LIMITS, Clients, wait_until
+from support import TEST_LIMITS, Clients, http_listener_port, wait_until
 
 from chat.config import Listener, ServerConfig
 from chat.engines import BackgroundServer, serve_in_background
@@ -27,7 +27,7 @@ def two_nodes(redis_server: RedisServer) -> Iterator[list[BackgroundServer]]:
 
 
 def get(node: BackgroundServer, path: str) -> tuple[int, str]:
-    port = next(port for spec, (_, port) in node.engine.addresses if spec.dialect == "http")
+    port = http_listener_port(node)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", path)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 from memnet import MemoryNet
-from test_http import HTTP_CONFIG, fetch, get, http_port, metric
+from support import http_listener_port
+from test_http import HTTP_CONFIG, fetch, get, metric
 
 from chat.config import Listener
 from chat.metrics import FANOUT_BUCKETS
@@ -80,7 +81,7 @@ def test_the_histogram_has_the_buckets_and_is_cumulative() -> None:
 
 def test_both_engines_observe_each_flush(serve_with: Callable[..., Clients]) -> None:
     clients = serve_with(listeners=(Listener(0, "127.0.0.1", dialect="http"),))
-    port = http_port(clients)
+    port = http_listener_port(clients.server)
     alice = clients.bot("alice", "#room")
     bob = clients.bot("bob", "#room")
     first = fetch(port, "/metrics")[2]

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 from memnet import MemClient, MemoryNet
-from support import TEST_LIMITS, Clients
+from support import TEST_LIMITS, Clients, http_listener_port
 
 from chat.config import Listener, ServerConfig
 from chat.dialects.http import MAX_HEAD
@@ -231,11 +231,6 @@ def test_close_reasons_become_few_labels(reason: str, label: str) -> None:
 # -- over real sockets, both engines ---------------------------------------------------------
 
 
-def http_port(clients: Clients) -> int:
-    engine = clients.server.engine
-    return next(port for spec, (_, port) in engine.addresses if spec.dialect == "http")
-
-
 def fetch(port: int, path: str, method: str = "GET") -> tuple[int, str, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -248,7 +243,7 @@ def fetch(port: int, path: str, method: str = "GET") -> tuple[int, str, bytes]:
 
 def test_health_and_metrics_over_sockets(serve_with: Callable[..., Clients]) -> None:
     clients = serve_with(listeners=(Listener(0, "127.0.0.1", dialect="http"),))
-    port = http_port(clients)
+    port = http_listener_port(clients.server)
     assert port != clients.server.port
     alice = clients.bot("alice", "#room")
     bob = clients.bot("bob", "#room")

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from support import TEST_LIMITS, WAIT, LineClient, say_hello
+from support import TEST_LIMITS, WAIT, LineClient, http_listener_port, say_hello
 from test_tls import Certs
 
 from chat.config import Listener, ServerConfig
@@ -69,9 +69,7 @@ def web_server(engine: str, http_port: int = 0,
                           listeners=(Listener(http_port, "127.0.0.1", tls=tls, dialect="http"),),
                           **changes)
     with serve_in_background(engine, config) as srv:
-        port = next(port for spec, (_, port) in srv.engine.addresses  # type: ignore[attr-defined]
-                    if spec.dialect == "http")
-        yield srv, port
+        yield srv, http_listener_port(srv)
 
 
 class Person:
@@ -299,9 +297,7 @@ def test_register_then_log_in_from_another_page(browser: Browser, people: list[P
                           password_hash_time=1, password_hash_memory=8,
                           listeners=(Listener(0, "127.0.0.1", dialect="http"),))
     with serve_in_background("asyncio", config) as srv:
-        port = next(port for spec, (_, port) in srv.engine.addresses  # type: ignore[attr-defined]
-                    if spec.dialect == "http")
-        url = f"http://127.0.0.1:{port}/"
+        url = f"http://127.0.0.1:{http_listener_port(srv)}/"
         first = Person(browser, url)
         people.append(first)
         first.page.fill("#login-password", "correct horse")

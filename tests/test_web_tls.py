@@ -7,9 +7,10 @@ import http.client
 import json
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+from support import ws_expect_json
 from test_tls import Certs
 
 from chat.config import Listener, ServerConfig
@@ -67,21 +68,14 @@ def test_https_and_wss_on_the_http_port(serve_with: Callable[..., Clients],
     tcp = made.bot("plain", "#room")
     with connect(f"wss://localhost:{port}/", ssl=context, subprotocols=[Subprotocol("chat.json")],
                  origin=Origin(f"https://localhost:{port}"), open_timeout=10) as ws:
-
-        def expect(**fields: Any) -> dict[str, Any]:
-            while True:
-                obj = json.loads(ws.recv(timeout=10))
-                if all(obj.get(k) == v for k, v in fields.items()):
-                    return obj
-
         ws.send(json.dumps({"type": "hello", "nick": "secure"}))
-        expect(type="welcome")
+        ws_expect_json(ws, type="welcome")
         ws.send(json.dumps({"type": "join", "room": "#room"}))
-        expect(type="members", room="#room")
+        ws_expect_json(ws, type="members", room="#room")
         ws.send(json.dumps({"type": "message", "to": "#room", "text": "over wss"}))
         tcp.expect_json(type="message", text="over wss")
         tcp.request(type="message", to="#room", text="over tcp")
-        expect(type="message", text="over tcp")
+        ws_expect_json(ws, type="message", text="over tcp")
 
 
 def test_plain_http_on_the_https_port_gets_no_page(serve_with: Callable[..., Clients],

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 from memnet import MemClient, MemoryNet
-from support import TEST_LIMITS, Clients, say_hello
+from support import (
+    TEST_LIMITS,
+    Clients,
+    http_listener_port,
+    say_hello,
+    ws_expect_irc,
+    ws_expect_json,
+)
 from websockets.client import ClientProtocol
 from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Response
@@ -255,27 +262,19 @@ def test_websocket_client_and_tcp_client_chat_over_sockets(
     from websockets.sync.client import connect
 
     clients = serve_with(listeners=(Listener(0, "127.0.0.1", dialect="http"),))
-    engine = clients.server.engine
-    port = next(port for spec, (_, port) in engine.addresses if spec.dialect == "http")
+    port = http_listener_port(clients.server)
     tcp = say_hello(clients.raw(), "nc", "#room")
     with connect(f"ws://127.0.0.1:{port}/", subprotocols=[Subprotocol("chat.json")],
                  open_timeout=10) as ws:
         assert ws.subprotocol == "chat.json"
-
-        def expect(**fields: Any) -> dict[str, Any]:
-            while True:
-                obj = json.loads(ws.recv(timeout=10))
-                if all(obj.get(k) == v for k, v in fields.items()):
-                    return obj
-
         ws.send(json.dumps({"type": "hello", "nick": "web"}))
-        expect(type="welcome")
+        ws_expect_json(ws, type="welcome")
         ws.send(json.dumps({"type": "join", "room": "#room"}))
-        expect(type="members", room="#room")
+        ws_expect_json(ws, type="members", room="#room")
         ws.send(json.dumps({"type": "message", "to": "#room", "text": "from the web"}))
         tcp.expect_json(type="message", text="from the web", **{"from": "web"})
         tcp.request(type="message", to="#room", text="from nc")
-        expect(type="message", text="from nc", **{"from": "nc"})
+        ws_expect_json(ws, type="message", text="from nc", **{"from": "nc"})
         ws.ping().wait(10)
     tcp.expect(lambda line: '"from":"web"' in line and '"type":"quit"' in line)
 
@@ -312,29 +311,20 @@ def test_irc_over_websocket_over_sockets(serve_with: Callable[..., Clients]) -> 
     from websockets.sync.client import connect
 
     clients = serve_with(listeners=(Listener(0, "127.0.0.1", dialect="http"),))
-    engine = clients.server.engine
-    port = next(port for spec, (_, port) in engine.addresses if spec.dialect == "http")
+    port = http_listener_port(clients.server)
     tcp = say_hello(clients.raw(), "nc", "#room")
     with connect(f"ws://127.0.0.1:{port}/", subprotocols=[Subprotocol("text.ircv3.net")],
                  open_timeout=10) as ws:
         assert ws.subprotocol == "text.ircv3.net"
-
-        def expect(part: str) -> str:
-            while True:
-                message = ws.recv(timeout=10)
-                assert isinstance(message, str) and not message.endswith("\n")
-                if part in message:
-                    return message
-
         ws.send("NICK ira")
         ws.send("USER ira 0 * :Ira")
-        expect(" 001 ")
+        ws_expect_irc(ws, " 001 ")
         ws.send("JOIN #room")
-        expect(" 366 ")
+        ws_expect_irc(ws, " 366 ")
         ws.send("PRIVMSG #room :from irc over ws")
         tcp.expect_json(type="message", text="from irc over ws", **{"from": "ira"})
         tcp.request(type="message", to="#room", text="to irc")
-        assert expect("to irc").endswith("PRIVMSG #room :to irc")
+        assert ws_expect_irc(ws, "to irc").endswith("PRIVMSG #room :to irc")
 
 
 def test_labeled_response_over_websocket_one_message_per_line() -> None:
