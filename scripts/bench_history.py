@@ -108,6 +108,46 @@ def _drop_caches() -> None:
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
+def _reference_queries(store: HistoryStore,
+                       random_record: Callable[[], tuple[str, str, float]]) -> dict[str, float]:
+    """The timings of queries from a random existing record (``random_record`` gives its
+    msgid, room and time), the same for every store: paging back 20 pages of 100, 100 after
+    and around a msgid, 100 before a time, and a prune with nothing to delete."""
+    results: dict[str, float] = {}
+    paging: list[float] = []
+    for _ in range(50):
+        msgid, room, _ts = random_record()
+        ref = Ref(msgid=msgid)
+        for _page in range(20):
+            started = time.perf_counter()
+            page = store.query(Query(room, "before", ref, limit=100))
+            paging.append((time.perf_counter() - started) * 1000)
+            if not page:
+                break
+            ref = Ref(msgid=page[0].msgid)
+    results["before_paging_p50_ms"] = _percentile(paging, 0.5)
+    results["before_paging_p99_ms"] = _percentile(paging, 0.99)
+
+    for direction in ("after", "around"):
+        samples = []
+        for _ in range(300):
+            msgid, room, _ts = random_record()
+            samples.append(_timed(lambda room=room, msgid=msgid, direction=direction:
+                                  store.query(Query(room, direction, Ref(msgid=msgid),
+                                                    limit=100))))
+        results[f"{direction}100_p99_ms"] = _percentile(samples, 0.99)
+
+    samples = []
+    for _ in range(300):
+        _msgid, room, ts = random_record()
+        samples.append(_timed(lambda room=room, ts=ts:
+                              store.query(Query(room, "before", Ref(ts=ts), limit=100))))
+    results["before_ts100_p99_ms"] = _percentile(samples, 0.99)
+
+    results["prune_nothing_ms"] = _timed(lambda: store.prune(0, 10**9, 1000))
+    return results
+
+
 def measure(directory: Path, messages: int, rooms: int, seed: int,
             cold: int = 0) -> dict[str, float]:
     """The read-side numbers, in milliseconds unless named otherwise."""
@@ -148,37 +188,7 @@ def measure(directory: Path, messages: int, rooms: int, seed: int,
         record = next((r for r in records if r.ts * 1000 >= t), records[-1])
         return record.msgid, room, record.ts
 
-    paging: list[float] = []
-    for _ in range(50):
-        msgid, room, _ts = random_record()
-        ref = Ref(msgid=msgid)
-        for _page in range(20):
-            started = time.perf_counter()
-            page = store.query(Query(room, "before", ref, limit=100))
-            paging.append((time.perf_counter() - started) * 1000)
-            if not page:
-                break
-            ref = Ref(msgid=page[0].msgid)
-    results["before_paging_p50_ms"] = _percentile(paging, 0.5)
-    results["before_paging_p99_ms"] = _percentile(paging, 0.99)
-
-    for direction in ("after", "around"):
-        samples = []
-        for _ in range(300):
-            msgid, room, _ts = random_record()
-            samples.append(_timed(lambda room=room, msgid=msgid, direction=direction:
-                                  store.query(Query(room, direction, Ref(msgid=msgid),
-                                                    limit=100))))
-        results[f"{direction}100_p99_ms"] = _percentile(samples, 0.99)
-
-    samples = []
-    for _ in range(300):
-        _msgid, room, ts = random_record()
-        samples.append(_timed(lambda room=room, ts=ts:
-                              store.query(Query(room, "before", Ref(ts=ts), limit=100))))
-    results["before_ts100_p99_ms"] = _percentile(samples, 0.99)
-
-    results["prune_nothing_ms"] = _timed(lambda: store.prune(0, 10**9, 1000))
+    results.update(_reference_queries(store, random_record))
 
     if cold:
         def cold_timed(fn: Callable[[], object]) -> float:
@@ -238,34 +248,7 @@ def measure_redis(store: RedisStore, messages: int, rooms: int, seed: int,
         record = redis_store._record(member, room)  # type: ignore[arg-type]
         return record.msgid, room, record.ts
 
-    paging: list[float] = []
-    for _ in range(50):
-        msgid, room, _ts = random_record()
-        ref = Ref(msgid=msgid)
-        for _page in range(20):
-            started = time.perf_counter()
-            page = store.query(Query(room, "before", ref, limit=100))
-            paging.append((time.perf_counter() - started) * 1000)
-            if not page:
-                break
-            ref = Ref(msgid=page[0].msgid)
-    results["before_paging_p50_ms"] = _percentile(paging, 0.5)
-    results["before_paging_p99_ms"] = _percentile(paging, 0.99)
-    for direction in ("after", "around"):
-        samples = []
-        for _ in range(300):
-            msgid, room, _ts = random_record()
-            samples.append(_timed(lambda room=room, msgid=msgid, direction=direction:
-                                  store.query(Query(room, direction, Ref(msgid=msgid),
-                                                    limit=100))))
-        results[f"{direction}100_p99_ms"] = _percentile(samples, 0.99)
-    samples = []
-    for _ in range(300):
-        _msgid, room, ts = random_record()
-        samples.append(_timed(lambda room=room, ts=ts:
-                              store.query(Query(room, "before", Ref(ts=ts), limit=100))))
-    results["before_ts100_p99_ms"] = _percentile(samples, 0.99)
-    results["prune_nothing_ms"] = _timed(lambda: store.prune(0, 10**9, 1000))
+    results.update(_reference_queries(store, random_record))
     return results
 
 
