@@ -153,8 +153,6 @@ def _(event: e.WhoisReply) -> str:
         parts.append("a server operator")
     if u.account:
         parts.append(f"logged in as {u.account}")
-    if u.bot:
-        parts.append("a bot")
     if u.away:
         parts.append(f"away: {u.away}")
     parts.append(f"idle {event.idle}s")
