@@ -99,12 +99,8 @@ def say_tags(ctx: Context, fx: Effects, user: User, cmd: c.SayTags) -> None:
         room = ctx.find_room(fx, user, target)
         if room is None or not _may_speak(ctx, fx, user, room):
             return
-        if cmd.status:
-            wanted = room.ops if cmd.status == "op" else room.ops | room.voiced
-            recipients = tuple(conn for conn in room.members
-                               if conn in wanted or conn == user.conn)
-        else:
-            recipients = room.recipients
+        recipients = (_status_recipients(room, cmd.status, user) if cmd.status
+                      else room.recipients)
         event = e.TagMessage(*ctx.envelope(room.name, user.source), target=room.name,
                              tags=cmd.tags, status=cmd.status)
         fx.send(event, recipients)
@@ -120,11 +116,16 @@ def _say_to_status(ctx: Context, fx: Effects, user: User, room: Room, text: str,
                    cmd: c.Say) -> None:
     """A room message for its operators (and voiced members) only, and the sender; never
     replayed or kept, since the room at large may not read it."""
-    wanted = room.ops if cmd.status == "op" else room.ops | room.voiced
-    recipients = tuple(conn for conn in room.members if conn in wanted or conn == user.conn)
     event = e.Message(*ctx.envelope(room.name, user.source), target=room.name, text=text,
                       kind=cmd.kind, status=cmd.status, tags=cmd.tags)
-    fx.send(event, recipients)
+    fx.send(event, _status_recipients(room, cmd.status, user))
+
+
+def _status_recipients(room: Room, status: c.StatusTarget, sender: User) -> tuple[int, ...]:
+    """The members a STATUSMSG reaches: the operators (``op``) or operators and voiced
+    (``voice``), and the sender, in the room's member order."""
+    wanted = room.ops if status == "op" else room.ops | room.voiced
+    return tuple(conn for conn in room.members if conn in wanted or conn == sender.conn)
 
 
 def _may_speak(ctx: Context, fx: Effects, user: User, room: Room) -> bool:
