@@ -26,7 +26,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.names import fold
 from chat.dialects.base import Decoded
-from chat.dialects.irc.numerics import AccountRef, fail
+from chat.dialects.irc.numerics import AccountRef, fail, need_params
 from chat.dialects.irc.services import NICKSERV, SERVICE_OF_VIA, is_service, service_notice
 from chat.dialects.irc.syntax import host
 
@@ -123,7 +123,7 @@ def _sasl_succeeded(d: IrcDialect, account: str) -> bytes:
 def authenticate(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     """``AUTHENTICATE <mechanism>``, then the responses, or ``*`` to abort."""
     if not params or not params[0]:
-        return [d.num("461", verb, text="Not enough parameters")]
+        return [need_params(d, verb)]
     arg = params[0]
     sasl = d.sasl
     if "sasl" not in d.caps:
@@ -212,7 +212,7 @@ def register(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
         return [fail(d, verb, "COMPLETE_CONNECTION_REQUIRED",
                      text="Finish connecting (NICK, USER, CAP END) before registering")]
     if len(params) < 3 or not params[2]:
-        return [d.num("461", verb, text="Not enough parameters")]
+        return [need_params(d, verb)]
     account, password = params[0], params[2]
     nick = d.user.nick
     if account != "*" and fold(account) != fold(nick):

@@ -24,6 +24,7 @@ from chat.dialects.irc.accounts import (
 from chat.dialects.irc.history import chathistory
 from chat.dialects.irc.listing import list_rooms
 from chat.dialects.irc.messaging import privmsg, tagmsg
+from chat.dialects.irc.numerics import need_params
 from chat.dialects.irc.operators import COMMANDS as OPERATOR_COMMANDS
 from chat.dialects.irc.people import COMMANDS as PEOPLE_COMMANDS
 from chat.dialects.irc.registration import (
@@ -33,7 +34,6 @@ from chat.dialects.irc.registration import (
     cap,
     isupport,
     motd,
-    need_params,
     quit_server,
 )
 from chat.dialects.irc.server import COMMANDS as SERVER_COMMANDS

@@ -27,8 +27,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.history import MAX_PAGE
 from chat.dialects.base import Decoded
-from chat.dialects.irc.numerics import HistoryRef, fail
-from chat.dialects.irc.registration import need_params
+from chat.dialects.irc.numerics import HistoryRef, fail, need_params
 from chat.dialects.irc.render import Renderer, join_line, message_lines
 from chat.dialects.irc.syntax import clip
 from chat.dialects.structured import iso_time

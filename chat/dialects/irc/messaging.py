@@ -14,7 +14,8 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.dialects.base import Decoded
 from chat.dialects.irc.accounts import is_nickserv, nickserv
-from chat.dialects.irc.registration import MAX_TARGETS, need_params
+from chat.dialects.irc.numerics import need_params
+from chat.dialects.irc.registration import MAX_TARGETS
 from chat.dialects.irc.services import CHANSERV, chanserv, is_service
 from chat.dialects.irc.tags import client_only, format_tags
 

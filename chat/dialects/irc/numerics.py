@@ -111,6 +111,11 @@ _BAD_TARGET = {"not_in_room", "no_such_room", "room_invalid", "not_logged_in",
                "no_such_account"}
 
 
+def need_params(d: IrcDialect, verb: str) -> bytes:
+    """461: the command came without the parameters it needs."""
+    return d.num("461", verb, text="Not enough parameters")
+
+
 def fail(d: IrcDialect, command: str, code: str, *context: str, text: str) -> bytes:
     """An IRCv3 standard reply ``FAIL <command> <code> [<context>...] :<text>``."""
     return d.server_line(" ".join(("FAIL", command, code, *context)) + f" :{text}")

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from chat.core import commands as c
 from chat.core import events as e
 from chat.dialects.base import Decoded
-from chat.dialects.irc.registration import Handler, need_params
+from chat.dialects.irc.numerics import need_params
+from chat.dialects.irc.registration import Handler
 
 if TYPE_CHECKING:
     from chat.dialects.irc.dialect import IrcDialect

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from chat.core import commands as c
 from chat.core import events as e
 from chat.dialects.base import Decoded
-from chat.dialects.irc.numerics import WhoxRef
+from chat.dialects.irc.numerics import WhoxRef, need_params
 from chat.dialects.irc.syntax import LINE, host, mask
 
 if TYPE_CHECKING:
@@ -37,10 +37,6 @@ if TYPE_CHECKING:
 MAX_WHOWAS_NICKS = 4  # nicks per WHOWAS line (TARGMAX)
 #: WHOX fields in the order 354 gives them, whatever order the client asked in.
 WHOX_ORDER = "tcuihsnfdlaor"
-
-
-def _need_params(d: IrcDialect, verb: str) -> bytes:
-    return d.num("461", verb, text="Not enough parameters")
 
 
 # -- input -------------------------------------------------------------------------------
@@ -67,12 +63,12 @@ def _whowas(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
 
 def _monitor(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     if not params or not params[0]:
-        return [_need_params(d, verb)]
+        return [need_params(d, verb)]
     action = params[0].upper()
     if action in ("+", "-"):
         nicks = tuple(n for n in params[1].split(",") if n) if len(params) > 1 else ()
         if not nicks:
-            return [_need_params(d, verb)]
+            return [need_params(d, verb)]
         return [c.Monitor("+" if action == "+" else "-", nicks, ref=verb)]
     if action in ("C", "L", "S"):
         return [c.Monitor("C" if action == "C" else "L" if action == "L" else "S", ref=verb)]
@@ -81,7 +77,7 @@ def _monitor(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
 
 def _setname(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     if not params:
-        return [_need_params(d, verb)]
+        return [need_params(d, verb)]
     return [c.SetRealname(params[-1], ref=verb)]
 
 

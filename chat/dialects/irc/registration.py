@@ -30,7 +30,7 @@ from chat.dialects.base import Decoded
 from chat.dialects.irc.accounts import MECHANISMS, authenticate, register, sasl_at_cap_end
 from chat.dialects.irc.listing import ISUPPORT as FEATURE_TOKENS
 from chat.dialects.irc.listing import MAXLIST
-from chat.dialects.irc.numerics import AccountRef
+from chat.dialects.irc.numerics import AccountRef, need_params
 from chat.dialects.irc.server import lusers
 from chat.dialects.irc.syntax import host, parse
 
@@ -92,11 +92,6 @@ def plain_text_hint(config: ServerConfig) -> str:
     if plain is not None:
         text += f" For plain-text chat (telnet, nc), connect to port {plain} instead."
     return text
-
-
-def need_params(d: IrcDialect, verb: str) -> bytes:
-    """461: the command came without the parameters it needs."""
-    return d.num("461", verb, text="Not enough parameters")
 
 
 def try_register(d: IrcDialect) -> list[Decoded]:

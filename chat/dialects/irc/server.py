@@ -21,6 +21,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.names import mask_match
 from chat.dialects.base import Decoded
+from chat.dialects.irc.numerics import need_params
 
 if TYPE_CHECKING:
     from chat.dialects.irc.dialect import IrcDialect
@@ -51,7 +52,7 @@ def _lusers(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
 
 def _stats(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     if not params or not params[0]:
-        return [d.num("461", verb, text="Not enough parameters")]
+        return [need_params(d, verb)]
     other = _other_server(d, params[1] if len(params) > 1 else None)
     if other:
         return [other]
