@@ -6,7 +6,6 @@ NICK and USER are both in and CAP negotiation (if the client started one) has en
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -31,7 +30,7 @@ from chat.dialects.irc.accounts import MECHANISMS, authenticate, register, sasl_
 from chat.dialects.irc.listing import ISUPPORT as FEATURE_TOKENS
 from chat.dialects.irc.listing import MAXLIST
 from chat.dialects.irc.numerics import AccountRef, need_params
-from chat.dialects.irc.server import lusers
+from chat.dialects.irc.server import created, lusers
 from chat.dialects.irc.syntax import host, parse
 
 if TYPE_CHECKING:
@@ -55,6 +54,8 @@ OPENING = {b"CAP", b"NICK", b"USER", b"PASS"}
 #: How many parameters each opening verb takes, as clients send it (CAP: by subcommand).
 _OPENING_PARAMS = {"NICK": (1,), "USER": (4,), "PASS": (1,)}
 _CAP_PARAMS = {"LS": (1, 2), "LIST": (1,), "REQ": (2,), "END": (1,)}
+MAX_TARGETS = 4  # comma-separated targets per PRIVMSG/NOTICE/KICK (TARGMAX)
+MAX_JOINS = 20  # rooms per JOIN/PART/NAMES line
 
 
 def opens_registration(line: str) -> bool:
@@ -73,12 +74,6 @@ def opens_registration(line: str) -> bool:
     if counts is None or len(params) not in counts or not params[0]:
         return False
     return verb != "NICK" or " " not in params[0]  # "NICK :is what I want" is prose too
-MAX_TARGETS = 4  # comma-separated targets per PRIVMSG/NOTICE/KICK (TARGMAX)
-MAX_JOINS = 20  # rooms per JOIN/PART/NAMES line
-# When this process started, for 003. Not the dialect's clock: it is a fact about the process.
-def created(started: float) -> str:
-    """The server's start time as 003 shows it."""
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
 
 
 def plain_text_hint(config: ServerConfig) -> str:

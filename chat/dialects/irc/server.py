@@ -106,6 +106,11 @@ def lusers(d: IrcDialect, counts: e.UserCounts) -> bytes:
     ))
 
 
+def created(started: float) -> str:
+    """The server's start time as 003 and INFO show it."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
+
+
 def uptime(seconds: float) -> str:
     """242's wording: ``Server Up 3 days, 4:05:06``."""
     total = max(0, int(seconds))
@@ -126,8 +131,8 @@ def _status(d: IrcDialect, event: e.ServerStatusReply, is_self: bool) -> bytes:
         lines.append(d.num("219", "m", text="End of /STATS report"))
         return b"".join(lines)
     if asked == "INFO":
-        started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(event.started))
-        lines = [d.num("371", text=line.format(version=__version__, started=started))
+        lines = [d.num("371", text=line.format(version=__version__,
+                                                started=created(event.started)))
                  for line in INFO]
         lines.append(d.num("374", text="End of INFO list"))
         return b"".join(lines)
