@@ -13,6 +13,15 @@ def describe(event: e.Event) -> str:
     return type(event).__name__
 
 
+def irc_only(event: e.Event) -> bool:
+    """True for events only IRC clients are shown, each behind a capability: client-only tags
+    without text (TAGMSG), an invite told to the room (invite-notify) and the away status of
+    someone joining (away-notify). The human and JSON dialects skip them."""
+    return (isinstance(event, e.TagMessage)
+            or (isinstance(event, e.Invited) and event.witnessed)
+            or (isinstance(event, e.AwayStatus) and event.on_join))
+
+
 def _who(event: e.Event) -> str:
     return event.source.nick if event.source else "server"
 

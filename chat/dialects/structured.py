@@ -12,7 +12,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.core.names import unencodable
 from chat.dialects.base import UNENCODABLE_TEXT, Decoded, Dialect
-from chat.dialects.render import describe
+from chat.dialects.render import describe, irc_only
 from chat.history.records import Ref
 from chat.wire.jsonlines import (
     PROTOCOL_VERSION,
@@ -309,10 +309,8 @@ class StructuredDialect(Dialect):
             return [c.Invalid("bad_request", f"{kind}: {exc}", ref)]
 
     def encode(self, event: e.Event, cache: dict[Any, bytes | None]) -> bytes | None:
-        if isinstance(event, e.TagMessage) or (
-                isinstance(event, e.Invited) and event.witnessed) or (
-                isinstance(event, e.AwayStatus) and event.on_join):
-            return None  # IRC's TAGMSG, invite-notify and away-notify-on-join: IRC only
+        if irc_only(event):
+            return None
         data = cache.get("json")
         if data is None:
             data = cache["json"] = encode_json_line(event_to_json(event))

@@ -19,23 +19,11 @@ from chat.dialects.human.commands import (
 )
 from chat.dialects.human.render import RENDERERS, lines, prose, time_of
 from chat.dialects.human.terminal import LineEnds, edit
+from chat.dialects.render import irc_only
 from chat.wire.framing import TelnetFilter
 
 #: What a nickname may be, as the prompt says it (chat.core.names checks it).
 NICK_RULE = r"letters, digits and - _ [ ] \ ` ^ { } |, not starting with a digit or -"
-
-
-def _unshown(event: e.Event) -> bool:
-    """Events meant for other kinds of client: CTCP queries (the server answered them) and
-    their answers, invites told to a room (IRC's invite-notify), and the away status of
-    someone joining (IRC's away-notify)."""
-    if isinstance(event, e.Message):
-        return event.kind in CTCP_KINDS
-    if isinstance(event, e.Invited):
-        return event.witnessed
-    if isinstance(event, e.AwayStatus):
-        return event.on_join
-    return False
 
 
 class HumanDialect(Dialect):
@@ -95,11 +83,12 @@ class HumanDialect(Dialect):
     # -- output --------------------------------------------------------------------------
 
     def encode(self, event: e.Event, cache: dict[Any, bytes | None]) -> bytes | None:
-        if isinstance(event, e.PingRequest | e.AccountChanged | e.RealnameChanged
-                      | e.TagMessage) or _unshown(event):
+        if (isinstance(event, e.PingRequest | e.AccountChanged | e.RealnameChanged)
+                or (isinstance(event, e.Message) and event.kind in CTCP_KINDS)
+                or irc_only(event)):
             # A person cannot answer a ping (TCP keepalive covers dead peers); who logged in,
-            # and real names, are shown by /whois, not as noise in every room; client-only
-            # tags have no text.
+            # and real names, are shown by /whois, not as noise in every room; CTCP queries
+            # were answered by the server, and their answers are for the client that asked.
             return None
         current = self.user.current
         key: Any = ("h", current is not None and current.name == event.room)
