@@ -26,8 +26,3 @@ def _style(style: Style) -> str:
     if style.bg:
         words.append(f"bg:#{style.bg}")
     return "".join(" " + word for word in words)
-
-
-def plain(text: str) -> str:
-    """``text`` without formatting codes (for matching mentions and the like)."""
-    return "".join(part for _, part in spans(text))
