@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from chat.config import ServerConfig
 from chat.core import events as e
-from chat.core.model import DEFAULT_ROOM_MODES, Room, User
+from chat.core.model import Room, User
 from chat.core.names import clean_text, fold, room_problem
 from chat.core.nickhistory import NickHistory
 from chat.core.throttle import FailedLogins
@@ -162,9 +162,7 @@ class Context:
     def room_emptied(self, room: Room) -> None:
         """Nobody is left in ``room``: keep it while it has state or lines to replay."""
         key = fold(room.name)
-        if not (room.recent or room.topic or room.key or room.limit or room.bans
-                or room.excepts or room.invex or room.founder
-                or room.modes != DEFAULT_ROOM_MODES):
+        if not (room.recent or room.has_state):
             del self.rooms[key]
             return
         idle = self.idle_rooms

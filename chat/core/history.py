@@ -12,7 +12,7 @@ from collections import deque
 from chat.core import commands as c
 from chat.core import events as e
 from chat.core.context import Context, Effects, Handlers
-from chat.core.model import DEFAULT_ROOM_MODES, Room, User
+from chat.core.model import Room, User
 from chat.core.names import fold
 from chat.history.records import ALL_KINDS, CHAT_KINDS, Ban, Query, RoomState, private_key
 
@@ -50,12 +50,6 @@ def _kept(masks: list[e.BanInfo]) -> tuple[Ban, ...]:
 
 def _restored(masks: tuple[Ban, ...]) -> list[e.BanInfo]:
     return [e.BanInfo(b.mask, b.set_by, b.set_at) for b in masks]
-
-
-def has_state(room: Room) -> bool:
-    """Whether the room holds anything worth keeping while nobody is in it."""
-    return bool(room.topic or room.key or room.limit or room.bans or room.founder
-                or room.excepts or room.invex or room.modes != DEFAULT_ROOM_MODES)
 
 
 def save(fx: Effects, room: Room) -> None:

@@ -85,6 +85,13 @@ class Room:
             self._recipients = tuple(self.members)
         return self._recipients
 
+    @property
+    def has_state(self) -> bool:
+        """Whether the room holds anything worth keeping while nobody is in it (its lines to
+        replay aside): a topic, a key or limit, mask lists, a founder, modes not the default."""
+        return bool(self.topic or self.key or self.limit or self.bans or self.excepts
+                    or self.invex or self.founder or self.modes != DEFAULT_ROOM_MODES)
+
     def add(self, user: User) -> None:
         """Add a member (no announcement: the core does that)."""
         self.members[user.conn] = user
