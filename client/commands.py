@@ -60,7 +60,8 @@ def alias(short: str, name: str) -> None:
 
 
 def execute(ctx: Context, text: str) -> bool:
-    """Run one input line. Returns False if nothing was sent, so the UI keeps the text."""
+    """Run one input line. Returns False if it failed (the user was told why): a paste stops
+    at such a line. The input box is emptied either way (see ``ChatApp._accept``)."""
     if not text.strip():
         return True
     if text.startswith("/") and not text.startswith("//"):

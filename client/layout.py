@@ -45,10 +45,9 @@ def sidebar_fragments(model: ChatModel, width: int = SIDEBAR_WIDTH) -> StyleAndT
     for n, conv in enumerate(model.ordered(), start=1):
         current = conv.key == model.current_key
         style = "class:sidebar.entry.current" if current else "class:sidebar.entry"
-        if conv.kind == "room" and not conv.joined:
-            style += " class:sidebar.entry.parted"
         label = conv.name if conv.kind != "private" else f"{conv.name} (private)"
         if conv.kind == "room" and not conv.joined:
+            style += " class:sidebar.entry.parted"
             label = f"{conv.name} (left)"  # kicked: on screen to read why, but not joined
         tail: StyleAndTextTuples = []
         tail_text = ""
