@@ -26,7 +26,7 @@ from chat.core import commands as c
 from chat.core import events as e
 from chat.dialects.base import Decoded
 from chat.dialects.irc.numerics import WhoxRef, need_params
-from chat.dialects.irc.syntax import LINE, host, mask
+from chat.dialects.irc.syntax import LINE, host, mask, status_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -95,10 +95,8 @@ COMMANDS: dict[str, Handler] = {
 def who_flags(d: IrcDialect, u: e.UserEntry) -> str:
     """WHO's flags: H (here) or G (gone, away), ``B`` for a bot, ``*`` for a server operator,
     then the room prefix (all of them with ``multi-prefix``)."""
-    prefix = ("@" if u.op else "") + ("+" if u.voice else "")
-    if "multi-prefix" not in d.caps:
-        prefix = prefix[:1]
-    return ("G" if u.away else "H") + ("B" if u.bot else "") + ("*" if u.oper else "") + prefix
+    return (("G" if u.away else "H") + ("B" if u.bot else "") + ("*" if u.oper else "")
+            + status_prefix(d, u.op, u.voice))
 
 
 def whox(d: IrcDialect, event: e.WhoReply, ref: WhoxRef) -> bytes:

@@ -20,7 +20,7 @@ from chat.dialects.irc.numerics import AccountRef, WhoxRef, error
 from chat.dialects.irc.people import who_flags, whox
 from chat.dialects.irc.registration import plain_text_hint, welcome
 from chat.dialects.irc.services import CHANSERV, NICKSERV, service_notice
-from chat.dialects.irc.syntax import LINE, host, mask, split_utf8
+from chat.dialects.irc.syntax import LINE, host, mask, split_utf8, status_prefix
 
 if TYPE_CHECKING:
     from chat.dialects.irc.dialect import IrcDialect
@@ -151,18 +151,12 @@ def _disconnect(d: IrcDialect, event: e.Disconnect, is_self: bool) -> bytes:
 
 # -- numeric replies to queries (NAMES, LIST, MODE, WHOIS, WHO, ISON/USERHOST) ------------
 
-def _prefix(d: IrcDialect, op: bool, voice: bool) -> str:
-    """@ and + for a member: both with multi-prefix, else only the highest."""
-    prefix = ("@" if op else "") + ("+" if voice else "")
-    return prefix if "multi-prefix" in d.caps else prefix[:1]
-
-
 def _names(d: IrcDialect, event: e.MemberList, is_self: bool) -> bytes:
     full = "userhost-in-names" in d.caps
     names = []
     for m in event.members:
         who = f"{m.nick}!{m.ident or m.nick}@{host(m.host)}" if full else m.nick
-        names.append(_prefix(d, m.op, m.voice) + who)
+        names.append(status_prefix(d, m.op, m.voice) + who)
     head = f":{d.server} 353 {d.me} {SYMBOL.get(event.visibility, '=')} {event.room} :"
     budget = LINE - 2 - len(head.encode("utf-8"))
     out, line = [], ""
@@ -195,7 +189,7 @@ def _whois(d: IrcDialect, event: e.WhoisReply, is_self: bool) -> bytes:
     u = event.user
     lines = [d.num("311", u.nick, u.ident, host(u.host), "*", text=u.realname)]
     if event.rooms:
-        rooms = [_prefix(d, r.op, r.voice) + r.room for r in event.rooms]
+        rooms = [status_prefix(d, r.op, r.voice) + r.room for r in event.rooms]
         lines.append(d.num("319", u.nick, text=" ".join(rooms)))
     lines.append(d.num("312", u.nick, event.server, text="chat server"))
     if u.away:

@@ -89,6 +89,13 @@ def host(address: str) -> str:
     return "0" + address if address.startswith(":") else address
 
 
+def status_prefix(d: IrcDialect, op: bool, voice: bool) -> str:
+    """``@`` and ``+`` for a room member (NAMES, WHOIS, WHO): both with ``multi-prefix``, else
+    only the highest."""
+    prefix = ("@" if op else "") + ("+" if voice else "")
+    return prefix if "multi-prefix" in d.caps else prefix[:1]
+
+
 def mask(source: e.Source) -> str:
     """``nick!ident@host`` of whoever caused an event."""
     return f"{source.nick}!{source.ident or source.nick}@{host(source.host)}"
