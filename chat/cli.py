@@ -350,7 +350,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.motd = _read_motd(parser, args.motd_file)
     try:
         config = config_from_args(args)
-        check_workers(args, config)
+        args.workers = check_workers(args, config)
     except ValueError as exc:  # NaN, infinities, negatives: one clear line, before anything runs
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return args
@@ -382,11 +382,12 @@ def _read_motd(parser: argparse.ArgumentParser, path: str) -> str:
         parser.error(f"--motd-file: {path} is not UTF-8 text")
 
 
-def check_workers(args: argparse.Namespace, config: ServerConfig) -> None:
-    """``--workers`` needs a cluster (the workers share everything through it) and fixed
-    ports (with port 0 each worker would get a port of its own)."""
+def check_workers(args: argparse.Namespace, config: ServerConfig) -> int | None:
+    """The number of worker processes ``--workers`` asks for (``auto`` resolved once, here).
+    It needs a cluster (the workers share everything through it) and fixed ports (with port 0
+    each worker would get a port of its own)."""
     if args.workers is None:
-        return
+        return None
     count = parse_workers(str(args.workers))
     if not config.cluster:
         raise ValueError("--workers needs --cluster redis://HOST:PORT/DB: the workers share "
@@ -395,6 +396,7 @@ def check_workers(args: argparse.Namespace, config: ServerConfig) -> None:
     if count > 1 and 0 in ports:
         raise ValueError("--workers needs fixed ports: with port 0 each worker would listen "
                          "on a port of its own")
+    return count
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -429,11 +431,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chat-server: error: {problem}", file=sys.stderr)
         return 2
     logs.configure(args.log_level, args.log_format)
-    if args.cluster and args.node_name and args.workers is not None and parse_workers(
-            str(args.workers)) == 1:
+    if args.cluster and args.node_name and args.workers == 1:
         logs.mark_node(args.node_name)  # a --workers child: one stderr for all of them
-    if args.workers is not None and (count := parse_workers(str(args.workers))) > 1:
-        names = node_names(args.node_name, count)
+    if args.workers is not None and args.workers > 1:
+        names = node_names(args.node_name, args.workers)
         given = sys.argv[1:] if argv is None else argv
         supervisor = Supervisor(worker_commands(given, names), args.shutdown_grace)
         return supervisor.run()

@@ -26,7 +26,7 @@ from redis_server import RedisServer, free_port
 from support import WAIT
 
 from chat.cli import parse_args
-from chat.workers import node_names, parse_workers, worker_commands
+from chat.workers import node_names, worker_commands
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(),
                                 reason="reads /proc to see which worker holds a connection")
@@ -217,9 +217,9 @@ def test_workers_and_cluster_can_come_from_the_config_file(tmp_path: Path) -> No
     config.write_text('cluster = "redis://127.0.0.1:6379/0"\nworkers = 3\nport = 7000\n'
                       'node-name = "box"\n')
     args = parse_args(["--config", str(config)])
-    assert (args.workers, args.cluster, args.node_name) == ("3", "redis://127.0.0.1:6379/0",
+    assert (args.workers, args.cluster, args.node_name) == (3, "redis://127.0.0.1:6379/0",
                                                             "box")
     config.write_text('cluster = "redis://127.0.0.1:6379/0"\nworkers = "auto"\n')
-    assert parse_workers(parse_args(["--config", str(config)]).workers) == os.cpu_count()
+    assert parse_args(["--config", str(config)]).workers == os.cpu_count()  # resolved once
     assert [name for name, _ in worker_commands(["--config", "x"], node_names("box", 2))] == [
         "box-w1", "box-w2"]
