@@ -68,7 +68,7 @@ TTL, BEAT = 0.75, 0.25
 SNAPSHOT_EVERY = 10.0
 #: The interpreter's thread switch interval in a node (see ``Backplane.start``): short while
 #: the log is quiet (a hand-off waits less), CPython's default while it is busy (fewer forced
-#: hand-offs in the middle of the engine's work). Busy: an append carried at least
+#: hand-offs in the middle of the engine's work). Busy: an append or a read carried at least
 #: ``BUSY_BATCH`` calls; quiet again: one carried at most ``QUIET_BATCH``.
 SWITCH_INTERVAL = 0.0005
 BUSY_SWITCH_INTERVAL = 0.005
@@ -301,15 +301,7 @@ class Backplane:
             pipe.xadd(LOG, {"n": node, "s": group[0][0], "k": len(group),
                             "c": pack([p for _, p in group])})
         pipe.execute()
-        intervals = self._intervals
-        if intervals is not None:
-            size = len(batch)
-            if size >= BUSY_BATCH and not self._busy:
-                self._busy = True
-                sys.setswitchinterval(intervals[1])
-            elif size <= QUIET_BATCH and self._busy:
-                self._busy = False
-                sys.setswitchinterval(intervals[0])
+        self._pace(len(batch))
         with self._lock:
             for _ in batch:
                 self._queue.popleft()
@@ -317,6 +309,19 @@ class Backplane:
         if self._closing:
             with self._drained:
                 self._drained.notify_all()
+
+    def _pace(self, calls: int) -> None:
+        """Pick the switch interval from how many calls an append or a read carried (see
+        ``SWITCH_INTERVAL``): the writer sees this node's load, the reader everyone's."""
+        intervals = self._intervals
+        if intervals is None:
+            return
+        if calls >= BUSY_BATCH and not self._busy:
+            self._busy = True
+            sys.setswitchinterval(intervals[1])
+        elif calls <= QUIET_BATCH and self._busy:
+            self._busy = False
+            sys.setswitchinterval(intervals[0])
 
     def _register(self, r: redis.Redis, applied: str) -> None:
         pipe = r.pipeline(transaction=False)
@@ -462,6 +467,7 @@ class Backplane:
                     log.error("cluster: skipping entry %s: %s", stream_id, exc)
             self._read_from = answer[0][1][-1][0]
             self.read += len(entries)
+            self._pace(len(entries))
             if entries:
                 self.engine.entries(generation, entries)
 
