@@ -141,7 +141,7 @@ class Backplane:
         self._queue: deque[tuple[int, str]] = deque()
         self._seq = 0
         #: Guards the queue and the sequence numbers: a plain lock, taken once per call on the
-        #: engine's thread (a Condition's notify there cost 2-3 µs a call).
+        #: engine's thread (cheaper there than a Condition and its notify: 0.3 vs 0.55 µs).
         self._lock = threading.Lock()
         #: Wakes the writer; set by ``send`` only when the writer said it is idle, so a busy
         #: writer costs the engine no wake-up per call.
