@@ -16,6 +16,13 @@ lifted as in bench_compare.py), then runs the load generator (chat.bench) in thi
 tar -x -C /tmp/before``) to every round, and the hop measured in that checkout too, so a change
 is compared with the code before it in the same run; ``--setups`` picks setups by number.
 
+What is compared: each setup keeps history the way a real server with default settings does.
+The standalone server keeps it in its default SQLite store (``--data-dir`` a fresh temporary
+directory, written by its history thread), a cluster node in the cluster's Redis (every node
+always does). ``--standalone-store memory`` runs the standalone server with ``--data-dir none``
+instead (history in memory only, no disk writes): the comparison made before 2026-12-01 03:30,
+which favoured standalone by the cost of its history writes (≈ 3-4 % of fan-out).
+
 Raw results go to bench-results/cluster-<time>.json.
 """
 
@@ -31,6 +38,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,7 +54,7 @@ from redis_server import RedisServer  # noqa: E402
 from chat.bench import procstat  # noqa: E402
 from chat.bench.workloads import FanoutParams, Target, run_fanout  # noqa: E402
 
-SERVER_FLAGS = ["--http-port", "0", "--data-dir", "none", "--log-level", "WARNING",
+SERVER_FLAGS = ["--http-port", "0", "--log-level", "WARNING",
                 "--rate-per-second", "0", "--max-connections", "0", "--max-per-ip", "0",
                 "--max-rooms-per-user", "0", "--sendq", "67108864", "--ping-interval", "0",
                 "--register-timeout", "0"]
@@ -80,14 +88,25 @@ def _spread_connections() -> None:
 
 @contextmanager
 def servers(count: int, cluster: str | None, engine: str = "asyncio",
-            tree: Path = ROOT) -> Iterator[list[Any]]:
-    """``count`` server processes (cluster nodes if ``cluster``); yields (proc, port) pairs."""
+            tree: Path = ROOT, store: str = "sqlite") -> Iterator[list[Any]]:
+    """``count`` server processes (cluster nodes if ``cluster``); yields (proc, port) pairs.
+
+    A standalone server keeps its history in SQLite in a fresh temporary data directory
+    (``store="sqlite"``, a default server's store) or in memory (``"memory"``); a cluster node
+    keeps it in Redis whatever ``store`` says."""
     procs = []
+    data = tempfile.TemporaryDirectory(prefix="bench-cluster-")
     try:
-        for _ in range(count):
+        for i in range(count):
             port = free_port()
+            if cluster:
+                kept = ["--cluster", cluster]
+            elif store == "sqlite":
+                kept = ["--data-dir", os.path.join(data.name, str(i))]
+            else:
+                kept = ["--data-dir", "none"]
             cmd = [sys.executable, "-m", "chat", "--engine", engine, "--port", str(port),
-                   *SERVER_FLAGS, *(["--cluster", cluster] if cluster else [])]
+                   *SERVER_FLAGS, *kept]
             proc = subprocess.Popen(cmd, cwd=tree, stderr=subprocess.PIPE, text=True)
             assert proc.stderr is not None
             while True:  # at --log-level WARNING there is no ready line: wait for the port
@@ -108,6 +127,7 @@ def servers(count: int, cluster: str | None, engine: str = "asyncio",
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        data.cleanup()
 
 
 def cpu_of(pids: list[int]) -> float:
@@ -266,6 +286,10 @@ def main() -> int:
     parser.add_argument("--setups", default="0,1,2",
                         help="which of standalone (0), 1 node (1), 2 nodes (2), 1 node before (3)")
     parser.add_argument("--no-hop", action="store_true", help="skip the in-process hop timing")
+    parser.add_argument("--standalone-store", default="sqlite", choices=["sqlite", "memory"],
+                        help="where standalone keeps history: SQLite in a temporary data dir "
+                             "(a default server; the fair comparison) or memory only "
+                             "(--data-dir none, the comparison before 2026-12-01)")
     args = parser.parse_args()
     chosen = [int(i) for i in args.setups.split(",")]
     if args.before and 3 not in chosen:
@@ -306,7 +330,7 @@ def main() -> int:
                 url = redis.url if cluster else None
                 if url:
                     redis.flush()
-                with servers(count, url, args.engine, tree) as procs:
+                with servers(count, url, args.engine, tree, args.standalone_store) as procs:
                     for workload, params in (("rate 1000/s", rated), ("full speed", full)):
                         result = measure(procs, params, rpid if url else None)
                         result.update(setup=label, load=workload, round=round_no)
@@ -318,7 +342,8 @@ def main() -> int:
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     path = out / f"cluster-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    raw = {"machine": machine(), "micro": costs, "hop": hops, "rows": rows}
+    raw = {"machine": machine(), "micro": costs, "hop": hops, "rows": rows,
+           "standalone_store": args.standalone_store}
     path.write_text(json.dumps(raw, indent=1, default=str))
     print(f"\nraw results: {path.relative_to(ROOT)}")
     return 0

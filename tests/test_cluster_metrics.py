@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
+import socket
 from collections.abc import Iterator
 
 import pytest
 from redis_server import RedisServer
 from support import TEST_LIMITS, Clients, http_listener_port, wait_until
 
+from chat.cluster.gate import ClusterGate
 from chat.config import Listener, ServerConfig
 from chat.engines import BackgroundServer, serve_in_background
 
@@ -58,8 +61,7 @@ def test_cluster_metrics_while_healthy(two_nodes: list[BackgroundServer]) -> Non
         assert get(node, "/readyz") == (200, "ready\n")
         wait_until(lambda node=node: metric(node, "chat_cluster_nodes") == 2)  # type: ignore[misc]
         assert metric(node, "chat_cluster_degraded") == 0
-        # (each HTTP request's connect and disconnect are calls on their way to the log)
-        assert metric(node, "chat_cluster_queue") <= 3
+        assert metric(node, "chat_cluster_queue") == 0  # (HTTP requests append nothing)
         assert metric(node, "chat_cluster_entries_total") >= 20 + 2 * 3  # everyone's calls
         assert 0 <= metric(node, "chat_cluster_lag_seconds") < 5
     assert metric(first, "chat_cluster_entries_appended_total") >= 20
@@ -67,6 +69,45 @@ def test_cluster_metrics_while_healthy(two_nodes: list[BackgroundServer]) -> Non
     assert text.count("chat_cluster_") < 40  # a handful of series, no per-room/user labels
     alice.close()
     bob.close()
+
+
+def test_http_requests_append_nothing_to_the_cluster_log(
+        two_nodes: list[BackgroundServer], redis_server: RedisServer) -> None:
+    """A health check or a scrape is a connection to the hub like any other, but it never
+    becomes a chat session: the log hears of it neither coming nor going, and no replica
+    keeps a user for it; a chat client's connection still goes through the log."""
+    import redis
+
+    log = redis.Redis.from_url(redis_server.url)
+
+    def last_entry() -> list[object]:
+        return list(log.xrevrange("chat:log", count=1))
+
+    before = last_entry()
+    for node in two_nodes:
+        for path in ("/healthz", "/readyz", "/metrics", "/no-such-page"):
+            get(node, path)
+    wait_until(lambda: all(not node.hub.core.users for node in two_nodes))
+    assert last_entry() == before
+    port = next(port for spec, (_, port) in two_nodes[0].engine.addresses
+                if spec.dialect == "http")
+    with socket.create_connection(("127.0.0.1", port), timeout=10):  # open, silent
+        wait_until(lambda: len(two_nodes[0].hub.core.users) == 1)
+        gate = two_nodes[0].hub.gate
+        assert isinstance(gate, ClusterGate)
+        assert json.loads(gate._dump(False))["core"]["users"] == []  # no snapshot has it
+    wait_until(lambda: not two_nodes[0].hub.core.users)
+    assert last_entry() == before
+    assert metric(two_nodes[0], "chat_cluster_entries_appended_total") == 0
+    alice = Clients(two_nodes[0]).bot("alice", "#room")
+    bob = Clients(two_nodes[1]).bot("bob", "#room")
+    alice.request(type="message", to="#room", text="hello")
+    bob.expect_json(type="message", text="hello")
+    assert last_entry() != before
+    assert metric(two_nodes[0], "chat_cluster_entries_appended_total") >= 3  # connect, hello...
+    alice.close()
+    bob.close()
+    log.close()
 
 
 def unready_reason(node: BackgroundServer) -> str | None:
@@ -94,7 +135,7 @@ def test_readyz_fails_while_redis_is_unreachable_and_recovers(
             assert reason is not None and "cluster unreachable" in reason
             assert metric(node, "chat_cluster_degraded") == 1
         alice.request(type="message", to="#room", text="queued")
-        wait_until(lambda: metric(first, "chat_cluster_queue") >= 4)  # the line, scrapes
+        wait_until(lambda: metric(first, "chat_cluster_queue") >= 1)  # the line (not scrapes)
         assert get(first, "/healthz")[0] == 200  # alive all along
     finally:
         if outage == "paused":
@@ -106,6 +147,6 @@ def test_readyz_fails_while_redis_is_unreachable_and_recovers(
     for node in two_nodes:
         wait_until(lambda node=node: unready_reason(node) is None)  # type: ignore[misc]
         assert metric(node, "chat_cluster_degraded") == 0
-    wait_until(lambda: metric(first, "chat_cluster_queue") <= 3)
+    wait_until(lambda: metric(first, "chat_cluster_queue") == 0)
     assert metric(first, "chat_cluster_reconnects_total") >= 1
     alice.close()

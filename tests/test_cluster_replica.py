@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -49,6 +50,8 @@ def test_codec_writes_the_same_text_as_the_general_json_path() -> None:
     for value in values:
         assert codec.dumps(value) == codec._ENCODER.encode(codec.to_plain(value))
         assert codec.loads(codec.dumps(value)) == codec.from_plain(codec.to_plain(value))
+        if isinstance(value, tuple):  # a call: its shortcut writes the same text
+            assert codec.dumps_call(value) == codec.dumps(value)
 
 
 @pytest.mark.parametrize("text", [
@@ -203,3 +206,30 @@ def test_a_lost_node_quits_its_users_in_one_order_on_every_replica() -> None:
         cores.append(core)
     assert snapshot.dump(cores[0]) == snapshot.dump(cores[1])
     assert [p.nick for p in cores[0]._ctx.nick_history.lookup("xavier")] == ["xavier"]
+
+
+def test_the_switch_interval_follows_the_load_on_the_log() -> None:
+    """An append or a read carrying many calls (a busy node) sets CPython's default switch
+    interval (fewer forced GIL hand-offs mid-fan-out); one carrying few sets the short one
+    again (a quiet node's hop waits less); in between, it stays as it is."""
+    from chat.cluster import backplane as bp
+
+    plane = bp.Backplane("redis://127.0.0.1:1/0", 10.0, engine=None)  # type: ignore[arg-type]
+    saved = sys.getswitchinterval()
+    try:
+        plane._intervals = (bp.SWITCH_INTERVAL, bp.BUSY_SWITCH_INTERVAL)
+        sys.setswitchinterval(bp.SWITCH_INTERVAL)
+        plane._pace(1)
+        assert sys.getswitchinterval() == pytest.approx(bp.SWITCH_INTERVAL)
+        plane._pace(bp.BUSY_BATCH)
+        assert sys.getswitchinterval() == pytest.approx(bp.BUSY_SWITCH_INTERVAL)
+        plane._pace(bp.QUIET_BATCH + 1)
+        assert sys.getswitchinterval() == pytest.approx(bp.BUSY_SWITCH_INTERVAL)
+        plane._pace(bp.QUIET_BATCH)
+        assert sys.getswitchinterval() == pytest.approx(bp.SWITCH_INTERVAL)
+        plane._intervals = None  # CHAT_SWITCH_INTERVAL fixed it: the load changes nothing
+        plane._pace(bp.BUSY_BATCH)
+        assert sys.getswitchinterval() == pytest.approx(bp.SWITCH_INTERVAL)
+    finally:
+        sys.setswitchinterval(saved)
+        plane.redis.close()

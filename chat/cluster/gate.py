@@ -69,6 +69,10 @@ class ClusterGate:
         self.lag = 0.0  # seconds from the last applied entry's append to its application
         self._pending: dict[int, int] = {}  # local conn -> its entries not yet applied
         self._inflight: dict[int, int] = {}  # our sequence number -> the conn it is for
+        #: Local connections the log has not heard of yet, and their hosts: a connection is
+        #: appended with its first call that goes to the log, so an HTTP request (a health
+        #: check, a scrape) that never becomes a chat session costs the cluster nothing.
+        self._unlogged: dict[int, str] = {}
         self._closing = threading.Event()
 
     # -- the hub's side --------------------------------------------------------------------
@@ -92,9 +96,10 @@ class ClusterGate:
         self.backplane.close()
 
     def connect(self, conn: int, host: str) -> list[e.Output]:
-        """The user exists here at once (its dialect needs it); the others learn from the log."""
+        """The user exists here at once (its dialect needs it); the others learn from the log,
+        with the connection's first call that changes anything (see ``_unlogged``)."""
         self.core.connect(conn, host)
-        self._send(("connect", conn, host), conn)
+        self._unlogged[conn] = host
         return []
 
     def handle(self, conn: int, command: c.Command) -> list[e.Output]:
@@ -124,10 +129,14 @@ class ClusterGate:
         user = self.core.users.get(conn)
         if user is not None and user.ctcp_by_server != by_server:
             user.ctcp_by_server = by_server
-            self._send(("ctcp", conn, by_server), conn)
+            if conn not in self._unlogged:  # (else it goes with the connect)
+                self._send(("ctcp", conn, by_server), conn)
 
     def disconnect(self, conn: int, reason: str) -> list[e.Output]:
-        """Always appended, whatever the queue holds: a lost quit would leave a ghost."""
+        """Always appended, whatever the queue holds: a lost quit would leave a ghost; unless
+        the log never heard of the connection (only this node knew it)."""
+        if self._unlogged.pop(conn, None) is not None:
+            return self.core.disconnect(conn, reason)
         self._send(("disconnect", conn, reason), conn)
         return []
 
@@ -144,11 +153,22 @@ class ClusterGate:
     def _send(self, call: tuple[Any, ...], conn: int,
               logged: tuple[Any, ...] | None = None) -> int:
         """Append ``call`` (as ``logged`` if given: redacted); we keep it to apply it."""
+        if conn in self._unlogged:
+            self._log_connect(conn)
         seq = self.last_seq = self.backplane.send(logged or call)
         self.replica.local[seq] = call
         self._inflight[seq] = conn
         self._pending[conn] = self._pending.get(conn, 0) + 1
         return seq
+
+    def _log_connect(self, conn: int) -> None:
+        """The connection's first call for the log: the others learn of it first (and whether
+        the server answers CTCP for it, which its dialect decided meanwhile)."""
+        host = self._unlogged.pop(conn)
+        self._send(("connect", conn, host), conn)
+        user = self.core.users.get(conn)
+        if user is not None and user.ctcp_by_server:
+            self._send(("ctcp", conn, True), conn)
 
     def unready(self) -> str | None:
         """Why ``/readyz`` fails: Redis unreachable."""
@@ -279,7 +299,10 @@ class ClusterGate:
         state = self.replica.state()
         if fresh_log:
             state["last_id"] = "0-0"
-        return json.dumps({"core": snapshot.dump(self.core), "replica": state},
+        core = snapshot.dump(self.core)
+        if self._unlogged:  # only this node knows them
+            core["users"] = [user for user in core["users"] if user["conn"] not in self._unlogged]
+        return json.dumps({"core": core, "replica": state},
                           separators=(",", ":"), ensure_ascii=False)
 
     def _load(self, generation: int, text: str) -> list[e.Output]:
@@ -288,11 +311,14 @@ class ClusterGate:
             self.replica.last_id = "0-0"
             return []
         data = json.loads(text)
+        users = self.core.users
+        unlogged = [users[conn] for conn in self._unlogged if conn in users]
         snapshot.load(self.core, data["core"])
+        for kept in unlogged:  # not in anyone's snapshot: the same objects, still ours alone
+            users[kept.conn] = kept
         self.replica.restore(data["replica"])
         self.backplane.applied = self.replica.last_id
         hub = self.hub
-        users = self.core.users
         for conn, session in list(hub.sessions.items()):
             user = users.get(conn)
             if user is None:

@@ -138,11 +138,14 @@ def _msgid(member: bytes) -> str:
 #: millisecond, and reading them again per record made a busy commit quadratic (10,000 ZRANGEs
 #: over thousands of members: Redis busy for 100 ms a commit, every node's log waiting).
 _APPEND = """
-local function key(ms, seq)
-  local b = {}
-  for i = 6, 1, -1 do b[i] = ms % 256; ms = math.floor(ms / 256) end
-  for i = 12, 7, -1 do b[i] = seq % 256; seq = math.floor(seq / 256) end
-  return string.char(unpack(b))
+local floor, char = math.floor, string.char
+local function bytes6(v)  -- big-endian, 6 bytes (v < 2^48: exact in a double)
+  local b6 = v % 256; v = floor(v / 256)
+  local b5 = v % 256; v = floor(v / 256)
+  local b4 = v % 256; v = floor(v / 256)
+  local b3 = v % 256; v = floor(v / 256)
+  local b2 = v % 256; v = floor(v / 256)
+  return char(v % 256, b2, b3, b4, b5, b6)
 end
 local total = tonumber(ARGV[1])
 local seq = redis.call('INCRBY', KEYS[1], total) - total
@@ -153,24 +156,35 @@ for j = 3, #KEYS do
   redis.call('HSET', KEYS[2], ARGV[a], ARGV[a + 1])
   a = a + 3
   local held = {}  -- per millisecond: the payloads the room holds there (read once)
+  local head = {}  -- per millisecond: its 6 bytes
+  local batch, size = {}, 0  -- ZADD arguments, sent 500 members at a time
   for i = 1, n do
     local ms, payload = tonumber(ARGV[a]), ARGV[a + 1]
     a = a + 2
     local here = held[ms]
     if here == nil then
       here = {}
-      local same = redis.call('ZRANGE', KEYS[j], '[' .. key(ms, 0), '(' .. key(ms + 1, 0),
-                              'BYLEX')
+      local low = bytes6(ms)
+      head[ms] = low
+      local same = redis.call('ZRANGE', KEYS[j], '[' .. low .. '\\0\\0\\0\\0\\0\\0',
+                              '(' .. bytes6(ms + 1) .. '\\0\\0\\0\\0\\0\\0', 'BYLEX')
       for _, member in ipairs(same) do here[string.sub(member, 13)] = true end
       held[ms] = here
     end
     if not here[payload] then
       here[payload] = true
       seq = seq + 1
-      redis.call('ZADD', KEYS[j], 0, key(ms, seq) .. payload)
+      batch[size + 1] = 0
+      batch[size + 2] = head[ms] .. bytes6(seq) .. payload
+      size = size + 2
       added = added + 1
+      if size >= 1000 then
+        redis.call('ZADD', KEYS[j], unpack(batch, 1, size))
+        size = 0
+      end
     end
   end
+  if size > 0 then redis.call('ZADD', KEYS[j], unpack(batch, 1, size)) end
 end
 return added
 """
