@@ -89,8 +89,7 @@ def test_http_requests_append_nothing_to_the_cluster_log(
             get(node, path)
     wait_until(lambda: all(not node.hub.core.users for node in two_nodes))
     assert last_entry() == before
-    port = next(port for spec, (_, port) in two_nodes[0].engine.addresses
-                if spec.dialect == "http")
+    port = http_listener_port(two_nodes[0])
     with socket.create_connection(("127.0.0.1", port), timeout=10):  # open, silent
         wait_until(lambda: len(two_nodes[0].hub.core.users) == 1)
         gate = two_nodes[0].hub.gate
