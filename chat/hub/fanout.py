@@ -226,7 +226,10 @@ class Fanout:
                 continue
             dialect = session.dialect
             variant = dialect.variant
-            if variant is None or (conn == origin and dialect.own_differs):
+            if conn == origin and dialect.own_differs:
+                if dialect.gets_own:  # else nothing to encode or queue for the sender
+                    groups.append((dialect, [conn]))
+            elif variant is None:
                 groups.append((dialect, [conn]))
             else:
                 found = by_variant.get(variant)
