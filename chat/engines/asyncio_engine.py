@@ -52,8 +52,8 @@ class _Connection(asyncio.BufferedProtocol):
     back with ``mremap`` and ``munmap`` (three system calls and a page fault per read).
     """
 
-    __slots__ = ("armed", "chunks", "closing", "conn", "dialect", "dropped", "engine", "eof",
-                 "fd", "host", "offset", "paused", "queued", "reading", "sock", "tls",
+    __slots__ = ("armed", "chunks", "closing", "conn", "dialect", "direct", "dropped", "engine",
+                 "eof", "fd", "host", "offset", "paused", "queued", "reading", "sock", "tls",
                  "transport")
 
     def __init__(self, engine: AsyncioEngine, host: str, spec: Listener,
@@ -74,6 +74,9 @@ class _Connection(asyncio.BufferedProtocol):
         self.armed = False  # the hub wants ``drained`` once the unsent bytes reach low_water
         self.closing = False  # close once the queue is out
         self.dropped = False  # aborted: no more output
+        #: A plain socket with nothing waiting (no chunks, nothing in the transport, not
+        #: paused, not closed): the flush writes to it without asking (see ``flush``).
+        self.direct = False
         #: The socket's descriptor when the engine reads it itself (plain TCP), else -1;
         #: ``reading``: registered in its poller now (not paused, no EOF yet); ``eof``: the
         #: peer said it sends no more.
@@ -86,6 +89,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.chunks.clear()
         self.queued = self.offset = 0
         self.dropped = True
+        self.direct = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -127,6 +131,7 @@ class _Connection(asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         self.paused = True
+        self.direct = False
 
     def resume_writing(self) -> None:
         self.paused = False
@@ -255,8 +260,7 @@ class AsyncioEngine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._all_gone.wait(), self.config.shutdown_grace)
         for conn in list(self._conns.values()):
-            if conn.transport is not None:
-                conn.transport.abort()
+            self._cut(conn)
         await asyncio.sleep(0)  # let connection_lost callbacks run
 
     # -- accepting -----------------------------------------------------------------------
@@ -471,7 +475,38 @@ class AsyncioEngine:
         sent = 0
         for conn_id, chunks in out.writes.items():
             conn = conns.get(conn_id)
-            if conn is None or conn.dropped:
+            if conn is None:
+                continue
+            if conn.direct:
+                # The common case: a plain socket with nothing waiting anywhere, so this
+                # flush's bytes go straight to it in one write, skipping the transport (its
+                # checks cost as much as our whole loop here). What the kernel does not
+                # take, and any error, is the transport's.
+                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                size = len(data)
+                sent += size
+                try:
+                    took = conn.sock.send(data)  # type: ignore[union-attr]
+                except (BlockingIOError, InterruptedError):
+                    took = 0
+                except OSError as exc:  # reset by the peer: as the transport would
+                    self._reasons.setdefault(conn_id, quit_reason(exc))
+                    conn.drop()
+                    if conn.transport is not None:
+                        conn.transport.abort()
+                    continue
+                if took == size:
+                    if conn.armed:
+                        touched[conn] = None  # pump() tells the hub it has drained
+                    continue
+                conn.direct = False
+                transport = conn.transport
+                assert transport is not None
+                transport.write(memoryview(data)[took:] if took else data)
+                if conn.armed or transport.get_write_buffer_size() > high_water:
+                    touched[conn] = None  # pump() tells the hub where it stands
+                continue
+            if conn.dropped:
                 continue
             transport = conn.transport
             if transport is None or transport.is_closing():
@@ -479,13 +514,12 @@ class AsyncioEngine:
             size = len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
             sent += size
             if size <= _FEED and not conn.chunks and not conn.paused:
-                # The common case: nothing waits, so this flush's bytes go out in one write.
+                # Nothing queued here: this flush's bytes go out in one write.
                 data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
                 sock = conn.sock
                 if sock is not None and not transport.get_write_buffer_size():
-                    # Nothing in the transport either: straight to the socket, skipping the
-                    # transport's write (its checks cost as much as our whole loop here).
-                    # Whatever the kernel does not take, and any error, is the transport's.
+                    # Nor in the transport (it drained since): straight to the socket again,
+                    # and from now on (``direct``) without asking.
                     try:
                         took = sock.send(data)
                     except (BlockingIOError, InterruptedError):
@@ -496,6 +530,7 @@ class AsyncioEngine:
                         transport.abort()
                         continue
                     if took == size:
+                        conn.direct = True
                         if conn.armed:
                             touched[conn] = None  # pump() tells the hub it has drained
                         continue
@@ -507,6 +542,7 @@ class AsyncioEngine:
                 continue
             conn.chunks.extend(chunks)  # shared with other readers: queued, not copied
             conn.queued += size
+            conn.direct = False
             touched[conn] = None
         self.bytes_out += sent
         for conn_id in out.watch:
@@ -544,7 +580,13 @@ class AsyncioEngine:
         conn.closing = True
         # A peer that never reads would keep a closing connection forever.
         assert self._loop is not None and conn.transport is not None
-        self._loop.call_later(self.config.shutdown_grace, conn.transport.abort)
+        self._loop.call_later(self.config.shutdown_grace, self._cut, conn)
+
+    def _cut(self, conn: _Connection) -> None:
+        """Abort ``conn``'s transport (nothing more is written to its socket)."""
+        conn.direct = False
+        if conn.transport is not None:
+            conn.transport.abort()
 
     def pump(self, conn: _Connection) -> None:
         """Feed the transport from the queue up to its bound; tell the hub where it stands."""
@@ -578,6 +620,7 @@ class AsyncioEngine:
             conn.queued -= size
             transport.write(pieces[0] if len(pieces) == 1 else b"".join(pieces))
         if conn.closing and not chunks and not transport.is_closing():
+            conn.direct = False
             transport.close()  # flushes what the transport holds, then closes
         if conn.closing or not conn.conn:
             return
