@@ -1,9 +1,14 @@
 """The asyncio engine: one Protocol per connection on one event loop.
 
 It only moves bytes: every decision comes from the hub, which runs on the loop, so no locks
-are needed. The engine accepts connections itself (so running out of file descriptors backs
-off quietly, and TLS handshakes in progress are counted against the connection caps), keeps
-each connection's output as a queue of the hub's bytes objects (shared between recipients,
+are needed. Plain TCP connections are read by the engine itself, through one epoll of their
+sockets registered with the loop as one reader (``_read_ready``: every ready socket read
+once, then one flush), and written straight to their sockets while nothing waits; their
+transports only take what the kernel would not. TLS connections go through their transports.
+
+The engine accepts connections itself (so running out of file descriptors backs off quietly,
+and TLS handshakes in progress are counted against the connection caps), keeps each
+connection's output as a queue of the hub's bytes objects (shared between recipients,
 never copied per reader) and feeds the transport a bounded amount at a time. It reports the
 unsent bytes to the hub (``backlogged`` over ``sendq``, ``drained`` back at the hub's
 ``low_water``) and obeys its verdicts: the send-queue policy is the hub's.
