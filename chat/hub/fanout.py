@@ -29,6 +29,13 @@ class _Parts(list[bytes]):
     __slots__ = ()
 
 
+class _Mixed(list[bytes]):
+    """A reader's own write list that holds parts lists among its bytes: listed once in
+    ``Fanout._fix``, and flattened by ``Fanout.take``."""
+
+    __slots__ = ()
+
+
 class _Segment:
     """Consecutive room messages from one sender to the same member tuple, encoded once each.
 
@@ -81,7 +88,7 @@ class Fanout:
         if chunks is None:
             writes[conn] = [data]
         elif chunks.__class__ is _Parts:
-            writes[conn] = [chunks, data]  # type: ignore[list-item]
+            writes[conn] = _Mixed((chunks, data))  # type: ignore[arg-type]
             self._fix.append(conn)
         else:
             chunks.append(data)
@@ -93,7 +100,7 @@ class Fanout:
         if chunks is None:
             chunks = writes[conn] = []
         elif chunks.__class__ is _Parts:
-            chunks = writes[conn] = [chunks]  # type: ignore[list-item]
+            chunks = writes[conn] = _Mixed((chunks,))  # type: ignore[arg-type]
             self._fix.append(conn)
         return chunks
 
@@ -216,7 +223,7 @@ class Fanout:
                     if chunks is None:
                         writes[conn] = [data]
                     elif chunks.__class__ is _Parts:
-                        writes[conn] = [chunks, data]  # type: ignore[list-item]
+                        writes[conn] = _Mixed((chunks, data))  # type: ignore[arg-type]
                         self._fix.append(conn)
                     else:
                         chunks.append(data)
@@ -239,11 +246,11 @@ class Fanout:
                 chunks = get(conn)
                 if chunks is None:
                     writes[conn] = parts  # the common case: shared, nothing per reader
-                elif chunks.__class__ is _Parts:
-                    writes[conn] = [chunks, parts]  # type: ignore[list-item]
-                    fix.append(conn)
-                else:
+                elif chunks.__class__ is _Mixed:
                     chunks.append(parts)  # type: ignore[arg-type]
+                else:  # shared, or bytes of its own: a list of its own that holds parts
+                    writes[conn] = _Mixed((chunks, parts) if chunks.__class__ is _Parts
+                                          else (*chunks, parts))  # type: ignore[arg-type]
                     fix.append(conn)
         return segment
 
@@ -318,9 +325,8 @@ class Fanout:
             writes = out.writes
             for conn in fix:
                 chunks = writes.get(conn)
-                if chunks is None or chunks.__class__ is _Parts or not any(
-                        chunk.__class__ is _Parts for chunk in chunks):
-                    continue
+                if chunks is None or chunks.__class__ is not _Mixed:
+                    continue  # cut meanwhile (or listed twice and flattened already)
                 flat = [c[0] if c.__class__ is _Parts else c for c in chunks if c]
                 if flat:
                     writes[conn] = flat
@@ -355,7 +361,7 @@ class Fanout:
             if not chunks:
                 continue
             if chunks.__class__ is _Parts:  # shared: this reader's own copy of the list
-                chunks = out.writes[conn] = [chunks]  # type: ignore[list-item]
+                chunks = out.writes[conn] = _Mixed((chunks,))  # type: ignore[arg-type]
                 self._fix.append(conn)
             mark = max(session.paced_mark, 0)
             session.paced_mark = -1
