@@ -9,8 +9,9 @@ import pickle
 
 import pytest
 
+from chat.core import commands as c
 from chat.core import events as e
-from chat.core.events import quick_init
+from chat.core.quickinit import quick_init
 
 
 def _plain(cls: type) -> type:
@@ -22,7 +23,7 @@ def _plain(cls: type) -> type:
         frozen=True, slots=True)
 
 
-@pytest.mark.parametrize("cls", [e.Message, e.Delivery])
+@pytest.mark.parametrize("cls", [e.Message, e.Delivery, c.Say])
 def test_same_signature_as_the_dataclass_constructor(cls: type) -> None:
     def shape(c: type) -> list[tuple[str, object, object]]:
         return [(p.name, p.kind, p.default) for p in inspect.signature(c).parameters.values()]
