@@ -4,7 +4,9 @@ On a shared machine wall-clock and CPU timings of the end-to-end benchmark vary 
 instructions one message costs from ``Hub.receive`` to ``Hub.take_output`` do not. This builds a
 real Hub with the real dialects (IRC clients, as ``chat-bench`` is), registers the clients, then
 pushes N PRIVMSGs through it one flush each, in the shape of the ``rooms`` workload (500
-clients over 50 rooms, 10 a room) or the ``rate`` one (100 in one room, 10 senders).
+clients over 50 rooms, 10 a room) or the ``rate`` one (100 in one room, 10 senders); the
+``fanout`` shape is fan-out A at full speed (the rate room, 15 messages a read from each
+sender in turn, 150 a flush; ``--batch`` sets the messages a flush).
 
 Per-message instructions: run it twice under callgrind with different N and divide the
 difference (start-up and registration cancel out)::
