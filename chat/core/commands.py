@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from chat.core.quickinit import quick_init
 from chat.history.records import Direction, Ref
 
 #: ``ctcp`` is a client-to-client query (its text ``VERSION`` or ``PING 123``, IRC's CTCP) and
@@ -63,6 +64,7 @@ class Part:
 StatusTarget = Literal["", "op", "voice"]
 
 
+@quick_init  # built for every line said
 @dataclass(frozen=True, slots=True)
 class Say:
     """Send text to a room or a nick; ``target`` None means the sender's current room.

@@ -19,10 +19,12 @@ from chat.core.commands import MessageKind
 from chat.core.directory import *  # noqa: F403
 from chat.core.envelope import Event as Event
 from chat.core.envelope import Source as Source
+from chat.core.quickinit import quick_init
 from chat.core.replies import *  # noqa: F403
 from chat.history.records import Query, RoomState
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Message(Event):
     """Text sent to a room (``room`` set) or privately (``room`` None, ``target`` the nick)."""
@@ -244,6 +246,7 @@ class ServerBanList(Event):
     bans: tuple[ServerBanInfo, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One event and the connections that must receive it, in the order the core decided.

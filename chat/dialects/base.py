@@ -107,6 +107,13 @@ class Dialect(ABC):
         #: reads the time itself (and tests can fix it). Alone, a dialect gets the real clock.
         self.clock: Callable[[], float] = clock or time.time
 
+    @property
+    def gets_own(self) -> bool:
+        """False when this connection is sent nothing for a room message it said itself (IRC
+        without echo-message): the fan-out then skips its copy. Read only where
+        ``own_differs``; a change must move ``Variants.epoch``."""
+        return True
+
     @classmethod
     @abstractmethod
     def sniff(cls, first_line: bytes) -> bool:

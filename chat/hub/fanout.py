@@ -18,13 +18,31 @@ log = logging.getLogger("chat.hub")
 GROUPINGS = 1024
 
 
+class _Parts(list[bytes]):
+    """A segment's bytes for one variant, shared by every reader of that variant.
+
+    A reader that gets nothing else in a flush has this very list as its write list (no list
+    of its own, no work for it at hand-over); one that gets more has a list of its own holding
+    this one among its bytes, flattened by ``Fanout.take``. The class tells the two apart.
+    """
+
+    __slots__ = ()
+
+
+class _Mixed(list[bytes]):
+    """A reader's own write list that holds parts lists among its bytes: listed once in
+    ``Fanout._fix``, and flattened by ``Fanout.take``."""
+
+    __slots__ = ()
+
+
 class _Segment:
     """Consecutive room messages from one sender to the same member tuple, encoded once each.
 
-    Every recipient's write list holds one ``parts`` list per segment (its variant's, or its
-    own); later messages that merge into the segment append their bytes to those few lists, so
-    fan-out work per recipient is per segment, not per message. ``Fanout.take`` joins each
-    ``parts`` list once and puts the bytes in place of the lists.
+    Each recipient's write is its variant's ``_Parts`` list (or holds it, after other bytes);
+    later messages that merge into the segment append their bytes to those few lists, so
+    fan-out work per recipient is per segment, not per message. ``Fanout.seal`` joins each
+    list's bytes in place, once.
     """
 
     __slots__ = ("origin", "recipients", "source", "targets")
@@ -34,22 +52,24 @@ class _Segment:
         self.source = source
         self.origin = origin
         # One (dialect, parts) per shared variant, plus one per recipient encoded on its own.
-        self.targets: list[tuple[Dialect, list[bytes]]] = []
+        self.targets: list[tuple[Dialect, _Parts]] = []
 
 
 class Fanout:
     """Builds one flush's :class:`Output` from writes, deliveries and closes."""
 
-    __slots__ = ("_epoch", "_groupings", "_parts", "_sealed", "_segment", "gathering", "out",
+    __slots__ = ("_epoch", "_fix", "_groupings", "_parts", "_segment", "gathering", "out",
                  "pacing", "sessions")
 
     def __init__(self, sessions: dict[int, Session]) -> None:
         self.sessions = sessions
-        self._sealed = False
         self.out = Output()
         self.pacing: set[int] = set()  # connections with a paced reply under way
         self._segment: _Segment | None = None  # the last one: only it may take more messages
-        self._parts: list[list[bytes]] = []  # every segment's parts lists since take()
+        #: Every segment's parts lists since take(), with the connections they went to.
+        self._parts: list[tuple[_Parts, list[int]]] = []
+        #: Connections whose own write list holds a parts list: flattened by take().
+        self._fix: list[int] = []
         self.gathering: int | None = None  # a connection whose output is being gathered
         #: (id of a recipients tuple, origin) -> (that tuple, [(dialect, conns)]): how a room's
         #: members group by variant, kept across messages while ``Variants.epoch`` stands still
@@ -63,11 +83,26 @@ class Fanout:
     def write(self, conn: int, data: bytes) -> None:
         """Bytes for one connection, after everything queued for it so far."""
         self._segment = None  # later messages must come after these bytes
-        chunks = self.out.writes.get(conn)
+        writes = self.out.writes
+        chunks = writes.get(conn)
         if chunks is None:
-            self.out.writes[conn] = [data]
+            writes[conn] = [data]
+        elif chunks.__class__ is _Parts:
+            writes[conn] = _Mixed((chunks, data))  # type: ignore[arg-type]
+            self._fix.append(conn)
         else:
             chunks.append(data)
+
+    def _own(self, conn: int) -> list[bytes]:
+        """``conn``'s own write list (made, or made to hold the shared list it had)."""
+        writes = self.out.writes
+        chunks = writes.get(conn)
+        if chunks is None:
+            chunks = writes[conn] = []
+        elif chunks.__class__ is _Parts:
+            chunks = writes[conn] = _Mixed((chunks,))  # type: ignore[arg-type]
+            self._fix.append(conn)
+        return chunks
 
     def close(self, session: Session, reason: str) -> None:
         """Close after what is queued is sent (and the dialect's goodbye, if it has one)."""
@@ -97,7 +132,7 @@ class Fanout:
         ``gathered``. No segment is shared across the mark and nothing is paced meanwhile."""
         self._segment = None
         self.gathering = conn
-        return len(self.out.writes.get(conn, ()))
+        return len(self._own(conn)) if conn in self.out.writes else 0
 
     def gathered(self, conn: int, mark: int) -> bytes:
         """Take back everything written for ``conn`` since ``mark``, as one bytes value."""
@@ -106,11 +141,16 @@ class Fanout:
         chunks = self.out.writes.get(conn)
         if not chunks or len(chunks) <= mark:
             return b""
-        taken = chunks[mark:]
-        del chunks[mark:]
-        if not chunks:
+        taken: list[bytes]
+        if chunks.__class__ is _Parts:  # shared: taken whole (mark is 0), never cut
+            taken = [chunks]  # type: ignore[list-item]
             del self.out.writes[conn]
-        return b"".join(c if c.__class__ is not list else b"".join(c)
+        else:
+            taken = chunks[mark:]
+            del chunks[mark:]
+            if not chunks:
+                del self.out.writes[conn]
+        return b"".join(c if c.__class__ is not _Parts else b"".join(c)
                         for c in taken)
     def pause_reading(self, conn: int) -> None:
         """The engine must stop reading ``conn`` (a later ``resume_reading`` in the same
@@ -182,6 +222,9 @@ class Fanout:
                     chunks = writes.get(conn)
                     if chunks is None:
                         writes[conn] = [data]
+                    elif chunks.__class__ is _Parts:
+                        writes[conn] = _Mixed((chunks, data))  # type: ignore[arg-type]
+                        self._fix.append(conn)
                     else:
                         chunks.append(data)
 
@@ -192,18 +235,23 @@ class Fanout:
         segment = self._segment = _Segment(recipients, source, origin)
         writes = self.out.writes
         all_parts = self._parts
+        fix = self._fix
         targets = segment.targets
         get = writes.get
         for dialect, conns in self._grouping(recipients, origin):
-            parts: list[bytes] = []
+            parts = _Parts()
             targets.append((dialect, parts))
-            all_parts.append(parts)
+            all_parts.append((parts, conns))
             for conn in conns:
                 chunks = get(conn)
                 if chunks is None:
-                    writes[conn] = [parts]  # type: ignore[list-item]
-                else:
+                    writes[conn] = parts  # the common case: shared, nothing per reader
+                elif chunks.__class__ is _Mixed:
                     chunks.append(parts)  # type: ignore[arg-type]
+                else:  # shared, or bytes of its own: a list of its own that holds parts
+                    writes[conn] = _Mixed((chunks, parts) if chunks.__class__ is _Parts
+                                          else (*chunks, parts))  # type: ignore[arg-type]
+                    fix.append(conn)
         return segment
 
     def _grouping(self, recipients: tuple[int, ...],
@@ -226,7 +274,10 @@ class Fanout:
                 continue
             dialect = session.dialect
             variant = dialect.variant
-            if variant is None or (conn == origin and dialect.own_differs):
+            if conn == origin and dialect.own_differs:
+                if dialect.gets_own:  # else nothing to encode or queue for the sender
+                    groups.append((dialect, [conn]))
+            elif variant is None:
                 groups.append((dialect, [conn]))
             else:
                 found = by_variant.get(variant)
@@ -249,11 +300,16 @@ class Fanout:
         """
         self._segment = None
         if self._parts:
-            for parts in self._parts:
+            writes = self.out.writes
+            for parts, conns in self._parts:
                 # In place, so every write list holding this list sees the joined bytes.
-                parts[:] = [b"".join(parts)] if len(parts) != 1 else parts
+                if len(parts) > 1:
+                    parts[:] = [b"".join(parts)]
+                elif not parts:  # nothing for this variant (a nested copy is skipped by take)
+                    for conn in conns:
+                        if writes.get(conn) is parts:
+                            del writes[conn]
             self._parts = []
-            self._sealed = True
         return self._hold_behind_replies(self.out) if self.pacing else []
 
     def take(self) -> Output:
@@ -261,31 +317,21 @@ class Fanout:
         out = self.out
         self.out = Output()
         self._segment = None
-        if self._sealed:
-            self._sealed = False
+        fix = self._fix
+        if fix:
+            # Readers given a shared parts list alone need nothing (Output's lists are
+            # read-only to engines); those whose own list holds some get it flattened.
+            self._fix = []
             writes = out.writes
-            empty = []
-            for conn, chunks in writes.items():
-                if len(chunks) == 1:
-                    # The common case at low rates: one segment for this reader. Its parts list
-                    # is [joined bytes] after seal, shared by the variant's readers: handed
-                    # over as it is (Output's lists are read-only to engines).
-                    only = chunks[0]
-                    if only.__class__ is list:
-                        if only[0]:
-                            writes[conn] = only
-                        else:
-                            empty.append(conn)
-                    continue
-                if any(chunk.__class__ is list for chunk in chunks):
-                    flat = [c[0] if c.__class__ is list else c for c in chunks
-                            if c and (c.__class__ is not list or c[0])]
-                    if flat:
-                        writes[conn] = flat
-                    else:
-                        empty.append(conn)
-            for conn in empty:
-                del writes[conn]
+            for conn in fix:
+                chunks = writes.get(conn)
+                if chunks is None or chunks.__class__ is not _Mixed:
+                    continue  # cut meanwhile (or listed twice and flattened already)
+                flat = [c[0] if c.__class__ is _Parts else c for c in chunks if c]
+                if flat:
+                    writes[conn] = flat
+                else:
+                    del writes[conn]
         return out
 
     # -- pacing long replies (a LIST of thousands of rooms goes out as the reader takes it) --
@@ -293,7 +339,7 @@ class Fanout:
     def pace(self, session: Session, data: bytes) -> None:
         """Send the first page of a long reply now and the rest as the reader drains."""
         conn = session.conn
-        chunks = self.out.writes.setdefault(conn, [])
+        chunks = self._own(conn)
         pages = [Reply(data[i:i + PAGE]) for i in range(0, len(data), PAGE)]
         if conn not in self.pacing:
             self.pacing.add(conn)
@@ -314,10 +360,13 @@ class Fanout:
             chunks = out.writes.get(conn)
             if not chunks:
                 continue
+            if chunks.__class__ is _Parts:  # shared: this reader's own copy of the list
+                chunks = out.writes[conn] = _Mixed((chunks,))  # type: ignore[arg-type]
+                self._fix.append(conn)
             mark = max(session.paced_mark, 0)
             session.paced_mark = -1
             for chunk in chunks[mark:]:
-                data = chunk[0] if chunk.__class__ is list and chunk else chunk
+                data = chunk[0] if chunk.__class__ is _Parts and chunk else chunk
                 if data:
                     session.paced.append(data)
                     if data.__class__ is not Reply:
@@ -333,7 +382,7 @@ class Fanout:
         paced = session.paced
         assert paced is not None
         conn = session.conn
-        chunks = self.out.writes.setdefault(conn, [])
+        chunks = self._own(conn)
         budget = PAGE
         while paced and budget > 0:
             data = paced.popleft()

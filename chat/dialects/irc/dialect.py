@@ -143,6 +143,11 @@ class IrcDialect(Dialect):
         self.capkey = tuple(sorted(self.caps))
         Variants.epoch += 1  # this connection's variant changed: regroup rooms
 
+    @property
+    def gets_own(self) -> bool:
+        """Its own room messages come back only with echo-message (see ``_message``)."""
+        return "echo-message" in self.caps
+
     def num(self, code: str, *params: str, text: str | None = None) -> bytes:
         """A numeric reply addressed to this client (so never shared with another)."""
         return numeric(self.server, self.me, code, *params, text=text)

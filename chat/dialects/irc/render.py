@@ -61,7 +61,12 @@ def message_lines(d: IrcDialect, event: e.Message, batch: str | None = None,
         budget -= len(wrap) + 1
     text = stamp + event.text
     # A character is at most 4 UTF-8 bytes: text this short fits without measuring it.
-    pieces = [text] if len(text) * 4 <= budget else split_utf8(text, budget)
+    if len(text) * 4 <= budget:
+        if not wrap:  # nearly every message: one plain line
+            return f"{d.tags(event, event.id, batch)}{head}{text}\r\n".encode()
+        pieces = [text]
+    else:
+        pieces = split_utf8(text, budget)
     out = []
     for i, piece in enumerate(pieces):
         if wrap:
