@@ -15,12 +15,19 @@ process (tests) never share or collide on metrics.
 
 from __future__ import annotations
 
+import threading
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
-from itertools import chain
+from itertools import accumulate, chain
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
@@ -62,6 +69,41 @@ def close_label(reason: str) -> str:
     return "other"
 
 
+class LatencyHistogram:
+    """A histogram observed once per flush: a bucket array under one lock.
+
+    ``prometheus_client``'s Histogram takes a lock for the sum and another for the bucket it
+    finds by a linear scan, about 1.1 µs an observation; on a server of small rooms that was
+    a visible share of a delivery. One lock stays, since the threaded engine observes from
+    every connection's thread.
+    """
+
+    __slots__ = ("bounds", "counts", "doc", "lock", "name", "total")
+
+    def __init__(self, name: str, doc: str, bounds: Sequence[float]) -> None:
+        self.name, self.doc = name, doc
+        self.bounds = tuple(bounds)
+        self.counts = [0] * (len(self.bounds) + 1)  # the last is +Inf
+        self.total = 0.0
+        self.lock = threading.Lock()
+
+    def observe(self, value: float) -> None:
+        """Count ``value`` in the first bucket whose bound is >= it (Prometheus's ``le``)."""
+        index = bisect_left(self.bounds, value)
+        with self.lock:
+            self.counts[index] += 1
+            self.total += value
+
+    def metric(self) -> HistogramMetricFamily:
+        """The cumulative buckets, count and sum as one Prometheus histogram."""
+        with self.lock:
+            counts, total = list(self.counts), self.total
+        cumulative = list(accumulate(counts))
+        les = [*(repr(float(b)) for b in self.bounds), "+Inf"]
+        buckets = list(zip(les, cumulative, strict=True))
+        return HistogramMetricFamily(self.name, self.doc, buckets=buckets, sum_value=total)
+
+
 class Metrics:
     """Counts what the hub hands the engines, and renders every metric for ``/metrics``."""
 
@@ -75,12 +117,12 @@ class Metrics:
         self.bytes_sent = 0  # bytes handed to the engines for sending
         self.closes = dict.fromkeys(REASONS, 0)  # closes and cuts the server decided, by label
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_HubCollector(self))
         #: Observed by ``Hub.written`` once per flush that wrote anything after a read.
-        self.fanout_latency = Histogram(
+        self.fanout_latency = LatencyHistogram(
             "chat_fanout_latency_seconds", "Time from the first line read to the last "
             "recipient's write, per flush of output (one observation per flush, not per "
-            "recipient)", buckets=FANOUT_BUCKETS, registry=self.registry)
+            "recipient)", FANOUT_BUCKETS)
+        self.registry.register(_HubCollector(self))
         ProcessCollector(registry=self.registry)  # CPU, memory, file descriptors (Linux)
 
     # -- the observer (on the engine's thread) -------------------------------------------
@@ -127,6 +169,7 @@ class _HubCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         metrics = self.metrics
         hub = metrics.hub
+        yield metrics.fanout_latency.metric()
         by_dialect: dict[str, int] = {}
         by_transport = dict.fromkeys(TRANSPORTS, 0)
         for session in hub.sessions.values():

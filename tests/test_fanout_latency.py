@@ -99,3 +99,28 @@ def test_both_engines_observe_each_flush(serve_with: Callable[..., Clients]) -> 
     assert metric(text, "chat_bytes_sent_total") >= bytes_before + 5 * 2 * len('"text":"m0"')
     cumulative = [c for _, c in buckets(text)]
     assert cumulative == sorted(cumulative) and cumulative[-1] == count
+
+
+def test_a_value_on_a_bound_is_in_that_bucket_and_no_thread_loses_one() -> None:
+    import threading
+
+    from chat.metrics import LatencyHistogram
+
+    histogram = LatencyHistogram("h", "doc", (0.001, 0.01))
+    histogram.observe(0.001)  # le="0.001" includes 0.001 itself
+    histogram.observe(0.5)  # past the last bound: +Inf only
+
+    def observe_many() -> None:
+        for _ in range(2000):
+            histogram.observe(0.005)
+
+    threads = [threading.Thread(target=observe_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    family = histogram.metric()
+    counts = {s.labels["le"]: s.value for s in family.samples if s.name == "h_bucket"}
+    assert counts == {"0.001": 1, "0.01": 8001, "+Inf": 8002}
+    count = next(s.value for s in family.samples if s.name == "h_count")
+    assert count == 8002
