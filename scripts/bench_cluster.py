@@ -286,6 +286,8 @@ def main() -> int:
     parser.add_argument("--setups", default="0,1,2",
                         help="which of standalone (0), 1 node (1), 2 nodes (2), 1 node before (3)")
     parser.add_argument("--no-hop", action="store_true", help="skip the in-process hop timing")
+    parser.add_argument("--loads", default="rate,full",
+                        help="which workloads: rate (1,000 msg/s, latency), full (full speed)")
     parser.add_argument("--standalone-store", default="sqlite", choices=["sqlite", "memory"],
                         help="where standalone keeps history: SQLite in a temporary data dir "
                              "(a default server; the fair comparison) or memory only "
@@ -301,6 +303,10 @@ def main() -> int:
     rated = FanoutParams(clients=100, senders=10, messages=300 if args.quick else 1000,
                          rate=1000.0)
     full = FanoutParams(clients=100, senders=10, messages=200 if args.quick else args.messages)
+    chosen_loads = args.loads.split(",")
+    loads = [(name, params) for key, name, params in (("rate", "rate 1000/s", rated),
+                                                      ("full", "full speed", full))
+             if key in chosen_loads]
     redis = RedisServer()
     redis.start()
     rows: list[dict[str, Any]] = []
@@ -331,7 +337,7 @@ def main() -> int:
                 if url:
                     redis.flush()
                 with servers(count, url, args.engine, tree, args.standalone_store) as procs:
-                    for workload, params in (("rate 1000/s", rated), ("full speed", full)):
+                    for workload, params in loads:
                         result = measure(procs, params, rpid if url else None)
                         result.update(setup=label, load=workload, round=round_no)
                         rows.append(result)
