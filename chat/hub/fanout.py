@@ -238,10 +238,17 @@ class Fanout:
         fix = self._fix
         targets = segment.targets
         get = writes.get
+        # Nothing queued yet in this flush (at low rates, every message): no reader has bytes
+        # of its own, so each group's readers simply share its list, set in one C call. The
+        # groups never share a reader (each recipient is in one), so this holds for them all.
+        fresh = not writes
         for dialect, conns in self._grouping(recipients, origin):
             parts = _Parts()
             targets.append((dialect, parts))
             all_parts.append((parts, conns))
+            if fresh:
+                writes.update(dict.fromkeys(conns, parts))
+                continue
             for conn in conns:
                 chunks = get(conn)
                 if chunks is None:

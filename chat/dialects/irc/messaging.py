@@ -43,6 +43,12 @@ def privmsg(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
     if len(params) < 2 or not params[1]:
         return [d.num("412", text="No text to send")]
     text = params[1]
+    target = params[0]
+    if target[0] == "#" and text[0] != "\x01" and "," not in target and not d.received_tags:
+        # Nearly every line: plain text to one room, no tags. What the general path below
+        # makes of it, without its lists (no services, no CTCP, no status prefix).
+        kind: c.MessageKind = "notice" if verb == "NOTICE" else "message"
+        return [c.Say(target, text, kind, ref=verb, status="", tags=())]
     targets = [target for target in params[0].split(",")[:MAX_TARGETS] if target]
     # Services' names never start with '#': a room message (nearly every one) skips the checks.
     nicks = [target for target in targets if target[0] != "#"]
@@ -52,7 +58,7 @@ def privmsg(d: IrcDialect, verb: str, params: list[str]) -> list[Decoded]:
         return nickserv(d, text) if verb == "PRIVMSG" else []
     if nicks and any(is_service(target, CHANSERV) for target in nicks):
         return chanserv(d, text) if verb == "PRIVMSG" else []  # likewise
-    kind: c.MessageKind = "notice" if verb == "NOTICE" else "message"
+    kind = "notice" if verb == "NOTICE" else "message"
     ctcp = False
     if text.startswith("\x01"):
         inner = text[1:].removesuffix("\x01")
