@@ -478,6 +478,8 @@ class AsyncioEngine:
         touched: dict[_Connection, None] = {}
         high_water = self.hub.high_water
         sent = 0
+        shared: list[bytes] | None = None  # the last write list joined, and its bytes
+        data = b""
         for conn_id, chunks in out.writes.items():
             conn = conns.get(conn_id)
             if conn is None:
@@ -486,8 +488,11 @@ class AsyncioEngine:
                 # The common case: a plain socket with nothing waiting anywhere, so this
                 # flush's bytes go straight to it in one write, skipping the transport (its
                 # checks cost as much as our whole loop here). What the kernel does not
-                # take, and any error, is the transport's.
-                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                # take, and any error, is the transport's. A room's readers of one variant
+                # share one write list, one after another here: joined once for them all.
+                if chunks is not shared:
+                    shared = chunks
+                    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
                 size = len(data)
                 sent += size
                 try:
@@ -520,7 +525,9 @@ class AsyncioEngine:
             sent += size
             if size <= _FEED and not conn.chunks and not conn.paused:
                 # Nothing queued here: this flush's bytes go out in one write.
-                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                if chunks is not shared:
+                    shared = chunks
+                    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
                 sock = conn.sock
                 if sock is not None and not transport.get_write_buffer_size():
                     # Nor in the transport (it drained since): straight to the socket again,
