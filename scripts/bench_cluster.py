@@ -138,6 +138,22 @@ def cpu_of(pids: list[int]) -> float:
     return total
 
 
+def thread_cpu(pids: list[int]) -> dict[str, float]:
+    """CPU seconds (user + system) of every thread of ``pids``, by thread id (Python 3.11 does
+    not name its threads for the OS: the busiest one at full speed is the engine's)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    by_tid: dict[str, float] = {}
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:
+                continue  # the thread ended meanwhile
+            fields = stat[stat.rindex(")") + 2:].split()
+            by_tid[task.name] = (int(fields[11]) + int(fields[12])) / tick
+    return by_tid
+
+
 def measure(procs: list[Any], params: FanoutParams, redis_pid: int | None) -> dict[str, Any]:
     """One fan-out run against ``procs`` (clients spread over them); CPU of all of them."""
     pids = [proc.pid for proc, _ in procs]
@@ -146,9 +162,21 @@ def measure(procs: list[Any], params: FanoutParams, redis_pid: int | None) -> di
     target = Target("127.0.0.1", SPREAD_PORT if len(ports) > 1 else ports[0], "irc",
                     pids[0] if len(pids) == 1 else None)
     cpu0 = cpu_of(pids)
+    threads0 = thread_cpu(pids)
     redis0 = cpu_of([redis_pid]) if redis_pid else 0.0
     result = asyncio.run(run_fanout(target, params))
     cpu = cpu_of(pids) - cpu0
+    threads = thread_cpu(pids)
+    spent = sorted((round(used - threads0.get(tid, 0.0), 3) for tid, used in threads.items()),
+                   reverse=True)
+    result["threads_cpu_s"] = spent
+    # The busiest thread (the engine's) per message sent, and the others together: where a
+    # node's extra cost goes (see docs/scaling.md); jiffies, so read them over runs of a
+    # second or more.
+    messages = params.senders * params.messages
+    if len(procs) == 1 and spent:
+        result["engine_us_per_message"] = 1e6 * spent[0] / messages
+        result["others_us_per_message"] = 1e6 * sum(spent[1:]) / messages
     wall = result.get("wall_s") or 0.0
     deliveries = result.get("deliveries") or result.get("received") or 0
     result["nodes_cpu_s"] = cpu
@@ -345,6 +373,14 @@ def main() -> int:
     finally:
         redis.close()
     print_table(rows, [label for label, *_ in setups])
+    for label, *_ in setups:
+        mine = [row for row in rows
+                if row["setup"] == label and row.get("engine_us_per_message") is not None]
+        if mine:
+            spent = [row["engine_us_per_message"] for row in mine]
+            others = _median([row["others_us_per_message"] for row in mine])
+            print(f"{label}: CPU per message sent (medians): the engine's thread "
+                  f"{_median(spent):.1f} µs, the other threads {others:.1f} µs")
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     path = out / f"cluster-{time.strftime('%Y%m%d-%H%M%S')}.json"
