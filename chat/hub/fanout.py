@@ -317,7 +317,7 @@ class Fanout:
                         if writes.get(conn) is parts:
                             del writes[conn]
             self._parts = []
-        return self._hold_behind_replies(self.out) if self.pacing else []
+        return self._hold_behind_replies() if self.pacing else []
 
     def take(self) -> Output:
         """The finished Output (call ``seal`` first); the next flush starts empty."""
@@ -356,7 +356,7 @@ class Fanout:
             self.out.watch.add(conn)
         chunks.extend(pages)
 
-    def _hold_behind_replies(self, out: Output) -> list[Session]:
+    def _hold_behind_replies(self) -> list[Session]:
         """Move what was written after a paced reply's first page into its queue, in order."""
         held = []
         for conn in list(self.pacing):
@@ -364,12 +364,9 @@ class Fanout:
             if session is None or session.paced is None:
                 self.pacing.discard(conn)
                 continue
-            chunks = out.writes.get(conn)
-            if not chunks:
+            if not self.out.writes.get(conn):
                 continue
-            if chunks.__class__ is _Parts:  # shared: this reader's own copy of the list
-                chunks = out.writes[conn] = _Mixed((chunks,))  # type: ignore[arg-type]
-                self._fix.append(conn)
+            chunks = self._own(conn)  # if shared, this reader's own copy of the list
             mark = max(session.paced_mark, 0)
             session.paced_mark = -1
             for chunk in chunks[mark:]:
@@ -380,7 +377,7 @@ class Fanout:
                         session.paced_extra += len(data)
             del chunks[mark:]
             if not chunks:
-                del out.writes[conn]
+                del self.out.writes[conn]
             held.append(session)
         return held
 
