@@ -441,12 +441,8 @@ class AsyncioEngine:
                 size = conn.sock.recv_into(buffer)
             except (BlockingIOError, InterruptedError):
                 continue
-            except OSError as exc:  # reset by the peer: as the transport would
-                self._stop_reading(conn)
-                self._reasons.setdefault(conn.conn, quit_reason(exc))
-                conn.drop()
-                if conn.transport is not None:
-                    conn.transport.abort()
+            except OSError as exc:
+                self._reset(conn, exc)
                 continue
             if size:
                 hub.receive(conn.conn, buffer[:size].tobytes())
@@ -455,6 +451,15 @@ class AsyncioEngine:
                 self._stop_reading(conn)
                 self.finish(conn)
         self.flush()
+
+    def _reset(self, conn: _Connection, exc: OSError) -> None:
+        """The peer reset ``conn`` under a read or write of ours: close it as the transport
+        would have, quitting its user with the kernel's reason."""
+        self._stop_reading(conn)
+        self._reasons.setdefault(conn.conn, quit_reason(exc))
+        conn.drop()
+        if conn.transport is not None:
+            conn.transport.abort()
 
     # -- output --------------------------------------------------------------------------
 
@@ -499,11 +504,8 @@ class AsyncioEngine:
                     took = conn.sock.send(data)  # type: ignore[union-attr]
                 except (BlockingIOError, InterruptedError):
                     took = 0
-                except OSError as exc:  # reset by the peer: as the transport would
-                    self._reasons.setdefault(conn_id, quit_reason(exc))
-                    conn.drop()
-                    if conn.transport is not None:
-                        conn.transport.abort()
+                except OSError as exc:
+                    self._reset(conn, exc)
                     continue
                 if took == size:
                     if conn.armed:
@@ -536,10 +538,8 @@ class AsyncioEngine:
                         took = sock.send(data)
                     except (BlockingIOError, InterruptedError):
                         took = 0
-                    except OSError as exc:  # reset by the peer: as the transport would
-                        self._reasons.setdefault(conn_id, quit_reason(exc))
-                        conn.drop()
-                        transport.abort()
+                    except OSError as exc:
+                        self._reset(conn, exc)
                         continue
                     if took == size:
                         conn.direct = True
