@@ -20,7 +20,10 @@ from support import TEST_LIMITS, Clients, LineClient, start_server_process, wait
 
 from chat.cluster import snapshot
 from chat.config import ServerConfig
+from chat.core import commands as c
+from chat.core.core import HANDLERS
 from chat.engines import BackgroundServer, serve_in_background
+from chat.hub import INTERNAL_ERROR
 
 Start = Callable[..., BackgroundServer]
 
@@ -197,6 +200,37 @@ def test_a_cleanly_stopped_node_quits_its_users_at_once(
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_command_that_hits_a_bug_closes_its_connection_as_on_one_server(
+        cluster: Start, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug is the same on every node (one codebase): the entry changes nothing anywhere,
+    and the node holding the connection closes it politely instead of leaving it waiting
+    for an entry that never completes."""
+    def broken(*args: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    nodes = [cluster("asyncio"), cluster("threaded")]
+    for first, second in ((0, 1), (1, 0)):
+        alice = irc(nodes[first], f"alice{first}")
+        alice.send("JOIN #room\r\n")
+        alice.expect(lambda line: " 366 " in line)
+        bob = irc(nodes[second], f"bob{first}")
+        bob.send("JOIN #room\r\n")
+        bob.expect(lambda line: " 366 " in line)
+        alice.expect(f":bob{first}!")
+        with monkeypatch.context() as patched:
+            patched.setitem(HANDLERS, c.Away, broken)
+            alice.send("AWAY :lunch\r\n")
+            alice.expect(lambda line: line.startswith("ERROR") and INTERNAL_ERROR in line)
+            quit_line = bob.expect(f":alice{first}!")
+        assert "QUIT" in quit_line and INTERNAL_ERROR in quit_line
+        assert "secret" not in quit_line
+        bob.send("PRIVMSG #room :still here\r\n")
+        bob.send("PING :after\r\n")
+        bob.expect("PONG")
+        bob.close()
+    replicas_agree(nodes)
 
 
 def replicas_agree(nodes: list[BackgroundServer]) -> None:

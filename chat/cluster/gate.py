@@ -31,9 +31,11 @@ from chat.cluster.replica import (
 from chat.core import commands as c
 from chat.core import events as e
 from chat.dialects.base import Dialect, Gather
+from chat.hub.hub import INTERNAL_ERROR
 
 if TYPE_CHECKING:
     from chat.hub import Hub
+    from chat.hub.session import Session
 
 log = logging.getLogger("chat.cluster")
 
@@ -230,6 +232,8 @@ class ClusterGate:
                 out = replica.apply(entry)
             except Exception:  # the same on every node: the entry changes nothing anywhere
                 log.exception("cluster: entry %s failed", entry.id)
+                if entry.node == me:
+                    self._failed(entry.seq)
                 continue
             if out is None:
                 continue
@@ -272,17 +276,32 @@ class ClusterGate:
             if session.closing is None:
                 self.hub._resume_input(session)
 
+    def _failed(self, seq: int) -> None:
+        """One of our entries hit a bug when applied (on every node alike): its connection is
+        closed as a standalone server closes one whose command hit a bug, rather than left
+        waiting for an entry that will never be done (an unregistered one would never be
+        read again)."""
+        session = self.hub.sessions.get(self._inflight.get(seq, -1))
+        if session is not None:
+            self._close([session], INTERNAL_ERROR)
+        self._done(seq)
+
     def _lost_ourselves(self) -> None:
         """The others counted us lost (we stalled past the lease) and quit our users: their
         connections here are stale; close them so the clients reconnect."""
         log.warning("cluster: this node (%d) was declared lost; closing its clients", self.node)
-        conns = tuple(conn for conn, session in self.hub.sessions.items()
+        self._close(list(self.hub.sessions.values()), LOST_RECONNECT)
+
+    def _close(self, sessions: list[Session], reason: str) -> None:
+        """Close connections of ours, their clients told why as the core tells them, without
+        touching the shared state here: that follows from the log (their disconnects)."""
+        conns = tuple(session.conn for session in sessions
                       if session.dialect is not None and session.closing is None)
         if conns:
             envelope = self.core._ctx.envelope()
-            self.hub._apply([e.Delivery(e.Disconnect(*envelope, reason=LOST_RECONNECT), conns)])
-        for session in list(self.hub.sessions.values()):
-            self.hub._fanout.close(session, LOST_RECONNECT)
+            self.hub._apply([e.Delivery(e.Disconnect(*envelope, reason=reason), conns)])
+        for session in sessions:
+            self.hub._fanout.close(session, reason)
 
     def _tell(self, degraded: bool) -> list[e.Output]:
         self.degraded = degraded
