@@ -63,9 +63,14 @@ def agree(nodes: list[BackgroundServer]) -> None:
         except RuntimeError:
             return None
 
+    agreed: list[dict[str, Any]] = []
+
     def same() -> bool:
         found = dumps()
-        return found is not None and all(dump == found[0] for dump in found)
+        if found is None or any(dump != found[0] for dump in found):
+            return False
+        agreed.append(found[0])
+        return True
     try:
         wait_until(same)
     except AssertionError:
@@ -73,7 +78,7 @@ def agree(nodes: list[BackgroundServer]) -> None:
         differ = {key: [dump[key] for dump in found] for key in found[0]
                   if any(dump[key] != found[0][key] for dump in found)}
         raise AssertionError(f"the replicas differ: {differ}") from None
-    state = json.loads(json.dumps(snapshot.dump(nodes[0].hub.core)))
+    state = json.loads(json.dumps(agreed[-1]))  # (the one read whole, not under a change)
     fresh = ChatCore(nodes[0].hub.config)
     snapshot.load(fresh, state)
     assert json.loads(json.dumps(snapshot.dump(fresh))) == state

@@ -14,8 +14,11 @@ Layout:
 - ``codec.py``     commands and events as JSON, by a registry of dataclasses (never pickle);
 - ``replica.py``   an entry's meaning, without I/O: applying it to a core, deterministically;
 - ``snapshot.py``  a core's state as JSON and back (what a joining node loads);
-- ``backplane.py`` the Redis side: two threads appending and reading, heartbeats, node loss,
-  snapshots and trimming, reconnecting and resynchronising after Redis stops or stalls;
+- ``backplane.py`` the Redis side: appending and reading (two threads of its own), heartbeats,
+  node loss, snapshots and trimming, reconnecting and resynchronising after Redis stops or
+  stalls;
+- ``looplog.py``   appending and reading on the engine's event loop instead (asyncio engine):
+  no thread hand-off on a message's way through the log;
 - ``gate.py``      the hub's seam (``chat.hub.gate``): what goes to the log, what is answered
   locally, and how what the log says gets back into the hub.
 

@@ -1,6 +1,8 @@
 """The Redis side of a node: appending to the log, reading it, heartbeats, snapshots, and
-riding out a Redis that stops or stalls. Two threads with the synchronous redis-py client, so
-both engines share one implementation; what they read reaches the engine's thread through
+riding out a Redis that stops or stalls. A writer thread with the synchronous redis-py client
+does the heartbeats, snapshots and reconnecting for both engines; the log's appends and reads
+run on the engine's event loop where there is one (``looplog.py``, the asyncio engine), else
+on the writer thread and a reader thread, whose entries reach the engine's thread through
 callbacks (the gate posts them to the hub's inbox and wakes the engine).
 
 Keys (``chat:`` prefix):
@@ -27,7 +29,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from itertools import islice
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 
@@ -40,6 +42,11 @@ from chat.cluster.replica import (
     encode_call,
     pack,
 )
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from chat.cluster.looplog import LoopLog
 
 log = logging.getLogger("chat.cluster")
 
@@ -165,6 +172,11 @@ class Backplane:
         self.generation = 0  # bumped when the position is reset: older reads are discarded
         self.applied = "0-0"  # the last entry the engine applied (the heartbeat reports it)
         self._threads: list[threading.Thread] = []
+        #: The log's appends and reads on the engine's event loop, if it has one (see
+        #: ``chat.cluster.looplog``); else the writer and reader threads do them.
+        self._io: LoopLog | None = None
+        self._loop_thread = 0
+        self.batch = BATCH
         self._next_beat = 0.0
         self._next_snapshot = 0.0
         self._quiet_until = 0.0  # no node is counted lost before this (after an outage)
@@ -202,8 +214,9 @@ class Backplane:
                  self.epoch, self._read_from)
         return str(text)
 
-    def start(self) -> None:
-        """Start appending and reading."""
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start appending and reading: on ``loop`` (the engine's, called on its thread) if
+        given, else on two threads of our own."""
         fixed = os.environ.get("CHAT_SWITCH_INTERVAL")
         if fixed is not None:  # one interval, whatever the load (measuring the trade-off)
             self._intervals = None
@@ -220,10 +233,44 @@ class Backplane:
             sys.setswitchinterval(quiet)
         self._connected.set()
         self._next_snapshot = time.monotonic() + SNAPSHOT_EVERY
-        for target, name in ((self._write_loop, "writer"), (self._read_loop, "reader")):
+        loops: list[tuple[Callable[[], None], str]] = [(self._write_loop, "writer")]
+        if loop is None:
+            loops.append((self._read_loop, "reader"))
+        else:
+            from chat.cluster.looplog import LoopLog
+
+            self._loop_thread = threading.get_ident()
+            self._io = LoopLog(self, loop)
+            try:
+                self._io.attach(*self._connect_io())
+            except redis.RedisError as exc:
+                self._failed(exc)  # the writer thread reconnects
+        for target, name in loops:
             thread = threading.Thread(target=target, name=f"chat-cluster-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def _connect_io(self) -> tuple[Any, Any]:
+        """The loop's two connections, connected here (blocking: never on the loop)."""
+        conns: list[Any] = []
+        try:
+            for _ in range(2):
+                conn = self.redis.connection_pool.make_connection()
+                conns.append(conn)
+                conn.connect()
+        except BaseException:
+            for conn in conns:
+                conn.disconnect()
+            raise
+        return conns[0], conns[1]
+
+    def on_loop(self) -> bool:
+        """Whether the caller runs on the engine's loop (the log's appends and reads do)."""
+        return threading.get_ident() == self._loop_thread
+
+    def connected(self) -> bool:
+        """Whether Redis is reachable, as far as the node knows."""
+        return self._connected.is_set()
 
     def send(self, call: tuple[Any, ...], payload: str | None = None) -> int:
         """Queue an entry (any thread); returns its sequence number."""
@@ -233,7 +280,10 @@ class Backplane:
             self._seq += 1
             seq = self._seq
             self._queue.append((seq, payload))
-        if self._idle:  # (the writer sets it, then looks at the queue again before waiting)
+        io = self._io
+        if io is not None:
+            io.append_soon()
+        elif self._idle:  # (the writer sets it, then looks at the queue again before waiting)
             self._idle = False
             self._wake.set()
         return seq
@@ -244,6 +294,9 @@ class Backplane:
 
     def close(self, timeout: float = 3.0) -> None:
         """Append what is queued (for at most ``timeout`` s), leave the members, stop."""
+        io, self._io = self._io, None
+        if io is not None:  # the loop stops with us: the writer thread appends what is left
+            io.detach()
         self.send(("lost", self.node, "Server shutting down"))
         deadline = time.monotonic() + timeout
         with self._drained:
@@ -271,16 +324,17 @@ class Backplane:
         while True:
             if self._stopping:
                 return
-            if not queue or not connected.is_set():
+            if not queue or self._io is not None or not connected.is_set():
                 self._idle = True
-                if not queue or not connected.is_set():  # (a send may have come meanwhile)
-                    self._wake.wait(self._beat_wait())
+                if not queue or self._io is not None or not connected.is_set():
+                    self._wake.wait(self._beat_wait())  # (a send may have come meanwhile)
                 self._idle = False
                 self._wake.clear()
                 if self._stopping:
                     return
             with self._lock:
-                batch = list(islice(queue, BATCH)) if connected.is_set() else []
+                appends = connected.is_set() and self._io is None
+                batch = list(islice(queue, BATCH)) if appends else []
             if not self._connected.is_set():
                 self._reconnect()
                 continue
@@ -298,20 +352,28 @@ class Backplane:
         return max(0.0, min(self._next_beat - time.monotonic(), 0.5))
 
     def _append(self, batch: list[tuple[int, str]]) -> None:
-        """Append queued calls, up to ``CALLS_PER_ENTRY`` in one stream entry (their sequence
-        numbers are consecutive: the first is the entry's)."""
+        """Append queued calls (the writer thread's way)."""
+        self._lean("writer", self.xadds(batch))
+        self._appended(len(batch))
+
+    def xadds(self, batch: list[tuple[int, str]]) -> list[tuple[Any, ...]]:
+        """The XADDs appending queued calls, up to ``CALLS_PER_ENTRY`` in one stream entry
+        (their sequence numbers are consecutive: the first is the entry's)."""
         node = self.node
         commands = []
         for start in range(0, len(batch), CALLS_PER_ENTRY):
             group = batch[start:start + CALLS_PER_ENTRY]
             commands.append(("XADD", LOG, "*", "n", node, "s", group[0][0], "k", len(group),
                              "c", pack([p for _, p in group])))
-        self._lean("writer", commands)
-        self._pace(len(batch))
+        return commands
+
+    def _appended(self, count: int) -> None:
+        """Redis confirmed the queue's first ``count`` calls."""
+        self._pace(count)
         with self._lock:
-            for _ in batch:
+            for _ in range(count):
                 self._queue.popleft()
-            self.appended += len(batch)
+            self.appended += count
         if self._closing:
             with self._drained:
                 self._drained.notify_all()
@@ -391,6 +453,9 @@ class Backplane:
             self._connected.clear()
             self.degraded = True
             self.engine.status(True)
+        io = self._io
+        if io is not None:  # degraded means queueing: the loop lets go of its connections too
+            io.detach()
         self._wake.set()
 
     def _reconnect(self) -> None:
@@ -408,6 +473,15 @@ class Backplane:
                 log.debug("cluster: still no Redis (%s)", exc)
                 wait = min(wait * 2, BACKOFF[1])
                 continue
+            io = self._io
+            conns = None
+            if io is not None:
+                try:
+                    conns = self._connect_io()
+                except redis.RedisError as exc:
+                    log.debug("cluster: still no Redis (%s)", exc)
+                    wait = min(wait * 2, BACKOFF[1])
+                    continue
             self.reconnects += 1
             self.degraded = False
             self._next_beat = 0.0
@@ -415,6 +489,10 @@ class Backplane:
             self._connected.set()
             log.warning("cluster: Redis is back (epoch %s)", self.epoch)
             self.engine.status(False)
+            if io is not None and conns is not None:
+                # After ``_connected`` (the loop checks it) and after the status (its notice
+                # reaches the engine's loop first, before anything the queue carries).
+                io.attach(*conns)
             return
 
     def _resync(self) -> None:
@@ -473,32 +551,37 @@ class Backplane:
             if not self._connected.wait(0.5):
                 continue
             generation = self.generation
-            position = self._read_from
             try:
-                answer: Any = self._lean("reader", [("XREAD", "COUNT", BATCH, "BLOCK", BLOCK_MS,
-                                                     "STREAMS", LOG, position)])[0]
+                answer: Any = self._lean("reader", [self.xread()])[0]
             except redis.RedisError as exc:
                 self._failed(exc)
                 continue
-            if not answer or generation != self.generation:
-                continue
-            # The raw reply: {stream: records} (RESP3, redis-py 8's default) or
-            # [[stream, records]] (RESP2); a record's fields are a flat list.
-            records = answer[LOG] if isinstance(answer, dict) else answer[0][1]
-            if not records:
-                continue
-            entries = []
-            for stream_id, flat in records:
-                try:
-                    fields = dict(zip(flat[::2], flat[1::2], strict=True))
-                    entries.extend(decode_entry(stream_id, fields, self.node))
-                except ValueError as exc:
-                    log.error("cluster: skipping entry %s: %s", stream_id, exc)
-            self._read_from = records[-1][0]
-            self.read += len(entries)
-            self._pace(len(entries))
-            if entries:
-                self.engine.entries(generation, entries)
+            if answer and generation == self.generation:
+                self.take_read(generation, answer)
+
+    def xread(self) -> tuple[Any, ...]:
+        """The XREAD of the log's next entries (waiting ``BLOCK_MS`` for some)."""
+        return ("XREAD", "COUNT", BATCH, "BLOCK", BLOCK_MS, "STREAMS", LOG, self._read_from)
+
+    def take_read(self, generation: int, answer: Any) -> None:
+        """An XREAD's reply: its entries go to the engine, and reading goes on after them."""
+        # The raw reply: {stream: records} (RESP3, redis-py 8's default) or
+        # [[stream, records]] (RESP2); a record's fields are a flat list.
+        records = answer[LOG] if isinstance(answer, dict) else answer[0][1]
+        if not records:
+            return
+        entries = []
+        for stream_id, flat in records:
+            try:
+                fields = dict(zip(flat[::2], flat[1::2], strict=True))
+                entries.extend(decode_entry(stream_id, fields, self.node))
+            except ValueError as exc:
+                log.error("cluster: skipping entry %s: %s", stream_id, exc)
+        self._read_from = records[-1][0]
+        self.read += len(entries)
+        self._pace(len(entries))
+        if entries:
+            self.engine.entries(generation, entries)
 
 
 def _stream_key(stream_id: str) -> tuple[int, int]:

@@ -90,7 +90,7 @@ class ClusterGate:
         self.conn_base = self.node << NODE_SHIFT
         if text is not None:
             self._load(0, text)
-        self.backplane.start()
+        self.backplane.start(self.hub.loop)
 
     def stop(self) -> None:
         """Append what is queued (our users' quits), then leave."""

@@ -214,6 +214,7 @@ class AsyncioEngine:
                 self._poller = select.epoll()
                 loop.add_reader(self._poller.fileno(), self._read_ready)
             self.hub.waker = functools.partial(loop.call_soon_threadsafe, self._answers)
+            self.hub.loop = loop
             self.hub.start()
             host, port = self.addresses[0][1]
             if on_ready:

@@ -6,7 +6,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chat.accounts.service import AuthService
 from chat.config import ServerConfig
@@ -29,6 +29,9 @@ from chat.hub.status import HubStatus
 from chat.hub.timers import Timer, Timers
 from chat.metrics import Metrics
 from chat.wire.framing import LineReader, LineTooLong
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger("chat.hub")
 
@@ -86,6 +89,9 @@ class Hub:
         #: Called (from any thread) when an answer from the history thread waits in the inbox:
         #: the engine then calls ``tick`` soon, on its own thread.
         self.waker: Callable[[], object] | None = None
+        #: The engine's event loop, if it runs on one (set before ``start``): a cluster node
+        #: then appends to and reads its log on it rather than on threads of its own.
+        self.loop: asyncio.AbstractEventLoop | None = None
         #: Work finished on other threads (history answers, password checks): the connection
         #: it is for, and the core call that hands it out.
         self._inbox: deque[tuple[int, Callable[[], list[e.Output]]]] = deque()
