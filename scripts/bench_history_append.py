@@ -3,13 +3,17 @@
     python scripts/bench_history_append.py                  # SQLite, 20,000 messages
     python scripts/bench_history_append.py --store memory
     python scripts/bench_history_append.py --store redis --per-commit 1700 --per-ms 100
+    git show main:chat/history/redis_store.py > /tmp/before.py
+    python scripts/bench_history_append.py --store redis ... --before /tmp/before.py
 
 With ``--store redis`` the script starts its own redis-server (tests/redis_server.py,
 persistence off) and also reports Redis's own CPU per record while ``store.append`` runs: the
 main thread's run time (/proc/PID/schedstat) and, from ``INFO commandstats``, the append
 script's EVALSHA time and the commands it issues (ZADD, ZRANGE, HSET, INCRBY). ``--per-ms``
 stamps that many consecutive messages with one millisecond, as a cluster stamps a whole log
-entry (up to 100 messages) with one.
+entry (up to 100 messages) with one. ``--before FILE`` also runs the RedisStore of another
+version of chat/history/redis_store.py, alternating with this one run by run (the machine's
+speed drifts between runs more than some differences measured).
 
 Core calls (one room message each, as the hub hands them over) are queued the way the engines
 queue them, then committed in batches the way the history thread does every 50 ms: all in one
@@ -22,6 +26,7 @@ call on its own. The product target: history costs at most ~1.8 us of CPU per me
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
 import shutil
 import statistics
@@ -109,9 +114,12 @@ class RedisMeter:
         self.client = RedisStore.from_url(server.url).client
         self.started = 0
 
-    def make(self) -> HistoryStore:
-        self.client.flushall()
-        return RedisStore.from_url(self.server.url)
+    def maker(self, store: type[RedisStore]) -> Callable[[], HistoryStore]:
+        """Each call: a ``store`` on an emptied Redis."""
+        def make() -> HistoryStore:
+            self.client.flushall()
+            return store.from_url(self.server.url)
+        return make
 
     def _ns(self) -> int:
         """Run time of Redis's main thread, ns (the thread that runs every command)."""
@@ -128,6 +136,15 @@ class RedisMeter:
         used = {name: stats.get(f"cmdstat_{name}", {}).get("usec", 0) / 1e6
                 for name in ("evalsha", "incrby", *self.NESTED)}
         return {"redis": spent, **used}
+
+
+def _store_class(path: str) -> type[RedisStore]:
+    """The RedisStore class of another version of redis_store.py (its imports are ours)."""
+    spec = importlib.util.spec_from_file_location("redis_store_before", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.RedisStore
 
 
 def _records(calls: list[list[e.Output]]) -> list[Record]:
@@ -184,6 +201,22 @@ def run_unthreaded(make: Callable[[], HistoryStore], calls: list[list[e.Output]]
     return spent / len(calls) * 1e6
 
 
+def _report(label: str, runs: list[tuple[float, float, dict[str, float]]],
+            redis: bool) -> None:
+    """One case's medians: Python CPU per record, and Redis's with ``redis``."""
+    commit = statistics.median(r[0] for r in runs)
+    append = statistics.median(r[1] for r in runs)
+    print(f"  {label:<17} _commit {commit:6.2f}   store.append {append:6.2f}   "
+          f"(convert and the rest {commit - append:5.2f})")
+    if redis:
+        used = {name: statistics.median(r[2][name] for r in runs) for name in runs[0][2]}
+        nested = sum(used[name] for name in RedisMeter.NESTED)
+        print(f"  {'':<17} Redis: CPU {used['redis']:5.2f}   evalsha {used['evalsha']:5.2f} "
+              f"(Lua alone {used['evalsha'] - nested:5.2f}, "
+              + ", ".join(f"{name} {used[name]:4.2f}" for name in (*RedisMeter.NESTED, "incrby"))
+              + ")")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=20_000)
@@ -196,6 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unthreaded-messages", type=int, default=2_000)
     parser.add_argument("--prefill", type=int, default=0,
                         help="older messages (over 100 rooms) in the store before each run")
+    parser.add_argument("--before", metavar="FILE",
+                        help="with --store redis: also run this redis_store.py's RedisStore")
     args = parser.parse_args(argv)
 
     directory = Path(tempfile.mkdtemp(prefix="bench-append-"))
@@ -203,41 +238,42 @@ def main(argv: list[str] | None = None) -> None:
     meter: RedisMeter | None = None
     try:
         make: Callable[[], HistoryStore]
+        variants: list[tuple[str, Callable[[], HistoryStore]]]
         if args.store == "redis":
             if args.prefill:
                 parser.error("--prefill is for the SQLite store")
             server = RedisServer()
             server.start()
             meter = RedisMeter(server)
-            make = meter.make
+            make = meter.maker(RedisStore)
+            variants = [("", make)]
+            if args.before:
+                variants = [("before", meter.maker(_store_class(args.before))), ("now", make)]
         elif args.store == "sqlite":
             make = _sqlite(directory, args.prefill)
+            variants = [("", make)]
         else:
             make = lambda: MemoryStore(10**9)  # noqa: E731
+            variants = [("", make)]
         print(f"history write path, {args.store} store ({Path(chat.__file__).parent}), "
               f"{args.messages:,} messages, {args.per_commit} per commit, "
               f"{args.per_ms or 'none'} per ms, {args.prefill:,} already stored; "
               f"us of CPU per record (median of {args.repeat})")
         for label, rooms in (("one room", 1), (f"{args.rooms} rooms", args.rooms)):
             calls = core_calls(args.messages, rooms, args.per_commit, per_ms=args.per_ms)
-            runs = [run_commits(make, calls, args.per_commit, meter)
-                    for _ in range(args.repeat)]
-            commit = statistics.median(r[0] for r in runs)
-            append = statistics.median(r[1] for r in runs)
-            print(f"  {label:<10} _commit {commit:6.2f}   store.append {append:6.2f}   "
-                  f"(convert and the rest {commit - append:5.2f})")
-            if meter is not None:
-                redis = {name: statistics.median(r[2][name] for r in runs)
-                         for name in runs[0][2]}
-                nested = sum(redis[name] for name in RedisMeter.NESTED)
-                print(f"  {'':<10} Redis: CPU {redis['redis']:5.2f}   evalsha "
-                      f"{redis['evalsha']:5.2f} (Lua alone {redis['evalsha'] - nested:5.2f}, "
-                      + ", ".join(f"{name} {redis[name]:4.2f}"
-                                  for name in (*RedisMeter.NESTED, "incrby")) + ")")
+            runs: dict[str, list[tuple[float, float, dict[str, float]]]] = {
+                name: [] for name, _ in variants}
+            for _ in range(args.repeat):  # alternating, so that drift hits every variant
+                for name, made in variants:
+                    runs[name].append(run_commits(made, calls, args.per_commit, meter))
+            for name, _ in variants:
+                _report(f"{label} {name}".strip(), runs[name], meter is not None)
         calls = core_calls(args.unthreaded_messages, 1, args.per_commit, per_ms=args.per_ms)
-        unthreaded = statistics.median(run_unthreaded(make, calls) for _ in range(args.repeat))
-        print(f"  threaded=False (a commit per core call, {len(calls):,} calls): "
-              f"{unthreaded:8.2f}")
+        for name, made in variants:
+            unthreaded = statistics.median(run_unthreaded(made, calls)
+                                           for _ in range(args.repeat))
+            print(f"  threaded=False (a commit per core call, {len(calls):,} calls) {name}: "
+                  f"{unthreaded:8.2f}")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
         if server is not None:
