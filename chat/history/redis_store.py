@@ -13,8 +13,8 @@ commit:
   (an id begins with its time, ``records.event_id``): no index of ids, as in SQLite.
   Pruning by age or per-room cap removes from the low end (``ZREMRANGEBYRANK``); the count
   is ``ZCARD``, O(1). A clock step back only sorts the record earlier, as in the other stores.
-- ``seq``: the global seq counter (one ``INCRBY`` per commit, reserving the commit's seqs
-  before its script call).
+- ``seq``: the global seq counter (one ``INCRBY`` per commit: before its script call, or in
+  it for a small commit).
 - ``names``: a hash, folded room name to the name as last written (answers carry it), and the
   list of rooms pruning walks.
 - ``state``: a hash, folded room name to the room's state as JSON (topic, modes, key, limit,
@@ -24,12 +24,12 @@ commit:
 Private conversations between two accounts are "rooms" named ``~a~b`` (``private_key``) and
 live under ``room:~a~b`` like any room.
 
-An append is an ``INCRBY`` that reserves the commit's seqs, then one Lua script (atomic: all
-of a commit or none of it) given the members built here. It skips a record whose millisecond
-already holds the same record byte for byte (its seq aside), so a commit retried after a lost
-reply (the write happened, the answer did not arrive) stores nothing twice, and a record twice
-in one commit is kept once. The same id with different content (a replayed event) is kept as
-a later record, as the other stores do.
+An append is one Lua script (atomic: all of a commit or none of it) given the members built
+here, after an ``INCRBY`` that reserves their seqs unless the commit is small. It skips a
+record whose millisecond already holds the same record byte for byte (its seq aside), so a
+commit retried after a lost reply (the write happened, the answer did not arrive) stores
+nothing twice, and a record twice in one commit is kept once. The same id with different
+content (a replayed event) is kept as a later record, as the other stores do.
 
 Errors: a dropped or stalled connection is :class:`StoreUnavailable` (the history service
 keeps its records and retries with backoff); anything else Redis refuses is
@@ -58,6 +58,13 @@ from chat.wire.names import fold
 #: (SIGSTOP, a long fork) turns into StoreUnavailable after this, not a thread stuck for good.
 CONNECT_TIMEOUT = 2.0
 COMMAND_TIMEOUT = 5.0
+#: Records in a commit whose seqs the append script reserves itself (at most 255: each
+#: member carries its place in the commit in its last byte of seq), writing them into the
+#: members (~1 us of Redis a record). A larger commit reserves them with an INCRBY first, a
+#: round trip more (~50-70 us of the node's CPU on a 2-vCPU VM, mostly the kernel's), so that
+#: the script writes no byte of any member. At 128 neither side costs more than it did when
+#: the script built every member (scripts/bench_history_append.py --per-commit 128 / 129).
+SMALL_COMMIT = 128
 #: Rooms per prune script call: each call is atomic and blocks Redis for its length.
 PRUNE_ROOMS_PER_CALL = 100
 _SEQ_MAX = (1 << 48) - 1
@@ -193,8 +200,10 @@ def _msgid(member: bytes) -> str:
     return str(json.loads(member[13:])[0])
 
 
-#: Appends one commit whose members the caller built (seqs reserved by its INCRBY): KEYS =
-#: names hash, then one sorted set per room; ARGV = per room: folded name, name as written,
+#: Appends one commit whose members the caller built: KEYS = names hash, seq counter, then
+#: one sorted set per room; ARGV = 0 if the caller reserved the seqs (its INCRBY), else the
+#: commit's record count (a small commit: the script reserves them and each member carries
+#: its place in the commit, 1-255, as its seq), then per room: folded name, name as written,
 #: its oldest and newest ms in the commit, the count of its members, the members (no two of
 #: one ms with the same payload). Returns how many were added (duplicates skipped).
 #:
@@ -221,6 +230,12 @@ local function ms_of(member)  -- the ms a member (or its 6-byte head) is at
   local b1, b2, b3, b4, b5, b6 = byte(member, 1, 6)
   return ((((b1 * 256 + b2) * 256 + b3) * 256 + b4) * 256 + b5) * 256 + b6
 end
+local small = tonumber(argv[1])
+local rebase, seq = small > 0, 0  -- a small commit: its seqs follow seq
+if rebase then seq = redis.call('INCRBY', KEYS[2], small) - small end
+local function rebased(member)  -- a small commit's member, its place in the commit as seq
+  return sub(member, 1, 6) .. bytes6(seq + byte(member, 12)) .. sub(member, 13)
+end
 local ZEROS, MS_MAX, BATCH = '\0\0\0\0\0\0', 281474976710655, 1000
 local function held(key, ms)  -- the payloads a room holds at ms, as a set; false if none
   local high = ms < MS_MAX and '(' .. bytes6(ms + 1) .. ZEROS or '+'
@@ -231,9 +246,9 @@ local function held(key, ms)  -- the payloads a room holds at ms, as a set; fals
   return here
 end
 local batch = {}  -- ZADD arguments, BATCH at a time: the scores set once, members replaced
-for i = 1, BATCH, 2 do batch[i] = '0' end
-local added, a = 0, 1
-for j = 2, #KEYS do
+for i = 1, math.min(BATCH, 2 * #argv), 2 do batch[i] = '0' end
+local added, a = 0, 2
+for j = 3, #KEYS do
   local key = KEYS[j]
   redis.call('HSET', KEYS[1], argv[a], argv[a + 1])
   local low, high = tonumber(argv[a + 2]), tonumber(argv[a + 3])
@@ -254,6 +269,7 @@ for j = 2, #KEYS do
     for i = first, last do
       size = size + 2
       batch[size] = argv[i]
+      if rebase then batch[size] = rebased(argv[i]) end
       if size == BATCH then
         redis.call('ZADD', key, unpack(batch, 1, size))
         added, size = added + size / 2, 0
@@ -274,7 +290,7 @@ for j = 2, #KEYS do
       end
       if not (seen and seen[sub(member, 13)]) then
         size = size + 2
-        batch[size] = member
+        batch[size] = rebase and rebased(member) or member
         if size == BATCH then
           redis.call('ZADD', key, unpack(batch, 1, size))
           added, size = added + size / 2, 0
@@ -348,20 +364,27 @@ class RedisStore:
     def append(self, records: Sequence[Record]) -> None:
         """Keep ``records`` in one script call: all or none, each room's in order.
 
-        Their seqs are reserved first (one INCRBY: a commit that then fails leaves a gap in
-        the counter, as a skipped duplicate does) so that the members are built here, in one
-        pass, and the script only passes them on (see :data:`_APPEND`)."""
+        The members are built here, in one pass, so that the script only passes them on (see
+        :data:`_APPEND`). Their seqs are reserved first (an INCRBY: a commit that then fails
+        leaves a gap in the counter, as a skipped duplicate does), except in a commit of up to
+        :data:`SMALL_COMMIT` records: there the script reserves them and writes each into its
+        member, which costs Redis less than the round trip would cost both sides."""
         if not records:
             return
         total = len(records)
-        last = int(self._call("appending to",
-                              lambda: self.client.incrby(self._seq_key, total)))
+        small = total <= SMALL_COMMIT
+        if small:
+            seq = 0
+        else:
+            seq = int(self._call("appending to",
+                                 lambda: self.client.incrby(self._seq_key, total))) - total
         try:
-            rooms, args = _append_args(records, last - total)
+            rooms, args = _append_args(records, seq)
         except KeyError as error:
             raise StoreError(f"appending to Redis at {self.where}: unknown record kind "
                              f"{error.args[0]!r}") from None
-        keys = [self._names_key, *map(self._room_key, rooms)]
+        keys = [self._names_key, self._seq_key, *map(self._room_key, rooms)]
+        args.insert(0, total if small else 0)
         self._call("appending to", lambda: self._append(keys=keys, args=args))
 
     def save_rooms(self, rooms: Sequence[RoomState]) -> None:

@@ -252,20 +252,37 @@ def _zrange_calls(store: RedisStore) -> int:
     return int(store.client.info("commandstats").get("cmdstat_zrange", {}).get("calls", 0))
 
 
+@pytest.mark.parametrize("size", [20, 299])  # the script reserves the seqs; an INCRBY first
 @pytest.mark.parametrize("start", [250, 65_530, (1 << 32) - 5, (1 << 40) - 5])
-def test_seqs_carry_across_byte_boundaries_within_one_commit(store: RedisStore,
-                                                             start: int) -> None:
+def test_seqs_carry_across_byte_boundaries_within_one_commit(store: RedisStore, start: int,
+                                                             size: int) -> None:
     """The counter starts just below a byte boundary: the commit's seqs run across it, in
     order, and each member's 6 bytes of seq are its record's seq."""
+    assert (size <= redis_store.SMALL_COMMIT) == (size == 20)
     store.client.set("chat:h:seq", start)
-    same_ms = [rec(n, text=f"carry {n}", ts=T0) for n in range(20)]
-    store.append([*same_ms, rec(20, text="later", ts=T0 + 0.001)])
-    got = latest(store)
-    assert [r.text for r in got] == [f"carry {n}" for n in range(20)] + ["later"]
-    assert [r.seq for r in got] == list(range(start + 1, start + 22))
+    same_ms = [rec(n, text=f"carry {n}", ts=T0) for n in range(size)]
+    store.append([*same_ms, rec(size, text="later", ts=T0 + 0.001)])
+    got = store.query(Query("#room", "latest", limit=size + 1, kinds=ALL_KINDS))
+    assert [r.text for r in got] == [f"carry {n}" for n in range(size)] + ["later"]
+    assert [r.seq for r in got] == list(range(start + 1, start + size + 2))
     members = _members(store)
     assert [int.from_bytes(m[6:12], "big") for m in members] == [r.seq for r in got]
-    assert {int.from_bytes(m[:6], "big") for m in members[:20]} == {round(T0 * 1000)}
+    assert {int.from_bytes(m[:6], "big") for m in members[:size]} == {round(T0 * 1000)}
+    assert int(store.client.get("chat:h:seq") or 0) == start + size + 1
+
+
+def test_a_small_commit_retried_inside_a_large_one_is_not_doubled(store: RedisStore) -> None:
+    """The history service retries a failed commit together with what came meanwhile: the
+    small commit's records (seqs from the script) are found again by the large one's (seqs
+    reserved first), and the other way round."""
+    small = [rec(n, text=f"s{n}", ts=T0 + (n // 4) / 1000) for n in range(8)]
+    large = [rec(n, text=f"l{n}", ts=T0 + 0.002 + (n // 20) / 1000) for n in range(8, 108)]
+    store.append(small)
+    store.append([*small, *large])
+    store.append(large[:10])
+    got = store.query(Query("#room", "latest", limit=200, kinds=ALL_KINDS))
+    assert [r.text for r in got] == [r.text for r in [*small, *large]]
+    assert len(_members(store)) == 108
 
 
 def test_a_payload_twice_in_one_commit_is_kept_once_at_its_first_place(
