@@ -236,7 +236,7 @@ if rebase then seq = redis.call('INCRBY', KEYS[2], small) - small end
 local function rebased(member)  -- a small commit's member, its place in the commit as seq
   return sub(member, 1, 6) .. bytes6(seq + byte(member, 12)) .. sub(member, 13)
 end
-local ZEROS, MS_MAX, BATCH = '\0\0\0\0\0\0', 281474976710655, 1000
+local ZEROS, MS_MAX, BATCH = '\\0\\0\\0\\0\\0\\0', 281474976710655, 1000
 local function held(key, ms)  -- the payloads a room holds at ms, as a set; false if none
   local high = ms < MS_MAX and '(' .. bytes6(ms + 1) .. ZEROS or '+'
   local same = redis.call('ZRANGE', key, '[' .. bytes6(ms) .. ZEROS, high, 'BYLEX')

@@ -375,3 +375,20 @@ def test_an_unknown_kind_is_a_store_error_and_writes_nothing(store: RedisStore) 
 def test_a_time_out_of_range_is_clamped_not_an_error(store: RedisStore) -> None:
     store.append([rec(1, ts=-5.0), rec(2, ts=T0)])
     assert [(r.text, r.ts) for r in latest(store)] == [("text 1", 0.0), ("text 2", T0)]
+
+
+@pytest.mark.parametrize("size", [50, 200])  # the script reserves the seqs; an INCRBY first
+def test_two_nodes_writing_one_millisecond_of_a_room_keep_both_in_commit_order(
+        redis_server: RedisServer, size: int) -> None:
+    """Another node's commit in the same millisecond: none of its records is a duplicate of
+    this one's, all are kept, and the later commit's sort after (its seqs are later)."""
+    one, two = RedisStore.from_url(redis_server.url), RedisStore.from_url(redis_server.url)
+    try:
+        one.append([rec(n, text=f"one {n}", ts=T0) for n in range(size)])
+        two.append([rec(n, text=f"two {n}", ts=T0) for n in range(size)])
+        got = one.query(Query("#room", "latest", limit=2 * size, kinds=ALL_KINDS))
+        assert [r.text for r in got] == [f"one {n}" for n in range(size)] + [
+            f"two {n}" for n in range(size)]
+    finally:
+        one.close()
+        two.close()
