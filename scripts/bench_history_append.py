@@ -272,8 +272,8 @@ def main(argv: list[str] | None = None) -> None:
         for name, made in variants:
             unthreaded = statistics.median(run_unthreaded(made, calls)
                                            for _ in range(args.repeat))
-            print(f"  threaded=False (a commit per core call, {len(calls):,} calls) {name}: "
-                  f"{unthreaded:8.2f}")
+            print(f"  threaded=False (a commit per core call, {len(calls):,} calls)"
+                  f"{' ' + name if name else ''}: {unthreaded:8.2f}")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
         if server is not None:
