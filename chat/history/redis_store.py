@@ -13,7 +13,8 @@ commit:
   (an id begins with its time, ``records.event_id``): no index of ids, as in SQLite.
   Pruning by age or per-room cap removes from the low end (``ZREMRANGEBYRANK``); the count
   is ``ZCARD``, O(1). A clock step back only sorts the record earlier, as in the other stores.
-- ``seq``: the global seq counter (one ``INCRBY`` per commit, inside the append script).
+- ``seq``: the global seq counter (one ``INCRBY`` per commit: before its script call, or in
+  it for a small commit).
 - ``names``: a hash, folded room name to the name as last written (answers carry it), and the
   list of rooms pruning walks.
 - ``state``: a hash, folded room name to the room's state as JSON (topic, modes, key, limit,
@@ -23,10 +24,12 @@ commit:
 Private conversations between two accounts are "rooms" named ``~a~b`` (``private_key``) and
 live under ``room:~a~b`` like any room.
 
-An append is one Lua script (atomic: all of a commit or none of it). It skips a record whose
-millisecond already holds the same record byte for byte, so a commit retried after a lost
-reply (the write happened, the answer did not arrive) stores nothing twice. The same id with
-different content (a replayed event) is kept as a later record, as the other stores do.
+An append is one Lua script (atomic: all of a commit or none of it) given the members built
+here, after an ``INCRBY`` that reserves their seqs unless the commit is small. It skips a
+record whose millisecond already holds the same record byte for byte (its seq aside), so a
+commit retried after a lost reply (the write happened, the answer did not arrive) stores
+nothing twice, and a record twice in one commit is kept once. The same id with different
+content (a replayed event) is kept as a later record, as the other stores do.
 
 Errors: a dropped or stalled connection is :class:`StoreUnavailable` (the history service
 keeps its records and retries with backoff); anything else Redis refuses is
@@ -46,7 +49,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from chat.accounts.records import ServerBan
-from chat.history.records import ALL_KINDS, Ban, Query, Record, Ref, RoomState, Target, id_time
+from chat.history.records import Ban, Query, Record, Ref, RoomState, Target, id_time
 from chat.history.sqlite import KIND_BY_CHAR, KIND_CHARS
 from chat.history.store import StoreError, StoreUnavailable
 from chat.wire.names import fold
@@ -55,9 +58,17 @@ from chat.wire.names import fold
 #: (SIGSTOP, a long fork) turns into StoreUnavailable after this, not a thread stuck for good.
 CONNECT_TIMEOUT = 2.0
 COMMAND_TIMEOUT = 5.0
+#: Records in a commit whose seqs the append script reserves itself (at most 255: each
+#: member carries its place in the commit in its last byte of seq), writing them into the
+#: members (~1 us of Redis a record). A larger commit reserves them with an INCRBY first, a
+#: round trip more (~50-70 us of the node's CPU on a 2-vCPU VM, mostly the kernel's), so that
+#: the script writes no byte of any member. At 128 neither side costs more than it did when
+#: the script built every member (scripts/bench_history_append.py --per-commit 128 / 129).
+SMALL_COMMIT = 128
 #: Rooms per prune script call: each call is atomic and blocks Redis for its length.
 PRUNE_ROOMS_PER_CALL = 100
 _SEQ_MAX = (1 << 48) - 1
+_MS_MAX = (1 << 48) - 1  # a time beyond 6 bytes (or before 1970) is kept at the nearest end
 _HEAD = 12  # bytes of (ms, seq) at the start of every member
 
 Bound = bytes  # a ZRANGE BYLEX bound: b"-", b"+", or b"[" / b"(" and a key
@@ -111,6 +122,64 @@ def _payload(record: Record) -> bytes:
     return (KIND_CHARS[record.kind] + "\0" + text).encode()
 
 
+def _append_args(records: Sequence[Record], seq: int,
+                 ) -> tuple[list[str], list[str | bytes | int]]:
+    """The folded rooms and the ARGV of :data:`_APPEND` for ``records``, whose seqs follow
+    ``seq``; KeyError (the kind) for a record of a kind not kept.
+
+    This is the history thread's CPU per record, under the GIL the engine thread needs too:
+    one pass, as little per record as it takes. A room is looked up by its name as written
+    and a time by its ts (a cluster stamps ~100 records with one), and the payload is
+    :func:`_payload` inline. A record whose payload the commit has already, at the same ms,
+    is dropped (the script relies on it); the same payload at another ms is rare (a replayed
+    id) and goes aside."""
+    kind_chars = KIND_CHARS
+    stamps: dict[float, int] = {}  # ts -> ms << 48
+    # folded name -> [name as last written, {payload: member}, [member of a payload the
+    # commit has at another ms], oldest ms << 48, newest ms << 48]
+    rooms: dict[str, list[Any]] = {}
+    spelled: dict[str, list[Any]] = {}  # name as written -> the same list
+    for record in records:
+        msgid, ts, name, kind, nick, ident, host, text, target, _ = record
+        seq += 1
+        room = spelled.get(name)
+        if room is None:
+            folded = fold(name)
+            room = rooms.get(folded)
+            if room is None:
+                room = rooms[folded] = [name, {}, [], 1 << 96, -1]
+            spelled[name] = room
+        room[0] = name
+        base = stamps.get(ts)
+        if base is None:
+            base = stamps[ts] = min(max(round(ts * 1000), 0), _MS_MAX) << 48
+        if base < room[3]:
+            room[3] = base
+        if base > room[4]:
+            room[4] = base
+        char = kind_chars[kind]
+        if ("\0" in text or "\0" in nick or "\0" in msgid or "\0" in ident or "\0" in host
+                or "\0" in target):
+            payload = (char + json.dumps((msgid, nick, ident, host, text, target),
+                                         ensure_ascii=False)).encode()
+        else:
+            payload = f"{char}\0{msgid}\0{nick}\0{ident}\0{host}\0{text}\0{target}".encode()
+        member = (base + seq).to_bytes(_HEAD, "big") + payload
+        members = room[1]
+        first = members.get(payload)
+        if first is None:
+            members[payload] = member
+        elif first[:6] != member[:6] and all(other[:6] != member[:6] or other[_HEAD:] != payload
+                                             for other in room[2]):
+            room[2].append(member)  # the same fields at another ms: another record
+    args: list[str | bytes | int] = []
+    for folded, (name, members, aside, low, high) in rooms.items():
+        args += (folded, name, low >> 48, high >> 48, len(members) + len(aside))
+        args += members.values()
+        args += aside
+    return list(rooms), args
+
+
 def _record(member: bytes, room: str) -> Record:
     """The record a member holds."""
     ms = int.from_bytes(member[:6], "big")
@@ -131,14 +200,24 @@ def _msgid(member: bytes) -> str:
     return str(json.loads(member[13:])[0])
 
 
-#: Appends one commit: KEYS = seq counter, names hash, then one sorted set per room; ARGV =
-#: then per room: folded name, name as written, record count, then (ms, payload) per record.
-#: Returns how many records were added (duplicates skipped). A millisecond's members are read
-#: once per commit and room: a cluster stamps a whole log entry (up to 100 messages) with one
-#: millisecond, and reading them again per record made a busy commit quadratic (10,000 ZRANGEs
-#: over thousands of members: Redis busy for 100 ms a commit, every node's log waiting).
+#: Appends one commit whose members the caller built: KEYS = names hash, seq counter, then
+#: one sorted set per room; ARGV = 0 if the caller reserved the seqs (its INCRBY), else the
+#: commit's record count (a small commit: the script reserves them and each member carries
+#: its place in the commit, 1-255, as its seq), then per room: folded name, name as written,
+#: its oldest and newest ms in the commit, the count of its members, the members (no two of
+#: one ms with the same payload). Returns how many were added (duplicates skipped).
+#:
+#: The per-record work is the cost (a cluster commit is ~1,700 records), so members are
+#: passed on to ZADD as they come when no record can be a duplicate: the commit's oldest ms
+#: in the room is newer than the room's newest member, or its only ms holds nothing. Else (a
+#: retry after a lost reply, a clock step back, another node's commit in the same ms) each
+#: ms the commit has there is read once (a cluster stamps a whole log entry, up to 100
+#: messages, with one ms: reading it per record made a busy commit quadratic), and a member
+#: whose payload (after its 12 bytes of ms and seq) is there already is skipped. Scores are
+#: the string '0' (a Lua number would be formatted again for every member).
 _APPEND = """
-local floor, char = math.floor, string.char
+local floor, char, sub, byte, unpack = math.floor, string.char, string.sub, string.byte, unpack
+local argv = ARGV
 local function bytes6(v)  -- big-endian, 6 bytes (v < 2^48: exact in a double)
   local b6 = v % 256; v = floor(v / 256)
   local b5 = v % 256; v = floor(v / 256)
@@ -147,44 +226,82 @@ local function bytes6(v)  -- big-endian, 6 bytes (v < 2^48: exact in a double)
   local b2 = v % 256; v = floor(v / 256)
   return char(v % 256, b2, b3, b4, b5, b6)
 end
-local total = tonumber(ARGV[1])
-local seq = redis.call('INCRBY', KEYS[1], total) - total
-local added = 0
-local a = 2
+local function ms_of(member)  -- the ms a member (or its 6-byte head) is at
+  local b1, b2, b3, b4, b5, b6 = byte(member, 1, 6)
+  return ((((b1 * 256 + b2) * 256 + b3) * 256 + b4) * 256 + b5) * 256 + b6
+end
+local small = tonumber(argv[1])
+local rebase, seq = small > 0, 0  -- a small commit: its seqs follow seq
+if rebase then seq = redis.call('INCRBY', KEYS[2], small) - small end
+local function rebased(member)  -- a small commit's member, its place in the commit as seq
+  return sub(member, 1, 6) .. bytes6(seq + byte(member, 12)) .. sub(member, 13)
+end
+local ZEROS, MS_MAX, BATCH = '\\0\\0\\0\\0\\0\\0', 281474976710655, 1000
+local function held(key, ms)  -- the payloads a room holds at ms, as a set; false if none
+  local high = ms < MS_MAX and '(' .. bytes6(ms + 1) .. ZEROS or '+'
+  local same = redis.call('ZRANGE', key, '[' .. bytes6(ms) .. ZEROS, high, 'BYLEX')
+  if #same == 0 then return false end
+  local here = {}
+  for _, member in ipairs(same) do here[sub(member, 13)] = true end
+  return here
+end
+local batch = {}  -- ZADD arguments, BATCH at a time: the scores set once, members replaced
+for i = 1, math.min(BATCH, 2 * #argv), 2 do batch[i] = '0' end
+local added, a = 0, 2
 for j = 3, #KEYS do
-  local n = tonumber(ARGV[a + 2])
-  redis.call('HSET', KEYS[2], ARGV[a], ARGV[a + 1])
-  a = a + 3
-  local held = {}  -- per millisecond: the payloads the room holds there (read once)
-  local head = {}  -- per millisecond: its 6 bytes
-  local batch, size = {}, 0  -- ZADD arguments, sent 500 members at a time
-  for i = 1, n do
-    local ms, payload = tonumber(ARGV[a]), ARGV[a + 1]
-    a = a + 2
-    local here = held[ms]
-    if here == nil then
-      here = {}
-      local low = bytes6(ms)
-      head[ms] = low
-      local same = redis.call('ZRANGE', KEYS[j], '[' .. low .. '\\0\\0\\0\\0\\0\\0',
-                              '(' .. bytes6(ms + 1) .. '\\0\\0\\0\\0\\0\\0', 'BYLEX')
-      for _, member in ipairs(same) do here[string.sub(member, 13)] = true end
-      held[ms] = here
+  local key = KEYS[j]
+  redis.call('HSET', KEYS[1], argv[a], argv[a + 1])
+  local low, high = tonumber(argv[a + 2]), tonumber(argv[a + 3])
+  local first, last = a + 5, a + 4 + tonumber(argv[a + 4])
+  a = last + 1
+  local here, heads, newest = false, false, -1  -- heads: per ms head, its set (or false)
+  if low == high then
+    here = held(key, low)
+  else
+    local top = redis.call('ZRANGE', key, '+', '-', 'BYLEX', 'REV', 'LIMIT', 0, 1)[1]
+    if top then
+      newest = ms_of(top)
+      if low <= newest then heads = {} end
     end
-    if not here[payload] then
-      here[payload] = true
-      seq = seq + 1
-      batch[size + 1] = 0
-      batch[size + 2] = head[ms] .. bytes6(seq) .. payload
+  end
+  local size = 0
+  if not (here or heads) then
+    for i = first, last do
       size = size + 2
-      added = added + 1
-      if size >= 1000 then
-        redis.call('ZADD', KEYS[j], unpack(batch, 1, size))
-        size = 0
+      batch[size] = argv[i]
+      if rebase then batch[size] = rebased(argv[i]) end
+      if size == BATCH then
+        redis.call('ZADD', key, unpack(batch, 1, size))
+        added, size = added + size / 2, 0
+      end
+    end
+  else
+    for i = first, last do
+      local member = argv[i]
+      local seen = here
+      if heads then
+        local head = sub(member, 1, 6)
+        seen = heads[head]
+        if seen == nil then
+          local ms = ms_of(head)
+          seen = ms <= newest and held(key, ms)
+          heads[head] = seen
+        end
+      end
+      if not (seen and seen[sub(member, 13)]) then
+        size = size + 2
+        batch[size] = rebase and rebased(member) or member
+        if size == BATCH then
+          redis.call('ZADD', key, unpack(batch, 1, size))
+          added, size = added + size / 2, 0
+        end
       end
     end
   end
-  if size > 0 then redis.call('ZADD', KEYS[j], unpack(batch, 1, size)) end
+  if size > 0 then
+    redis.call('ZADD', key, unpack(batch, 1, size))
+    added = added + size / 2
+  end
 end
 return added
 """
@@ -245,27 +362,29 @@ class RedisStore:
     # -- writing ---------------------------------------------------------------------------
 
     def append(self, records: Sequence[Record]) -> None:
-        """Keep ``records`` in one script call: all or none, each room's in order."""
+        """Keep ``records`` in one script call: all or none, each room's in order.
+
+        The members are built here, in one pass, so that the script only passes them on (see
+        :data:`_APPEND`). Their seqs are reserved first (an INCRBY: a commit that then fails
+        leaves a gap in the counter, as a skipped duplicate does), except in a commit of up to
+        :data:`SMALL_COMMIT` records: there the script reserves them and writes each into its
+        member, which costs Redis less than the round trip would cost both sides."""
         if not records:
             return
-        groups: dict[str, tuple[str, list[bytes | int]]] = {}
-        for record in records:
-            if record.kind not in ALL_KINDS:
-                raise StoreError(f"appending to Redis at {self.where}: unknown record kind "
-                                 f"{record.kind!r}")
-            folded = fold(record.room)
-            group = groups.get(folded)
-            if group is None:
-                group = groups[folded] = (record.room, [])
-            else:
-                groups[folded] = (record.room, group[1])  # the name as last written
-            group[1].extend((round(record.ts * 1000), _payload(record)))
-        keys: list[str] = [self._seq_key, self._names_key]
-        args: list[str | bytes | int] = [len(records)]
-        for folded, (name, flat) in groups.items():
-            keys.append(self._room_key(folded))
-            args += [folded, name, len(flat) // 2]
-            args += flat
+        total = len(records)
+        small = total <= SMALL_COMMIT
+        if small:
+            seq = 0
+        else:
+            seq = int(self._call("appending to",
+                                 lambda: self.client.incrby(self._seq_key, total))) - total
+        try:
+            rooms, args = _append_args(records, seq)
+        except KeyError as error:
+            raise StoreError(f"appending to Redis at {self.where}: unknown record kind "
+                             f"{error.args[0]!r}") from None
+        keys = [self._names_key, self._seq_key, *map(self._room_key, rooms)]
+        args.insert(0, total if small else 0)
         self._call("appending to", lambda: self._append(keys=keys, args=args))
 
     def save_rooms(self, rooms: Sequence[RoomState]) -> None:
