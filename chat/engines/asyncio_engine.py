@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import select
 import socket
 import ssl
+import threading
 from collections import deque
 from collections.abc import Callable
 
@@ -160,6 +160,7 @@ class AsyncioEngine:
         self._conns: dict[int, _Connection] = {}
         self._reasons: dict[int, str] = {}  # why we closed a connection, for its quit message
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0  # the loop's thread (ident), once it runs
         self._stopping: asyncio.Event | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
@@ -213,7 +214,8 @@ class AsyncioEngine:
             if hasattr(select, "epoll"):
                 self._poller = select.epoll()
                 loop.add_reader(self._poller.fileno(), self._read_ready)
-            self.hub.waker = functools.partial(loop.call_soon_threadsafe, self._answers)
+            self._thread = threading.get_ident()
+            self.hub.waker = self._wake
             self.hub.loop = loop
             self.hub.start()
             host, port = self.addresses[0][1]
@@ -663,6 +665,17 @@ class AsyncioEngine:
             self._timer.cancel()
         self._timer_at = deadline
         self._timer = self._loop.call_at(deadline, self._tick)
+
+    def _wake(self) -> None:
+        """Work waits in the hub's inbox (posted from any thread): hand it out soon. From
+        the loop's own thread (a cluster log read on the loop) without the self-pipe's write
+        and the extra wake-up it costs."""
+        loop = self._loop
+        assert loop is not None
+        if threading.get_ident() == self._thread:
+            loop.call_soon(self._answers)
+        else:
+            loop.call_soon_threadsafe(self._answers)
 
     def _answers(self) -> None:
         """The history thread answered: hand the answers out now."""
