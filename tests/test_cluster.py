@@ -96,6 +96,27 @@ def test_three_nodes_one_room_one_order(cluster: Start) -> None:
     replicas_agree(nodes)
 
 
+def test_the_asyncio_engine_runs_the_log_on_its_loop_the_threaded_one_on_threads(
+        cluster: Start) -> None:
+    """Where a message's way through Redis runs: on the asyncio engine's loop (no thread
+    hand-off), on the backplane's writer and reader threads for the threaded engine."""
+    loop_node, threaded_node = cluster("asyncio"), cluster("threaded")
+    def threads(node: BackgroundServer) -> set[str]:
+        return {thread.name for thread in node.hub.gate.backplane._threads}  # type: ignore
+
+    assert loop_node.hub.gate.backplane._io is not None  # type: ignore[attr-defined]
+    assert threads(loop_node) == {"chat-cluster-writer"}  # heartbeats, reconnecting
+    assert threaded_node.hub.gate.backplane._io is None  # type: ignore[attr-defined]
+    assert threads(threaded_node) == {"chat-cluster-writer", "chat-cluster-reader"}
+    alice = Clients(loop_node).bot("alice", "#room")
+    bob = Clients(threaded_node).bot("bob", "#room")
+    alice.expect('"from":"bob"')
+    bob.request(type="message", to="#room", text="across")
+    alice.expect_json(type="message", text="across")
+    alice.request(type="message", to="#room", text="and back")
+    bob.expect_json(type="message", text="and back")
+
+
 def test_a_hundred_claims_of_one_nick_over_three_nodes_one_winner(cluster: Start) -> None:
     nodes = [cluster("asyncio"), cluster("threaded"), cluster("asyncio")]
     claimants = [LineClient(nodes[i % 3].host, nodes[i % 3].port) for i in range(100)]
