@@ -3,7 +3,9 @@ them, what was sent arrives once, in order, after the node reconnects."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
 import redis as redis_py
 from redis_server import RedisServer
@@ -42,14 +44,26 @@ class Recorder:
             return [entry.seq for entry in self.read]
 
 
-def test_killed_connections_reconnect_and_nothing_is_lost_or_doubled(
-        redis_server: RedisServer) -> None:
-    engine = Recorder()
+@contextlib.contextmanager
+def started(redis_server: RedisServer, engine: Recorder) -> Iterator[
+        tuple[Backplane, redis_py.Redis]]:
+    """A backplane founding a fresh log and started, and an admin client to kill its
+    connections with; both closed after."""
     plane = Backplane(redis_server.url, 10.0, engine, "test")
     plane.join(lambda: '{"core": {}, "replica": {"last_id": "0-0", "seqs": {}}}')
     plane.start()
     admin = redis_py.Redis.from_url(redis_server.url)
     try:
+        yield plane, admin
+    finally:
+        admin.close()
+        plane.close()
+
+
+def test_killed_connections_reconnect_and_nothing_is_lost_or_doubled(
+        redis_server: RedisServer) -> None:
+    engine = Recorder()
+    with started(redis_server, engine) as (plane, admin):
         plane.send(("grace", 1))
         assert engine.wait_for(1) == [1]
         assert set(plane._lean_conns) == {"writer", "reader"}
@@ -60,9 +74,6 @@ def test_killed_connections_reconnect_and_nothing_is_lost_or_doubled(
         with engine.changed:  # nothing more comes (no entry appended twice)
             assert not engine.changed.wait_for(lambda: len(engine.read) > 4, 0.3)
         assert plane.reconnects >= 1 and plane.queued() == 0
-    finally:
-        admin.close()
-        plane.close()
 
 
 def test_bursts_from_several_threads_arrive_once_in_one_order(
@@ -71,11 +82,7 @@ def test_bursts_from_several_threads_arrive_once_in_one_order(
     with Redis dropping the connections meanwhile: every call is applied once, in sequence
     order (none lost, none out of order)."""
     engine = Recorder()
-    plane = Backplane(redis_server.url, 10.0, engine, "test")
-    plane.join(lambda: '{"core": {}, "replica": {"last_id": "0-0", "seqs": {}}}')
-    plane.start()
-    admin = redis_py.Redis.from_url(redis_server.url)
-    try:
+    with started(redis_server, engine) as (plane, admin):
         plane.send(("grace", 1))
         engine.wait_for(1)
 
@@ -99,6 +106,3 @@ def test_bursts_from_several_threads_arrive_once_in_one_order(
                 applied.append(seq)
                 last = seq
         assert applied == list(range(1, 602))
-    finally:
-        admin.close()
-        plane.close()
