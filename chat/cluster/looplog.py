@@ -131,13 +131,8 @@ class LoopLog:
         conn = self._conns[0]
         try:
             conn._sock.sendall(b"".join(conn.pack_commands(commands)))
-        except (BlockingIOError, ssl.SSLWantWriteError) as exc:
-            # A socket buffer too small for one batch: this loop has no write queue of its
-            # own (batches are a few hundred kB at most); the writer thread takes over.
-            self._fail(exc)
-            return
-        except OSError as exc:
-            self._fail(exc)
+        except OSError as exc:  # (a buffer too small for one batch too: this loop has no
+            self._fail(exc)     # write queue of its own; the writer thread takes over)
             return
         self._in_flight, self._replies_due = len(batch), len(commands)
         self._sent_at = time.monotonic()
