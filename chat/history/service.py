@@ -138,18 +138,21 @@ class HistoryService:
             self.dropped += 1
             self._complain("history queue full: a core call's records were dropped")
             return
-        if len(outputs) == 1 and self.threaded:
-            # Nearly every core call is one message to a room: its record, and nothing else.
+        if len(outputs) == 1:
+            # Nearly every core call is one message to a room: its record, and nothing else
+            # (a message for the room's operators alone is not the room's history).
             output = outputs[0]
             if output.__class__ is e.Delivery:
                 event = output.event
-                if event.__class__ is e.Message and event.room is not None:
+                if event.__class__ is e.Message and event.room is not None and not event.status:
                     source = event.source
                     if source is not None:
                         records.append(_new(Record, (
                             event.id, event.ts, event.room, event.kind,
                             source.nick, source.ident, source.host,
                             event.text, "", 0)))
+                        if not self.threaded:
+                            self._commit()
                         return
         try:
             convert.records(outputs, records, self._states)

@@ -240,6 +240,19 @@ def test_own_lines_are_in_history_without_echo_message(net: MemoryNet, room: Roo
     assert texts(body) == ["mine"]
 
 
+def test_a_line_for_the_operators_alone_is_not_kept_for_the_room(
+        net: MemoryNet, room: Room) -> None:
+    """STATUSMSG (``PRIVMSG @#r``) reaches the room's operators only, so it must not come back
+    to everyone else as the room's history."""
+    net.irc("bob", "#r").line("PRIVMSG @#r :for the operators")
+    assert room.alice.expect("for the operators")  # alice opened #r: an operator
+    net.advance(1)
+    ivan = net.irc("ivan", "#r", caps=FULL)
+    body = batch(ask(ivan, "CHATHISTORY LATEST #r * 10"), "chathistory", "#r")
+    assert texts(body) == [f"m{i}" for i in range(6)]
+    assert not any("for the operators" in line for line in room.watcher.received)
+
+
 @pytest.mark.parametrize(("line", "fail"), [
     ("CHATHISTORY FOO #r * 10", "INVALID_PARAMS FOO :Unknown command"),
     ("CHATHISTORY LATEST #r *", "INVALID_PARAMS LATEST :Insufficient parameters"),
