@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -301,6 +302,54 @@ def test_accounts_sasl_nick_protection_and_history_across_nodes(
     guest = renamed.rsplit(" ", 1)[1].lstrip(":")
     assert guest.startswith("Guest")
     wait_until(lambda: all(guest.lower() in node.hub.core.nicks for node in nodes))
+
+
+def test_history_asked_on_another_node_has_a_line_its_node_has_not_written_yet(
+        nodes: list[BackgroundServer], clients: list[Clients]) -> None:
+    """As on one server, a page never misses a line the asker has seen: while the node where
+    it was said holds it back (its history writes stalled here), a page asked on another node
+    has it, and once both nodes have written it the store holds it once."""
+    import redis
+
+    history = nodes[0].hub.history
+    assert history is not None
+    store, real_append = history.store, history.store.append
+    stalled, release = threading.Event(), threading.Event()
+
+    def held_back(records: Any) -> None:
+        if any(record.text == "not written yet" for record in records):
+            stalled.set()
+            assert release.wait(30)
+        real_append(records)
+
+    caps = ("batch", "draft/chathistory", "server-time")
+    speaker = irc(clients[0], "fspeak")
+    reader, late = irc(clients[1], "fread", *caps), irc(clients[2], "flate", *caps)
+    for client in (speaker, reader, late):
+        joined(client, "#fresh")
+    store.append = held_back  # type: ignore[method-assign]
+    try:
+        speaker.send("PRIVMSG #fresh :not written yet\r\n")
+        reader.expect(lambda line: "PRIVMSG #fresh :not written yet" in line)
+        assert stalled.wait(10)
+        reader.send("CHATHISTORY LATEST #fresh * 10\r\n")
+        reader.expect(lambda line: "batch=" in line and ":not written yet" in line)
+        reader.expect(lambda line: " BATCH -" in line)
+    finally:
+        release.set()
+        store.append = real_append  # type: ignore[method-assign]
+    wait_until(lambda: history.queued == 0 and not history.last_error)
+    client = redis.Redis.from_url(nodes[0].hub.config.cluster)
+    try:
+        wait_until(lambda: sum(b"not written yet" in member for member in
+                               client.zrange("chat:h:room:#fresh", 0, -1)) >= 1)
+        assert sum(b"not written yet" in member
+                   for member in client.zrange("chat:h:room:#fresh", 0, -1)) == 1
+    finally:
+        client.close()
+    late.send("CHATHISTORY LATEST #fresh * 10\r\n")
+    late.expect(lambda line: " BATCH -" in line)
+    assert sum("batch=" in line and ":not written yet" in line for line in late.received) == 1
 
 
 def test_the_web_clients_websocket_on_a_cluster_node(

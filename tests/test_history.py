@@ -18,7 +18,7 @@ from chat.config import Limits, ServerConfig
 from chat.core import events as e
 from chat.history.memory import MemoryStore
 from chat.history.records import Query, Record
-from chat.history.service import HistoryService
+from chat.history.service import SEEN_WINDOW, HistoryService
 from chat.history.store import StoreError
 
 CONFIG = ServerConfig(limits=Limits(rate_per_second=0))
@@ -259,6 +259,33 @@ def test_a_line_for_the_operators_alone_is_not_kept_on_the_history_thread() -> N
         assert [ev.text for ev in got] == ["t0", "t3"]
     finally:
         service.close()
+
+
+def test_lines_seen_from_other_nodes_are_written_before_a_page_of_their_room() -> None:
+    """A cluster node keeps other nodes' lines a while (``seen``) and writes those of a room
+    asked about before answering; the rest stays unwritten (their nodes write them)."""
+    now = 1e9
+    store = MemoryStore()
+    service = HistoryService(store, CONFIG, threaded=False, clock=lambda: now)
+    source = e.Source("alice", "a", "h")
+
+    def line(n: int, room: str, ts: float) -> list[e.Output]:
+        message = e.Message(f"id{n}", ts, room, source, target=room, text=f"t{n}")
+        return [e.Delivery(message, (1,))]
+
+    def page(room: str) -> list[str]:
+        got: list[Any] = []
+        service.fetch(e.Recall(1, Query(room, "latest")), lambda _, events: got.extend(events))
+        return [event.text for event in got]
+
+    service.seen(line(0, "#r", now - SEEN_WINDOW - 1))  # its node wrote it long ago
+    service.seen(line(1, "#r", now))
+    service.seen(line(2, "#other", now))
+    assert store.query(Query("#r", "latest")) == []  # kept aside, not written
+    assert page("#R") == ["t1"]
+    assert page("#r") == ["t1"]  # written once
+    assert store.query(Query("#other", "latest")) == []
+    assert service.written == 1
 
 
 def _history(client: Any, **request: Any) -> dict[str, Any]:

@@ -43,6 +43,12 @@ RETRY_MAX = 5.0
 #: Records deleted per prune step, and the pause between full prune passes (seconds).
 PRUNE_BATCH = 500
 PRUNE_EVERY = 60.0
+#: In a cluster, records of lines said on other nodes are kept here this long (seconds of
+#: their time), at most ``SEEN_PER_ROOM`` a room and ``MAX_SEEN`` not yet sorted by room, in
+#: case a history page is asked before their node has written them (see ``seen``).
+SEEN_WINDOW = 10.0
+SEEN_PER_ROOM = 1_000
+MAX_SEEN = 100_000
 
 Answer = list[e.Event] | list[tuple[str, float]]
 Done = Callable[[e.Recall, Answer], None]
@@ -63,6 +69,11 @@ class HistoryService:
         self._records: deque[Record] = deque()
         self._states: deque[RoomState | tuple[e.ServerBanInfo, ...]] = deque()
         self._reads: deque[tuple[e.Recall, Done]] = deque()
+        #: Records of other nodes' lines (``seen``): as handed over, then by folded room name
+        #: (the history thread's alone), until asked for or past ``SEEN_WINDOW``.
+        self._seen: deque[Record] = deque(maxlen=MAX_SEEN)
+        self._seen_by_room: dict[str, deque[Record]] = {}
+        self._next_seen_trim = 0.0
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -163,6 +174,21 @@ class HistoryService:
         if not self.threaded:
             self._commit()
 
+    def seen(self, outputs: Sequence[e.Output]) -> None:
+        """A core call another node of a cluster made (its log entry, applied here).
+
+        That node writes its records, within ``COMMIT_INTERVAL`` while its store is reachable,
+        so until then a page asked on this node would miss a line the asker has already seen.
+        The records are kept here a while: a page asked meanwhile first writes those of its
+        rooms with this node's own (``_write_through``); the shared store skips a record it
+        holds already, so whichever node writes second stores nothing twice.
+        """
+        try:
+            convert.records(outputs, self._seen, _NOWHERE)
+        except Exception:  # an observer must never raise into the hub: log, count, go on
+            self.failed += 1
+            log.exception("cannot turn another node's outputs into history records")
+
     def fetch(self, recall: e.Recall, done: Done) -> None:
         """Answer ``recall`` later by calling ``done`` (from the history thread)."""
         if len(self._reads) >= MAX_PENDING_READS:
@@ -202,6 +228,7 @@ class HistoryService:
             self._wake.wait(COMMIT_INTERVAL)
             self._wake.clear()
             try:
+                self._sort_seen()
                 self._commit()
                 self._answer_reads()
                 self._prune_step()
@@ -275,9 +302,44 @@ class HistoryService:
                            f"{now - self.down_since:.0f} s, {len(self._records)} records "
                            f"waiting: {exc}")
 
+    def _sort_seen(self) -> None:
+        """File the records seen from other nodes by room; forget those past the window."""
+        seen, by_room = self._seen, self._seen_by_room
+        for _ in range(len(seen)):  # only this thread takes from the deque
+            record = seen.popleft()
+            key = fold(record.room)
+            room = by_room.get(key)
+            if room is None:
+                room = by_room[key] = deque(maxlen=SEEN_PER_ROOM)
+            room.append(record)
+        now = self.clock()
+        if by_room and now >= self._next_seen_trim:
+            self._next_seen_trim = now + 1.0
+            horizon = now - SEEN_WINDOW
+            for key in [key for key, room in by_room.items() if room[-1].ts < horizon]:
+                del by_room[key]
+            for room in by_room.values():
+                while room[0].ts < horizon:
+                    room.popleft()
+
+    def _write_through(self, reads: deque[tuple[e.Recall, Done]]) -> None:
+        """Queue the records other nodes' lines left in the rooms ``reads`` ask about, ahead of
+        this node's own, for the commit before the answers (see ``seen``)."""
+        self._sort_seen()
+        by_room = self._seen_by_room
+        if not by_room:
+            return
+        for recall, _ in reads:
+            rooms = (recall.query.room,) if recall.query is not None else recall.rooms
+            for name in rooms:
+                room = by_room.pop(fold(name), None)
+                if room:  # older than anything of ours still queued for it: in front
+                    self._records.extendleft(reversed(room))
+
     def _answer_reads(self) -> None:
         reads = self._reads
         if reads:
+            self._write_through(reads)
             self._commit()  # an answer must include every line already handed over
         while reads:
             recall, done = reads.popleft()
@@ -328,6 +390,19 @@ class HistoryService:
 _new = tuple.__new__  # a Record from a full tuple of fields (see ``convert``)
 
 
+class _Nowhere:
+    """Where another node's room states go: that node saves them."""
+
+    def append(self, item: object, /) -> None:
+        """Drop it."""
+
+    def extend(self, items: object, /) -> None:
+        """Drop them."""
+
+
+_NOWHERE = _Nowhere()
+
+
 class Recorder:
     """The hub observer that hands every core call's outputs to the history service.
 
@@ -337,8 +412,11 @@ class Recorder:
 
     __slots__ = ("delivered",)
 
-    def __init__(self, service: HistoryService) -> None:
-        self.delivered: Callable[[Sequence[e.Output]], None] = service.record
+    def __init__(self, service: HistoryService, *, remote: bool = False) -> None:
+        #: ``remote``: for effects another node of a cluster caused (it writes them; this
+        #: node keeps them a while, see ``HistoryService.seen``).
+        self.delivered: Callable[[Sequence[e.Output]], None] = (
+            service.seen if remote else service.record)
 
     def flushed(self, out: object) -> None:
         """Nothing per flush."""

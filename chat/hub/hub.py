@@ -80,9 +80,11 @@ class Hub:
             self.core.restore_server_bans(history.server_bans())
             observers = (Recorder(history), *observers)
         self.observers = (*observers, EventLog())
-        #: What sees effects another node caused: all but the history recorder (in a cluster
-        #: the node where an entry came from records it, once, in the shared store).
-        self._remote_observers = self.observers[1:] if history is not None else self.observers
+        #: What sees effects another node caused: the same, but the history recorder only
+        #: keeps them a while (in a cluster the node where an entry came from writes it).
+        self._remote_observers = self.observers
+        if history is not None:
+            self._remote_observers = (Recorder(history, remote=True), *self.observers[1:])
         self.accounts = accounts
         if accounts is not None:
             self.core.restore_accounts(accounts.names())
