@@ -96,18 +96,19 @@ def test_three_nodes_one_room_one_order(cluster: Start) -> None:
     replicas_agree(nodes)
 
 
-def test_the_asyncio_engine_runs_the_log_on_its_loop_the_threaded_one_on_threads(
+def test_the_asyncio_engine_runs_the_log_on_its_loop_the_threaded_one_on_a_loop_of_its_own(
         cluster: Start) -> None:
     """Where a message's way through Redis runs: on the asyncio engine's loop (no thread
-    hand-off), on the backplane's writer and reader threads for the threaded engine."""
+    hand-off); for the threaded engine, on a loop the backplane runs on one thread."""
     loop_node, threaded_node = cluster("asyncio"), cluster("threaded")
     def threads(node: BackgroundServer) -> set[str]:
         return {thread.name for thread in node.hub.gate.backplane._threads}  # type: ignore
 
-    assert loop_node.hub.gate.backplane._io is not None  # type: ignore[attr-defined]
+    for node in (loop_node, threaded_node):
+        assert node.hub.gate.backplane._io is not None  # type: ignore[attr-defined]
+    assert loop_node.hub.gate.backplane._io.loop is loop_node.hub.loop  # type: ignore
     assert threads(loop_node) == {"chat-cluster-writer"}  # heartbeats, reconnecting
-    assert threaded_node.hub.gate.backplane._io is None  # type: ignore[attr-defined]
-    assert threads(threaded_node) == {"chat-cluster-writer", "chat-cluster-reader"}
+    assert threads(threaded_node) == {"chat-cluster-writer", "chat-cluster-log"}
     alice = Clients(loop_node).bot("alice", "#room")
     bob = Clients(threaded_node).bot("bob", "#room")
     alice.expect('"from":"bob"')

@@ -1,9 +1,10 @@
 """The Redis side of a node: appending to the log, reading it, heartbeats, snapshots, and
 riding out a Redis that stops or stalls. A writer thread with the synchronous redis-py client
 does the heartbeats, snapshots and reconnecting for both engines; the log's appends and reads
-run on the engine's event loop where there is one (``looplog.py``, the asyncio engine), else
-on the writer thread and a reader thread, whose entries reach the engine's thread through
-callbacks (the gate posts them to the hub's inbox and wakes the engine).
+(``looplog.py``) run on an event loop: the engine's where it has one (the asyncio engine),
+else one of the backplane's own on a thread of its own (the threaded engine), whose entries
+reach the engine's threads through callbacks (the gate posts them to the hub's inbox and
+wakes the engine).
 
 Keys (``chat:`` prefix):
 
@@ -18,6 +19,7 @@ Keys (``chat:`` prefix):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -143,8 +145,6 @@ class Backplane:
         self.redis = redis.Redis.from_url(url, socket_timeout=STALL,
                                           socket_connect_timeout=STALL, decode_responses=True,
                                           health_check_interval=0)
-        #: The writer's and the reader's own connections for XADD and XREAD (see ``_lean``).
-        self._lean_conns: dict[str, Any] = {}
         self.node = 0
         self.epoch = ""
         #: Entries waiting to be appended: (sequence number, payload), oldest first; an entry
@@ -168,14 +168,16 @@ class Backplane:
         self._busy = False
         self._connected = threading.Event()
         self._stopping = False
-        self._read_from = "0-0"  # the reader's position (the last entry read)
+        self._read_from = "0-0"  # the log's position read up to (the last entry read)
         self.generation = 0  # bumped when the position is reset: older reads are discarded
         self.applied = "0-0"  # the last entry the engine applied (the heartbeat reports it)
         self._threads: list[threading.Thread] = []
-        #: The log's appends and reads on the engine's event loop, if it has one (see
-        #: ``chat.cluster.looplog``); else the writer and reader threads do them.
+        #: The log's appends and reads on an event loop (see ``chat.cluster.looplog``): the
+        #: engine's, or ``_own_loop`` on a thread of ours; None while closing (the writer
+        #: thread appends what is left).
         self._io: LoopLog | None = None
         self._loop_thread = 0
+        self._own_loop: asyncio.AbstractEventLoop | None = None
         self.batch = BATCH
         self._next_beat = 0.0
         self._next_snapshot = 0.0
@@ -216,39 +218,42 @@ class Backplane:
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Start appending and reading: on ``loop`` (the engine's, called on its thread) if
-        given, else on two threads of our own."""
+        given, else on a loop of our own, on its own thread."""
         fixed = os.environ.get("CHAT_SWITCH_INTERVAL")
         if fixed is not None:  # one interval, whatever the load (measuring the trade-off)
             self._intervals = None
             if float(fixed):
                 sys.setswitchinterval(float(fixed))
         else:
-            # An entry crosses three threads (engine -> writer -> reader -> engine); with
+            # An entry crosses threads (engine -> the log's loop -> engine); with
             # CPython's default 5 ms switch interval a busy engine thread can hold each
             # hand-off back that long, which at low rates is most of the hop. Under load the
             # appends carry many calls each, and the forced hand-offs every 0.2 ms cost more
-            # throughput than they save latency: the writer switches between the two.
+            # throughput than they save latency: ``_pace`` switches between the two.
             quiet = min(SWITCH_INTERVAL, sys.getswitchinterval())
             self._intervals = (quiet, max(quiet, BUSY_SWITCH_INTERVAL))
             sys.setswitchinterval(quiet)
         self._connected.set()
         self._next_snapshot = time.monotonic() + SNAPSHOT_EVERY
-        loops: list[tuple[Callable[[], None], str]] = [(self._write_loop, "writer")]
-        if loop is None:
-            loops.append((self._read_loop, "reader"))
-        else:
-            from chat.cluster.looplog import LoopLog
+        from chat.cluster.looplog import LoopLog
 
+        if loop is None:  # the threaded engine: a loop for the log alone, on one thread
+            loop = self._own_loop = asyncio.new_event_loop()
+            self._loop_thread = self._start_thread(loop.run_forever, "log").ident or 0
+        else:
             self._loop_thread = threading.get_ident()
-            self._io = LoopLog(self, loop)
-            try:
-                self._io.attach(*self._connect_io())
-            except redis.RedisError as exc:
-                self._failed(exc)  # the writer thread reconnects
-        for target, name in loops:
-            thread = threading.Thread(target=target, name=f"chat-cluster-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._io = LoopLog(self, loop)
+        try:
+            self._io.attach(*self._connect_io())
+        except redis.RedisError as exc:
+            self._failed(exc)  # the writer thread reconnects
+        self._start_thread(self._write_loop, "writer")
+
+    def _start_thread(self, target: Callable[[], object], name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=f"chat-cluster-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
 
     def _connect_io(self) -> tuple[Any, Any]:
         """The loop's two connections, connected here (blocking: never on the loop)."""
@@ -306,15 +311,18 @@ class Backplane:
         self._stopping = True
         self._stopped.set()
         self._wake.set()
+        own = self._own_loop
+        if own is not None:  # (after the detach posted above)
+            own.call_soon_threadsafe(own.stop)
         for thread in self._threads:
             thread.join(timeout)
+        if own is not None and not own.is_running():
+            own.close()
         try:
             self.redis.srem(MEMBERS, self.node)
             self.redis.delete(f"chat:node:{self.node}")
         except redis.RedisError:
             pass  # our key expires by itself, and the others quit our users
-        for conn in list(self._lean_conns.values()):
-            conn.disconnect()
         self.redis.close()
 
     # -- the writer: appends, heartbeats, snapshots, reconnects ------------------------------
@@ -352,8 +360,11 @@ class Backplane:
         return max(0.0, min(self._next_beat - time.monotonic(), 0.5))
 
     def _append(self, batch: list[tuple[int, str]]) -> None:
-        """Append queued calls (the writer thread's way)."""
-        self._lean("writer", self.xadds(batch))
+        """Append queued calls (the writer thread's way, once closing took the loop's)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for command in self.xadds(batch):
+            pipe.execute_command(*command)
+        pipe.execute()
         self._appended(len(batch))
 
     def xadds(self, batch: list[tuple[int, str]]) -> list[tuple[Any, ...]]:
@@ -378,25 +389,9 @@ class Backplane:
             with self._drained:
                 self._drained.notify_all()
 
-    def _lean(self, who: str, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """Send ``commands`` in one round trip on ``who``'s own connection and return the raw
-        replies. The log's hot path: redis-py's pipeline and response callbacks cost ~80 µs of
-        CPU (holding the GIL the engine's thread waits for) per round trip, this ~40 µs. The
-        same errors as a pipeline's (a failure drops the connection; the next call
-        reconnects), so the degraded mode is the same."""
-        conn = self._lean_conns.get(who)
-        if conn is None:
-            conn = self._lean_conns[who] = self.redis.connection_pool.make_connection()
-        try:
-            conn.send_packed_command(conn.pack_commands(commands))
-            return [conn.read_response() for _ in commands]
-        except BaseException:
-            conn.disconnect()  # replies may be left unread: never reuse it as it is
-            raise
-
     def _pace(self, calls: int) -> None:
         """Pick the switch interval from how many calls an append or a read carried (see
-        ``SWITCH_INTERVAL``): the writer sees this node's load, the reader everyone's."""
+        ``SWITCH_INTERVAL``): appends see this node's load, reads everyone's."""
         intervals = self._intervals
         if intervals is None:
             return
@@ -500,7 +495,7 @@ class Backplane:
         self._register(r, self.applied)
         r.eval(_RAISE, 1, NODES, self.node)
         if r.get(EPOCH) == self.epoch:
-            # The same log: the reader continues, the writer re-sends what is queued; unless
+            # The same log: reading continues, and what is queued is sent again; unless
             # the log was trimmed past our position while we were away (we were counted lost):
             # then the snapshot, which is ahead of us, is where we go on from.
             at = r.get(SNAPSHOT_AT)
@@ -544,20 +539,7 @@ class Backplane:
         self._read_from = json.loads(found)["replica"]["last_id"]
         self.engine.load(generation, str(found))
 
-    # -- the reader ------------------------------------------------------------------------
-
-    def _read_loop(self) -> None:
-        while not self._stopping:
-            if not self._connected.wait(0.5):
-                continue
-            generation = self.generation
-            try:
-                answer: Any = self._lean("reader", [self.xread()])[0]
-            except redis.RedisError as exc:
-                self._failed(exc)
-                continue
-            if answer and generation == self.generation:
-                self.take_read(generation, answer)
+    # -- reading ---------------------------------------------------------------------------
 
     def xread(self) -> tuple[Any, ...]:
         """The XREAD of the log's next entries (waiting ``BLOCK_MS`` for some)."""
