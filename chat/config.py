@@ -174,7 +174,9 @@ class ServerConfig:
         if self.replay_lines > MAX_REPLAY_LINES:
             raise ValueError(f"--replay-lines is at most {MAX_REPLAY_LINES} ({self.replay_lines})")
         if self.cluster and not self.cluster.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"--cluster must be a redis:// URL, not {self.cluster!r}")
+            scheme = self.cluster.partition(":")[0][:20]  # not the rest: it may hold a password
+            raise ValueError(f"--cluster must be a redis://, rediss:// or unix:// URL, not "
+                             f"{scheme!r}:...")
         if not self.node_lease:
             raise ValueError("--node-lease must be more than 0")
         if any(listener.tls for listener in self.listeners) and not self.tls_cert:

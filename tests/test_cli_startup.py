@@ -52,6 +52,12 @@ def test_out_of_range_values_in_the_config_file_are_one_line(
     assert named in refused(["--config", str(config)], capsys)
 
 
+def test_a_cluster_url_that_is_not_redis_is_refused_without_echoing_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    line = refused(["--cluster", "http://:pw-not-for-logs@redis.example/0"], capsys)
+    assert "--cluster must be a redis://" in line and "pw-not-for-logs" not in line
+
+
 def test_a_misspelt_option_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
     line = refused(["--prot", "5"], capsys)
     assert line == "chat-server: error: unrecognized arguments: --prot 5 (did you mean --port?)"

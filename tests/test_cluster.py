@@ -426,9 +426,10 @@ def test_an_unreachable_redis_at_start_is_one_clear_error() -> None:
     from redis_server import free_port
     result = subprocess.run(
         [sys.executable, "-m", "chat", "--port", "0", "--http-port", "0", "--data-dir", "none",
-         "--cluster", f"redis://127.0.0.1:{free_port()}/0"],
+         "--cluster", f"redis://:pw-not-for-logs@127.0.0.1:{free_port()}/0"],
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result.stderr
+    assert "pw-not-for-logs" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
     # The stores or the backplane, whichever reaches Redis first, names it.

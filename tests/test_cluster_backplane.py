@@ -7,6 +7,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
+import pytest
 import redis as redis_py
 from redis_server import RedisServer
 from support import wait_until
@@ -102,3 +103,17 @@ def test_bursts_from_several_threads_arrive_once_in_one_order(
             thread.join()
         assert engine.wait_for(1 + 600) == list(range(1, 602))
         wait_until(lambda: plane.queued() == 0)
+
+
+def test_a_failed_join_names_the_redis_without_its_password() -> None:
+    from redis_server import free_port
+
+    from chat.cluster.backplane import ClusterUnavailable
+
+    plane = Backplane(f"redis://:pw-not-for-logs@127.0.0.1:{free_port()}/0", 10.0, Recorder())
+    try:
+        with pytest.raises(ClusterUnavailable) as failed:
+            plane.join(lambda: "{}")
+    finally:
+        plane.redis.close()
+    assert "127.0.0.1" in str(failed.value) and "pw-not-for-logs" not in str(failed.value)

@@ -44,6 +44,7 @@ from chat.cluster.replica import (
     encode_call,
     pack,
 )
+from chat.history.redis_store import where
 
 if TYPE_CHECKING:
     import asyncio
@@ -208,7 +209,7 @@ class Backplane:
             self.epoch = str(r.get(EPOCH))
             text = r.get(SNAPSHOT)
         except redis.RedisError as exc:
-            raise ClusterUnavailable(f"cannot join the cluster at {self.url}: {exc}") from None
+            raise ClusterUnavailable(f"cannot join the cluster at {where(r)}: {exc}") from None
         if text is None:
             raise ClusterUnavailable("the cluster has an epoch but no snapshot")
         self._read_from = self.applied = json.loads(text)["replica"]["last_id"]
