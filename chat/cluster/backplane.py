@@ -47,8 +47,6 @@ from chat.cluster.replica import (
 from chat.history.redis_store import where
 
 if TYPE_CHECKING:
-    import asyncio
-
     from chat.cluster.looplog import LoopLog
 
 log = logging.getLogger("chat.cluster")
