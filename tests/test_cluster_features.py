@@ -83,6 +83,19 @@ def agree(nodes: list[BackgroundServer]) -> None:
     fresh = ChatCore(nodes[0].hub.config)
     snapshot.load(fresh, state)
     assert json.loads(json.dumps(snapshot.dump(fresh))) == state
+    # The text a late node loads (encoded a piece at a time) holds the node's state.
+    node = nodes[0]
+    texts: list[Any] = []
+
+    def text_is_state() -> bool:
+        try:  # (read while the engine runs: look again if the state changed under it)
+            texts.append(json.loads(node.hub.gate._dump(False)))  # type: ignore[attr-defined]
+            return bool(texts[-1]["core"] == json.loads(json.dumps(
+                snapshot.dump(node.hub.core))))
+        except RuntimeError:
+            return False
+    wait_until(text_is_state)
+    assert texts[-1]["replica"]["last_id"] != "0-0"
 
 
 def irc(on: Clients, nick: str, *caps: str, realname: str = "") -> LineClient:

@@ -145,6 +145,29 @@ def test_snapshot_round_trip_rebuilds_the_state() -> None:
     assert snapshot.dump(copy) == snapshot.dump(core)
 
 
+def test_a_captured_state_is_the_state_when_captured_whatever_the_core_does_after() -> None:
+    """The engine's thread only captures (copies); the snapshot is rendered on another thread
+    while the core goes on changing: what it renders must be the state as captured."""
+    config = ServerConfig(port=0)
+    core = ChatCore(config)
+    replica = Replica(core, 1)
+    replica.seqs = {1: 0, 2: 0}
+    build(core, replica, CALLS)
+    before = json.loads(json.dumps(snapshot.dump(core)))
+    captured = snapshot.capture(core)
+    later = [(2, ("handle", B, c.ChangeNick("robert"))),
+             (1, ("handle", A, c.Mode("#a", "-v+bm", ("robert", "*!*@10.8.8.8")))),
+             (1, ("handle", A, c.SetTopic("#a", "new plans"))),
+             (1, ("handle", A, c.Join("#b"))),
+             (2, ("handle", B, c.Say("#a", "more"))),
+             (1, ("handle", A, c.Monitor("+", ("robert",)))),
+             (1, ("disconnect", A, "bye"))]
+    for index, (node, call) in enumerate(later, 100):
+        replica.apply(Entry(f"{1_700_000_001_000 + index}-0", node, index, call))
+    assert json.loads(json.dumps(snapshot.render(captured))) == before
+    assert json.loads(json.dumps(snapshot.dump(core))) != before
+
+
 def test_calls_packed_in_one_stream_entry_apply_in_order_with_their_own_ids() -> None:
     core = ChatCore(ServerConfig(port=0))
     replica = Replica(core, 1)
