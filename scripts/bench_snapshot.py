@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,7 @@ def main() -> None:
             captured = snapshot.capture(hub.core)
             engine.append(time.perf_counter() - began)
             made: list[str] = []
-            took, wait = longest_wait(
-                lambda made=made, captured=captured:
-                made.append(snapshot.text(captured, {}, frozenset())))
+            took, wait = longest_wait(partial(_text_into, made, snapshot, captured))
             size = len(made[0])
         else:  # a tree from before: everything on the engine's thread
             text = json.dumps({"core": snapshot.dump(hub.core), "replica": {}},
@@ -112,6 +111,10 @@ def main() -> None:
     print(f"snapshot {size / 1e6:.1f} MB; medians of {args.rounds} rounds:")
     print(f"  engine thread busy: {ms(engine)}")
     print(f"  writer thread: {ms(writer)}, the engine's longest wait meanwhile: {ms(waits)}")
+
+
+def _text_into(made: list[str], snapshot: Any, captured: Any) -> None:
+    made.append(snapshot.text(captured, {}, frozenset()))
 
 
 if __name__ == "__main__":
