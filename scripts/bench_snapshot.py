@@ -92,11 +92,13 @@ def main() -> None:
     for _ in range(args.rounds):
         began = time.perf_counter()
         if hasattr(snapshot, "capture"):  # what the gate does: copy here, the rest elsewhere
-            captured = snapshot.capture(hub.core)
-            engine.append(time.perf_counter() - began)
-            made: list[str] = []
-            took, wait = longest_wait(partial(_text_into, made, snapshot, captured))
-            size = len(made[0])
+            with snapshot.no_gc():
+                captured = snapshot.capture(hub.core)
+                engine.append(time.perf_counter() - began)
+                made: list[str] = []
+                took, wait = longest_wait(partial(_text_into, made, snapshot, captured))
+                size = len(made[0])
+                del captured, made
         else:  # a tree from before: everything on the engine's thread
             text = json.dumps({"core": snapshot.dump(hub.core), "replica": {}},
                               separators=(",", ":"), ensure_ascii=False)

@@ -209,13 +209,14 @@ class ClusterGate:
             done.set()
             return []
 
-        self.hub._post(0, make)
-        waited = 0.0
-        while not done.wait(0.1):
-            waited += 0.1
-            if self._closing.is_set() or waited >= ENGINE_WAIT:
-                return None
-        return made[0]()
+        with snapshot.no_gc():
+            self.hub._post(0, make)
+            waited = 0.0
+            while not done.wait(0.1):
+                waited += 0.1
+                if self._closing.is_set() or waited >= ENGINE_WAIT:
+                    return None
+            return made.pop()()  # (the copy is freed before the collector is back)
 
     def load(self, generation: int, text: str) -> None:
         """Take another node's state (or, with no text, keep ours at a new log's start)."""
@@ -317,7 +318,8 @@ class ClusterGate:
         return [e.Delivery(e.Notice(*envelope, text=text, code=code), conns)]
 
     def _dump(self, fresh_log: bool) -> str:
-        return self._capture(fresh_log)()
+        with snapshot.no_gc():
+            return self._capture(fresh_log)()
 
     def _capture(self, fresh_log: bool) -> Callable[[], str]:
         """This node's state as it is now, copied (``snapshot.capture``: the engine's thread
