@@ -367,4 +367,3 @@ def _rebind(dialect: Dialect, user: Any) -> None:
     inner = getattr(dialect, "inner", None)
     if isinstance(inner, Dialect):
         _rebind(inner, user)
-
