@@ -212,6 +212,20 @@ def test_a_failing_store_is_counted_and_chat_goes_on() -> None:
     assert history is not None and history.failed >= 1
 
 
+def fetched(service: HistoryService, query: Query) -> list[str]:
+    """The texts of the page ``service`` answers ``query`` with (from its thread, if any)."""
+    got: list[Any] = []
+    done = threading.Event()
+
+    def answer(recall: e.Recall, events: Any) -> None:
+        got.extend(events)
+        done.set()
+
+    service.fetch(e.Recall(1, query), answer)
+    assert done.wait(10)
+    return [event.text for event in got]
+
+
 def test_the_history_thread_answers_with_every_line_handed_over_before() -> None:
     """Threaded mode: a request right after a line includes it (pending writes go first)."""
     store = MemoryStore()
@@ -222,16 +236,7 @@ def test_the_history_thread_answers_with_every_line_handed_over_before() -> None
         for n in range(50):
             message = e.Message(f"id{n}", 1e9 + n, "#r", source, target="#r", text=f"t{n}")
             service.record([e.Delivery(message, (1,))])
-        got: list[Any] = []
-        done = threading.Event()
-
-        def answer(recall: e.Recall, events: Any) -> None:
-            got.extend(events)
-            done.set()
-
-        service.fetch(e.Recall(1, Query("#r", "latest", limit=100)), answer)
-        assert done.wait(10)
-        assert [ev.text for ev in got] == [f"t{n}" for n in range(50)]
+        assert fetched(service, Query("#r", "latest", limit=100)) == [f"t{n}" for n in range(50)]
     finally:
         service.close()
     assert service.written == 50 and service.failed == 0
@@ -247,16 +252,7 @@ def test_a_line_for_the_operators_alone_is_not_kept_on_the_history_thread() -> N
             message = e.Message(f"id{n}", 1e9 + n, "#r", source, target="#r", text=f"t{n}",
                                 status=status)
             service.record([e.Delivery(message, (1,))])
-        got: list[Any] = []
-        done = threading.Event()
-
-        def answer(recall: e.Recall, events: Any) -> None:
-            got.extend(events)
-            done.set()
-
-        service.fetch(e.Recall(1, Query("#r", "latest", limit=10)), answer)
-        assert done.wait(10)
-        assert [ev.text for ev in got] == ["t0", "t3"]
+        assert fetched(service, Query("#r", "latest", limit=10)) == ["t0", "t3"]
     finally:
         service.close()
 
@@ -273,17 +269,12 @@ def test_lines_seen_from_other_nodes_are_written_before_a_page_of_their_room() -
         message = e.Message(f"id{n}", ts, room, source, target=room, text=f"t{n}")
         return [e.Delivery(message, (1,))]
 
-    def page(room: str) -> list[str]:
-        got: list[Any] = []
-        service.fetch(e.Recall(1, Query(room, "latest")), lambda _, events: got.extend(events))
-        return [event.text for event in got]
-
     service.seen(line(0, "#r", now - SEEN_WINDOW - 1))  # its node wrote it long ago
     service.seen(line(1, "#r", now))
     service.seen(line(2, "#other", now))
     assert store.query(Query("#r", "latest")) == []  # kept aside, not written
-    assert page("#R") == ["t1"]
-    assert page("#r") == ["t1"]  # written once
+    assert fetched(service, Query("#R", "latest")) == ["t1"]
+    assert fetched(service, Query("#r", "latest")) == ["t1"]  # written once
     assert store.query(Query("#other", "latest")) == []
     assert service.written == 1
 
