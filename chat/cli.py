@@ -29,7 +29,7 @@ import threading
 import tomllib
 from typing import Any, NoReturn
 
-from chat import __version__, logs
+from chat import __version__, collector, logs
 from chat.accounts.passwords import Hasher, password_problem
 from chat.config import (
     DEFAULT_HOST,
@@ -439,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         supervisor = Supervisor(worker_commands(given, names), args.shutdown_grace)
         return supervisor.run()
     config = fit_to_fd_limit(config_from_args(args))
+    collector.install()  # short garbage-collector pauses however many users are held
     try:
         engine = make_engine(args.engine, config)
     except ValueError as exc:
