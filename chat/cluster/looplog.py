@@ -1,11 +1,13 @@
-"""The log's appends and reads on the engine's event loop (the asyncio engine), instead of the
-backplane's writer and reader threads.
+"""The log's appends and reads on an event loop: the asyncio engine's own, or for the threaded
+engine one the backplane runs on a thread of its own; they used to run on a writer and a
+reader thread.
 
-Each message crossing the log used to take two thread hand-offs (engine -> writer thread,
-reader thread -> engine), each a wake-up and a wait for the GIL: at 1,000 messages/s the two
-threads cost ~130 µs of CPU a message between them, and every hand-off added to the hop's
-tail. Here the engine's loop writes the XADDs and reads the XREAD replies itself, on two
-non-blocking connections to Redis, parsed by hiredis: no thread is woken on the way.
+Each message crossing the log took two thread hand-offs (engine -> writer thread, reader
+thread -> engine), each a wake-up and a wait for the GIL: at 1,000 messages/s the two threads
+cost ~130 µs of CPU a message between them, and every hand-off added to the hop's tail. Here
+the loop writes the XADDs and reads the XREAD replies itself, on two non-blocking connections
+to Redis, parsed by hiredis: on the asyncio engine no thread is woken on the way, on the
+threaded engine one (the loop's) where two were.
 
 What stays with the backplane's writer thread: connecting (blocking, so never on the loop),
 heartbeats, snapshots, and riding out a Redis that stops or stalls. A socket error, a reply
