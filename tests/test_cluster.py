@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from redis_server import RedisServer
@@ -419,6 +420,54 @@ def test_a_node_cut_off_longer_than_the_lease_is_counted_lost_and_drops_its_clie
         bob.send("PRIVMSG #room :welcome back\r\n")
         again.expect('"text":"welcome back"')
     finally:
+        proxy.close()
+
+
+def test_the_last_lines_of_a_lost_node_reach_history_from_the_node_that_counts_it_lost(
+        cluster: Start, redis_server: RedisServer) -> None:
+    """A node cut off (or killed) before its history thread wrote its last line: that line
+    went through the log, so the node that counts it lost writes it; once the lost node's
+    own write comes through too, the store still holds it once."""
+    import redis as redis_py
+
+    proxy = CuttableProxy(redis_server.port)
+    release = threading.Event()
+    try:
+        cut_off = cluster("asyncio", node_lease=1.0, cluster=f"redis://127.0.0.1:{proxy.port}/0")
+        other = cluster("threaded", node_lease=1.0)
+        history = cut_off.hub.history
+        assert history is not None
+        real_append = history.store.append
+
+        def held_back(records: Any) -> None:
+            if any(record.text == "last words" for record in records):
+                assert release.wait(30)
+            real_append(records)
+
+        history.store.append = held_back  # type: ignore[method-assign]
+        alice = Clients(cut_off).bot("alice", "#lastroom")
+        bob = irc(other, "bob")
+        bob.send("JOIN #lastroom\r\n")
+        alice.expect('"from":"bob"')
+        alice.request(type="message", to="#lastroom", text="last words")
+        bob.expect(lambda line: "PRIVMSG #lastroom :last words" in line)
+        proxy.partition()
+        bob.expect(lambda line: line.startswith(":alice!") and " QUIT " in line)
+        store = redis_py.Redis.from_url(redis_server.url)
+
+        def copies() -> int:
+            return sum(b"last words" in member
+                       for member in store.zrange("chat:h:room:#lastroom", 0, -1))
+        try:
+            wait_until(lambda: copies() == 1)  # written by the node that counted it lost
+            release.set()
+            proxy.heal()
+            wait_until(lambda: history.queued == 0 and history.down_since is None)
+            assert copies() == 1
+        finally:
+            store.close()
+    finally:
+        release.set()
         proxy.close()
 
 

@@ -43,6 +43,9 @@ class Recorder:
     def load(self, generation: int, text: str) -> None:
         pass
 
+    def node_lost(self, node: int) -> None:
+        pass
+
     def wait_for(self, count: int) -> list[int]:
         with self.changed:
             assert self.changed.wait_for(lambda: len(self.read) >= count, WAIT)

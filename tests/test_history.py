@@ -18,7 +18,7 @@ from chat.config import Limits, ServerConfig
 from chat.core import events as e
 from chat.history.memory import MemoryStore
 from chat.history.records import Query, Record
-from chat.history.service import SEEN_WINDOW, HistoryService
+from chat.history.service import HistoryService
 from chat.history.store import StoreError
 
 CONFIG = ServerConfig(limits=Limits(rate_per_second=0))
@@ -269,7 +269,7 @@ def test_lines_seen_from_other_nodes_are_written_before_a_page_of_their_room() -
         message = e.Message(f"id{n}", ts, room, source, target=room, text=f"t{n}")
         return [e.Delivery(message, (1,))]
 
-    service.seen(line(0, "#r", now - SEEN_WINDOW - 1))  # its node wrote it long ago
+    service.seen(line(0, "#r", now - 3600))  # its node wrote it long ago
     service.seen(line(1, "#r", now))
     service.seen(line(2, "#other", now))
     assert store.query(Query("#r", "latest")) == []  # kept aside, not written
@@ -277,6 +277,24 @@ def test_lines_seen_from_other_nodes_are_written_before_a_page_of_their_room() -
     assert fetched(service, Query("#r", "latest")) == ["t1"]  # written once
     assert store.query(Query("#other", "latest")) == []
     assert service.written == 1
+
+
+def test_when_a_node_is_lost_every_line_kept_from_other_nodes_is_written() -> None:
+    """Kept at least two leases (a node is counted lost a lease after its last heartbeat),
+    and all written when one is lost, whatever room they are in."""
+    now = 1e9
+    store = MemoryStore()
+    service = HistoryService(store, replace(CONFIG, node_lease=10.0), threaded=False,
+                             clock=lambda: now)
+    source = e.Source("alice", "a", "h")
+    for n, (room, age) in enumerate([("#r", 30.0), ("#r", 20.0), ("#s", 1.0)]):  # log order
+        message = e.Message(f"id{n}", now - age, room, source, target=room, text=f"t{n}")
+        service.seen([e.Delivery(message, (1,))])
+    service.write_seen()
+    assert [r.text for r in store.query(Query("#r", "latest"))] == ["t1"]  # t0: too old
+    assert [r.text for r in store.query(Query("#s", "latest"))] == ["t2"]
+    service.write_seen()
+    assert service.written == 2
 
 
 def _history(client: Any, **request: Any) -> dict[str, Any]:

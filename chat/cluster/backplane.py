@@ -132,6 +132,10 @@ class Engine(Protocol):
     def load(self, generation: int, text: str) -> None:
         """Replace the state with another node's snapshot (any thread; done on the engine's)."""
 
+    def node_lost(self, node: int) -> None:
+        """This node counted ``node`` lost (no heartbeat for a lease): what it said last may
+        never reach the history store from there (any thread)."""
+
 
 class Backplane:
     """A node's link to the cluster through one Redis."""
@@ -423,6 +427,7 @@ class Backplane:
                 if member != self.node and r.srem(MEMBERS, member):
                     log.warning("node %d lost: no heartbeat for %g s", member, self.lease)
                     self.send(("lost", member, NODE_LOST))
+                    self.engine.node_lost(member)
             else:
                 live[member] = str(applied)
         self.live_nodes = len(live)

@@ -222,6 +222,13 @@ class ClusterGate:
         """Take another node's state (or, with no text, keep ours at a new log's start)."""
         self.hub._post(0, lambda: self._load(generation, text))
 
+    def node_lost(self, node: int) -> None:
+        """A node died, maybe before its history thread wrote its last lines: write every line
+        of other nodes this one still keeps (the store skips those it holds)."""
+        history = self.hub.history
+        if history is not None:
+            history.write_seen()
+
     # -- on the engine's thread ------------------------------------------------------------
 
     def _apply(self, generation: int, entries: list[Entry]) -> list[e.Output]:

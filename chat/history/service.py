@@ -43,9 +43,11 @@ RETRY_MAX = 5.0
 #: Records deleted per prune step, and the pause between full prune passes (seconds).
 PRUNE_BATCH = 500
 PRUNE_EVERY = 60.0
-#: In a cluster, records of lines said on other nodes are kept here this long (seconds of
-#: their time), at most ``SEEN_PER_ROOM`` a room and ``MAX_SEEN`` not yet sorted by room, in
-#: case a history page is asked before their node has written them (see ``seen``).
+#: In a cluster, records of lines said on other nodes are kept here at least this long
+#: (seconds of their time; longer than two leases, so that a node's last lines are still here
+#: when it is counted lost), at most ``SEEN_PER_ROOM`` a room and ``MAX_SEEN`` not yet sorted
+#: by room, in case a history page is asked before their node has written them, or their
+#: node dies first (see ``seen``).
 SEEN_WINDOW = 10.0
 SEEN_PER_ROOM = 1_000
 MAX_SEEN = 100_000
@@ -74,6 +76,8 @@ class HistoryService:
         self._seen: deque[Record] = deque(maxlen=MAX_SEEN)
         self._seen_by_room: dict[str, deque[Record]] = {}
         self._next_seen_trim = 0.0
+        self._seen_window = max(SEEN_WINDOW, 2 * config.node_lease + 5.0)
+        self._write_all_seen = False  # a node was lost: write everything kept (``write_seen``)
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -188,6 +192,17 @@ class HistoryService:
         except Exception:  # an observer must never raise into the hub: log, count, go on
             self.failed += 1
             log.exception("cannot turn another node's outputs into history records")
+
+    def write_seen(self) -> None:
+        """Write every record of other nodes' lines kept here, with this node's own (any
+        thread): one of them died, maybe before its history thread wrote its last lines, and
+        every line it appended to the log is here; the store skips those it holds already."""
+        self._write_all_seen = True
+        if self.threaded:
+            self._wake.set()
+        else:
+            self._sort_seen()
+            self._commit()
 
     def fetch(self, recall: e.Recall, done: Done) -> None:
         """Answer ``recall`` later by calling ``done`` (from the history thread)."""
@@ -315,26 +330,32 @@ class HistoryService:
         now = self.clock()
         if by_room and now >= self._next_seen_trim:
             self._next_seen_trim = now + 1.0
-            horizon = now - SEEN_WINDOW
+            horizon = now - self._seen_window
             for key in [key for key, room in by_room.items() if room[-1].ts < horizon]:
                 del by_room[key]
             for room in by_room.values():
                 while room[0].ts < horizon:
                     room.popleft()
+        if self._write_all_seen:
+            self._write_all_seen = False
+            self._write_rooms(list(by_room))
 
     def _write_through(self, reads: deque[tuple[e.Recall, Done]]) -> None:
-        """Queue the records other nodes' lines left in the rooms ``reads`` ask about, ahead of
-        this node's own, for the commit before the answers (see ``seen``)."""
+        """Queue the records other nodes' lines left in the rooms ``reads`` ask about, for
+        the commit before the answers (see ``seen``)."""
         self._sort_seen()
-        by_room = self._seen_by_room
-        if not by_room:
-            return
-        for recall, _ in reads:
-            rooms = (recall.query.room,) if recall.query is not None else recall.rooms
-            for name in rooms:
-                room = by_room.pop(fold(name), None)
-                if room:  # older than anything of ours still queued for it: in front
-                    self._records.extendleft(reversed(room))
+        if self._seen_by_room:
+            self._write_rooms([fold(name) for recall, _ in reads for name in (
+                (recall.query.room,) if recall.query is not None else recall.rooms)])
+
+    def _write_rooms(self, keys: list[str]) -> None:
+        """Queue the kept records of these rooms (folded names) ahead of this node's own
+        (older than anything of ours still queued for them), and keep them no more."""
+        by_room, records = self._seen_by_room, self._records
+        for key in keys:
+            room = by_room.pop(key, None)
+            if room:
+                records.extendleft(reversed(room))
 
     def _answer_reads(self) -> None:
         reads = self._reads
