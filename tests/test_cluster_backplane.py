@@ -120,3 +120,12 @@ def test_a_failed_join_names_the_redis_without_its_password() -> None:
     finally:
         plane.redis.close()
     assert "127.0.0.1" in str(failed.value) and "pw-not-for-logs" not in str(failed.value)
+
+
+def test_a_state_that_takes_long_to_snapshot_is_snapshotted_less_often() -> None:
+    """At most ``SNAPSHOT_SHARE`` of the time goes to snapshots: every 10 s while one takes
+    up to half a second (20,000 users), every 48 s when it takes 2.4 s (100,000)."""
+    from chat.cluster.backplane import SNAPSHOT_EVERY, snapshot_interval
+
+    assert snapshot_interval(0.01) == snapshot_interval(0.5) == SNAPSHOT_EVERY == 10.0
+    assert snapshot_interval(2.4) == pytest.approx(48.0)
