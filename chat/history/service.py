@@ -318,7 +318,8 @@ class HistoryService:
                            f"waiting: {exc}")
 
     def _sort_seen(self) -> None:
-        """File the records seen from other nodes by room; forget those past the window."""
+        """File the records seen from other nodes by room, forget those past the window, and
+        queue them all for writing if a node was lost meanwhile (``write_seen``)."""
         seen, by_room = self._seen, self._seen_by_room
         for _ in range(len(seen)):  # only this thread takes from the deque
             record = seen.popleft()
