@@ -435,7 +435,7 @@ class Backplane:
                 live[member] = str(applied)
         self.live_nodes = len(live)
         if live and min(live) == self.node and now >= self._next_snapshot:
-            self._next_snapshot = now + SNAPSHOT_EVERY
+            self._next_snapshot = now + SNAPSHOT_EVERY  # (if writing one fails)
             self._refresh_snapshot(r, live)
             self._next_snapshot = now + snapshot_interval(time.monotonic() - now)
 

@@ -57,12 +57,8 @@ def capture(core: ChatCore) -> Captured:
     A snapshot of a big cluster (100,000 users) took seconds to build and serialize on the
     engine's thread, which meanwhile served nobody; here that thread only copies references
     and containers (C calls: about a microsecond a user), and :func:`text` does the rest
-    wherever the caller likes."""
-    with no_gc():
-        return _capture(core)
-
-
-def _capture(core: ChatCore) -> Captured:
+    wherever the caller likes. The caller holds the garbage collector off around both
+    (:func:`no_gc`)."""
     ctx = core._ctx  # the snapshot is the one reader of the whole state
     rooms = []
     for key, room in ctx.rooms.items():
@@ -141,14 +137,10 @@ def text(captured: Captured, replica: dict[str, Any], leave_out: frozenset[int])
     """A node's snapshot as the text other nodes load: the captured core (without the users
     ``leave_out`` names) and the replica's state (any thread).
 
-    Rendering allocates objects by the million at 100,000 users, none in a cycle: the cyclic
-    garbage collector is held off meanwhile, or its passes over the whole heap, which those
-    allocations trigger, cost more than the rendering (at 20,000 users 228 ms with it, 89
-    without). The text is encoded a room and a user at a time: one ``json.dumps`` of it all
-    would hold the interpreter's lock, which the engine's thread needs, for the whole
-    encoding (0.6-0.9 s at 100,000 users)."""
-    with no_gc():
-        core = render(captured)
+    The text is encoded a room and a user at a time: one ``json.dumps`` of it all would hold
+    the interpreter's lock, which the engine's thread needs, for the whole encoding (0.6-0.9 s
+    at 100,000 users)."""
+    core = render(captured)
     rooms, users = core.pop("rooms"), core.pop("users")
     return "".join((
         '{"replica":', _encode(replica), ',"core":', _encode(core)[:-1],
@@ -164,10 +156,12 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 def no_gc() -> Iterator[None]:
     """The cyclic garbage collector off for a while (back on after, if it was on).
 
-    Around a whole snapshot, from the copy to its text and the copy freed: the collector
-    counts the objects allocated meanwhile, and re-enabled while they live it would pass over
-    all of them, and maybe the whole heap (0.5 s at 100,000 users), at the next allocation,
-    on whichever thread that is (the engine's, after ``capture``)."""
+    Around a whole snapshot, from the copy to its text and the copy freed. Both allocate
+    objects by the million at 100,000 users, none in a cycle, and the collector's passes over
+    them, and maybe over the whole heap (0.5 s at 100,000 users), cost more than the work
+    itself (rendering at 20,000 users: 228 ms with it, 89 without); re-enabled while the copy
+    lives, it would make that pass at the next allocation, on whichever thread that is (the
+    engine's, after ``capture``)."""
     was_on = gc.isenabled()
     gc.disable()
     try:
