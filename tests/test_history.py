@@ -243,7 +243,8 @@ def test_the_history_thread_answers_with_every_line_handed_over_before() -> None
 
 
 def test_a_line_for_the_operators_alone_is_not_kept_on_the_history_thread() -> None:
-    """Threaded mode takes a short path for a lone room message: it must skip STATUSMSG too."""
+    """Threaded mode: a line for the operators alone is not kept (a short path for lone room
+    messages, since removed, kept it)."""
     service = HistoryService(MemoryStore(), CONFIG, threaded=True)
     service.start()
     try:
@@ -315,7 +316,7 @@ def test_a_bug_turning_outputs_into_records_costs_history_not_the_connection(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(convert, "records", broken)
-    # (a room message alone takes the service's own short path: a join goes through convert)
+    # (carol's join and the message both go through the broken convert)
     carol = net.bot("carol", "#r")
     alice.request(type="message", to="#r", text="still delivered")
     carol.expect_json(type="message", text="still delivered")

@@ -144,31 +144,16 @@ class HistoryService:
     def record(self, outputs: Sequence[e.Output]) -> None:
         """One core call's outputs; whatever in them is history gets written soon.
 
-        Converted here, on the engine's thread (about half a microsecond for a message): the
-        history thread then holds plain records, not the core's events, which can be freed at
-        once instead of living on into older garbage-collector generations.
+        Converted here, on the engine's thread (about half a microsecond for a message), by
+        ``convert.records`` alone, which decides what is history: the history thread then holds
+        plain records, not the core's events, which can be freed at once instead of living on
+        into older garbage-collector generations.
         """
         records = self._records
         if len(records) >= MAX_PENDING_WRITES:
             self.dropped += 1
             self._complain("history queue full: a core call's records were dropped")
             return
-        if len(outputs) == 1:
-            # Nearly every core call is one message to a room: its record, and nothing else
-            # (a message for the room's operators alone is not the room's history).
-            output = outputs[0]
-            if output.__class__ is e.Delivery:
-                event = output.event
-                if event.__class__ is e.Message and event.room is not None and not event.status:
-                    source = event.source
-                    if source is not None:
-                        records.append(_new(Record, (
-                            event.id, event.ts, event.room, event.kind,
-                            source.nick, source.ident, source.host,
-                            event.text, "", 0)))
-                        if not self.threaded:
-                            self._commit()
-                        return
         try:
             convert.records(outputs, records, self._states)
         except Exception:  # an observer must never raise into the hub: log, count, go on
@@ -407,9 +392,6 @@ class HistoryService:
         if now - self._last_complaint >= 10.0:
             self._last_complaint = now
             log.error("%s", text)
-
-
-_new = tuple.__new__  # a Record from a full tuple of fields (see ``convert``)
 
 
 class _Nowhere:
