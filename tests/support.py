@@ -132,7 +132,7 @@ def ws_expect_json(ws: Any, **fields: Any) -> dict[str, Any]:
     """Read messages from a ``websockets.sync`` connection until a JSON one has all
     ``fields``; return it."""
     while True:
-        obj = json.loads(ws.recv(timeout=10))
+        obj = json.loads(ws.recv(timeout=WAIT))
         if all(obj.get(k) == v for k, v in fields.items()):
             return obj  # type: ignore[no-any-return]
 
@@ -141,7 +141,7 @@ def ws_expect_irc(ws: Any, part: str) -> str:
     """Read messages from a ``websockets.sync`` connection until one contains ``part``; each
     must be text holding one IRC line, without its line ending (the subprotocol frames it)."""
     while True:
-        message = ws.recv(timeout=10)
+        message = ws.recv(timeout=WAIT)
         assert isinstance(message, str) and "\n" not in message, message
         if part in message:
             return message

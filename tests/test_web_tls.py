@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-from support import ws_expect_json
+from support import WAIT, ws_expect_json
 from test_tls import Certs
 
 from chat.config import Listener, ServerConfig
@@ -50,14 +50,14 @@ def test_https_and_wss_on_the_http_port(serve_with: Callable[..., Clients],
     made = serve_with(tls_cert=str(certs.cert), tls_key=str(certs.key), host="127.0.0.1",
                       http_port=port)
     context = certs.client()
-    conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
+    conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=WAIT)
     try:
         conn.request("GET", "/healthz")
         reply = conn.getresponse()
         assert (reply.status, reply.read()) == (200, b"ok\n")
     finally:
         conn.close()
-    conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
+    conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=WAIT)
     try:
         conn.request("GET", "/")
         reply = conn.getresponse()
@@ -67,7 +67,7 @@ def test_https_and_wss_on_the_http_port(serve_with: Callable[..., Clients],
         conn.close()
     tcp = made.bot("plain", "#room")
     with connect(f"wss://localhost:{port}/", ssl=context, subprotocols=[Subprotocol("chat.json")],
-                 origin=Origin(f"https://localhost:{port}"), open_timeout=10) as ws:
+                 origin=Origin(f"https://localhost:{port}"), open_timeout=WAIT) as ws:
         ws.send(json.dumps({"type": "hello", "nick": "secure"}))
         ws_expect_json(ws, type="welcome")
         ws.send(json.dumps({"type": "join", "room": "#room"}))
@@ -111,12 +111,12 @@ def test_connections_are_counted_by_transport(serve_with: Callable[..., Clients]
     made.bot("plain", "#room")
     tls_bot(made, certs, "secure", "#room")
     chat = [Subprotocol("chat.json")]
-    with connect(f"ws://127.0.0.1:{plain_http}/", subprotocols=chat, open_timeout=10) as ws, \
+    with connect(f"ws://127.0.0.1:{plain_http}/", subprotocols=chat, open_timeout=WAIT) as ws, \
             connect(f"wss://localhost:{https_port}/", ssl=certs.client(), subprotocols=chat,
-                    open_timeout=10) as wss:
+                    open_timeout=WAIT) as wss:
         for sock, nick in ((ws, "webby"), (wss, "webbys")):
             sock.send(json.dumps({"type": "hello", "nick": nick}))
-            assert json.loads(sock.recv(timeout=10))["type"] == "welcome"
+            assert json.loads(sock.recv(timeout=WAIT))["type"] == "welcome"
         text = fetch(plain_http, "/metrics")[2]
     # tcp: the plain bot and this scrape's own connection
     assert metric(text, "chat_connections_by_transport", transport="tcp") == 2
