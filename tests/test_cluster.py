@@ -486,6 +486,31 @@ def test_an_unreachable_redis_at_start_is_one_clear_error() -> None:
         "cannot join the cluster" in errors[0], errors[0]
 
 
+def test_a_cluster_another_release_founded_is_one_clear_error(
+        redis_server: RedisServer) -> None:
+    """A node of this release pointed at a cluster whose state another release wrote: it
+    exits at once with one line saying why, instead of a traceback or a misread state."""
+    import redis as redis_py
+
+    from chat.core import ChatCore
+
+    data = snapshot.render(snapshot.capture(ChatCore(ServerConfig(port=0))))
+    data["version"] = snapshot.VERSION + 1
+    r = redis_py.Redis.from_url(redis_server.url, decode_responses=True)
+    r.set("chat:epoch", "from-a-later-release")
+    r.set("chat:snapshot", json.dumps({"core": data, "replica": {"last_id": "0-0", "seqs": {}}}))
+    r.set("chat:snapshot:at", "0-0")
+    result = subprocess.run(
+        [sys.executable, "-m", "chat", "--port", "0", "--http-port", "0", "--data-dir", "none",
+         "--cluster", redis_server.url], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"snapshot format {snapshot.VERSION + 1}" in errors[0], errors[0]
+    assert r.smembers("chat:members") == set()
+    r.close()
+
+
 @pytest.mark.parametrize("engine", ["asyncio", "threaded"])
 def test_an_engine_that_cannot_join_stops_cleanly(engine: str) -> None:
     from redis_server import free_port

@@ -4,6 +4,7 @@ them, what was sent arrives once, in order, after the node reconnects."""
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
 
@@ -12,7 +13,7 @@ import redis as redis_py
 from redis_server import RedisServer
 from support import wait_until
 
-from chat.cluster.backplane import Backplane
+from chat.cluster.backplane import Backplane, ClusterUnavailable
 from chat.cluster.replica import Entry
 
 WAIT = 10.0  # generous: a loaded two-core machine
@@ -111,8 +112,6 @@ def test_bursts_from_several_threads_arrive_once_in_one_order(
 def test_a_failed_join_names_the_redis_without_its_password() -> None:
     from redis_server import free_port
 
-    from chat.cluster.backplane import ClusterUnavailable
-
     plane = Backplane(f"redis://:pw-not-for-logs@127.0.0.1:{free_port()}/0", 10.0, Recorder())
     try:
         with pytest.raises(ClusterUnavailable) as failed:
@@ -129,3 +128,67 @@ def test_a_state_that_takes_long_to_snapshot_is_snapshotted_less_often() -> None
 
     assert snapshot_interval(0.01) == snapshot_interval(0.5) == SNAPSHOT_EVERY == 10.0
     assert snapshot_interval(2.4) == pytest.approx(48.0)
+
+
+def _snapshot_text(version: object) -> str:
+    from chat.cluster import snapshot
+    from chat.config import ServerConfig
+    from chat.core import ChatCore
+
+    data = snapshot.render(snapshot.capture(ChatCore(ServerConfig(port=0))))
+    data["version"] = version
+    return json.dumps({"core": data, "replica": {"last_id": "0-0", "seqs": {}}})
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    (_snapshot_text(1), "snapshot format 1 and this server reads format 2: every node must run "
+                        "the same release"),
+    ("{not json", "its snapshot is not one this server can read"),
+    ('{"core": {}}', "its snapshot is not one this server can read")])
+def test_a_cluster_whose_state_this_release_cannot_read_is_refused_with_the_reason(
+        redis_server: RedisServer, text: str, why: str) -> None:
+    """Another release founded the log (or the snapshot is not one): the node does not join,
+    says why in one line, and is not left among the members."""
+    founder = Backplane(redis_server.url, 10.0, Recorder(), "old")
+    founder.join(lambda: text)
+    admin = redis_py.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        members = admin.smembers("chat:members")
+        plane = Backplane(redis_server.url, 10.0, Recorder(), "new")
+        with pytest.raises(ClusterUnavailable, match="cannot join the cluster at") as refused:
+            plane.join(lambda: _snapshot_text(2))
+        assert why in str(refused.value)
+        assert admin.smembers("chat:members") == members
+        assert admin.get(f"chat:node:{plane.node}") is None
+        plane.redis.close()
+    finally:
+        admin.close()
+        founder.redis.close()
+
+
+def test_after_redis_came_back_a_log_founded_by_another_release_is_not_followed(
+        redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Redis lost everything and a node of another release founded the new log: this node does
+    not load that state (nor read that log as its own); it stays degraded, says why once, and
+    follows the log once one it can read is there."""
+    engine = Recorder()
+    loaded: list[str] = []
+    engine.load = lambda generation, text: loaded.append(text)  # type: ignore[method-assign]
+    engine.snapshot = lambda fresh_log: _snapshot_text(2)  # type: ignore[method-assign]
+    with started(redis_server, engine) as (plane, admin):
+        plane.send(("grace", 1))
+        engine.wait_for(1)
+        epoch = plane.epoch
+        admin.flushall()
+        admin.set("chat:epoch", "other-release")
+        admin.set("chat:snapshot", _snapshot_text(3))
+        admin.set("chat:snapshot:at", "0-0")
+        admin.client_kill_filter(_type="normal", skip_me=True)
+        wait_until(lambda: any("snapshot format 3" in r.getMessage() for r in caplog.records))
+        assert plane.degraded and plane.epoch == epoch and loaded == []
+        told = [r for r in caplog.records if "snapshot format 3" in r.getMessage()]
+        admin.set("chat:snapshot", _snapshot_text(2))  # that release is gone; ours founded
+        wait_until(lambda: not plane.degraded)
+        assert plane.epoch == "other-release" and len(loaded) == 1
+        assert len([r for r in caplog.records if "snapshot format 3" in r.getMessage()]) == \
+            len(told) == 1

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+from typing import Any
+
+import pytest
 
 from chat.config import Limits, ServerConfig
 from chat.hub import Hub
@@ -100,3 +104,27 @@ def test_per_ip_limit_spares_loopback() -> None:
     out = hub.take_output()
     assert list(out.closes) == [conns[2]]
     assert b"Too many connections from 192.0.2.7" in out.writes[conns[2]][0]
+
+
+def test_work_for_no_connection_that_fails_is_logged_and_the_rest_still_runs(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Work handed back from another thread for no connection (a cluster's entries, a
+    snapshot to load) that fails is logged, not swallowed; what was queued after it runs."""
+    hub, _ = make_hub()
+    conn = hub.open("127.0.0.1")
+    hub.receive(conn, b"NICK ann\r\nUSER ann 0 * :Ann\r\n")
+    hub.take_output()
+    ran: list[str] = []
+
+    def broken() -> list[Any]:
+        raise ValueError("a snapshot this release cannot read")
+
+    hub._post(0, broken)
+    hub._post(0, lambda: ran.append("after") or [])
+    with caplog.at_level(logging.ERROR, logger="chat.hub"):
+        hub.collect()
+    assert ran == ["after"]
+    failed = [r for r in caplog.records if r.exc_info and "handed back" in r.getMessage()]
+    assert len(failed) == 1 and "cannot read" in str(failed[0].exc_info[1])  # type: ignore[index]
+    hub.receive(conn, b"PING :still\r\n")
+    assert "PONG" in text(hub, conn)

@@ -20,6 +20,7 @@ Keys (``chat:`` prefix):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 
+from chat.cluster import snapshot
 from chat.cluster.replica import (
     CALLS_PER_ENTRY,
     NODE_LOST,
@@ -117,6 +119,11 @@ return 0
 
 class ClusterUnavailable(RuntimeError):
     """The node cannot join: Redis is unreachable at start, or holds a broken log."""
+
+
+class ForeignState(redis.ConnectionError):
+    """After Redis came back, the cluster's state is one this server cannot read (another
+    release founded the new log): the node stays degraded and keeps trying, saying why."""
 
 
 class Engine(Protocol):
@@ -217,6 +224,12 @@ class Backplane:
             raise ClusterUnavailable(f"cannot join the cluster at {where(r)}: {exc}") from None
         if text is None:
             raise ClusterUnavailable("the cluster has an epoch but no snapshot")
+        why = snapshot.unreadable(str(text))
+        if why is not None:
+            with contextlib.suppress(redis.RedisError):  # not a member after all
+                r.srem(MEMBERS, self.node)
+                r.delete(f"chat:node:{self.node}")
+            raise ClusterUnavailable(f"cannot join the cluster at {where(r)}: {why}")
         self._read_from = self.applied = json.loads(text)["replica"]["last_id"]
         log.info("node %d (%s) joined the cluster (epoch %s) at %s", self.node, self.name,
                  self.epoch, self._read_from)
@@ -465,6 +478,7 @@ class Backplane:
         """Back off, then resynchronise: the same log (continue), or a new one (found it with
         our state, or load the state of whoever found it first)."""
         wait = BACKOFF[0]
+        told = ""
         while not self._stopping:
             self._stopped.wait(wait)
             if self._stopping:
@@ -472,6 +486,12 @@ class Backplane:
             try:
                 self.redis.ping()
                 self._resync()
+            except ForeignState as exc:
+                if str(exc) != told:  # once per reason, not every retry
+                    told = str(exc)
+                    log.error("cluster: cannot follow the log at %s: %s", where(self.redis), exc)
+                wait = min(wait * 2, BACKOFF[1])
+                continue
             except redis.RedisError as exc:
                 log.debug("cluster: still no Redis (%s)", exc)
                 wait = min(wait * 2, BACKOFF[1])
@@ -511,6 +531,7 @@ class Backplane:
                 found = r.get(SNAPSHOT)
                 if found is None:
                     raise redis.ConnectionError("a snapshot position without a snapshot")
+                _readable(str(found))
                 with self._lock:
                     self.generation += 1
                     generation = self.generation
@@ -519,6 +540,9 @@ class Backplane:
                             "snapshot at %s", self.node, self._read_from)
                 self.engine.load(generation, str(found))
             return
+        founded = r.get(SNAPSHOT)  # someone founded the new log already: can we follow it?
+        if founded is not None:
+            _readable(str(founded))
         text = self.engine.snapshot(True)
         if text is None:
             raise redis.ConnectionError("the engine did not make a snapshot")
@@ -538,10 +562,12 @@ class Backplane:
             self._read_from = "0-0"
             self.engine.load(generation, "")  # our state stands; only the position resets
             return
-        self.epoch = str(r.get(EPOCH))
+        epoch = str(r.get(EPOCH))
         found = r.get(SNAPSHOT)
         if found is None:
             raise redis.ConnectionError("a new epoch without a snapshot")
+        _readable(str(found))  # (before taking the epoch: a retry must not take it as ours)
+        self.epoch = epoch
         log.warning("cluster: Redis came back empty; node %d loads the new log's state",
                     self.node)
         self._read_from = json.loads(found)["replica"]["last_id"]
@@ -572,6 +598,13 @@ class Backplane:
         self._pace(len(entries))
         if entries:
             self.engine.entries(generation, entries)
+
+
+def _readable(text: str) -> None:
+    """Raise :class:`ForeignState` if this server cannot load ``text``."""
+    why = snapshot.unreadable(text)
+    if why is not None:
+        raise ForeignState(why)
 
 
 def snapshot_interval(took: float) -> float:

@@ -27,6 +27,23 @@ from chat.core.throttle import THROTTLE_FAILURES
 VERSION = 2
 
 
+def unreadable(text: str) -> str | None:
+    """Why this server cannot load a cluster's snapshot (another release wrote it, or it is
+    not a snapshot at all), or None: checked before a node joins or resynchronises, so that
+    it refuses with a reason instead of misreading the state or failing half-way."""
+    try:
+        data = json.loads(text)
+        version = data["core"]["version"]
+        data["replica"]["last_id"]
+    except (ValueError, TypeError, KeyError) as exc:
+        return f"its snapshot is not one this server can read ({exc.__class__.__name__})"
+    if version != VERSION:
+        return (f"its state is in snapshot format {version!r} and this server reads format "
+                f"{VERSION}: every node must run the same release (stop the old nodes, then "
+                f"start the new ones)")
+    return None
+
+
 #: A user's and a room's attributes, read in one C call each (see ``capture``).
 _USER = attrgetter("conn", "host", "nick", "ident", "realname", "registered", "rooms",
                    "current", "away", "account", "authenticating", "grace_until", "oper",

@@ -256,6 +256,8 @@ class Hub:
                 session = self.sessions.get(conn)
                 if session is not None:
                     self._internal_error(session)
+                else:  # (work for no connection: a cluster's entries, a snapshot to load)
+                    log.exception("work handed back to the engine failed")
 
     def next_deadline(self) -> float | None:
         """When ``tick`` next has work (on the hub's clock), or None.
