@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -192,3 +193,31 @@ def test_after_redis_came_back_a_log_founded_by_another_release_is_not_followed(
         assert plane.epoch == "other-release" and len(loaded) == 1
         assert len([r for r in caplog.records if "snapshot format 3" in r.getMessage()]) == \
             len(told) == 1
+
+
+def test_a_redis_that_keeps_nothing_on_disk_is_pointed_out_at_join(
+        redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Accounts, rooms and history live in the cluster's Redis: an operator hears at start
+    whether a Redis restart would lose them (the fixture's Redis keeps nothing)."""
+    admin = redis_py.Redis.from_url(redis_server.url, decode_responses=True)
+    said = {}
+    try:
+        for appendonly, save in (("no", ""), ("no", "3600 1"), ("yes", "")):
+            admin.config_set("appendonly", appendonly)
+            admin.config_set("save", save)
+            caplog.clear()
+            plane = Backplane(redis_server.url, 10.0, Recorder(), "test")
+            with caplog.at_level(logging.INFO, logger="chat.cluster"):
+                plane.join(lambda: _snapshot_text(2))
+            plane.redis.close()
+            said[appendonly, save] = [(r.levelname, r.getMessage()) for r in caplog.records
+                                      if "on disk" in r.getMessage() or "RDB" in r.getMessage()]
+    finally:
+        admin.config_set("appendonly", "no")
+        admin.config_set("save", "")
+        admin.close()
+    [(level, message)] = said["no", ""]
+    assert level == "WARNING" and "lost if it restarts" in message and "appendonly yes" in message
+    [(level, message)] = said["no", "3600 1"]
+    assert level == "INFO" and "RDB snapshots only" in message
+    assert said["yes", ""] == []

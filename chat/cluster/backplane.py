@@ -210,6 +210,7 @@ class Backplane:
         r = self.redis
         try:
             self.node = int(r.incr(NODES))
+            _say_what_redis_keeps(r)
             self._register(r, "0-0")  # "0-0": nobody trims the log under us while we load
             epoch = uuid.uuid4().hex
             if r.eval(_FOUND, 3, EPOCH, SNAPSHOT, SNAPSHOT_AT, epoch, founding_snapshot(),
@@ -598,6 +599,24 @@ class Backplane:
         self._pace(len(entries))
         if entries:
             self.engine.entries(generation, entries)
+
+
+def _say_what_redis_keeps(r: redis.Redis) -> None:
+    """Log what the cluster's Redis writes to disk: with nothing (the test fixture's and
+    ``redis-server --save ''``), a Redis restart loses every account, room and line of
+    history, which an operator should hear at start rather than after."""
+    try:
+        conf = {**r.config_get("appendonly"), **r.config_get("save")}
+    except redis.RedisError:  # CONFIG renamed or refused (managed Redis): nothing to say
+        return
+    if conf.get("appendonly") == "yes":
+        return
+    if conf.get("save"):
+        log.info("cluster: Redis at %s keeps RDB snapshots only: what came after the last "
+                 "one is lost if it stops uncleanly (appendonly yes keeps it)", where(r))
+    else:
+        log.warning("cluster: Redis at %s keeps nothing on disk: accounts, rooms and history "
+                    "are lost if it restarts; run it with appendonly yes", where(r))
 
 
 def _readable(text: str) -> None:
