@@ -1,4 +1,5 @@
-"""A real ``redis-server`` for the cluster tests: started on a free port, persistence off.
+"""A real ``redis-server`` for the cluster tests: started on a free port, persistence off
+(``persistent=True``: an append-only file synced on every write, kept across ``stop``/``start``).
 
 Tests never assume a Redis is running; each module that needs one gets its own from the
 ``redis_server`` fixture (tests/conftest.py), which skips with the install command when the
@@ -35,6 +36,7 @@ class RedisServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="chat-redis-"))
+    persistent: bool = False
 
     @property
     def url(self) -> str:
@@ -42,14 +44,16 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        """Start (or restart, empty) the server and wait until it answers PING."""
+        """Start (or restart: empty, unless persistent) the server; wait until it answers PING
+        (a persistent one answers once it has loaded its file)."""
         program = shutil.which("redis-server")
         if program is None:
             raise FileNotFoundError(f"redis-server is not installed ({INSTALL})")
         self.process = subprocess.Popen(
             [program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.workdir, "--protected-mode", "yes",
-             "--loglevel", "warning"],
+             *(["--appendonly", "yes", "--appendfsync", "always"] if self.persistent
+               else ["--appendonly", "no"]),
+             "--dir", self.workdir, "--protected-mode", "yes", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -65,7 +69,7 @@ class RedisServer:
         raise TimeoutError("redis-server did not answer PING")
 
     def stop(self) -> None:
-        """Kill the server (its data goes with it: persistence is off)."""
+        """Kill the server (its data goes with it, unless persistent)."""
         if self.process is not None and self.process.poll() is None:
             self.resume()
             self.process.kill()
