@@ -168,6 +168,27 @@ def test_a_captured_state_is_the_state_when_captured_whatever_the_core_does_afte
     assert json.loads(json.dumps(snapshot.dump(core))) != before
 
 
+def test_the_snapshot_text_is_the_rendered_state_and_lets_go_of_the_copy() -> None:
+    """``text`` writes what ``render`` gives (rooms in order, users by connection id, without
+    those left out), taking the copy's items as it goes: nothing of it is held after."""
+    config = ServerConfig(port=0)
+    core = ChatCore(config)
+    replica = Replica(core, 1)
+    replica.seqs = {1: 0, 2: 0}
+    build(core, replica, [*CALLS, (1, ("handle", A, c.Join("#b"))),
+                          (2, ("handle", B, c.Join("#c")))])
+    expected = json.loads(json.dumps(snapshot.dump(core)))
+    assert len(expected["rooms"]) == 3 and len(expected["users"]) > 1
+    captured = snapshot.capture(core)
+    loaded = json.loads(snapshot.text(captured, {"last_id": "1-0"}, frozenset()))
+    assert loaded == {"replica": {"last_id": "1-0"}, "core": expected}
+    assert captured.rooms == [] and captured.users == []
+    left_out = expected["users"][0]["conn"]
+    loaded = json.loads(snapshot.text(snapshot.capture(core), {}, frozenset({left_out})))
+    assert loaded["core"]["users"] == expected["users"][1:]
+    assert loaded["core"]["rooms"] == expected["rooms"]
+
+
 def test_calls_packed_in_one_stream_entry_apply_in_order_with_their_own_ids() -> None:
     core = ChatCore(ServerConfig(port=0))
     replica = Replica(core, 1)
