@@ -9,7 +9,8 @@ then times, a few rounds each:
 
 - **engine thread**: what the engine's thread does for a snapshot (now: ``capture``; in a tree
   from before, the whole snapshot: dump and JSON);
-- **writer thread**: the rest (render and encode, then freeing the copy, as the gate does),
+- **writer thread**: the rest (render and encode, then freeing the copy, as the gate does, and
+  reading the position the text covers, as the backplane does),
   and the longest the engine's thread would
   wait for the interpreter's lock meanwhile (a thread that wakes every millisecond measures
   its own longest gap).
@@ -119,9 +120,14 @@ def main() -> None:
 
 
 def _text_into(made: list[str], snapshot: Any, held: list[Any]) -> None:
-    """The writer's part as the gate runs it: the text, then the copy let go of."""
-    made.append(snapshot.text(held[0], {}, frozenset()))
+    """The writer's part as the gate and the backplane run it: the text, the copy let go of,
+    then the position the text covers read from it (a tree from before parsed it whole)."""
+    made.append(snapshot.text(held[0], {"last_id": "1-0", "seqs": {}}, frozenset()))
     held.clear()
+    if hasattr(snapshot, "position"):
+        snapshot.position(made[0])
+    else:
+        json.loads(made[0])["replica"]["last_id"]
 
 
 if __name__ == "__main__":

@@ -189,6 +189,28 @@ def test_the_snapshot_text_is_the_rendered_state_and_lets_go_of_the_copy() -> No
     assert loaded["core"]["rooms"] == expected["rooms"]
 
 
+def test_a_snapshot_position_and_format_are_read_from_its_head() -> None:
+    """What a node needs of a whole snapshot before loading it (the position it covers, its
+    format) is read from the start of the text, laid out as ``text`` writes it, or from the
+    whole text laid out otherwise; a text that is no snapshot says so."""
+    core = ChatCore(ServerConfig(port=0))
+    replica = Replica(core, 1)
+    build(core, replica, CALLS)
+    made = snapshot.text(snapshot.capture(core), {"last_id": "17-3", "seqs": {"1": 9}},
+                         frozenset())
+    assert snapshot.head(made) == ({"last_id": "17-3", "seqs": {"1": 9}}, snapshot.VERSION)
+    assert snapshot.position(made) == "17-3" and snapshot.unreadable(made) is None
+    data = json.loads(made)
+    other_layout = json.dumps({"core": data["core"], "replica": data["replica"]})
+    assert snapshot.position(other_layout) == "17-3"
+    assert snapshot.unreadable(other_layout) is None
+    cut = made[:len(made) // 2]  # the head is fine; the whole is not a snapshot
+    assert snapshot.unreadable(cut) is None
+    assert "not one this server can read" in (snapshot.unreadable(cut, whole=True) or "")
+    for garbage in ("", "[]", '{"replica":', '{"replica":{},"core":{"version":2}}'):
+        assert "not one this server can read" in (snapshot.unreadable(garbage) or "")
+
+
 def test_calls_packed_in_one_stream_entry_apply_in_order_with_their_own_ids() -> None:
     core = ChatCore(ServerConfig(port=0))
     replica = Replica(core, 1)
