@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import socket
 import subprocess
@@ -390,6 +391,50 @@ def test_a_redis_with_persistence_restarted_keeps_the_log_and_the_nodes_go_on(
     finally:
         stack.close()
         persistent.close()
+
+
+def test_a_log_that_lost_its_last_entries_is_followed_again_from_the_snapshot(
+        cluster: Start, redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    """A Redis that crashed and came back from its append-only file without its last writes
+    (``appendfsync everysec``): the log ends before what the nodes had read. Each such node
+    says so and goes back to the snapshot, so all of them agree again, without what was lost;
+    the conversation goes on."""
+    import redis as redis_py
+
+    nodes, alice, bob, carol = two_nodes_in_a_room(
+        lambda engine: cluster(engine, node_lease=1.0))
+    alice.request(type="topic", room="#room", topic="kept")
+    bob.expect(lambda line: " TOPIC #room :kept" in line)
+    r = redis_py.Redis.from_url(redis_server.url, decode_responses=True)
+    plane = nodes[0].hub.gate.backplane
+    plane._next_snapshot = 0.0  # the next heartbeat writes one (with the topic, and everyone)
+    wait_until(lambda: r.get("chat:snapshot:at") not in (None, "0-0"))
+    wait_until(lambda: r.get("chat:snapshot:at") == r.xinfo_stream("chat:log")[
+        "last-generated-id"])
+    kept = r.xrange("chat:log")
+    end = r.xinfo_stream("chat:log")["last-generated-id"]
+    alice.request(type="topic", room="#room", topic="lost")
+    bob.expect(lambda line: " TOPIC #room :lost" in line)
+    carol.expect("lost")
+    with caplog.at_level(logging.ERROR, logger="chat.cluster"):
+        with r.pipeline(transaction=True) as pipe:  # what a crash without its last second leaves
+            pipe.delete("chat:log")
+            for entry_id, fields in kept:
+                pipe.xadd("chat:log", fields, id=entry_id)
+            pipe.execute_command("XSETID", "chat:log", end)
+            pipe.execute()
+        r.client_kill_filter(_type="normal", skip_me=True)
+        wait_until(lambda: len([rec for rec in caplog.records
+                                if "Redis lost its last writes" in rec.getMessage()]) == 2)
+    alice.expect('"code":"cluster_restored"')
+    replicas_agree(nodes)
+    for node in nodes:
+        assert node.hub.core.rooms["#room"].topic == "kept"
+    bob.send("PRIVMSG #room :after the loss\r\n")
+    alice.expect('"text":"after the loss"')
+    carol.expect("after the loss")
+    replicas_agree(nodes)
+    r.close()
 
 
 class CuttableProxy:

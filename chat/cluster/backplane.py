@@ -525,10 +525,15 @@ class Backplane:
         r.eval(_RAISE, 1, NODES, self.node)
         if r.get(EPOCH) == self.epoch:
             # The same log: reading continues, and what is queued is sent again; unless
-            # the log was trimmed past our position while we were away (we were counted lost):
-            # then the snapshot, which is ahead of us, is where we go on from.
+            # the log was trimmed past our position while we were away (we were counted lost),
+            # or it lost entries we had read (a Redis that crashed and came back from its
+            # append-only file without its last writes): then the snapshot, which is at or
+            # behind the log's end, is where we go on from, as every node that read them does.
             at = r.get(SNAPSHOT_AT)
-            if at is not None and _stream_key(str(at)) > _stream_key(self._read_from):
+            behind = at is not None and _stream_key(str(at)) > _stream_key(self._read_from)
+            end = _log_end(r)
+            lost = end is not None and _stream_key(self._read_from) > _stream_key(end)
+            if behind or lost:
                 found = r.get(SNAPSHOT)
                 if found is None:
                     raise redis.ConnectionError("a snapshot position without a snapshot")
@@ -536,9 +541,15 @@ class Backplane:
                 with self._lock:
                     self.generation += 1
                     generation = self.generation
+                if lost:
+                    log.error("cluster: the log ends at %s but node %d had read up to %s: "
+                              "Redis lost its last writes; going back to the snapshot (what "
+                              "those entries did is undone here)", end, self.node,
+                              self._read_from)
                 self._read_from = snapshot.position(str(found))
-                log.warning("cluster: node %d fell behind the trimmed log; loading the "
-                            "snapshot at %s", self.node, self._read_from)
+                if behind:
+                    log.warning("cluster: node %d fell behind the trimmed log; loading the "
+                                "snapshot at %s", self.node, self._read_from)
                 self.engine.load(generation, str(found))
             return
         founded = r.get(SNAPSHOT)  # someone founded the new log already: can we follow it?
@@ -619,6 +630,16 @@ def _say_what_redis_keeps(r: redis.Redis) -> None:
     else:
         log.warning("cluster: Redis at %s keeps nothing on disk: accounts, rooms and history "
                     "are lost if it restarts; run it with appendonly yes", where(r))
+
+
+def _log_end(r: redis.Redis) -> str | None:
+    """The id of the last entry ever appended to the log (kept when entries are trimmed, and
+    across a Redis restart from its append-only file), or None if there is no log."""
+    try:
+        info = r.xinfo_stream(LOG)
+    except redis.ResponseError:  # no such key
+        return None
+    return str(info["last-generated-id"])
 
 
 def _readable(text: str) -> None:
