@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import ssl
 import subprocess
@@ -210,3 +211,24 @@ def test_a_close_the_server_chooses_ends_tls_cleanly(serve_with: Callable[..., C
     while chunk := person.sock.recv(65536):
         received += chunk
     assert received.endswith(b"-- Disconnecting: Goodbye (bye)\r\n")
+
+
+def test_a_tls_client_that_closes_first_leaves_no_warning(
+        serve_with: Callable[..., Clients], certs: Certs,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A TLS client ending its side (close_notify, then FIN) is an ordinary goodbye: it is
+    quit everywhere and logs nothing at WARNING (asyncio warned on every such close that
+    ``eof_received`` returning true has no effect on TLS)."""
+    made = tls_server(serve_with, certs)
+    watcher = made.bot("watcher", "#lobby")
+    leaving = tls_bot(made, certs, "leaving", "#lobby")
+    with caplog.at_level(logging.WARNING):
+        leaving.sock.setblocking(False)
+        # close_notify; the server's answer is not waited for (the threaded engine sends
+        # none when the client closes first: it may already be gone, an EOF here).
+        with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLEOFError):
+            leaving.sock.unwrap()
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(leaving.sock, socket.SHUT_WR)
+        watcher.expect_json(type="quit", **{"from": "leaving"})
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

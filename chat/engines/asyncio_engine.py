@@ -130,9 +130,10 @@ class _Connection(asyncio.BufferedProtocol):
 
     def eof_received(self) -> bool:
         # The peer will send no more: send what is queued for it (within the close grace),
-        # then close. (TLS transports close at EOF whatever this returns.)
+        # then close. TLS transports close at EOF whatever this returns, and log a warning
+        # for every connection that returns true: so only plain TCP says "keep it open".
         self.engine.finish(self)
-        return True
+        return not self.tls
 
     def pause_writing(self) -> None:
         self.paused = True
