@@ -110,6 +110,9 @@ class _Outbox:
         with self.lock:
             if self.waiting and not service:
                 return None
+            if self.dropped:  # (bytes queued by a dispatch that raced the drop: never sent)
+                self.discard()
+                return True
             while self.queued:
                 try:
                     sent = self._send_once()
@@ -574,6 +577,15 @@ class ThreadedEngine:
                     poller.poll()  # cut() shuts the socket down, which wakes this too
                     continue
                 if not data:
+                    # The peer's close_notify: answer with ours, as the asyncio engine's
+                    # transport does, so that a strict client sees a clean end. Nothing goes
+                    # out after it: the box is dropped first (an unwrapped socket would send
+                    # plain text).
+                    with box.lock:
+                        box.discard()
+                        box.dropped = True
+                        with contextlib.suppress(OSError, ValueError):
+                            sock.unwrap()  # type: ignore[attr-defined]  # an SSLSocket
                     break
                 self._received(conn, data)
                 if box.read_paused:
