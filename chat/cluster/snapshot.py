@@ -27,13 +27,13 @@ from chat.core.throttle import THROTTLE_FAILURES
 VERSION = 2
 
 
-def head(text: str) -> tuple[dict[str, Any], Any]:
+def head(text: str, whole: bool = False) -> tuple[dict[str, Any], Any]:
     """A snapshot text's replica state and core format number, read from its start (as
     :func:`text` lays it out) without parsing the rest: ``json.loads`` of a 100,000-user
     snapshot (45 MB) holds the interpreter's lock for 1.6 s, which the engine's thread would
-    wait out. A text laid out otherwise is read whole. ``ValueError``, ``KeyError`` or
-    ``TypeError`` if it is not a snapshot."""
-    if text.startswith(_HEAD):
+    wait out. A text laid out otherwise, or asked for ``whole``, is read whole (and so checked
+    whole). ``ValueError``, ``KeyError`` or ``TypeError`` if it is not a snapshot."""
+    if not whole and text.startswith(_HEAD):
         replica, end = _DECODER.raw_decode(text, len(_HEAD))
         if text.startswith(_CORE_HEAD, end):
             version, _ = _DECODER.raw_decode(text, end + len(_CORE_HEAD))
@@ -54,12 +54,7 @@ def unreadable(text: str, whole: bool = False) -> str | None:
     it refuses with a reason instead of misreading the state or failing half-way. From the
     text's head (:func:`head`), or ``whole`` (a node joining: it is not serving yet)."""
     try:
-        if whole:
-            with no_gc():
-                data = json.loads(text)
-            replica, version = data["replica"], data["core"]["version"]
-        else:
-            replica, version = head(text)
+        replica, version = head(text, whole)
         replica["last_id"]
     except (ValueError, TypeError, KeyError) as exc:
         return f"its snapshot is not one this server can read ({exc.__class__.__name__})"
