@@ -552,40 +552,43 @@ class Backplane:
                                 "snapshot at %s", self.node, self._read_from)
                 self.engine.load(generation, str(found))
             return
-        founded = r.get(SNAPSHOT)  # someone founded the new log already: can we follow it?
-        if founded is not None:
-            _readable(str(founded))
-        text = self.engine.snapshot(True)
-        if text is None:
-            raise redis.ConnectionError("the engine did not make a snapshot")
-        epoch = uuid.uuid4().hex
         with self._lock:
             self.generation += 1
             generation = self.generation
-        if r.eval(_FOUND, 3, EPOCH, SNAPSHOT, SNAPSHOT_AT, epoch, text, "0-0"):
-            log.warning("cluster: Redis came back empty; node %d founded a new log", self.node)
-            # The other nodes we knew get one lease to come back before they count as lost.
-            with snapshot.no_gc():  # (rare: Redis came back empty; 45 MB at 100,000 users)
-                users = json.loads(text)["core"]["users"]
-            others = {user["conn"] >> NODE_SHIFT for user in users}
-            others.discard(self.node)
-            for other in others:
-                r.set(f"chat:node:{other}", "0-0", px=int(self.lease * TTL * 1000), nx=True)
-                r.sadd(MEMBERS, other)
-            self.epoch = epoch
-            self._read_from = "0-0"
-            self.engine.load(generation, "")  # our state stands; only the position resets
-            return
-        epoch = str(r.get(EPOCH))
-        found = r.get(SNAPSHOT)
+        # A new log: someone founded it already (load its state), or we found it with ours.
+        epoch, found = r.mget(EPOCH, SNAPSHOT)  # (set together, by one script)
         if found is None:
-            raise redis.ConnectionError("a new epoch without a snapshot")
+            text = self.engine.snapshot(True)
+            if text is None:
+                raise redis.ConnectionError("the engine did not make a snapshot")
+            epoch = uuid.uuid4().hex
+            if r.eval(_FOUND, 3, EPOCH, SNAPSHOT, SNAPSHOT_AT, epoch, text, "0-0"):
+                self._founded(r, epoch, generation, text)
+                return
+            epoch, found = r.mget(EPOCH, SNAPSHOT)  # someone was faster
+            if found is None:
+                raise redis.ConnectionError("a new epoch without a snapshot")
         _readable(str(found))  # (before taking the epoch: a retry must not take it as ours)
-        self.epoch = epoch
+        self.epoch = str(epoch)
         log.warning("cluster: Redis came back empty; node %d loads the new log's state",
                     self.node)
         self._read_from = snapshot.position(str(found))
         self.engine.load(generation, str(found))
+
+    def _founded(self, r: redis.Redis, epoch: str, generation: int, text: str) -> None:
+        """We founded the new log (Redis came back empty) with our state, ``text``."""
+        log.warning("cluster: Redis came back empty; node %d founded a new log", self.node)
+        # The other nodes we knew get one lease to come back before they count as lost.
+        with snapshot.no_gc():  # (rare: Redis came back empty; 45 MB at 100,000 users)
+            users = json.loads(text)["core"]["users"]
+        others = {user["conn"] >> NODE_SHIFT for user in users}
+        others.discard(self.node)
+        for other in others:
+            r.set(f"chat:node:{other}", "0-0", px=int(self.lease * TTL * 1000), nx=True)
+            r.sadd(MEMBERS, other)
+        self.epoch = epoch
+        self._read_from = "0-0"
+        self.engine.load(generation, "")  # our state stands; only the position resets
 
     # -- reading ---------------------------------------------------------------------------
 
