@@ -10,10 +10,9 @@ then times, a few rounds each:
 - **engine thread**: what the engine's thread does for a snapshot (now: ``capture``; in a tree
   from before, the whole snapshot: dump and JSON);
 - **writer thread**: the rest (render and encode, then freeing the copy, as the gate does, and
-  reading the position the text covers, as the backplane does),
-  and the longest the engine's thread would
-  wait for the interpreter's lock meanwhile (a thread that wakes every millisecond measures
-  its own longest gap).
+  reading the position the text covers, as the backplane does), and the longest the engine's
+  thread would wait for the interpreter's lock meanwhile (a thread that wakes every
+  millisecond measures its own longest gap).
 
     .venv/bin/python scripts/bench_snapshot.py --users 100000 [--tree /tmp/before]
 """
