@@ -579,14 +579,11 @@ def test_a_cluster_another_release_founded_is_one_clear_error(
     """A node of this release pointed at a cluster whose state another release wrote: it
     exits at once with one line saying why, instead of a traceback or a misread state."""
     import redis as redis_py
+    from test_cluster_backplane import snapshot_text
 
-    from chat.core import ChatCore
-
-    data = snapshot.render(snapshot.capture(ChatCore(ServerConfig(port=0))))
-    data["version"] = snapshot.VERSION + 1
     r = redis_py.Redis.from_url(redis_server.url, decode_responses=True)
     r.set("chat:epoch", "from-a-later-release")
-    r.set("chat:snapshot", json.dumps({"core": data, "replica": {"last_id": "0-0", "seqs": {}}}))
+    r.set("chat:snapshot", snapshot_text(snapshot.VERSION + 1))
     r.set("chat:snapshot:at", "0-0")
     result = subprocess.run(
         [sys.executable, "-m", "chat", "--port", "0", "--http-port", "0", "--data-dir", "none",

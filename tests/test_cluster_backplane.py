@@ -131,7 +131,8 @@ def test_a_state_that_takes_long_to_snapshot_is_snapshotted_less_often() -> None
     assert snapshot_interval(2.4) == pytest.approx(48.0)
 
 
-def _snapshot_text(version: object) -> str:
+def snapshot_text(version: object) -> str:
+    """An empty core's snapshot text, as if written by the release of snapshot ``version``."""
     from chat.cluster import snapshot
     from chat.config import ServerConfig
     from chat.core import ChatCore
@@ -142,7 +143,7 @@ def _snapshot_text(version: object) -> str:
 
 
 @pytest.mark.parametrize(("text", "why"), [
-    (_snapshot_text(1), "snapshot format 1 and this server reads format 2: every node must run "
+    (snapshot_text(1), "snapshot format 1 and this server reads format 2: every node must run "
                         "the same release"),
     ("{not json", "its snapshot is not one this server can read"),
     ('{"core": {}}', "its snapshot is not one this server can read")])
@@ -157,7 +158,7 @@ def test_a_cluster_whose_state_this_release_cannot_read_is_refused_with_the_reas
         members = admin.smembers("chat:members")
         plane = Backplane(redis_server.url, 10.0, Recorder(), "new")
         with pytest.raises(ClusterUnavailable, match="cannot join the cluster at") as refused:
-            plane.join(lambda: _snapshot_text(2))
+            plane.join(lambda: snapshot_text(2))
         assert why in str(refused.value)
         assert admin.smembers("chat:members") == members
         assert admin.get(f"chat:node:{plane.node}") is None
@@ -175,20 +176,20 @@ def test_after_redis_came_back_a_log_founded_by_another_release_is_not_followed(
     engine = Recorder()
     loaded: list[str] = []
     engine.load = lambda generation, text: loaded.append(text)  # type: ignore[method-assign]
-    engine.snapshot = lambda fresh_log: _snapshot_text(2)  # type: ignore[method-assign]
+    engine.snapshot = lambda fresh_log: snapshot_text(2)  # type: ignore[method-assign]
     with started(redis_server, engine) as (plane, admin):
         plane.send(("grace", 1))
         engine.wait_for(1)
         epoch = plane.epoch
         admin.flushall()
         admin.set("chat:epoch", "other-release")
-        admin.set("chat:snapshot", _snapshot_text(3))
+        admin.set("chat:snapshot", snapshot_text(3))
         admin.set("chat:snapshot:at", "0-0")
         admin.client_kill_filter(_type="normal", skip_me=True)
         wait_until(lambda: any("snapshot format 3" in r.getMessage() for r in caplog.records))
         assert plane.degraded and plane.epoch == epoch and loaded == []
         told = [r for r in caplog.records if "snapshot format 3" in r.getMessage()]
-        admin.set("chat:snapshot", _snapshot_text(2))  # that release is gone; ours founded
+        admin.set("chat:snapshot", snapshot_text(2))  # that release is gone; ours founded
         wait_until(lambda: not plane.degraded)
         assert plane.epoch == "other-release" and len(loaded) == 1
         assert len([r for r in caplog.records if "snapshot format 3" in r.getMessage()]) == \
@@ -208,7 +209,7 @@ def test_a_redis_that_keeps_nothing_on_disk_is_pointed_out_at_join(
             caplog.clear()
             plane = Backplane(redis_server.url, 10.0, Recorder(), "test")
             with caplog.at_level(logging.INFO, logger="chat.cluster"):
-                plane.join(lambda: _snapshot_text(2))
+                plane.join(lambda: snapshot_text(2))
             plane.redis.close()
             said[appendonly, save] = [(r.levelname, r.getMessage()) for r in caplog.records
                                       if "on disk" in r.getMessage() or "RDB" in r.getMessage()]
