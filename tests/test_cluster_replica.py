@@ -206,9 +206,12 @@ def test_a_snapshot_position_and_format_are_read_from_its_head() -> None:
     assert snapshot.unreadable(other_layout) is None
     cut = made[:len(made) // 2]  # the head is fine; the whole is not a snapshot
     assert snapshot.unreadable(cut) is None
-    assert "not one this server can read" in (snapshot.unreadable(cut, whole=True) or "")
+    assert snapshot.parse(made) == (data, None)
+    assert snapshot.parse(cut)[0] is None
+    assert "not one this server can read" in (snapshot.parse(cut)[1] or "")
     for garbage in ("", "[]", '{"replica":', '{"replica":{},"core":{"version":2}}'):
         assert "not one this server can read" in (snapshot.unreadable(garbage) or "")
+        assert "not one this server can read" in (snapshot.parse(garbage)[1] or "")
 
 
 def test_calls_packed_in_one_stream_entry_apply_in_order_with_their_own_ids() -> None:

@@ -204,9 +204,9 @@ class Backplane:
 
     # -- joining and leaving ---------------------------------------------------------------
 
-    def join(self, founding_snapshot: Callable[[], str]) -> str | None:
+    def join(self, founding_snapshot: Callable[[], str]) -> dict[str, Any] | None:
         """Take a node number and find the log: found a new one with ``founding_snapshot``
-        (returns None: our state is the cluster's), or return the snapshot to load."""
+        (returns None: our state is the cluster's), or return the snapshot to load, parsed."""
         r = self.redis
         try:
             self.node = int(r.incr(NODES))
@@ -225,16 +225,16 @@ class Backplane:
             raise ClusterUnavailable(f"cannot join the cluster at {where(r)}: {exc}") from None
         if text is None:
             raise ClusterUnavailable("the cluster has an epoch but no snapshot")
-        why = snapshot.unreadable(str(text), whole=True)
-        if why is not None:
+        data, why = snapshot.parse(str(text))
+        if data is None:
             with contextlib.suppress(redis.RedisError):  # not a member after all
                 r.srem(MEMBERS, self.node)
                 r.delete(f"chat:node:{self.node}")
             raise ClusterUnavailable(f"cannot join the cluster at {where(r)}: {why}")
-        self._read_from = self.applied = snapshot.position(str(text))
+        self._read_from = self.applied = str(data["replica"]["last_id"])
         log.info("node %d (%s) joined the cluster (epoch %s) at %s", self.node, self.name,
                  self.epoch, self._read_from)
-        return str(text)
+        return data
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Start appending and reading: on ``loop`` (the engine's, called on its thread) if

@@ -27,13 +27,13 @@ from chat.core.throttle import THROTTLE_FAILURES
 VERSION = 2
 
 
-def head(text: str, whole: bool = False) -> tuple[dict[str, Any], Any]:
+def head(text: str) -> tuple[dict[str, Any], Any]:
     """A snapshot text's replica state and core format number, read from its start (as
     :func:`text` lays it out) without parsing the rest: ``json.loads`` of a 100,000-user
     snapshot (45 MB) holds the interpreter's lock for 1.6 s, which the engine's thread would
-    wait out. A text laid out otherwise, or asked for ``whole``, is read whole (and so checked
-    whole). ``ValueError``, ``KeyError`` or ``TypeError`` if it is not a snapshot."""
-    if not whole and text.startswith(_HEAD):
+    wait out. A text laid out otherwise is read whole. ``ValueError``, ``KeyError`` or
+    ``TypeError`` if it is not a snapshot."""
+    if text.startswith(_HEAD):
         replica, end = _DECODER.raw_decode(text, len(_HEAD))
         if text.startswith(_CORE_HEAD, end):
             version, _ = _DECODER.raw_decode(text, end + len(_CORE_HEAD))
@@ -48,21 +48,43 @@ def position(text: str) -> str:
     return str(head(text)[0]["last_id"])
 
 
-def unreadable(text: str, whole: bool = False) -> str | None:
+def unreadable(text: str) -> str | None:
     """Why this server cannot load a cluster's snapshot (another release wrote it, or it is
-    not a snapshot at all), or None: checked before a node joins or resynchronises, so that
-    it refuses with a reason instead of misreading the state or failing half-way. From the
-    text's head (:func:`head`), or ``whole`` (a node joining: it is not serving yet)."""
+    not a snapshot at all), or None: checked before a node resynchronises, so that it refuses
+    with a reason instead of misreading the state or failing half-way. From the text's head
+    (:func:`head`): the engine is serving meanwhile."""
     try:
-        replica, version = head(text, whole)
-        replica["last_id"]
+        replica, version = head(text)
+        return _refusal(replica, version)
     except (ValueError, TypeError, KeyError) as exc:
-        return f"its snapshot is not one this server can read ({exc.__class__.__name__})"
+        return _not_ours(exc)
+
+
+def parse(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """A snapshot read whole, or None and why this server cannot load it (as
+    :func:`unreadable`). For a node joining, which is not serving yet: it checks all of the
+    text before it counts as a member, and then loads what this parsed, one parse of the
+    text (0.5 s at 100,000 users) rather than two."""
+    try:
+        with no_gc():  # millions of objects made, none in a cycle
+            data = json.loads(text)
+        why = _refusal(data["replica"], data["core"]["version"])
+    except (ValueError, TypeError, KeyError) as exc:
+        return None, _not_ours(exc)
+    return (None, why) if why is not None else (data, None)
+
+
+def _refusal(replica: dict[str, Any], version: Any) -> str | None:
+    replica["last_id"]  # (KeyError or TypeError if it is not a replica's state)
     if version != VERSION:
         return (f"its state is in snapshot format {version!r} and this server reads format "
                 f"{VERSION}: every node must run the same release (stop the old nodes, then "
                 f"start the new ones)")
     return None
+
+
+def _not_ours(exc: Exception) -> str:
+    return f"its snapshot is not one this server can read ({exc.__class__.__name__})"
 
 
 #: A user's and a room's attributes, read in one C call each (see ``capture``).
