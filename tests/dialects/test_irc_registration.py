@@ -122,6 +122,20 @@ def test_a_person_on_an_irc_only_port_is_told_where_plain_text_chat_is() -> None
     assert not any("speaks IRC" in line for line in client.lines)
 
 
+def test_an_irc_client_sending_a_command_while_negotiating_is_not_told_to_use_an_irc_client(
+        ) -> None:
+    """irssi opens with CAP LS 302 and JOIN : (before registering, on purpose): it gets 451
+    for the JOIN, not the hint meant for a person typing words."""
+    config = ServerConfig(port=7777, listeners=(Listener(6667, dialect="irc"),),
+                          limits=Limits(rate_per_second=0, ping_interval=0))
+    irssi = MemoryNet(config).connect(dialect="irc")
+    irssi.line("CAP LS 302").line("JOIN :")
+    assert irssi.numeric("451")
+    irssi.line("CAP END").line("NICK ircer").line("USER ircer 0 * :IRC user")
+    irssi.numeric("001")
+    assert not any("speaks IRC" in line for line in irssi.lines)
+
+
 def test_with_no_plain_text_port_the_hint_says_how_to_register() -> None:
     config = ServerConfig(port=0, limits=Limits(rate_per_second=0))  # port picked at start
     person = MemoryNet(config).connect(dialect="irc")

@@ -223,10 +223,12 @@ class IrcDialect(Dialect):
             before = BEFORE.get(verb)
             if before is None:
                 refused = self.num("451", text="You have not registered")
-                if self.hinted:
+                if self.hinted or self.negotiating:
                     return [refused]
                 # Most likely a person on telnet or nc (an IRC-only listener skips detection):
                 # 451 alone means nothing to them. Said once; an IRC client shows it as a notice.
+                # Not to a client negotiating capabilities: an IRC client, which may send a
+                # command early on purpose (irssi sends "JOIN :" right after CAP LS).
                 self.hinted = True
                 return [refused, self.server_line(f"NOTICE * :*** {plain_text_hint(self.config)}")]
             return before(self, verb, params)
