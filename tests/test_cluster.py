@@ -393,12 +393,14 @@ def test_a_redis_with_persistence_restarted_keeps_the_log_and_the_nodes_go_on(
         persistent.close()
 
 
-def test_a_log_that_lost_its_last_entries_is_followed_again_from_the_snapshot(
+def test_a_log_that_lost_its_last_entries_is_followed_again_and_nothing_confirmed_is_lost(
         cluster: Start, redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
     """A Redis that crashed and came back from its append-only file without its last writes
     (``appendfsync everysec``): the log ends before what the nodes had read. Each such node
-    says so and goes back to the snapshot, so all of them agree again, without what was lost;
-    the conversation goes on."""
+    says so and goes back to the snapshot; the node whose calls Redis had confirmed and lost
+    appends them again. So every node agrees again, with what was lost redone, and no client
+    is told anything twice (what came after the snapshot is read again, what was lost is
+    applied again: both without being resent)."""
     import redis as redis_py
 
     nodes, alice, bob, carol = two_nodes_in_a_room(
@@ -411,12 +413,22 @@ def test_a_log_that_lost_its_last_entries_is_followed_again_from_the_snapshot(
     wait_until(lambda: r.get("chat:snapshot:at") not in (None, "0-0"))
     wait_until(lambda: r.get("chat:snapshot:at") == r.xinfo_stream("chat:log")[
         "last-generated-id"])
+    bob.send("PRIVMSG #room :after the snapshot\r\n")  # kept by Redis, read again
+    alice.expect('"text":"after the snapshot"')
+    carol.expect("after the snapshot")
     kept = r.xrange("chat:log")
     end = r.xinfo_stream("chat:log")["last-generated-id"]
     alice.request(type="topic", room="#room", topic="lost")
+    alice.expect('"topic":"lost"')
     bob.expect(lambda line: " TOPIC #room :lost" in line)
     carol.expect("lost")
-    with caplog.at_level(logging.ERROR, logger="chat.cluster"):
+    alice.request(type="message", to="#room", text="lost too")
+    alice.expect('"text":"lost too"')
+    bob.expect(lambda line: line.endswith(":lost too"))
+    carol.expect("lost too")
+    seen = {name: len(client.received) for name, client in
+            (("alice", alice), ("bob", bob), ("carol", carol))}
+    with caplog.at_level(logging.WARNING, logger="chat.cluster"):
         with r.pipeline(transaction=True) as pipe:  # what a crash without its last second leaves
             pipe.delete("chat:log")
             for entry_id, fields in kept:
@@ -426,13 +438,25 @@ def test_a_log_that_lost_its_last_entries_is_followed_again_from_the_snapshot(
         r.client_kill_filter(_type="normal", skip_me=True)
         wait_until(lambda: len([rec for rec in caplog.records
                                 if "Redis lost its last writes" in rec.getMessage()]) == 2)
-    alice.expect('"code":"cluster_restored"')
+        alice.expect('"code":"cluster_restored"')
+        wait_until(lambda: len([rec for rec in caplog.records
+                                if "appends again" in rec.getMessage()]) == 2)
+    again = [rec.getMessage() for rec in caplog.records if "appends again" in rec.getMessage()]
+    # alice's node: the topic and the line (bob's: his line the log kept, which replicas skip)
+    assert any(f"node {nodes[0].hub.gate.node} appends again 2 calls" in message
+               for message in again), again
+    wait_until(lambda: all(node.hub.core.rooms["#room"].topic == "lost" for node in nodes))
     replicas_agree(nodes)
-    for node in nodes:
-        assert node.hub.core.rooms["#room"].topic == "kept"
     bob.send("PRIVMSG #room :after the loss\r\n")
     alice.expect('"text":"after the loss"')
     carol.expect("after the loss")
+    bob.send("PING :done\r\n")
+    bob.expect("PONG")
+    for name, client in (("alice", alice), ("bob", bob), ("carol", carol)):
+        since = client.received[seen[name]:]
+        said_again = [line for line in since if any(words in line for words in (
+            "after the snapshot", "lost too", "topic of #room to: lost", "TOPIC #room :lost"))]
+        assert not said_again, (name, since)
     replicas_agree(nodes)
     r.close()
 

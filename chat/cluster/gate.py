@@ -72,6 +72,10 @@ class ClusterGate:
         self.lag = 0.0  # seconds from the last applied entry's append to its application
         self._pending: dict[int, int] = {}  # local conn -> its entries not yet applied
         self._inflight: dict[int, int] = {}  # our sequence number -> the conn it is for
+        #: After going back to a snapshot: node -> the last of its sequence numbers applied
+        #: here before; entries up to it are applied again without output, since what they
+        #: said was delivered then (see ``_load``).
+        self._seen: dict[int, int] = {}
         #: Local connections the log has not heard of yet, and their hosts: a connection is
         #: appended with its first call that goes to the log, so an HTTP request (a health
         #: check, a scrape) that never becomes a chat session costs the cluster nothing.
@@ -248,6 +252,10 @@ class ClusterGate:
             if out is None:
                 continue
             mine = entry.node == me
+            if self._seen and self._delivered_before(entry):
+                if mine:
+                    self._done(entry.seq)
+                continue
             late = self.late.by_last if mine else None
             try:
                 if late:
@@ -268,6 +276,16 @@ class ClusterGate:
         if entries:
             self.lag = max(0.0, time.time() - entries[-1].ts)
         return []
+
+    def _delivered_before(self, entry: Entry) -> bool:
+        """Whether this entry was applied here, and its output sent, before the snapshot we
+        went back to (see ``_seen``)."""
+        last = self._seen.get(entry.node)
+        if last is None:
+            return False
+        if entry.seq >= last:
+            del self._seen[entry.node]  # caught up with that node
+        return entry.seq <= last
 
     def _done(self, seq: int) -> None:
         """One of our entries came back applied; a connection with none left reads again."""
@@ -352,7 +370,12 @@ class ClusterGate:
             snapshot.load(self.core, data["core"])
         for kept in unlogged:  # not in anyone's snapshot: the same objects, still ours alone
             users[kept.conn] = kept
+        seen = self.replica.seqs
         self.replica.restore(data["replica"])
+        # Entries past the snapshot that we applied already come again (from the log, or
+        # appended again after Redis lost them): their effects are redone, not resent.
+        self._seen = {node: seq for node, seq in seen.items()
+                      if seq > self.replica.seqs.get(node, 0)}
         self.backplane.applied = self.replica.last_id
         hub = self.hub
         for conn, session in list(hub.sessions.items()):

@@ -74,6 +74,7 @@ class LoopLog:
             self.loop.add_reader(conn._sock.fileno(), self._readable, index)
         self._in_flight = self._replies_due = 0
         self._read_at = 0.0
+        self.plane.append_again()  # (no reply of the old connections can come now)
         self._watch = self.loop.call_later(WATCH_EVERY, self._watchdog)
         self._read()
         self._append()
