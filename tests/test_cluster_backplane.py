@@ -188,6 +188,8 @@ def test_after_redis_came_back_a_log_founded_by_another_release_is_not_followed(
         admin.client_kill_filter(_type="normal", skip_me=True)
         wait_until(lambda: any("snapshot format 3" in r.getMessage() for r in caplog.records))
         assert plane.degraded and plane.epoch == epoch and loaded == []
+        # It does not beat while it cannot follow: its lease runs out, the others quit its users.
+        assert admin.get(f"chat:node:{plane.node}") is None
         told = [r for r in caplog.records if "snapshot format 3" in r.getMessage()]
         admin.set("chat:snapshot", snapshot_text(2))  # that release is gone; ours founded
         wait_until(lambda: not plane.degraded)

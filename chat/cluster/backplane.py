@@ -531,10 +531,14 @@ class Backplane:
             return
 
     def _resync(self) -> None:
+        """Back on Redis: go on with the same log, or take up a new one. A node beats again
+        (registers) only once it can follow the log: one that cannot (another release founded
+        it) lets its lease run out, so the others quit its users instead of keeping them as
+        ghosts that nothing reaches."""
         r = self.redis
-        self._register(r, self.applied)
         r.eval(_RAISE, 1, NODES, self.node)
         if r.get(EPOCH) == self.epoch:
+            self._register(r, self.applied)
             # The same log: reading continues, and what is queued is sent again; unless
             # the log was trimmed past our position while we were away (we were counted lost),
             # or it lost entries we had read (a Redis that crashed and came back from its
@@ -570,6 +574,7 @@ class Backplane:
         # A new log: someone founded it already (load its state), or we found it with ours.
         epoch, found = r.mget(EPOCH, SNAPSHOT)  # (set together, by one script)
         if found is None:
+            self._register(r, self.applied)
             text = self.engine.snapshot(True)
             if text is None:
                 raise redis.ConnectionError("the engine did not make a snapshot")
@@ -581,6 +586,7 @@ class Backplane:
             if found is None:
                 raise redis.ConnectionError("a new epoch without a snapshot")
         _readable(str(found))  # (before taking the epoch: a retry must not take it as ours)
+        self._register(r, self.applied)
         self.epoch = str(epoch)
         log.warning("cluster: Redis came back empty; node %d loads the new log's state",
                     self.node)
