@@ -13,7 +13,6 @@ importing ``chat`` from ``--tree`` to measure another checkout.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -49,16 +48,13 @@ hub.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--users", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to measure")
-    args = parser.parse_args()
-    if shutil.which("redis-server") is None:
-        raise SystemExit("redis-server is needed: apt-get install redis-server")
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "scripts"))
-    from bench_snapshot import build
+    from bench_snapshot import arguments, build
+
+    args = arguments(__doc__.split("\n")[0]).parse_args()
+    if shutil.which("redis-server") is None:
+        raise SystemExit("redis-server is needed: apt-get install redis-server")
 
     from chat.cluster import snapshot
 

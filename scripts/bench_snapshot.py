@@ -76,12 +76,18 @@ def longest_wait(work: Callable[[], object]) -> tuple[float, float]:
     return took, max(gaps)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(description: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks that build a hub of ``--users`` (this one and
+    ``bench_join.py``)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to measure")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments(__doc__.split("\n")[0]).parse_args()
     sys.path.insert(0, str(args.tree))
     from chat.cluster import snapshot
 
