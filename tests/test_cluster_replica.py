@@ -302,3 +302,27 @@ def test_the_switch_interval_follows_the_load_on_the_log() -> None:
     finally:
         sys.setswitchinterval(saved)
         plane.redis.close()
+
+
+def test_a_quiet_logs_entries_are_run_on_the_logs_thread_where_the_engine_allows_it() -> None:
+    """While the log is quiet, entries read from it are applied at once by the thread that
+    read them, where the engine can run them there (``Hub.run_now``, the threaded engine): no
+    wake-up of the engine's thread on the way. A busy log's, or with an engine that cannot
+    (the asyncio engine reads the log on its own loop), wait in the hub's inbox."""
+    from chat.cluster.gate import ClusterGate
+    from chat.hub import Hub
+
+    hub = Hub(ServerConfig(port=0, cluster="redis://127.0.0.1:1/0"))
+    gate = hub.gate
+    assert isinstance(gate, ClusterGate)
+    ran: list[object] = []
+    gate.entries(gate.generation, [])
+    assert len(hub._inbox) == 1 and not ran  # no run_now: the engine's thread applies them
+    hub.collect()
+    hub.run_now = ran.append
+    gate.entries(gate.generation, [])
+    assert len(ran) == 1 and not hub._inbox
+    gate.backplane._busy = True
+    gate.entries(gate.generation, [])
+    assert len(ran) == 1 and len(hub._inbox) == 1
+    gate.backplane.redis.close()

@@ -128,3 +128,18 @@ def test_work_for_no_connection_that_fails_is_logged_and_the_rest_still_runs(
     assert len(failed) == 1 and "cannot read" in str(failed[0].exc_info[1])  # type: ignore[index]
     hub.receive(conn, b"PING :still\r\n")
     assert "PONG" in text(hub, conn)
+
+
+def test_work_run_at_once_on_the_handing_thread_keeps_its_place_behind_waiting_work() -> None:
+    """An engine may run work another thread hands back on that thread at once (the threaded
+    engine does, for a quiet cluster log's entries): only if nothing handed back earlier still
+    waits, else it waits behind that, so everything is applied in the order it was handed."""
+    hub, _ = make_hub()
+    ran: list[str] = []
+    assert hub.collect_now(lambda: ran.append("first") or [])
+    assert ran == ["first"] and not hub._inbox
+    hub._post(0, lambda: ran.append("second") or [])
+    assert not hub.collect_now(lambda: ran.append("third") or [])
+    assert ran == ["first"]  # the third waits behind the second
+    hub.collect()
+    assert ran == ["first", "second", "third"]

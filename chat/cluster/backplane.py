@@ -419,17 +419,22 @@ class Backplane:
                 self._drained.notify_all()
 
     def _pace(self, calls: int) -> None:
-        """Pick the switch interval from how many calls an append or a read carried (see
-        ``SWITCH_INTERVAL``): appends see this node's load, reads everyone's."""
-        intervals = self._intervals
-        if intervals is None:
-            return
+        """Tell a busy log from a quiet one by how many calls an append or a read carried
+        (appends see this node's load, reads everyone's), and pick the switch interval for
+        it (see ``SWITCH_INTERVAL``)."""
         if calls >= BUSY_BATCH and not self._busy:
             self._busy = True
-            sys.setswitchinterval(intervals[1])
+            if self._intervals is not None:
+                sys.setswitchinterval(self._intervals[1])
         elif calls <= QUIET_BATCH and self._busy:
             self._busy = False
-            sys.setswitchinterval(intervals[0])
+            if self._intervals is not None:
+                sys.setswitchinterval(self._intervals[0])
+
+    @property
+    def busy(self) -> bool:
+        """Whether the log is busy (see ``_pace``)."""
+        return self._busy
 
     def _register(self, r: redis.Redis, applied: str) -> None:
         pipe = r.pipeline(transaction=False)

@@ -42,7 +42,7 @@ from chat.engines.fdlimit import AcceptBackoff
 from chat.engines.listeners import bind_listeners
 from chat.engines.sockopts import tune
 from chat.history.service import open_history
-from chat.hub import Hub, Output
+from chat.hub import Hub, Output, Work
 from chat.tls import server_context
 
 log = logging.getLogger("chat.engine.threaded")
@@ -253,6 +253,7 @@ class ThreadedEngine:
         self.hub = Hub(config, history=history, accounts=accounts)
         self.hub.engine_stats = self.stats  # for metrics
         self.hub.waker = self._kick  # an answer from the history thread waits
+        self.hub.run_now = self._run_now
         self._lock = threading.Lock()  # guards the hub and every outbox's membership
         #: Readers paused by flow control wait here (under ``_lock``) to be resumed.
         self._resumed = threading.Condition(self._lock)
@@ -742,6 +743,16 @@ class ThreadedEngine:
             deadline = self.hub.next_deadline()
             if deadline is not None and deadline < self._wake_at:
                 self._wake()
+
+    def _run_now(self, work: Work) -> None:
+        """Run work another thread hands back (a cluster's entries) on that thread, under
+        the lock, and send what it says; unless work handed back earlier still waits for the
+        service thread: then behind it, in order."""
+        with self._lock:
+            if not self.hub.collect_now(work):
+                return
+            touched = self._dispatch(self.hub.take_output())
+        self._send(touched)
 
     def _kick(self) -> None:
         """Wake the service thread from any thread (it then runs ``hub.tick``)."""

@@ -14,11 +14,11 @@ the two engines cannot drift apart, since they only differ in how they wait for 
 - ``observers.py``  the delivery observer seam (history, metrics, a backplane)
 """
 
-from chat.hub.hub import INTERNAL_ERROR, SENDQ_HARD, Hub
+from chat.hub.hub import INTERNAL_ERROR, SENDQ_HARD, Hub, Work
 from chat.hub.observers import HubObserver, NullObserver
 from chat.hub.output import LOW_WATER, PAGE, Output
 from chat.hub.session import Session
 from chat.hub.timers import Timer
 
 __all__ = ["INTERNAL_ERROR", "LOW_WATER", "PAGE", "SENDQ_HARD", "Hub", "HubObserver",
-           "NullObserver", "Output", "Session", "Timer"]
+           "NullObserver", "Output", "Session", "Timer", "Work"]

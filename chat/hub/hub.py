@@ -33,6 +33,9 @@ from chat.wire.framing import LineReader, LineTooLong
 if TYPE_CHECKING:
     import asyncio
 
+#: Work finished on another thread, handed back to the engine's: it returns what the core says.
+Work = Callable[[], list[e.Output]]
+
 log = logging.getLogger("chat.hub")
 
 DIALECTS_BY_NAME = BY_NAME
@@ -91,12 +94,16 @@ class Hub:
         #: Called (from any thread) when an answer from the history thread waits in the inbox:
         #: the engine then calls ``tick`` soon, on its own thread.
         self.waker: Callable[[], object] | None = None
+        #: Set by an engine that can run work handed back by another thread on that thread,
+        #: at once and in order with its own (the threaded engine: under its lock), rather
+        #: than queue it in the inbox and wake its own thread for it (see ``ClusterGate``).
+        self.run_now: Callable[[Work], object] | None = None
         #: The engine's event loop, if it runs on one (set before ``start``): a cluster node
         #: then appends to and reads its log on it rather than on threads of its own.
         self.loop: asyncio.AbstractEventLoop | None = None
         #: Work finished on other threads (history answers, password checks): the connection
         #: it is for, and the core call that hands it out.
-        self._inbox: deque[tuple[int, Callable[[], list[e.Output]]]] = deque()
+        self._inbox: deque[tuple[int, Work]] = deque()
         #: Unsent bytes at or under which a connection counts as drained (engines read this).
         self.low_water = min(LOW_WATER, config.limits.sendq // 2) or LOW_WATER
         #: Unsent bytes over which the engine reports ``backlogged``: the reader is behind
@@ -621,7 +628,18 @@ class Hub:
         """From an account worker: queue the result and wake the engine."""
         self._post(request.conn, lambda: self.gate.authenticated(request, result))
 
-    def _post(self, conn: int, finish: Callable[[], list[e.Output]]) -> None:
+    def collect_now(self, finish: Work) -> bool:
+        """Work another thread hands back, run on that thread at once (the engine holds its
+        lock for it; see ``run_now``): True. False if earlier work still waits in the inbox:
+        then this waits behind it, for the engine's own thread."""
+        if self._inbox:
+            self._post(0, finish)
+            return False
+        self._inbox.append((0, finish))
+        self.collect()
+        return True
+
+    def _post(self, conn: int, finish: Work) -> None:
         """Any thread: queue work for the engine's thread (``collect``), and wake it."""
         self._inbox.append((conn, finish))
         waker = self.waker
