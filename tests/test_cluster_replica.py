@@ -309,6 +309,7 @@ def test_a_quiet_logs_entries_are_run_on_the_logs_thread_where_the_engine_allows
     read them, where the engine can run them there (``Hub.run_now``, the threaded engine): no
     wake-up of the engine's thread on the way. A busy log's, or with an engine that cannot
     (the asyncio engine reads the log on its own loop), wait in the hub's inbox."""
+    from chat.cluster import backplane as bp
     from chat.cluster.gate import ClusterGate
     from chat.hub import Hub
 
@@ -322,7 +323,14 @@ def test_a_quiet_logs_entries_are_run_on_the_logs_thread_where_the_engine_allows
     hub.run_now = ran.append
     gate.entries(gate.generation, [])
     assert len(ran) == 1 and not hub._inbox
-    gate.backplane._busy = True
+    plane = gate.backplane
+    plane._pace(bp.BUSY_BATCH)
     gate.entries(gate.generation, [])
     assert len(ran) == 1 and len(hub._inbox) == 1
-    gate.backplane.redis.close()
+    plane._pace(bp.QUIET_BATCH)  # a small batch amid big ones: still busy for a while
+    gate.entries(gate.generation, [])
+    assert len(ran) == 1 and len(hub._inbox) == 2
+    plane._busy_at -= bp.QUIET_AFTER  # (as if that while had passed)
+    gate.entries(gate.generation, [])
+    assert len(ran) == 2 and len(hub._inbox) == 2
+    plane.redis.close()

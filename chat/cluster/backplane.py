@@ -92,6 +92,9 @@ SNAPSHOT_SHARE = 0.05
 SWITCH_INTERVAL = 0.0002
 BUSY_SWITCH_INTERVAL = 0.005
 BUSY_BATCH, QUIET_BATCH = 32, 4
+#: A log counts as busy (``Backplane.busy``) until this long after its last busy batch: a busy
+#: node also sees small batches between its big ones, 10-20 % of them.
+QUIET_AFTER = 0.1
 #: How long a node waits for its engine to make or load a snapshot.
 ENGINE_WAIT = 10.0
 
@@ -187,6 +190,7 @@ class Backplane:
         #: which one is in force.
         self._intervals: tuple[float, float] | None = None
         self._busy = False
+        self._busy_at = 0.0  # when an append or a read last carried ``BUSY_BATCH`` calls
         self._connected = threading.Event()
         self._stopping = False
         self._read_from = "0-0"  # the log's position read up to (the last entry read)
@@ -422,10 +426,12 @@ class Backplane:
         """Tell a busy log from a quiet one by how many calls an append or a read carried
         (appends see this node's load, reads everyone's), and pick the switch interval for
         it (see ``SWITCH_INTERVAL``)."""
-        if calls >= BUSY_BATCH and not self._busy:
-            self._busy = True
-            if self._intervals is not None:
-                sys.setswitchinterval(self._intervals[1])
+        if calls >= BUSY_BATCH:
+            self._busy_at = time.monotonic()
+            if not self._busy:
+                self._busy = True
+                if self._intervals is not None:
+                    sys.setswitchinterval(self._intervals[1])
         elif calls <= QUIET_BATCH and self._busy:
             self._busy = False
             if self._intervals is not None:
@@ -433,8 +439,8 @@ class Backplane:
 
     @property
     def busy(self) -> bool:
-        """Whether the log is busy (see ``_pace``)."""
-        return self._busy
+        """Whether the log is busy (see ``_pace``), or was within ``QUIET_AFTER``."""
+        return self._busy or time.monotonic() - self._busy_at < QUIET_AFTER
 
     def _register(self, r: redis.Redis, applied: str) -> None:
         pipe = r.pipeline(transaction=False)

@@ -196,7 +196,8 @@ class ClusterGate:
 
     def entries(self, generation: int, entries: list[Entry]) -> None:
         """Entries read from the log: applied on the engine's thread; or, while the log is
-        quiet, at once on this one (the log's), where the engine can run them here.
+        quiet (``Backplane.busy``), at once on this one (the log's), where the engine can run
+        them here.
 
         In a threaded node that saves each entry a wake-up of the engine's service thread and
         a wait for the interpreter's lock: at 1,000 lines/s the hop inside the node p99 1.1-1.8
