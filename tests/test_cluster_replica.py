@@ -199,18 +199,18 @@ def test_a_snapshot_position_and_format_are_read_from_its_head() -> None:
     made = snapshot.text(snapshot.capture(core), {"last_id": "17-3", "seqs": {"1": 9}},
                          frozenset())
     assert snapshot.head(made) == ({"last_id": "17-3", "seqs": {"1": 9}}, snapshot.VERSION)
-    assert snapshot.position(made) == "17-3" and snapshot.unreadable(made) is None
+    assert snapshot.position(made) == "17-3" and snapshot.checked_head(made)[1] is None
     data = json.loads(made)
     other_layout = json.dumps({"core": data["core"], "replica": data["replica"]})
     assert snapshot.position(other_layout) == "17-3"
-    assert snapshot.unreadable(other_layout) is None
+    assert snapshot.checked_head(other_layout)[1] is None
     cut = made[:len(made) // 2]  # the head is fine; the whole is not a snapshot
-    assert snapshot.unreadable(cut) is None
+    assert snapshot.checked_head(cut)[1] is None
     assert snapshot.parse(made) == (data, None)
     assert snapshot.parse(cut)[0] is None
     assert "not one this server can read" in (snapshot.parse(cut)[1] or "")
     for garbage in ("", "[]", '{"replica":', '{"replica":{},"core":{"version":2}}'):
-        assert "not one this server can read" in (snapshot.unreadable(garbage) or "")
+        assert "not one this server can read" in (snapshot.checked_head(garbage)[1] or "")
         assert "not one this server can read" in (snapshot.parse(garbage)[1] or "")
 
 

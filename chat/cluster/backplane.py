@@ -563,7 +563,8 @@ class Backplane:
                 found = r.get(SNAPSHOT)
                 if found is None:
                     raise redis.ConnectionError("a snapshot position without a snapshot")
-                _readable(str(found))
+                found = str(found)
+                replica = _readable(found)
                 with self._lock:
                     self.generation += 1
                     generation = self.generation
@@ -571,13 +572,12 @@ class Backplane:
                     log.error("cluster: the log ends at %s but node %d had read up to %s: "
                               "Redis lost its last writes; going back to the snapshot", end,
                               self.node, self._read_from)
-                    seqs = snapshot.head(str(found))[0]["seqs"]
-                    self._again_above = int(seqs.get(str(self.node), 0))
-                self._read_from = snapshot.position(str(found))
+                    self._again_above = int(replica["seqs"].get(str(self.node), 0))
+                self._read_from = str(replica["last_id"])
                 if behind:
                     log.warning("cluster: node %d fell behind the trimmed log; loading the "
                                 "snapshot at %s", self.node, self._read_from)
-                self.engine.load(generation, str(found))
+                self.engine.load(generation, found)
             return
         with self._lock:
             self.generation += 1
@@ -596,13 +596,14 @@ class Backplane:
             epoch, found = r.mget(EPOCH, SNAPSHOT)  # someone was faster
             if found is None:
                 raise redis.ConnectionError("a new epoch without a snapshot")
-        _readable(str(found))  # (before taking the epoch: a retry must not take it as ours)
+        found = str(found)
+        replica = _readable(found)  # (before taking the epoch: a retry must not take it as ours)
         self._register(r, self.applied)
         self.epoch = str(epoch)
         log.warning("cluster: Redis came back empty; node %d loads the new log's state",
                     self.node)
-        self._read_from = snapshot.position(str(found))
-        self.engine.load(generation, str(found))
+        self._read_from = str(replica["last_id"])
+        self.engine.load(generation, found)
 
     def append_again(self) -> None:
         """After Redis lost its last writes (see ``_resync``): queue again, first and with
@@ -691,11 +692,13 @@ def _log_end(r: redis.Redis) -> str | None:
     return str(info["last-generated-id"])
 
 
-def _readable(text: str) -> None:
-    """Raise :class:`ForeignState` if this server cannot load ``text``."""
-    why = snapshot.unreadable(text)
-    if why is not None:
-        raise ForeignState(why)
+def _readable(text: str) -> dict[str, Any]:
+    """The replica state a snapshot text starts with (its log position and sequence
+    numbers), read once; :class:`ForeignState` if this server cannot load ``text``."""
+    replica, why = snapshot.checked_head(text)
+    if replica is None:
+        raise ForeignState(str(why))
+    return replica
 
 
 def snapshot_interval(took: float) -> float:

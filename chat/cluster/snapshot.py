@@ -48,21 +48,22 @@ def position(text: str) -> str:
     return str(head(text)[0]["last_id"])
 
 
-def unreadable(text: str) -> str | None:
-    """Why this server cannot load a cluster's snapshot (another release wrote it, or it is
-    not a snapshot at all), or None: checked before a node resynchronises, so that it refuses
-    with a reason instead of misreading the state or failing half-way. From the text's head
-    (:func:`head`): the engine is serving meanwhile."""
+def checked_head(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """A snapshot text's replica state, read from its head (:func:`head`), or None and why
+    this server cannot load it (another release wrote it, or it is not a snapshot at all):
+    checked before a node resynchronises, so that it refuses with a reason instead of
+    misreading the state or failing half-way, while the engine is serving."""
     try:
         replica, version = head(text)
-        return _refusal(replica, version)
+        why = _refusal(replica, version)
     except (ValueError, TypeError, KeyError) as exc:
-        return _not_ours(exc)
+        return None, _not_ours(exc)
+    return (None, why) if why is not None else (replica, None)
 
 
 def parse(text: str) -> tuple[dict[str, Any] | None, str | None]:
     """A snapshot read whole, or None and why this server cannot load it (as
-    :func:`unreadable`). For a node joining, which is not serving yet: it checks all of the
+    :func:`checked_head`). For a node joining, which is not serving yet: it checks all of the
     text before it counts as a member, and then loads what this parsed, one parse of the
     text (0.5 s at 100,000 users) rather than two."""
     try:
