@@ -237,10 +237,10 @@ class _Outbox:
 class _TlsOutbox(_Outbox):
     """An outbox over an SSLSocket: no send flags, so the socket itself is non-blocking.
 
-    ``lock`` also guards reads (the reader thread takes it around ``recv``). OpenSSL wants a
-    write that could not finish retried with the same bytes, so writes go in record-sized
-    pieces taken from the head of the queue (which only ever grows at its tail), and
-    ``inflight`` remembers the size of one that must be retried.
+    ``lock`` also guards reads (the reader thread takes it around ``recv``), so each write
+    takes it too. OpenSSL wants a write that could not finish retried with the same bytes, so
+    writes go in record-sized pieces taken from the head of the queue (which only ever grows
+    at its tail), and ``inflight`` remembers the size of one that must be retried.
     """
 
     __slots__ = ("inflight",)
@@ -249,39 +249,23 @@ class _TlsOutbox(_Outbox):
         super().__init__(conn, sock, host)
         self.inflight = 0
 
-    def flush(self, service: bool = False) -> bool | None:
-        """As :meth:`_Outbox.flush`, but sending under ``lock``, which also keeps the
-        reader's ``recv`` off the SSL object meanwhile."""
-        with self.lock:
-            if self.waiting and not service:
-                return None
-            if self.dropped:  # (bytes queued by a dispatch that raced the drop: never sent)
-                self.discard()
-                return True
-            while self.queued:
-                try:
-                    sent = self._send_once()
-                except (OSError, ValueError):  # ValueError: an SSLSocket already closed
-                    self.discard()
-                    self.dropped = True
-                    break
-                if sent is None:
-                    self.waiting = True
-                    return False
-                self._consume(sent)
-            self.waiting = False
-            return True
+    def _head(self) -> list[bytes | memoryview]:
+        """One record's worth of the queue's head, or the very bytes of a write OpenSSL could
+        not finish (caller holds ``lock``)."""
+        return [self.peek(self.inflight or min(self.queued, _TLS_CHUNK))]
 
-    def _send_once(self) -> int | None:
-        size = self.inflight or min(self.queued, _TLS_CHUNK)
-        try:
-            sent = self.sock.send(self.peek(size))
-        except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError,
-                InterruptedError):
-            self.inflight = size  # OpenSSL wants the very same bytes again
-            return None
-        self.inflight = 0
-        return sent
+    def _send_head(self, iov: list[bytes | memoryview]) -> int | None:
+        """One write, under ``lock``: the reader's ``recv`` must not use the SSL object
+        meanwhile."""
+        with self.lock:
+            try:
+                sent = self.sock.send(iov[0])
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError,
+                    InterruptedError):
+                self.inflight = len(iov[0])  # OpenSSL wants the very same bytes again
+                return None
+            self.inflight = 0
+            return sent
 
     def discard(self) -> None:
         super().discard()
