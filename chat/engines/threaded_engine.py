@@ -64,19 +64,11 @@ class _Outbox:
     service thread owns flushing this box until it is empty; it changes only under ``lock``,
     together with the queue, so no byte can be left behind unowned. ``armed``: the hub wants
     to hear (``drained``) once ``queued`` falls to the hub's ``low_water``.
-
-    ``lock`` is held for the queue's bookkeeping only, never across a ``send``: a thread
-    queueing bytes here holds the engine lock meanwhile, and waiting there for another
-    thread's sends stalled every connection behind it (at 1,000 lines/s to 100 readers the
-    engine lock's holders spent 0.87 s in 2 s waiting so). One thread at a time sends
-    (``sending``, taken under ``lock``) and goes on until the queue is empty, so what others
-    queue meanwhile goes out with it, in order; the socket is closed only when no send is
-    under way (``close_socket``).
     """
 
-    __slots__ = ("armed", "chunks", "close_by", "close_when_sent", "closing", "conn", "dropped",
-                 "fd", "finished", "host", "lock", "offset", "queued", "read_paused", "reason",
-                 "registered", "sending", "sock", "waiting")
+    __slots__ = ("armed", "chunks", "close_by", "closing", "conn", "dropped", "fd", "finished",
+                 "host", "lock", "offset", "queued", "read_paused", "reason", "registered", "sock",
+                 "waiting")
 
     def __init__(self, conn: int, sock: socket.socket, host: str) -> None:
         self.conn = conn
@@ -96,8 +88,6 @@ class _Outbox:
         self.registered = False  # in the service thread's selector (under ``fd``)
         self.fd = -1
         self.read_paused = False  # flow control: the hub wants no input from it for now
-        self.sending = False  # a thread is sending the queue's head, outside ``lock``
-        self.close_when_sent = False  # closed by that thread once its send is done
 
     def add(self, chunks: list[bytes]) -> int:
         """Queue the hub's bytes (caller holds ``lock``); returns how many."""
@@ -115,53 +105,27 @@ class _Outbox:
         """Send what the kernel takes now, never blocking.
 
         True: all sent. False: the rest waits for the service thread. None: the service thread
-        already owns this box, or another thread is sending it and sends this too (only one
-        sends at a time, so bytes stay in order).
+        already owns this box (only it may send, so bytes stay in order).
         """
         with self.lock:
-            if (self.waiting and not service) or self.sending:
+            if self.waiting and not service:
                 return None
             if self.dropped:  # (bytes queued by a dispatch that raced the drop: never sent)
                 self.discard()
                 return True
-            if not self.queued:
-                self.waiting = False
-                return True
-            self.sending = True
-            iov = self._head()
-        while True:
-            try:
-                sent = self._send_head(iov)
-                failed = False
-            except (OSError, ValueError):
-                sent, failed = None, True
-            with self.lock:
-                if failed or self.dropped:
+            while self.queued:
+                try:
+                    sent = self._send_once()
+                except (OSError, ValueError):  # ValueError: an SSLSocket already closed
                     self.discard()
                     self.dropped = True
-                    done: bool | None = True
-                elif sent is None:
-                    done = False
-                else:
-                    self._consume(sent)
-                    if self.queued:
-                        iov = self._head()
-                        continue
-                    done = True
-                self.waiting = not done
-                self.sending = False
-                if self.close_when_sent:
-                    self.sock.close()
-                return done
-
-    def close_socket(self) -> None:
-        """Close the socket now, or as soon as the send under way is done (a descriptor
-        closed under a send could be reused by the next accept, and get its bytes)."""
-        with self.lock:
-            if self.sending:
-                self.close_when_sent = True
-                return
-        self.sock.close()
+                    break
+                if sent is None:
+                    self.waiting = True
+                    return False
+                self._consume(sent)
+            self.waiting = False
+            return True
 
     def _consume(self, sent: int) -> None:
         self.queued -= sent
@@ -175,11 +139,14 @@ class _Outbox:
             self.offset = 0
             sent -= left
 
-    def _head(self) -> list[bytes | memoryview]:
-        """The queue's head, up to one ``sendmsg``'s worth (caller holds ``lock``)."""
+    def _send_once(self) -> int | None:
+        """One non-blocking send: bytes taken, or None if the kernel takes nothing now."""
         chunks = self.chunks
         if len(chunks) == 1 and not self.offset:  # the common case: one flush's bytes
-            return [chunks[0]]
+            try:
+                return self.sock.send(chunks[0], socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return None
         head = memoryview(chunks[0])[self.offset:]
         iov: list[bytes | memoryview] = [head]
         size = len(head)
@@ -188,14 +155,7 @@ class _Outbox:
                 break
             iov.append(chunk)
             size += len(chunk)
-        return iov
-
-    def _send_head(self, iov: list[bytes | memoryview]) -> int | None:
-        """One non-blocking send (without ``lock``): bytes taken, or None if the kernel
-        takes nothing now."""
         try:
-            if len(iov) == 1:
-                return self.sock.send(iov[0], socket.MSG_DONTWAIT)
             return self.sock.sendmsg(iov, (), socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return None
@@ -237,10 +197,10 @@ class _Outbox:
 class _TlsOutbox(_Outbox):
     """An outbox over an SSLSocket: no send flags, so the socket itself is non-blocking.
 
-    ``lock`` also guards reads (the reader thread takes it around ``recv``), so each write
-    takes it too. OpenSSL wants a write that could not finish retried with the same bytes, so
-    writes go in record-sized pieces taken from the head of the queue (which only ever grows
-    at its tail), and ``inflight`` remembers the size of one that must be retried.
+    ``lock`` also guards reads (the reader thread takes it around ``recv``). OpenSSL wants a
+    write that could not finish retried with the same bytes, so writes go in record-sized
+    pieces taken from the head of the queue (which only ever grows at its tail), and
+    ``inflight`` remembers the size of one that must be retried.
     """
 
     __slots__ = ("inflight",)
@@ -249,23 +209,16 @@ class _TlsOutbox(_Outbox):
         super().__init__(conn, sock, host)
         self.inflight = 0
 
-    def _head(self) -> list[bytes | memoryview]:
-        """One record's worth of the queue's head, or the very bytes of a write OpenSSL could
-        not finish (caller holds ``lock``)."""
-        return [self.peek(self.inflight or min(self.queued, _TLS_CHUNK))]
-
-    def _send_head(self, iov: list[bytes | memoryview]) -> int | None:
-        """One write, under ``lock``: the reader's ``recv`` must not use the SSL object
-        meanwhile."""
-        with self.lock:
-            try:
-                sent = self.sock.send(iov[0])
-            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError,
-                    InterruptedError):
-                self.inflight = len(iov[0])  # OpenSSL wants the very same bytes again
-                return None
-            self.inflight = 0
-            return sent
+    def _send_once(self) -> int | None:
+        size = self.inflight or min(self.queued, _TLS_CHUNK)
+        try:
+            sent = self.sock.send(self.peek(size))
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError,
+                InterruptedError):
+            self.inflight = size  # OpenSSL wants the very same bytes again
+            return None
+        self.inflight = 0
+        return sent
 
     def discard(self) -> None:
         super().discard()
@@ -574,7 +527,7 @@ class ThreadedEngine:
                 self._to_close.append(box)
             self._wake()
         else:
-            box.close_socket()
+            box.sock.close()
         self._send(touched)
 
     def _read_tls(self, raw: socket.socket, host: str, dialect: str | None) -> None:
@@ -847,4 +800,4 @@ class ThreadedEngine:
                     self._selector.unregister(box.fd)
             close = box.finished
         if close:
-            box.close_socket()
+            box.sock.close()
